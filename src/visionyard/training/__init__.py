@@ -1,0 +1,1 @@
+"""The training core: pure ML, no web or database imports."""
