@@ -13,7 +13,14 @@ class VisionyardError(Exception):
 
 
 class ConfigError(VisionyardError):
-    """A TrainConfig (or a file or override feeding it) is invalid."""
+    """A TrainConfig (or a file or override feeding it) is invalid.
+
+    `fields` lists {"field", "message"} pairs so an API can answer 422 with field-level errors.
+    """
+
+    def __init__(self, message: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields: list[dict[str, str]] = fields or []
 
 
 class DatasetError(VisionyardError):

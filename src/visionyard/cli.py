@@ -1,0 +1,167 @@
+"""The `visionyard` console script. A thin shell: every command calls into the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from visionyard import __version__
+from visionyard.errors import VisionyardError
+
+app = typer.Typer(
+    name="visionyard",
+    help="Train Hugging Face image classifiers reproducibly, from a terminal or a queue.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: exit code of a run that stopped on request (SIGTERM/SIGINT) after saving a checkpoint
+EXIT_STOPPED = 3
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TrainConfig JSON or YAML file.")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a field: --set lr=3e-4 (repeatable)."),
+]
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # Transformers is chatty about freshly initialised heads, which is exactly what we ask for.
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+def fail(exc: VisionyardError) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def run_config(config: Path | None, overrides: list[str]) -> int:
+    """Train one config; returns the process exit code."""
+    from visionyard.training.config import load_config
+    from visionyard.training.control import StopSignal
+    from visionyard.training.runner import train
+
+    cfg = load_config(config, overrides)
+    stop = StopSignal()
+    stop.install()
+    result = train(cfg, stop=stop)
+    if result.status == "stopped":
+        typer.echo(f"stopped ({stop.reason}); resume with the same config: {result.run_dir}")
+        return EXIT_STOPPED
+    summary = {"val": result.val, "test": result.test}
+    typer.echo(json.dumps({"run_dir": str(result.run_dir), **summary}, indent=2))
+    return 0
+
+
+@app.command()
+def train(
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train one TrainConfig (file + --set overrides)."""
+    setup_logging(verbose)
+    if config is None and not set_:
+        typer.secho("error: give --config FILE and/or --set key=value", fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        raise typer.Exit(run_config(config, set_ or []))
+    except VisionyardError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def validate(config: ConfigOption = None, set_: SetOption = None) -> None:
+    """Validate a config and print it with every default filled in."""
+    from visionyard.training.config import load_config
+
+    try:
+        cfg = load_config(config, set_ or [])
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    typer.echo(cfg.model_dump_json(indent=2))
+
+
+@app.command()
+def schema() -> None:
+    """Print the TrainConfig JSON Schema (drives the dashboard form)."""
+    from visionyard.training.config import config_json_schema
+
+    typer.echo(json.dumps(config_json_schema(), indent=2))
+
+
+@app.command("demo-data")
+def demo_data(
+    directory: Annotated[Path, typer.Argument(help="Where to write the dataset and model.")],
+    arch: Annotated[str, typer.Option(help="Tiny model architecture: vit, resnet, convnext.")] = (
+        "resnet"
+    ),
+) -> None:
+    """Write the offline demo: digits as ImageFolder, a tiny local model and a config."""
+    from visionyard.training.demo import TINY_ARCHS, write_demo
+    from visionyard.training.demo_config import write_demo_config
+
+    if arch not in TINY_ARCHS:
+        typer.secho(f"error: --arch must be one of {', '.join(TINY_ARCHS)}", fg="red", err=True)
+        raise typer.Exit(2)
+    paths = write_demo(directory, arch=arch)
+    config_path = write_demo_config(directory, paths)
+    typer.echo(f"dataset: {paths.dataset}\nmodel:   {paths.model}\nconfig:  {config_path}")
+    typer.echo(f"train it: visionyard train --config {config_path}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option(help="Demo workspace.")] = Path("demo"),
+    arch: Annotated[str, typer.Option(help="vit, resnet or convnext.")] = "resnet",
+    set_: SetOption = None,
+) -> None:
+    """Write the demo data and train on it end to end (a couple of minutes on a laptop CPU)."""
+    from visionyard.training.demo import write_demo
+    from visionyard.training.demo_config import write_demo_config
+
+    setup_logging()
+    paths = write_demo(directory, arch=arch)
+    config_path = write_demo_config(directory, paths)
+    try:
+        code = run_config(config_path, set_ or [])
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    if code == 0:
+        typer.echo(
+            "\nDone. Open TensorBoard with:  .venv/bin/tensorboard --logdir "
+            f"{directory / 'runs'}\nThe exported model loads with "
+            "transformers.pipeline('image-classification', model='<run_dir>/model')"
+        )
+    raise typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print the Visionyard version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    # Runs must never hang for ~25 s trying to reach an unreachable Hub when a model is local.
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Build an AutoModelForImageClassification with the dataset's label mapping.
+
+`trust_remote_code` is never enabled: a model id coming from a config file or the dashboard must not
+be able to run code on the training machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from visionyard.errors import ModelLoadError
+
+# Hugging Face repo ids: "name" or "org/name", letters, digits, '-', '_', '.'; no '..' segments.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+
+
+def resolve_model_source(model_flavour: str) -> str:
+    """Return a local folder path or a validated hub id; refuse anything else with a reason."""
+    candidate = Path(model_flavour).expanduser()
+    if candidate.exists():
+        if not candidate.is_dir():
+            raise ModelLoadError(
+                f"model_flavour {model_flavour!r} is a file; point it at a folder holding "
+                "config.json and the weights (a save_pretrained folder)"
+            )
+        if not (candidate / "config.json").is_file():
+            raise ModelLoadError(
+                f"model folder {candidate} has no config.json; it must be a Hugging Face "
+                "save_pretrained folder"
+            )
+        return str(candidate.resolve())
+    looks_like_path = model_flavour.startswith((".", "/", "~")) or model_flavour.count("/") > 1
+    if looks_like_path or ".." in model_flavour or not _HUB_ID.match(model_flavour):
+        raise ModelLoadError(
+            f"model_flavour {model_flavour!r} is neither an existing folder nor a valid Hugging "
+            "Face model id (like 'google/vit-base-patch16-224'); check the path or the id"
+        )
+    return model_flavour
+
+
+def _load_error(source: str, exc: Exception) -> ModelLoadError:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    if Path(source).is_dir():
+        return ModelLoadError(f"cannot load the model in folder {source}: {exc}")
+    if offline:
+        return ModelLoadError(
+            f"model {source!r} is not in the local Hugging Face cache and the Hub is offline "
+            "(HF_HUB_OFFLINE=1). Download it on a machine with access "
+            f"(`hf download {source}`) or set model_flavour to a local folder."
+        )
+    return ModelLoadError(
+        f"cannot fetch model {source!r} from the Hugging Face Hub ({type(exc).__name__}: "
+        f"{str(exc).splitlines()[0] if str(exc) else ''}). Check the id, your network and, for "
+        "gated models, your access token; or set model_flavour to a local folder."
+    )
+
+
+def load_image_processor(source: str) -> Any:
+    from transformers import AutoImageProcessor
+
+    try:
+        return AutoImageProcessor.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _load_error(source, exc) from None
+
+
+def build_model(
+    model_flavour: str,
+    *,
+    class_names: Sequence[str],
+    load_pretrained: bool = True,
+    freeze_backbone: bool = False,
+) -> tuple[nn.Module, Any]:
+    """Return (model, image processor) with a head sized for `class_names`.
+
+    A checkpoint trained on other labels gets a fresh head (`ignore_mismatched_sizes`); the label
+    maps always come from the dataset, so exported models predict the dataset's class names.
+    """
+    from transformers import AutoConfig, AutoModelForImageClassification
+
+    source = resolve_model_source(model_flavour)
+    id2label = {i: name for i, name in enumerate(class_names)}
+    label2id = {name: i for i, name in id2label.items()}
+    label_kwargs = {"id2label": id2label, "label2id": label2id}  # num_labels follows id2label
+    processor = load_image_processor(source)
+    try:
+        if load_pretrained:
+            model = AutoModelForImageClassification.from_pretrained(
+                source, ignore_mismatched_sizes=True, trust_remote_code=False, **label_kwargs
+            )
+        else:
+            config = AutoConfig.from_pretrained(source, trust_remote_code=False, **label_kwargs)
+            model = AutoModelForImageClassification.from_config(config, trust_remote_code=False)
+    except ValueError as exc:
+        if "Unrecognized" in str(exc) or "trust_remote_code" in str(exc):
+            raise ModelLoadError(
+                f"model {model_flavour!r} is not a supported image-classification architecture "
+                "(custom code is never executed); choose a ViT/ConvNeXt/ResNet/Swin/... model"
+            ) from None
+        raise _load_error(source, exc) from None
+    except OSError as exc:
+        raise _load_error(source, exc) from None
+    if freeze_backbone:
+        freeze_backbone_params(model)
+    return model, processor
+
+
+def freeze_backbone_params(model: nn.Module) -> int:
+    """Freeze the base model so only the classification head trains; return #frozen tensors."""
+    prefix = getattr(model, "base_model_prefix", "")
+    backbone = getattr(model, prefix, None) if prefix else None
+    if not isinstance(backbone, nn.Module) or backbone is model:
+        raise ModelLoadError(
+            f"cannot tell the backbone from the head of {type(model).__name__}; "
+            "set freeze_backbone=false"
+        )
+    frozen = 0
+    for param in backbone.parameters():
+        param.requires_grad_(False)
+        frozen += 1
+    return frozen
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(total, trainable) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable

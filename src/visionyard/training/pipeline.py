@@ -1,0 +1,159 @@
+"""Wire the dataset index, transforms, samplers, loaders and device prefetch into one object the
+runner iterates. Per-epoch, resumable, rank-aware."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from visionyard.training.config import TrainConfig
+from visionyard.training.data import DatasetIndex
+from visionyard.training.datasets import (
+    EpochSampler,
+    ImageFolderDataset,
+    balanced_class_weights,
+    balanced_sample_weights,
+    build_loader,
+)
+from visionyard.training.distributed import DistContext
+from visionyard.training.prefetch import BatchPreprocessor, DevicePrefetcher
+from visionyard.training.transforms import (
+    build_eval_transform,
+    build_train_transform,
+    processor_spec,
+)
+
+Batches = Iterator[tuple[Tensor, Tensor]]
+
+
+class DataPipeline:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        index: DatasetIndex,
+        processor: Any,
+        *,
+        device: torch.device,
+        ctx: DistContext,
+    ) -> None:
+        self.index = index
+        self.device = device
+        self.batch_size = cfg.batch_size
+        spec = processor_spec(processor)
+        train_tf = build_train_transform(
+            spec, preset=cfg.train_preset, color_jitter=cfg.cpu_color_jitter
+        )
+        eval_tf = build_eval_transform(spec)
+        root = index.root
+        self.train_set = ImageFolderDataset(
+            root, index.splits["train"], train_tf, seed=cfg.seed, cache_decoded=cfg.cache_images
+        )
+        weights = None
+        if cfg.balanced_sampling:
+            weights = balanced_sample_weights(self.train_set.labels, len(index.classes))
+        self.train_sampler = EpochSampler(
+            len(self.train_set),
+            shuffle=True,
+            seed=cfg.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            weights=weights,
+        )
+        pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
+        loader_kwargs = {
+            "num_workers": cfg.num_workers,
+            "prefetch_factor": cfg.prefetch_factor,
+            "persistent_workers": cfg.persistent_workers,
+            "pin_memory": pin,
+        }
+        self.train_loader = build_loader(
+            self.train_set, self.train_sampler, batch_size=cfg.batch_size, **loader_kwargs
+        )
+        self.eval_loaders = {}
+        for split in ("val", "test"):
+            if split not in index.splits:
+                continue
+            dataset = ImageFolderDataset(
+                root, index.splits[split], eval_tf, seed=cfg.seed, cache_decoded=cfg.cache_images
+            )
+            sampler = EpochSampler(
+                len(dataset), shuffle=False, seed=cfg.seed, rank=ctx.rank, world_size=ctx.world_size
+            )
+            self.eval_loaders[split] = build_loader(
+                dataset, sampler, batch_size=cfg.batch_size, **loader_kwargs
+            )
+        # Loaders draw their workers' base seed from `generator`; a private one keeps the global
+        # RNG stream (dropout, mixup) identical whether or not a run was resumed mid-epoch.
+        for loader in (self.train_loader, *self.eval_loaders.values()):
+            loader.generator = torch.Generator().manual_seed(cfg.seed)
+        self.train_preprocess = BatchPreprocessor(
+            spec.mean,
+            spec.std,
+            device=device,
+            channels_last=cfg.channels_last,
+            gpu_aug=cfg.gpu_batch_aug,
+            gpu_aug_flip=cfg.train_preset in ("standard", "strong"),
+            seed=cfg.seed,
+        )
+        self.eval_preprocess = BatchPreprocessor(
+            spec.mean, spec.std, device=device, channels_last=cfg.channels_last
+        )
+        self._epoch_len = len(self.train_sampler)
+
+    @property
+    def train_batches(self) -> int:
+        """Micro-batches in one full epoch on this rank."""
+        return math.ceil(self._epoch_len / self.batch_size)
+
+    @property
+    def has_test(self) -> bool:
+        return "test" in self.eval_loaders
+
+    def train_batches_from(self, epoch: int, start_batch: int) -> Batches:
+        self.train_sampler.set_epoch(epoch, start=start_batch * self.batch_size)
+        return iter(
+            DevicePrefetcher(
+                self.train_loader, device=self.device, preprocess=self.train_preprocess, train=True
+            )
+        )
+
+    def _eval(self, split: str) -> Batches:
+        return iter(
+            DevicePrefetcher(
+                self.eval_loaders[split],
+                device=self.device,
+                preprocess=self.eval_preprocess,
+                train=False,
+            )
+        )
+
+    def val_batches(self) -> Batches:
+        return self._eval("val")
+
+    def test_batches(self) -> Batches:
+        return self._eval("test")
+
+    def balanced_class_weights(self) -> Tensor:
+        return balanced_class_weights(self.train_set.labels, len(self.index.classes))
+
+    def preprocess_state(self) -> dict:
+        return self.train_preprocess.state_dict()
+
+    def load_preprocess_state(self, state: dict | None) -> None:
+        if state:
+            self.train_preprocess.load_state_dict(state)
+
+
+def build_pipeline(
+    cfg: TrainConfig,
+    index: DatasetIndex,
+    processor: Any,
+    *,
+    device: torch.device,
+    ctx: DistContext,
+) -> DataPipeline:
+    return DataPipeline(cfg, index, processor, device=device, ctx=ctx)

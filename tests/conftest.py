@@ -1,0 +1,73 @@
+"""Shared fixtures: the real digits dataset and tiny local models, built once per session."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports transformers/huggingface_hub: never reach for the (unreachable) Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from visionyard.training.demo import write_digits_dataset, write_tiny_model
+
+
+@pytest.fixture(scope="session")
+def digits_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scikit-learn's 1,797 real 8x8 digits as ImageFolder train/val/test."""
+    root = tmp_path_factory.mktemp("data") / "digits"
+    write_digits_dataset(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """tiny_model("vit"|"resnet"|"convnext") -> a save_pretrained folder, loaded via from_pretrained."""
+    base = tmp_path_factory.mktemp("models")
+    cache: dict[str, Path] = {}
+
+    def make(arch: str) -> Path:
+        if arch not in cache:
+            cache[arch] = write_tiny_model(base / f"tiny-{arch}", arch=arch)
+        return cache[arch]
+
+    return make
+
+
+@pytest.fixture
+def small_dataset(digits_root: Path, tmp_path: Path) -> Path:
+    """A writable 3-class copy of a slice of digits (train 12/class, val 4/class, test 4/class),
+    for tests that break the dataset on purpose."""
+    root = tmp_path / "small"
+    for split, per_class in (("train", 12), ("val", 4), ("test", 4)):
+        for cls in ("0", "1", "2"):
+            src = sorted((digits_root / split / cls).iterdir())[:per_class]
+            dst = root / split / cls
+            dst.mkdir(parents=True)
+            for f in src:
+                shutil.copy(f, dst / f.name)
+    return root
+
+
+@pytest.fixture
+def base_config(small_dataset: Path, tiny_model: Callable[[str], Path], tmp_path: Path) -> dict:
+    """A fast, valid config on the small dataset; tests update it."""
+    return {
+        "root": str(small_dataset),
+        "model_flavour": str(tiny_model("resnet")),
+        "epochs": 1,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "num_workers": 0,
+        "eval_topk": [1, 2],
+        "train_preset": "light",
+        "output_dir": str(tmp_path / "runs"),
+        "run_name": "t",
+        "progress_bar": False,
+        "seed": 0,
+    }
