@@ -6,12 +6,14 @@ examples train tiny models on the bundled, offline digits dataset so they work o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from visionyard.training.demo import write_demo
 from visionyard.training.demo_config import demo_config
 
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
+# Where the demo data lives (and runs go); VISIONYARD_DEMO_DIR moves it, e.g. for tests.
+DEMO_DIR = Path(os.environ.get("VISIONYARD_DEMO_DIR", Path(__file__).resolve().parent / "demo"))
 
 
 def experiments() -> list[dict]:

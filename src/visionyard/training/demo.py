@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from visionyard.errors import ConfigError, DatasetError
+from visionyard.training.hf_quiet import quiet_transformers
 from visionyard.training.fsutil import atomic_write_json, fsync_dir
 
 __all__ = [
@@ -61,20 +62,6 @@ def _write_marker(folder: Path, content: dict[str, Any]) -> None:
     # atomic writes create 0600 temp files; demo data is meant to be read by other users
     # (the dashboard, agents), so make it world-readable like the PNGs beside it.
     os.chmod(folder / MARKER_NAME, 0o644)
-
-
-@contextmanager
-def _quiet_progress_bars() -> Iterator[None]:
-    """Hide Transformers' one-shard "Writing model shards" bar for a ~100 kB model."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def _is_replaceable(folder: Path) -> bool:
@@ -376,7 +363,7 @@ def write_tiny_model(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             model = AutoModelForImageClassification.from_config(config)
-        with _quiet_progress_bars():
+        with quiet_transformers():
             model.save_pretrained(tmp)
         _tiny_processor(arch, image_size=image_size).save_pretrained(tmp)
         _write_marker(tmp, {"params": params})

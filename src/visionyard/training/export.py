@@ -21,6 +21,7 @@ from torch import nn
 
 from visionyard.errors import ConfigError
 from visionyard.training.checkpoint import swap_directory
+from visionyard.training.hf_quiet import quiet_transformers
 from visionyard.training.fsutil import fsync_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -207,10 +208,11 @@ def _save_weights(model: nn.Module, directory: Path) -> None:
     save = model.save_pretrained  # type: ignore[operator]
     # transformers 4.x needs safe_serialization=True; 5.x always writes safetensors and has
     # no such parameter (it would be silently swallowed by **kwargs).
-    if "safe_serialization" in inspect.signature(save).parameters:
-        save(directory, safe_serialization=True)
-    else:
-        save(directory)
+    with quiet_transformers():
+        if "safe_serialization" in inspect.signature(save).parameters:
+            save(directory, safe_serialization=True)
+        else:
+            save(directory)
 
 
 def _remove_stale(parent: Path, name: str) -> None:

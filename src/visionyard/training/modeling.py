@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from visionyard.errors import ModelLoadError
+from visionyard.training.hf_quiet import quiet_transformers
 
 # Hugging Face repo ids: "name" or "org/name", letters, digits, '-', '_', '.'; no '..' segments.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
@@ -82,21 +83,14 @@ def build_model(
     A checkpoint trained on other labels gets a fresh head (`ignore_mismatched_sizes`); the label
     maps always come from the dataset, so exported models predict the dataset's class names.
     """
-    from transformers import AutoConfig, AutoModelForImageClassification
-
     source = resolve_model_source(model_flavour)
     id2label = {i: name for i, name in enumerate(class_names)}
     label2id = {name: i for i, name in id2label.items()}
     label_kwargs = {"id2label": id2label, "label2id": label2id}  # num_labels follows id2label
     processor = load_image_processor(source)
     try:
-        if load_pretrained:
-            model = AutoModelForImageClassification.from_pretrained(
-                source, ignore_mismatched_sizes=True, trust_remote_code=False, **label_kwargs
-            )
-        else:
-            config = AutoConfig.from_pretrained(source, trust_remote_code=False, **label_kwargs)
-            model = AutoModelForImageClassification.from_config(config, trust_remote_code=False)
+        with quiet_transformers():
+            model = _instantiate(source, load_pretrained, label_kwargs)
     except ValueError as exc:
         if "Unrecognized" in str(exc) or "trust_remote_code" in str(exc):
             raise ModelLoadError(
@@ -109,6 +103,17 @@ def build_model(
     if freeze_backbone:
         freeze_backbone_params(model)
     return model, processor
+
+
+def _instantiate(source: str, load_pretrained: bool, label_kwargs: dict[str, Any]) -> nn.Module:
+    from transformers import AutoConfig, AutoModelForImageClassification
+
+    if load_pretrained:
+        return AutoModelForImageClassification.from_pretrained(
+            source, ignore_mismatched_sizes=True, trust_remote_code=False, **label_kwargs
+        )
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **label_kwargs)
+    return AutoModelForImageClassification.from_config(config, trust_remote_code=False)
 
 
 def freeze_backbone_params(model: nn.Module) -> int:

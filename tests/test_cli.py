@@ -1,0 +1,128 @@
+"""The front doors as a user runs them: real subprocesses, real exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+VISIONYARD = [sys.executable, "-m", "visionyard.cli"]
+
+
+def run(args: list[str], *, cwd: Path = REPO, env: dict | None = None, timeout: int = 300):
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
+
+
+def write(path: Path, cfg: dict) -> Path:
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_train_with_overrides_prints_results(base_config: dict, tmp_path: Path) -> None:
+    cfg = write(tmp_path / "cfg.json", base_config)
+    proc = run([*VISIONYARD, "train", "--config", str(cfg), "--set", "epochs=2", "--set", "run_name=cli"])
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["run_dir"].endswith("cli") and out["val"]["acc@1"] >= 0
+    stored = json.loads((Path(out["run_dir"]) / "config.json").read_text())
+    assert stored["epochs"] == 2 and stored["class_labels"] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [({"i2label": {}}, "unknown key"), ({"batch_size": "big"}, "batch_size"),
+     ({"eval_topk": [1, 5], "monitor_metric": "acc@5"}, "acc@5")],
+)
+def test_bad_config_is_one_clear_line_not_a_traceback(
+    base_config: dict, tmp_path: Path, patch: dict, expected: str
+) -> None:
+    cfg = write(tmp_path / "cfg.json", base_config | patch)
+    proc = run([*VISIONYARD, "train", "--config", str(cfg)])
+    assert proc.returncode == 2
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not Path(base_config["output_dir"]).exists()
+
+
+def test_corrupt_image_via_cli_names_the_file(base_config: dict, small_dataset: Path, tmp_path: Path) -> None:
+    bad = small_dataset / "val" / "0" / "broken.png"
+    bad.write_bytes(b"not an image at all")
+    proc = run([*VISIONYARD, "train", "--config", str(write(tmp_path / "c.json", base_config))])
+    assert proc.returncode == 2 and "val/0/broken.png" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_python_main_and_module_entry_points(base_config: dict, tmp_path: Path) -> None:
+    cfg = write(tmp_path / "cfg.yaml", base_config)  # JSON is valid YAML
+    main = run([sys.executable, "main.py", "--config", str(cfg), "--set", "run_name=main"])
+    assert main.returncode == 0, main.stderr
+    module = run([sys.executable, "-m", "visionyard.training", "--config", str(cfg), "--set", "run_name=mod"])
+    assert module.returncode == 0, module.stderr
+    assert (Path(base_config["output_dir"]) / "main" / "model" / "model.safetensors").is_file()
+    assert (Path(base_config["output_dir"]) / "mod" / "results.json").is_file()
+
+
+def test_python_main_runs_experiments_from_python(tmp_path: Path) -> None:
+    proc = run(
+        [sys.executable, "main.py", "--only", "digits-resnet-ce", "--set", "epochs=1"],
+        env={"VISIONYARD_DEMO_DIR": str(tmp_path / "demo")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "digits-resnet-ce: succeeded" in proc.stdout
+    assert (tmp_path / "demo" / "runs" / "digits-resnet-ce" / "results.json").is_file()
+    unknown = run([sys.executable, "main.py", "--only", "nope"],
+                  env={"VISIONYARD_DEMO_DIR": str(tmp_path / "demo")})
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
+
+
+def test_demo_data_schema_and_validate(tmp_path: Path) -> None:
+    proc = run([*VISIONYARD, "demo-data", str(tmp_path / "d"), "--arch", "vit"])
+    assert proc.returncode == 0, proc.stderr
+    config = tmp_path / "d" / "demo-config.json"
+    assert (tmp_path / "d" / "digits" / "train" / "7").is_dir()
+    assert (tmp_path / "d" / "tiny-vit" / "config.json").is_file()
+    valid = run([*VISIONYARD, "validate", "--config", str(config), "--set", "lr=1e-3"])
+    assert valid.returncode == 0 and json.loads(valid.stdout)["lr"] == 1e-3
+    schema = run([*VISIONYARD, "schema"])
+    assert "model_flavour" in json.loads(schema.stdout)["properties"]
+
+
+def test_sigterm_stops_with_a_checkpoint_and_resume_finishes(
+    digits_root: Path, tiny_model, tmp_path: Path
+) -> None:
+    """The cancel/drain path with a real signal: exit code 3, `last` saved mid-epoch, and the
+    same command afterwards completes the run."""
+    runs = tmp_path / "runs"
+    cfg = write(tmp_path / "cfg.json", {
+        "root": str(digits_root), "model_flavour": str(tiny_model("resnet")), "epochs": 30,
+        "batch_size": 16, "num_workers": 0, "output_dir": str(runs), "run_name": "sig",
+        "log_every_steps": 1, "progress_bar": False, "eval_topk": [1],
+    })
+    proc = subprocess.Popen(
+        [*VISIONYARD, "train", "--config", str(cfg)], cwd=REPO, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    events = runs / "sig" / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if events.exists() and '"train_step"' in events.read_text():
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    state = json.loads((runs / "sig" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["step"] >= 1 and state["epoch"] < 30
+    finish = run([*VISIONYARD, "train", "--config", str(cfg), "--set", "epochs=1"])
+    # epochs may be lowered below progress already made: the run just finalises
+    assert finish.returncode == 0, finish.stderr
+    assert (runs / "sig" / "model" / "config.json").is_file()
