@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup test test-fast demo bench lock clean
+.PHONY: setup test test-fast lint demo bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench main.py experiments.py
+	$(BIN)/ruff format --check src tests bench main.py experiments.py
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

@@ -1,9 +1,9 @@
 """Standalone entry point.
 
-    python main.py                      # run every experiment listed in experiments.py
-    python main.py --only digits-vit    # run one of them by run_name
-    python main.py --config cfg.json    # run one config file (JSON or YAML)
-    python main.py --config cfg.json --set lr=3e-4 --set epochs=5
+python main.py                      # run every experiment listed in experiments.py
+python main.py --only digits-vit    # run one of them by run_name
+python main.py --config cfg.json    # run one config file (JSON or YAML)
+python main.py --config cfg.json --set lr=3e-4 --set epochs=5
 """
 
 from __future__ import annotations
@@ -16,29 +16,45 @@ from visionyard.errors import VisionyardError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--config", help="TrainConfig JSON/YAML file to run instead of experiments.py")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
-    parser.add_argument("--only", action="append", default=[], metavar="RUN_NAME", help="run only these experiments")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--config", help="TrainConfig JSON/YAML file to run instead of experiments.py"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a field"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="RUN_NAME", help="run only these experiments"
+    )
     args = parser.parse_args(argv)
     setup_logging()
     try:
         if args.config:
             return run_config(args.config, args.set)
         from experiments import experiments
+
         from visionyard.training.config import build_config
 
         selected = [e for e in experiments() if not args.only or e.get("run_name") in args.only]
         if not selected:
-            print(f"error: no experiment named {', '.join(args.only)} in experiments.py", file=sys.stderr)
+            print(
+                f"error: no experiment named {', '.join(args.only)} in experiments.py",
+                file=sys.stderr,
+            )
             return 2
-        # Validate all of them before training any: a typo in the third must not surface after an hour.
-        configs = [build_config(e, args.set, source=f"experiments.py[{e.get('run_name')}]") for e in selected]
+        # Validate all before training any: a typo in the third must not surface an hour later.
+        configs = [
+            build_config(e, args.set, source=f"experiments.py[{e.get('run_name')}]")
+            for e in selected
+        ]
         for cfg in configs:
             from visionyard.training.runner import train
 
             result = train(cfg)
-            print(f"{cfg.run_name}: {result.status} val={result.val} test={result.test} -> {result.run_dir}")
+            summary = f"val={result.val} test={result.test} -> {result.run_dir}"
+            print(f"{cfg.run_name}: {result.status} {summary}")
             if result.status == "stopped":
                 return EXIT_STOPPED
         return 0

@@ -27,7 +27,7 @@ def digits_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """tiny_model("vit"|"resnet"|"convnext") -> a save_pretrained folder, loaded via from_pretrained."""
+    """tiny_model("vit" | "resnet" | "convnext") -> a save_pretrained folder."""
     base = tmp_path_factory.mktemp("models")
     cache: dict[str, Path] = {}
 

@@ -18,7 +18,11 @@ VISIONYARD = [sys.executable, "-m", "visionyard.cli"]
 
 def run(args: list[str], *, cwd: Path = REPO, env: dict | None = None, timeout: int = 300):
     return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
     )
 
@@ -30,7 +34,9 @@ def write(path: Path, cfg: dict) -> Path:
 
 def test_train_with_overrides_prints_results(base_config: dict, tmp_path: Path) -> None:
     cfg = write(tmp_path / "cfg.json", base_config)
-    proc = run([*VISIONYARD, "train", "--config", str(cfg), "--set", "epochs=2", "--set", "run_name=cli"])
+    proc = run(
+        [*VISIONYARD, "train", "--config", str(cfg), "--set", "epochs=2", "--set", "run_name=cli"]
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["run_dir"].endswith("cli") and out["val"]["acc@1"] >= 0
@@ -40,8 +46,11 @@ def test_train_with_overrides_prints_results(base_config: dict, tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("patch", "expected"),
-    [({"i2label": {}}, "unknown key"), ({"batch_size": "big"}, "batch_size"),
-     ({"eval_topk": [1, 5], "monitor_metric": "acc@5"}, "acc@5")],
+    [
+        ({"i2label": {}}, "unknown key"),
+        ({"batch_size": "big"}, "batch_size"),
+        ({"eval_topk": [1, 5], "monitor_metric": "acc@5"}, "acc@5"),
+    ],
 )
 def test_bad_config_is_one_clear_line_not_a_traceback(
     base_config: dict, tmp_path: Path, patch: dict, expected: str
@@ -53,7 +62,9 @@ def test_bad_config_is_one_clear_line_not_a_traceback(
     assert not Path(base_config["output_dir"]).exists()
 
 
-def test_corrupt_image_via_cli_names_the_file(base_config: dict, small_dataset: Path, tmp_path: Path) -> None:
+def test_corrupt_image_via_cli_names_the_file(
+    base_config: dict, small_dataset: Path, tmp_path: Path
+) -> None:
     bad = small_dataset / "val" / "0" / "broken.png"
     bad.write_bytes(b"not an image at all")
     proc = run([*VISIONYARD, "train", "--config", str(write(tmp_path / "c.json", base_config))])
@@ -65,7 +76,9 @@ def test_python_main_and_module_entry_points(base_config: dict, tmp_path: Path) 
     cfg = write(tmp_path / "cfg.yaml", base_config)  # JSON is valid YAML
     main = run([sys.executable, "main.py", "--config", str(cfg), "--set", "run_name=main"])
     assert main.returncode == 0, main.stderr
-    module = run([sys.executable, "-m", "visionyard.training", "--config", str(cfg), "--set", "run_name=mod"])
+    module = run(
+        [sys.executable, "-m", "visionyard.training", "--config", str(cfg), "--set", "run_name=mod"]
+    )
     assert module.returncode == 0, module.stderr
     assert (Path(base_config["output_dir"]) / "main" / "model" / "model.safetensors").is_file()
     assert (Path(base_config["output_dir"]) / "mod" / "results.json").is_file()
@@ -79,8 +92,10 @@ def test_python_main_runs_experiments_from_python(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "digits-resnet-ce: succeeded" in proc.stdout
     assert (tmp_path / "demo" / "runs" / "digits-resnet-ce" / "results.json").is_file()
-    unknown = run([sys.executable, "main.py", "--only", "nope"],
-                  env={"VISIONYARD_DEMO_DIR": str(tmp_path / "demo")})
+    unknown = run(
+        [sys.executable, "main.py", "--only", "nope"],
+        env={"VISIONYARD_DEMO_DIR": str(tmp_path / "demo")},
+    )
     assert unknown.returncode == 2 and "nope" in unknown.stderr
 
 
@@ -102,14 +117,28 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_finishes(
     """The cancel/drain path with a real signal: exit code 3, `last` saved mid-epoch, and the
     same command afterwards completes the run."""
     runs = tmp_path / "runs"
-    cfg = write(tmp_path / "cfg.json", {
-        "root": str(digits_root), "model_flavour": str(tiny_model("resnet")), "epochs": 30,
-        "batch_size": 16, "num_workers": 0, "output_dir": str(runs), "run_name": "sig",
-        "log_every_steps": 1, "progress_bar": False, "eval_topk": [1],
-    })
+    cfg = write(
+        tmp_path / "cfg.json",
+        {
+            "root": str(digits_root),
+            "model_flavour": str(tiny_model("resnet")),
+            "epochs": 30,
+            "batch_size": 16,
+            "num_workers": 0,
+            "output_dir": str(runs),
+            "run_name": "sig",
+            "log_every_steps": 1,
+            "progress_bar": False,
+            "eval_topk": [1],
+        },
+    )
     proc = subprocess.Popen(
-        [*VISIONYARD, "train", "--config", str(cfg)], cwd=REPO, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [*VISIONYARD, "train", "--config", str(cfg)],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     events = runs / "sig" / "events.jsonl"
     deadline = time.monotonic() + 120

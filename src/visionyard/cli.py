@@ -50,7 +50,7 @@ def fail(exc: VisionyardError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def run_config(config: Path | None, overrides: list[str]) -> int:
+def run_config(config: Path | str | None, overrides: list[str]) -> int:
     """Train one config; returns the process exit code."""
     from visionyard.training.config import load_config
     from visionyard.training.control import StopSignal
@@ -65,6 +65,7 @@ def run_config(config: Path | None, overrides: list[str]) -> int:
         return EXIT_STOPPED
     summary = {"val": result.val, "test": result.test}
     typer.echo(json.dumps({"run_dir": str(result.run_dir), **summary}, indent=2))
+    typer.echo(f"run folder: {result.run_dir}", err=True)
     return 0
 
 
@@ -127,7 +128,7 @@ def demo_data(
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Option(help="Demo workspace.")] = Path("demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Demo workspace.")] = Path("demo"),
     arch: Annotated[str, typer.Option(help="vit, resnet or convnext.")] = "resnet",
     set_: SetOption = None,
 ) -> None:
@@ -144,9 +145,11 @@ def demo(
         raise fail(exc) from None
     if code == 0:
         typer.echo(
-            "\nDone. Open TensorBoard with:  .venv/bin/tensorboard --logdir "
-            f"{directory / 'runs'}\nThe exported model loads with "
-            "transformers.pipeline('image-classification', model='<run_dir>/model')"
+            f"\nDone. Every run of the demo is under {directory / 'runs'}/ (newest last):\n"
+            "  results.json   val/test metrics, per-class table, confusion matrix\n"
+            "  model/         Hugging Face folder: pipeline('image-classification', model=...)\n"
+            f"  tb/            TensorBoard: .venv/bin/tensorboard --logdir {directory / 'runs'}",
+            err=True,
         )
     raise typer.Exit(code)
 

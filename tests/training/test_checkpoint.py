@@ -62,9 +62,7 @@ def _train_a_bit(seed: int = 0, steps: int = 3) -> tuple[TiedNet, Any, Any, Any]
     return model, opt, sched, scaler
 
 
-def _save(
-    ckpt_dir: Path, name: str, model: nn.Module, step: int, **extra_state: Any
-) -> Path:
+def _save(ckpt_dir: Path, name: str, model: nn.Module, step: int, **extra_state: Any) -> Path:
     return save_checkpoint(
         ckpt_dir,
         name,

@@ -78,8 +78,15 @@ def test_yaml_and_overrides(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("spelling", "expected"),
-    [("bf16", "bf16"), ("torch.bfloat16", "bf16"), ("fp16", "fp16"), ("torch.float16", "fp16"),
-     ("fp32", "fp32"), ("torch.float32", "fp32"), ("auto", "auto")],
+    [
+        ("bf16", "bf16"),
+        ("torch.bfloat16", "bf16"),
+        ("fp16", "fp16"),
+        ("torch.float16", "fp16"),
+        ("fp32", "fp32"),
+        ("torch.float32", "fp32"),
+        ("auto", "auto"),
+    ],
 )
 def test_autocast_spellings(spelling: str, expected: str) -> None:
     cfg = build_config({"root": "r", "model_flavour": "m", "autocast_dtype": spelling})
@@ -132,8 +139,12 @@ def test_config_file_errors(tmp_path: Path) -> None:
 
 
 def test_unsafe_names_refused() -> None:
-    for field, value in [("run_name", "../escape"), ("run_name", "a/b"), ("model_suffix", "x y"),
-                         ("model_flavour", "https://evil.example/model")]:
+    for field, value in [
+        ("run_name", "../escape"),
+        ("run_name", "a/b"),
+        ("model_suffix", "x y"),
+        ("model_flavour", "https://evil.example/model"),
+    ]:
         with pytest.raises(ConfigError, match=field):
             build_config({"root": "r", "model_flavour": "m", field: value})
 
@@ -145,11 +156,17 @@ def test_json_schema_lists_every_field() -> None:
 
 
 _json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
 )
 _json_values = st.recursive(
-    _json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -157,7 +174,9 @@ _json_values = st.recursive(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(
-        st.sampled_from(sorted(FIELD_NAMES)) | st.text(min_size=1, max_size=12), _json_values, max_size=8
+        st.sampled_from(sorted(FIELD_NAMES)) | st.text(min_size=1, max_size=12),
+        _json_values,
+        max_size=8,
     )
 )
 def test_hypothesis_configs_are_valid_or_a_config_error(data: dict) -> None:

@@ -97,8 +97,16 @@ def test_class_index_is_plain_sorted_order(tmp_path: Path) -> None:
 
 
 def test_all_extensions_accepted_case_insensitively(tmp_path: Path) -> None:
-    formats = {".jpg": "JPEG", ".JPEG": "JPEG", ".png": "PNG", ".Bmp": "BMP", ".gif": "GIF",
-               ".webp": "WEBP", ".tif": "TIFF", ".TIFF": "TIFF"}
+    formats = {
+        ".jpg": "JPEG",
+        ".JPEG": "JPEG",
+        ".png": "PNG",
+        ".Bmp": "BMP",
+        ".gif": "GIF",
+        ".webp": "WEBP",
+        ".tif": "TIFF",
+        ".TIFF": "TIFF",
+    }
     assert {ext.lower() for ext in formats} == IMAGE_EXTENSIONS
     for i, (ext, fmt) in enumerate(formats.items()):
         write_image(tmp_path / "train" / "x" / f"f{i}{ext}", value=i, fmt=fmt)
@@ -417,7 +425,8 @@ def test_subsampling_checks_only_chosen_files(big: Path) -> None:
     # A corrupt file not chosen by the cap does not stop a quick subsampled experiment.
     chosen = {s.path for s in scan_dataset(big, max_per_class=2, seed=0).splits["train"]}
     victim = next(
-        f"train/a/{p.name}" for p in sorted((big / "train" / "a").iterdir())
+        f"train/a/{p.name}"
+        for p in sorted((big / "train" / "a").iterdir())
         if f"train/a/{p.name}" not in chosen
     )
     (big / victim).write_bytes(b"junk")

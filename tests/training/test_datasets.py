@@ -267,9 +267,15 @@ def test_resume_yields_the_tail_of_the_full_epoch(
 ) -> None:
     rank = data.draw(st.integers(0, world_size - 1))
     weights = [float(i % 3 + 1) for i in range(n)] if weighted else None
+
     def make() -> EpochSampler:
         return EpochSampler(
-            n, shuffle=shuffle, seed=11, rank=rank, world_size=world_size, weights=weights,
+            n,
+            shuffle=shuffle,
+            seed=11,
+            rank=rank,
+            world_size=world_size,
+            weights=weights,
             drop_last=drop_last,
         )
 
@@ -335,8 +341,13 @@ def test_build_loader_single_process_accepts_worker_options(tmp_path: Path) -> N
     dataset = ImageFolderDataset(tmp_path, make_split(tmp_path, 5))
     sampler = EpochSampler(len(dataset), shuffle=False)
     loader = build_loader(
-        dataset, sampler, batch_size=2, num_workers=0, prefetch_factor=2,
-        persistent_workers=True, pin_memory=True,  # pin_memory is a no-op here, without a warning
+        dataset,
+        sampler,
+        batch_size=2,
+        num_workers=0,
+        prefetch_factor=2,
+        persistent_workers=True,
+        pin_memory=True,  # pin_memory is a no-op here, without a warning
     )
     before = torch.get_rng_state()
     batches = list(loader)
@@ -346,8 +357,16 @@ def test_build_loader_single_process_accepts_worker_options(tmp_path: Path) -> N
     assert batches[0][1].dtype == torch.int64
     assert torch.cat([b[1] for b in batches]).tolist() == [0, 1, 0, 1, 0]
 
-    dropped = build_loader(dataset, sampler, batch_size=2, num_workers=0, prefetch_factor=None,
-                           persistent_workers=False, pin_memory=False, drop_last=True)
+    dropped = build_loader(
+        dataset,
+        sampler,
+        batch_size=2,
+        num_workers=0,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory=False,
+        drop_last=True,
+    )
     assert len(list(dropped)) == 2
 
 
@@ -357,8 +376,15 @@ def test_workers_give_the_same_batches_as_the_main_process(tmp_path: Path) -> No
     for num_workers in (0, 2):
         dataset = ImageFolderDataset(tmp_path, samples, AUGMENT, seed=1, cache_decoded=True)
         sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
-        loader = build_loader(dataset, sampler, batch_size=3, num_workers=num_workers,
-                              prefetch_factor=2, persistent_workers=True, pin_memory=False)
+        loader = build_loader(
+            dataset,
+            sampler,
+            batch_size=3,
+            num_workers=num_workers,
+            prefetch_factor=2,
+            persistent_workers=True,
+            pin_memory=False,
+        )
         results.append(collect(loader, sampler, epochs=2))
     single, multi = results
     assert len(single) == len(multi) == 8
@@ -372,8 +398,15 @@ def test_mid_epoch_resume_through_the_loader(tmp_path: Path) -> None:
     samples = make_split(tmp_path, 9)
     dataset = ImageFolderDataset(tmp_path, samples, AUGMENT, seed=2)
     sampler = EpochSampler(len(dataset), shuffle=True, seed=6)
-    loader = build_loader(dataset, sampler, batch_size=2, num_workers=0, prefetch_factor=None,
-                          persistent_workers=False, pin_memory=False)
+    loader = build_loader(
+        dataset,
+        sampler,
+        batch_size=2,
+        num_workers=0,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory=False,
+    )
     sampler.set_epoch(3)
     full = torch.cat([x for x, _ in loader])
     sampler.set_epoch(3, start=4)  # two batches of two were consumed before the interruption
@@ -391,8 +424,15 @@ class _ThreadCount(torch.utils.data.Dataset):
 
 def test_workers_run_single_threaded() -> None:
     sampler = EpochSampler(4, shuffle=False)
-    loader = build_loader(_ThreadCount(), sampler, batch_size=2, num_workers=2,
-                          prefetch_factor=None, persistent_workers=False, pin_memory=False)
+    loader = build_loader(
+        _ThreadCount(),
+        sampler,
+        batch_size=2,
+        num_workers=2,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory=False,
+    )
     assert torch.cat(list(loader)).tolist() == [1, 1, 1, 1]
 
 
@@ -420,8 +460,15 @@ def test_png_bytes_roundtrip_matches_pil(tmp_path: Path) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_pin_memory_pins_batches_on_cuda_machines(tmp_path: Path) -> None:
     dataset = ImageFolderDataset(tmp_path, make_split(tmp_path, 4))
-    loader = build_loader(dataset, EpochSampler(4, shuffle=False), batch_size=2, num_workers=2,
-                          prefetch_factor=2, persistent_workers=False, pin_memory=True)
+    loader = build_loader(
+        dataset,
+        EpochSampler(4, shuffle=False),
+        batch_size=2,
+        num_workers=2,
+        prefetch_factor=2,
+        persistent_workers=False,
+        pin_memory=True,
+    )
     images, labels = next(iter(loader))
     assert images.is_pinned()
     assert labels.is_pinned()

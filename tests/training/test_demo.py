@@ -153,7 +153,9 @@ def test_interrupted_write_keeps_the_previous_folder_and_no_debris(tmp_path: Pat
     assert write_digits_dataset(root) == counts
     with pytest.raises(KeyboardInterrupt):
         _write_atomically(
-            tmp_path / "fresh", is_complete=lambda p: False, fill=crash_half_way,
+            tmp_path / "fresh",
+            is_complete=lambda p: False,
+            fill=crash_half_way,
             not_ours=DatasetError,
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits"]

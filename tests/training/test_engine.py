@@ -51,9 +51,16 @@ def make_loop(model: nn.Module, *, accum: int = 1, amp=None, scaler=None, stop=l
     opt = CountingSGD(model.parameters(), lr=0.1)
     sched = build_scheduler(opt, name="constant", total_steps=100, warmup_ratio=0.0)
     return TrainLoop(
-        model=model, optimizer=opt, scheduler=sched, loss_fn=build_loss("cross_entropy"),
-        device=torch.device("cpu"), amp_dtype=amp, scaler=scaler, grad_accum_steps=accum,
-        max_grad_norm=1.0, stop_requested=stop,
+        model=model,
+        optimizer=opt,
+        scheduler=sched,
+        loss_fn=build_loss("cross_entropy"),
+        device=torch.device("cpu"),
+        amp_dtype=amp,
+        scaler=scaler,
+        grad_accum_steps=accum,
+        max_grad_norm=1.0,
+        stop_requested=stop,
     )
 
 

@@ -53,8 +53,18 @@ def test_freeze_backbone_trains_only_the_head(tiny_model: Callable[[str], Path])
 
 @pytest.mark.parametrize(
     "bad",
-    ["../x", "/definitely/not/here", "https://example.com/model", "org/name/extra",
-     "name; rm -rf /", "$(reboot)", "a b", "..", "org/..", ""],
+    [
+        "../x",
+        "/definitely/not/here",
+        "https://example.com/model",
+        "org/name/extra",
+        "name; rm -rf /",
+        "$(reboot)",
+        "a b",
+        "..",
+        "org/..",
+        "",
+    ],
 )
 def test_hostile_or_malformed_sources_are_refused(bad: str) -> None:
     with pytest.raises(ModelLoadError):

@@ -32,7 +32,9 @@ def test_optimizers_step(name: str) -> None:
 
 def lrs(name: str, total: int, warmup: float) -> list[float]:
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = build_scheduler(opt, name=name, total_steps=total, warmup_ratio=warmup, min_lr_ratio=0.1)
+    sched = build_scheduler(
+        opt, name=name, total_steps=total, warmup_ratio=warmup, min_lr_ratio=0.1
+    )
     out = []
     for _ in range(total):
         out.append(sched.get_last_lr()[0])

@@ -92,8 +92,15 @@ def test_gpu_aug_flip_false_never_flips() -> None:
 def test_brightness_jitter_is_per_sample() -> None:
     # A mid-grey batch: brightness scales each sample by its own factor in [0.6, 1.4].
     x = torch.full((32, 3, 4, 4), 128, dtype=torch.uint8)
-    pre = BatchPreprocessor((0, 0, 0), (1, 1, 1), device=CPU, gpu_aug=True, gpu_aug_flip=False,
-                            brightness=0.4, contrast=0.0)
+    pre = BatchPreprocessor(
+        (0, 0, 0),
+        (1, 1, 1),
+        device=CPU,
+        gpu_aug=True,
+        gpu_aug_flip=False,
+        brightness=0.4,
+        contrast=0.0,
+    )
     out = pre(x, train=True)
     per_sample = out.flatten(1)
     assert torch.allclose(per_sample, per_sample[:, :1].expand_as(per_sample))  # uniform within
@@ -105,8 +112,15 @@ def test_brightness_jitter_is_per_sample() -> None:
 
 def test_contrast_jitter_keeps_grey_mean_and_range() -> None:
     x = _batch(n=16, h=8, w=8)
-    pre = BatchPreprocessor((0, 0, 0), (1, 1, 1), device=CPU, gpu_aug=True, gpu_aug_flip=False,
-                            brightness=0.0, contrast=0.5)
+    pre = BatchPreprocessor(
+        (0, 0, 0),
+        (1, 1, 1),
+        device=CPU,
+        gpu_aug=True,
+        gpu_aug_flip=False,
+        brightness=0.0,
+        contrast=0.5,
+    )
     out = pre(x, train=True)
     assert out.min() >= 0 and out.max() <= 1
     plain = x.float() / 255

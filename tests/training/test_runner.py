@@ -151,7 +151,9 @@ def test_torn_last_checkpoint_falls_back_to_an_older_valid_one(base_config: dict
     weights.write_bytes(weights.read_bytes()[:100])
     again = train(build_config(cfg | {"epochs": 3}))
     assert again.status == "succeeded" and again.epochs_completed == 3
-    warnings = [e for e in read_events(first.run_dir) if e["type"] == "log" and "skipping" in e["message"]]
+    warnings = [
+        e for e in read_events(first.run_dir) if e["type"] == "log" and "skipping" in e["message"]
+    ]
     assert warnings and "last" in warnings[0]["message"]
     assert (first.run_dir / "checkpoints" / "epoch_002" / "MANIFEST.json").is_file()
 
@@ -174,16 +176,30 @@ def test_training_options_run(base_config: dict) -> None:
     first = train(
         build_config(
             base_config
-            | {"run_name": "focal", "loss_name": "focal", "balanced_sampling": True,
-               "optimizer": "sgd", "scheduler": "linear", "warmup_ratio": 0.2}
+            | {
+                "run_name": "focal",
+                "loss_name": "focal",
+                "balanced_sampling": True,
+                "optimizer": "sgd",
+                "scheduler": "linear",
+                "warmup_ratio": 0.2,
+            }
         )
     )
     second = train(
         build_config(
             base_config
-            | {"run_name": "mix", "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "label_smoothing": 0.1,
-               "class_weights": "balanced", "autocast_dtype": "bf16", "gpu_batch_aug": True,
-               "channels_last": True, "max_datapoints_per_class": [10, 8, 12]}
+            | {
+                "run_name": "mix",
+                "mixup_alpha": 0.2,
+                "cutmix_alpha": 1.0,
+                "label_smoothing": 0.1,
+                "class_weights": "balanced",
+                "autocast_dtype": "bf16",
+                "gpu_batch_aug": True,
+                "channels_last": True,
+                "max_datapoints_per_class": [10, 8, 12],
+            }
         )
     )
     assert first.status == second.status == "succeeded"

@@ -289,6 +289,7 @@ def test_confusion_image_colours_are_row_normalised() -> None:
     # normalisation their diagonal cells must be equally dark.
     conf = [[1000, 0], [0, 1]]
     img = render_confusion_matrix(conf, ["many", "few"])
+
     def darkest(image: Image.Image) -> np.ndarray:
         # Pixels of the darkest heat-map colour (shade 1.0); text and labels are other colours.
         arr = np.asarray(image).astype(int)

@@ -205,27 +205,50 @@ def test_normalize_without_mean_is_reported() -> None:
     [
         # Transformers' default (torchvision) backend runs the same kernels: agreement is exact
         # up to float rounding (measured ~6e-8).
-        (ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=HALF, image_std=HALF),
-         1e-5),
+        (
+            ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=HALF, image_std=HALF),
+            1e-5,
+        ),
         (ConvNextImageProcessor(size={"shortest_edge": 32}, image_mean=HALF, image_std=HALF), 1e-5),
         (ConvNextImageProcessor(size={"shortest_edge": 64}, crop_pct=1.0), 1e-5),
         (ConvNextImageProcessor(size={"shortest_edge": 384}), 1e-5),
-        (CLIPImageProcessor(size={"shortest_edge": 50}, crop_size={"height": 41, "width": 40}),
-         1e-5),
+        (
+            CLIPImageProcessor(size={"shortest_edge": 50}, crop_size={"height": 41, "width": 40}),
+            1e-5,
+        ),
         # class-specific rules: crop_pct scaling, EfficientNet's offset and double std division
-        (PoolFormerImageProcessor(size={"height": 50, "width": 60},
-                                  crop_size={"height": 40, "width": 44}), 1e-5),
+        (
+            PoolFormerImageProcessor(
+                size={"height": 50, "width": 60}, crop_size={"height": 40, "width": 44}
+            ),
+            1e-5,
+        ),
         (EfficientNetImageProcessor(size={"height": 40, "width": 40}), 1e-5),
-        (EfficientNetImageProcessor(size={"height": 40, "width": 40}, rescale_offset=True,
-                                    include_top=False), 1e-5),
+        (
+            EfficientNetImageProcessor(
+                size={"height": 40, "width": 40}, rescale_offset=True, include_top=False
+            ),
+            1e-5,
+        ),
         (DeiTImageProcessor(), 1e-5),
         # The PIL backend resamples with PIL: off by at most one uint8 level (measured 0.0078
         # with std 0.5, i.e. 1/255/0.5).
         (ViTImageProcessorPil(size={"height": 32, "width": 32}), 0.05),
         (ConvNextImageProcessorPil(size={"shortest_edge": 32}), 0.05),
     ],
-    ids=["vit", "convnext-crop", "convnext-pct1", "convnext-warp", "clip-odd-crop", "poolformer",
-         "efficientnet", "efficientnet-offset", "deit", "vit-pil", "convnext-pil"],
+    ids=[
+        "vit",
+        "convnext-crop",
+        "convnext-pct1",
+        "convnext-warp",
+        "clip-odd-crop",
+        "poolformer",
+        "efficientnet",
+        "efficientnet-offset",
+        "deit",
+        "vit-pil",
+        "convnext-pil",
+    ],
 )
 def test_eval_transform_matches_processor(processor: object, tolerance: float) -> None:
     diff = _max_diff_vs_processor(processor, processor_spec(processor))
@@ -277,8 +300,10 @@ def test_light_preset_never_flips_and_standard_does() -> None:
     standard = build_train_transform(SPEC, preset="standard")
     assert not any(isinstance(t, v2.RandomHorizontalFlip) for t in light.transforms)
     assert any(isinstance(t, v2.RandomHorizontalFlip) for t in standard.transforms)
-    assert any(isinstance(t, v2.TrivialAugmentWide) for t in
-               build_train_transform(SPEC, preset="strong").transforms)
+    assert any(
+        isinstance(t, v2.TrivialAugmentWide)
+        for t in build_train_transform(SPEC, preset="strong").transforms
+    )
 
 
 def test_color_jitter_appends_color_jitter_with_capped_hue() -> None:

@@ -255,10 +255,10 @@ def find_resumable(ckpt_dir: Path) -> tuple[Path | None, list[tuple[Path, str]]]
     for entry in sorted(ckpt_dir.iterdir()):
         if not entry.is_dir():
             continue
-        if entry.name.startswith("."):
-            # A leftover without a manifest is expected crash debris, not a torn checkpoint.
-            if entry not in leftovers or not (entry / MANIFEST_FILE).exists():
-                continue
+        # A leftover without a manifest is expected crash debris, not a torn checkpoint.
+        is_debris = entry not in leftovers or not (entry / MANIFEST_FILE).exists()
+        if entry.name.startswith(".") and is_debris:
+            continue
         reason = _check_files(entry, hashes=False)
         key = _sort_key(entry) if reason is None else None
         if reason is not None or key is None:

@@ -72,7 +72,9 @@ class TrainConfig(BaseModel):
     )
 
     # ---- data -------------------------------------------------------------------------------
-    root: str = Field(description="(original) Dataset root holding train/, val/ and optional test/.")
+    root: str = Field(
+        description="(original) Dataset root holding train/, val/ and optional test/."
+    )
     max_datapoints_per_class: PositiveInt | list[PositiveInt] | None = Field(
         None,
         description="(original) Cap training images per class: one int, or one per class in "
@@ -87,7 +89,8 @@ class TrainConfig(BaseModel):
         "header", description="How thoroughly images are checked before training starts."
     )
     skip_corrupt_images: bool = Field(
-        False, description="Leave unreadable images out (listed in dataset.json) instead of failing."
+        False,
+        description="Leave unreadable images out (listed in dataset.json) instead of failing.",
     )
     cache_images: bool = Field(
         False, description="Keep decoded images in memory (small datasets: skips PNG/JPEG decode)."
@@ -97,7 +100,8 @@ class TrainConfig(BaseModel):
         2, description="(original) Batches prefetched per worker; ignored when num_workers=0."
     )
     persistent_workers: bool = Field(
-        True, description="(original) Keep workers alive between epochs; ignored when num_workers=0."
+        True,
+        description="(original) Keep workers alive between epochs; ignored when num_workers=0.",
     )
     pin_memory: bool | None = Field(None, description="Pinned host memory; default: on with CUDA.")
 
@@ -118,7 +122,7 @@ class TrainConfig(BaseModel):
 
     # ---- model ------------------------------------------------------------------------------
     model_flavour: str = Field(
-        description="(original) Hugging Face model id or local folder (AutoModelForImageClassification)."
+        description="(original) Hugging Face model id or local save_pretrained folder."
     )
     load_pretrained: bool = Field(
         True, description="(original) Load weights; false builds the architecture from its config."
@@ -150,7 +154,9 @@ class TrainConfig(BaseModel):
     class_weights: Literal["none", "balanced"] | list[float] = Field(
         "none", description="Loss weights per class: none, balanced, or one float per class."
     )
-    balanced_sampling: bool = Field(False, description="Sample classes uniformly (with replacement).")
+    balanced_sampling: bool = Field(
+        False, description="Sample classes uniformly (with replacement)."
+    )
 
     # ---- precision and speed ------------------------------------------------------------------
     autocast_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
@@ -179,11 +185,12 @@ class TrainConfig(BaseModel):
         None, description="(original) Run folder name; default <model>-<suffix>-<timestamp>."
     )
     tb_root: str | None = Field(
-        None, description="(original) TensorBoard root; default <run dir>/tb, else tb_root/run_name."
+        None,
+        description="(original) TensorBoard root; default <run dir>/tb, else tb_root/run_name.",
     )
     ckpt_dir: str | None = Field(
         None,
-        description="(original) Checkpoint root; default <run dir>/checkpoints, else ckpt_dir/run_name.",
+        description="(original) Checkpoint root; default <run dir>/checkpoints.",
     )
     save_per_epoch_checkpoint: bool = Field(False, description="(original) Keep epoch_NNN/ copies.")
     checkpoint_every_steps: PositiveInt | None = Field(
@@ -202,7 +209,7 @@ class TrainConfig(BaseModel):
     log_every_steps: PositiveInt = Field(10, description="Train-step loss/LR logging interval.")
     progress_bar: bool = Field(True, description="Terminal progress bar with ETA.")
 
-    # ---- normalisation of the original spellings --------------------------------------------------
+    # ---- normalisation of the original spellings ----------------------------------------------
     @field_validator("autocast_dtype", mode="before")
     @classmethod
     def _autocast_alias(cls, value: Any) -> Any:
@@ -326,9 +333,8 @@ class TrainConfig(BaseModel):
                 raise ValueError("id2label and label2id disagree; give one of them, or neither")
         if isinstance(self.class_weights, list) and any(w < 0 for w in self.class_weights):
             raise ValueError("class_weights must be non-negative")
-        if self.mixup_alpha > 0 or self.cutmix_alpha > 0:
-            if self.loss_name == "focal":
-                raise ValueError("mixup/cutmix need soft targets; use loss_name=cross_entropy")
+        if (self.mixup_alpha > 0 or self.cutmix_alpha > 0) and self.loss_name == "focal":
+            raise ValueError("mixup/cutmix need soft targets; use loss_name=cross_entropy")
         return self
 
     # ---- derived values -------------------------------------------------------------------------
@@ -392,7 +398,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
+        raise ConfigError(
+            f"config file {path} is not valid {path.suffix[1:].upper()}: {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold one object of key: value pairs")
     return data

@@ -19,8 +19,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from visionyard.errors import ConfigError, DatasetError
-from visionyard.training.hf_quiet import quiet_transformers
 from visionyard.training.fsutil import atomic_write_json, fsync_dir
+from visionyard.training.hf_quiet import quiet_transformers
 
 __all__ = [
     "TINY_ARCHS",
@@ -401,4 +400,3 @@ def write_demo(out_dir: Path, *, arch: str = "resnet") -> DemoPaths:
     write_digits_dataset(dataset)
     write_tiny_model(model, arch=arch)
     return DemoPaths(dataset=dataset, model=model)
-

@@ -35,6 +35,8 @@ def write_demo_config(directory: Path, paths: Any) -> Path:
     """Write DIR/demo-config.json for the dataset and model in `paths` (a DemoPaths)."""
     directory = Path(directory)
     target = directory / "demo-config.json"
-    cfg = demo_config(paths.dataset.resolve(), paths.model.resolve(), (directory / "runs").resolve())
+    cfg = demo_config(
+        paths.dataset.resolve(), paths.model.resolve(), (directory / "runs").resolve()
+    )
     atomic_write_json(target, cfg)
     return target

@@ -70,10 +70,7 @@ def resolve_device(spec: str, ctx: DistContext) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise ConfigError(f"device={spec!r} but no CUDA GPU is visible; use device=cpu or auto")
-    if spec.startswith("cuda:"):
-        index = int(spec.split(":", 1)[1])
-    else:
-        index = ctx.local_rank
+    index = int(spec.split(":", 1)[1]) if spec.startswith("cuda:") else ctx.local_rank
     if index >= torch.cuda.device_count():
         raise ConfigError(
             f"device={spec!r} but only {torch.cuda.device_count()} GPU(s) are visible"

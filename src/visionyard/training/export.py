@@ -21,8 +21,8 @@ from torch import nn
 
 from visionyard.errors import ConfigError
 from visionyard.training.checkpoint import swap_directory
-from visionyard.training.hf_quiet import quiet_transformers
 from visionyard.training.fsutil import fsync_dir
+from visionyard.training.hf_quiet import quiet_transformers
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 # TrainConfig fields worth a reader's attention, in the order the card lists them.

@@ -136,9 +136,7 @@ def default_mode(metric: str) -> Literal["min", "max"]:
     return "min" if metric in _LOWER_IS_BETTER else "max"
 
 
-def is_improvement(
-    value: float, best: float | None, mode: str, min_delta: float = 0.0
-) -> bool:
+def is_improvement(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
     """True if ``value`` beats ``best`` by more than ``min_delta`` in direction ``mode``.
 
     A non-finite value (NaN, ±inf — e.g. an undefined AUROC or a diverged loss) never improves.
@@ -176,10 +174,7 @@ class EvalResult:
         return {
             "scalars": {k: _json_float(v) for k, v in self.scalars.items()},
             "per_class": [
-                {
-                    k: (_json_float(v) if isinstance(v, float) else v)
-                    for k, v in row.items()
-                }
+                {k: (_json_float(v) if isinstance(v, float) else v) for k, v in row.items()}
                 for row in self.per_class
             ],
             "confusion": [list(row) for row in self.confusion],
@@ -208,9 +203,7 @@ class _Counts(Metric):
         super().__init__()
         self.num_classes = num_classes
         self.ks = list(ks)
-        self.add_state(
-            "confmat", torch.zeros(num_classes * num_classes, dtype=torch.long), "sum"
-        )
+        self.add_state("confmat", torch.zeros(num_classes * num_classes, dtype=torch.long), "sum")
         self.add_state("topk_correct", torch.zeros(len(self.ks), dtype=torch.long), "sum")
         self.add_state("loss_sum", torch.zeros((), dtype=loss_dtype), "sum")
         self.add_state("loss_count", torch.zeros((), dtype=torch.long), "sum")
@@ -220,9 +213,7 @@ class _Counts(Metric):
     ) -> None:
         batch = target.shape[0]
         pred = probs.argmax(dim=1)
-        self.confmat.scatter_add_(
-            0, target * self.num_classes + pred, torch.ones_like(target)
-        )
+        self.confmat.scatter_add_(0, target * self.num_classes + pred, torch.ones_like(target))
         if self.ks:
             top = probs.topk(max(self.ks), dim=1).indices
             hits = top.eq(target.unsqueeze(1))

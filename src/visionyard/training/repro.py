@@ -7,6 +7,7 @@ hardware it ran on (env.json).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -227,10 +228,8 @@ def _cuda_info() -> dict[str, Any]:
         "cudnn_version": None,
         "gpus": [],
     }
-    try:
+    with contextlib.suppress(RuntimeError):
         info["cudnn_version"] = torch.backends.cudnn.version() if available else None
-    except RuntimeError:
-        pass
     if available:
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)

@@ -85,7 +85,9 @@ def default_run_name(cfg: TrainConfig) -> str:
 def run_paths(cfg: TrainConfig, run_name: str) -> RunPaths:
     run_dir = Path(cfg.output_dir).expanduser() / run_name
     tb_dir = Path(cfg.tb_root).expanduser() / run_name if cfg.tb_root else run_dir / "tb"
-    ckpt_dir = Path(cfg.ckpt_dir).expanduser() / run_name if cfg.ckpt_dir else run_dir / "checkpoints"
+    ckpt_dir = (
+        Path(cfg.ckpt_dir).expanduser() / run_name if cfg.ckpt_dir else run_dir / "checkpoints"
+    )
     return RunPaths(run_dir=run_dir, tb_dir=tb_dir, ckpt_dir=ckpt_dir)
 
 

@@ -336,7 +336,10 @@ class Run:
                 total = self.steps_per_epoch * cfg.epochs
                 eta = (time.monotonic() - started) / max(done, 1) * (total - info.step)
                 self.tracker.progress(
-                    epoch=info.epoch, epochs=cfg.epochs, step=info.step, total_steps=total,
+                    epoch=info.epoch,
+                    epochs=cfg.epochs,
+                    step=info.step,
+                    total_steps=total,
                     eta_s=round(eta, 1),
                 )
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
@@ -347,7 +350,7 @@ class Run:
 
         return on_step
 
-    # ---- the loop ----------------------------------------------------------------------------------
+    # ---- the loop ------------------------------------------------------------------------------
     def train(self) -> RunResult:
         cfg = self.cfg
         self.tracker.state(
@@ -411,11 +414,14 @@ class Run:
                 self.tracker.epoch_metrics("train", epoch + 1, self.loop.step, train)
             self.tracker.epoch_metrics("val", epoch + 1, self.loop.step, val.scalars)
             self.tracker.eval_details("val", self.loop.step, val)
+            shown = {"loss": val.scalars["loss"], "acc@1": val.scalars["acc@1"]}
+            shown[cfg.monitor_metric] = value
             self.say(
                 f"epoch {epoch + 1}/{cfg.epochs} "
-                + (f"train loss {train['loss']:.4f} " if train else "")
-                + f"val loss {val.scalars['loss']:.4f} acc@1 {val.scalars['acc@1']:.4f} "
-                f"{cfg.monitor_metric} {value:.4f}{' (best)' if improved else ''}"
+                + (f"train loss {train['loss']:.4f} | " if train else "")
+                + "val "
+                + " ".join(f"{k} {v:.4f}" for k, v in shown.items())
+                + (" (best)" if improved else "")
             )
         self.progress.epoch, self.progress.batches_done = epoch + 1, 0
         names = (["best"] if improved else []) + (

@@ -168,8 +168,7 @@ class EventLog:
                 raise ValueError(f"EventLog {self.path} is closed")
             event = _jsonable({"seq": self._next_seq, "time": time.time(), "type": type, **fields})
             data = (
-                json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-                + "\n"
+                json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":")) + "\n"
             ).encode("utf-8")
             view = memoryview(data)
             while view:
@@ -275,9 +274,7 @@ class Tracker:
         self._writer.add_scalar("train/lr", lr, step)
         self._emit("train_step", step=step, epoch=epoch, loss=loss, lr=lr)
 
-    def epoch_metrics(
-        self, split: str, epoch: int, step: int, values: Mapping[str, float]
-    ) -> None:
+    def epoch_metrics(self, split: str, epoch: int, step: int, values: Mapping[str, float]) -> None:
         """Scalars ``<split>/<name>`` at global ``step`` plus a ``metrics`` event; flushes TB."""
         if not self.active:
             return
@@ -394,9 +391,7 @@ def render_confusion_matrix(
     counts = np.asarray(confusion, dtype=np.int64)
     n = len(class_names)
     if counts.ndim != 2 or counts.shape != (n, n) or n == 0:
-        raise ValueError(
-            f"confusion matrix of shape {counts.shape} does not match {n} class names"
-        )
+        raise ValueError(f"confusion matrix of shape {counts.shape} does not match {n} class names")
     if normalize:
         rows = counts.sum(axis=1, keepdims=True)
         shade = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
@@ -455,9 +450,7 @@ def render_confusion_matrix(
     sdraw = ImageDraw.Draw(strip)
     for i in range(0, n, every):
         # Right-aligned so that, once rotated, every label ends next to the grid.
-        sdraw.text(
-            (label_w, i * cell + cell // 2), labels[i], fill="black", font=font, anchor="rm"
-        )
+        sdraw.text((label_w, i * cell + cell // 2), labels[i], fill="black", font=font, anchor="rm")
     img.paste(strip.transpose(Image.Transpose.ROTATE_90), (left, top + grid_px + pad))
     draw.text(
         (left + grid_px // 2, height - pad), "predicted", fill="black", font=font, anchor="md"

@@ -381,4 +381,3 @@ def build_train_transform(
             v2.ColorJitter(brightness=cj, contrast=cj, saturation=cj, hue=min(cj / 4, 0.1))
         )
     return v2.Compose(steps)
-
