@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,40 @@ def base_config(small_dataset: Path, tiny_model: Callable[[str], Path], tmp_path
         "progress_bar": False,
         "seed": 0,
     }
+
+
+# ---- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated database URL, once per backend."""
+    from tests.dbutil import fresh_pg_database, fresh_sqlite_database, pg_admin_url
+
+    if request.param == "sqlite":
+        with fresh_sqlite_database(tmp_path) as url:
+            yield url
+        return
+    if pg_admin_url() is None:
+        pytest.skip("PostgreSQL not reachable (set VISIONYARD_TEST_PG_URL; .ci/run starts it)")
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A freshly migrated PostgreSQL database (for PostgreSQL-only behaviour)."""
+    from tests.dbutil import fresh_pg_database, pg_admin_url
+
+    if pg_admin_url() is None:
+        pytest.skip("PostgreSQL not reachable (set VISIONYARD_TEST_PG_URL; .ci/run starts it)")
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    from tests.dbutil import fresh_sqlite_database
+
+    with fresh_sqlite_database(tmp_path) as url:
+        yield url
