@@ -154,6 +154,57 @@ def demo(
     raise typer.Exit(code)
 
 
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations to DASHBOARD_DB_URL (back up PostgreSQL first)."""
+    from visionyard.db.engine import make_engine
+    from visionyard.db.migrate import current_revision, head_revision, upgrade
+    from visionyard.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    typer.echo(f"database schema: {before or 'empty'} -> {head_revision()}")
+    engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Run the dashboard API (and, once built, the web UI) with uvicorn."""
+    import uvicorn
+
+    from visionyard.dashboard.app import create_app
+    from visionyard.settings import load_settings
+
+    setup_logging()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = load_settings(**overrides)
+        application = create_app(settings)
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(
+            f"warning: listening on {settings.host}; set VISIONYARD_ALLOWED_HOSTS to the names "
+            "clients use, and put TLS in front (VISIONYARD_SECURE_COOKIES=true)",
+            fg="yellow",
+            err=True,
+        )
+    typer.echo(f"Visionyard dashboard on http://{settings.host}:{settings.port}/", err=True)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
 @app.command()
 def version() -> None:
     """Print the Visionyard version."""

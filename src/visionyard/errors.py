@@ -37,3 +37,27 @@ class CheckpointError(VisionyardError):
 
 class RunStateError(VisionyardError):
     """A run cannot do what was asked in its current state (e.g. resume with another config)."""
+
+
+class NotFoundError(VisionyardError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+
+class ConflictError(VisionyardError):
+    """The request conflicts with existing state (duplicate name, immutable object...)."""
+
+
+class AuthenticationError(VisionyardError):
+    """No valid credentials were presented."""
+
+
+class PermissionDeniedError(VisionyardError):
+    """Valid credentials, but not allowed to do this."""
+
+
+class PathOutsideRootError(VisionyardError):
+    """A user-supplied path resolves outside the directory it must stay in."""
+
+
+class RateLimitedError(VisionyardError):
+    """Too many requests or queued runs; try again later."""

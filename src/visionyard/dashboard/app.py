@@ -1,0 +1,102 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from visionyard import __version__
+from visionyard.dashboard.errors import install_error_handlers
+from visionyard.dashboard.routers import auth, system
+from visionyard.dashboard.security import SecretBox, load_or_create_key
+from visionyard.dashboard.services.auth import bootstrap_admin
+from visionyard.dashboard.state import AppState
+from visionyard.db.engine import is_sqlite, make_engine, make_session_factory
+from visionyard.db.migrate import ensure_schema
+from visionyard.settings import Settings, get_settings
+
+log = logging.getLogger("visionyard.dashboard")
+API_PREFIX = "/api/v1"
+
+
+def operation_id(route: APIRoute) -> str:
+    # Routes set explicit operation_ids; this keeps any that do not readable and stable.
+    return route.name
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine, auto_upgrade=is_sqlite(settings.database_url))
+    settings.runs_root.mkdir(parents=True, exist_ok=True)
+    settings.datasets_root.mkdir(parents=True, exist_ok=True)
+    key = load_or_create_key(
+        settings.data_dir,
+        settings.secret_key.get_secret_value() if settings.secret_key else None,
+    )
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        read_sessions=make_session_factory(engine, read_only=True),
+        secrets=SecretBox(key),
+    )
+    with state.sessions() as session, session.begin():
+        generated = bootstrap_admin(
+            session,
+            password=settings.admin_password.get_secret_value()
+            if settings.admin_password
+            else None,
+            token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+        )
+    if generated:
+        # Printed once, on the very first start; only hashes are stored.
+        lines = [f"  {k}: {v}" for k, v in generated.items()]
+        print("Visionyard admin account created (user 'admin'). Save these now:", flush=True)
+        print("\n".join(lines), flush=True)
+    return state
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: AppState = app.state.vy
+        for service in state.services.values():
+            await service.start()
+        try:
+            yield
+        finally:
+            for service in reversed(list(state.services.values())):
+                await service.stop()
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="Visionyard",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+    )
+    app.state.vy = build_state(settings)
+    install_error_handlers(app)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for module in (system, auth):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,94 @@
+"""Dependency aliases for routes: `SessionDep`, `CurrentUser`, `AdminUser`, `StateDep`.
+
+A route parses, authorizes (by depending on CurrentUser/AdminUser), calls a service, serialises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, WebSocket
+from sqlalchemy.orm import Session
+
+from visionyard.dashboard.services.auth import (
+    Principal,
+    principal_from_session,
+    principal_from_token,
+)
+from visionyard.dashboard.state import AppState
+from visionyard.errors import AuthenticationError, PermissionDeniedError
+
+SESSION_COOKIE = "vy_session"
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.vy
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    # scope="function" below: the transaction commits before the response is sent, so a
+    # failed commit becomes an error response instead of a 200 for lost data.
+    with state.sessions() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def bearer_secret(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def resolve_principal(state: AppState, *, bearer: str | None, cookie: str | None) -> Principal:
+    with state.read_sessions() as session:
+        if bearer:
+            principal = principal_from_token(session, bearer)
+            if principal is None:
+                raise AuthenticationError("invalid or expired API token; create a new one")
+            return principal
+        if cookie:
+            principal = principal_from_session(session, cookie)
+            if principal is not None:
+                return principal
+            raise AuthenticationError("your session has expired; log in again")
+    raise AuthenticationError(
+        "authentication required: log in, or send 'Authorization: Bearer <API token>'"
+    )
+
+
+def get_principal(request: Request, state: StateDep) -> Principal:
+    return resolve_principal(
+        state,
+        bearer=bearer_secret(request.headers.get("authorization")),
+        cookie=request.cookies.get(SESSION_COOKIE),
+    )
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def get_admin(principal: CurrentUser) -> Principal:
+    if not principal.is_admin:
+        raise PermissionDeniedError("this needs an admin account")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(get_admin)]
+
+
+def websocket_principal(websocket: WebSocket, state: AppState) -> Principal:
+    """WebSockets authenticate like HTTP (cookie or bearer header) or with ?token= (browsers
+    cannot set headers on a WebSocket)."""
+    bearer = bearer_secret(websocket.headers.get("authorization")) or websocket.query_params.get(
+        "token"
+    )
+    return resolve_principal(state, bearer=bearer, cookie=websocket.cookies.get(SESSION_COOKIE))

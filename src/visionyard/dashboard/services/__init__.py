@@ -1,0 +1,1 @@
+"""Business logic: routers parse and serialise, services decide, SQL lives in repositories."""

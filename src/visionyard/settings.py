@@ -1,0 +1,114 @@
+"""Service settings (dashboard, agents) from the environment.
+
+The original design's variable names are a contract: DASHBOARD_DB_URL, DASHBOARD_CORS_ORIGINS,
+DATASETS_DIR, TB_IDLE_TIMEOUT (and GPU_INDEX for agents). Everything else is VISIONYARD_*.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from visionyard.errors import ConfigError
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VISIONYARD_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".visionyard",
+        description="Where the SQLite database, the secret key and (by default) runs live.",
+    )
+    db_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DASHBOARD_DB_URL", "VISIONYARD_DB_URL"),
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/visionyard.db",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("DASHBOARD_CORS_ORIGINS", "VISIONYARD_CORS_ORIGINS"),
+    )
+    datasets_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("DATASETS_DIR", "VISIONYARD_DATASETS_DIR")
+    )
+    runs_dir: Path | None = None
+    tb_idle_timeout: float = Field(
+        300.0, ge=5, validation_alias=AliasChoices("TB_IDLE_TIMEOUT", "VISIONYARD_TB_IDLE_TIMEOUT")
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(LOOPBACK_HOSTS)
+    )
+    admin_password: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    session_ttl_hours: float = Field(24 * 7, gt=0)
+    secure_cookies: bool = False
+    lease_seconds: float = Field(30.0, ge=1)
+    reaper_interval: float = Field(5.0, gt=0)
+    events_poll_interval: float = Field(0.25, gt=0)
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            # Credentials (the session cookie) with a wildcard origin would let any site act
+            # as the logged-in user.
+            raise ValueError("DASHBOARD_CORS_ORIGINS cannot contain '*'; list the exact origins")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        if self.datasets_dir is None:
+            self.datasets_dir = self.data_dir / "datasets"
+        if self.runs_dir is None:
+            self.runs_dir = self.data_dir / "runs"
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'visionyard.db'}"
+
+    @property
+    def datasets_root(self) -> Path:
+        assert self.datasets_dir is not None
+        return self.datasets_dir.expanduser().resolve()
+
+    @property
+    def runs_root(self) -> Path:
+        assert self.runs_dir is not None
+        return self.runs_dir.expanduser().resolve()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [f"  - {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,56 @@
+"""Dashboard fixtures: a real app on a real database (SQLite file and PostgreSQL), driven
+in-process through Starlette's TestClient (real HTTP semantics, real middleware)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from visionyard.dashboard.app import create_app
+from visionyard.settings import Settings, load_settings
+
+ADMIN_PASSWORD = "admin-password-for-tests"
+ADMIN_TOKEN = "vy_admin-token-for-tests-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    def make(db_url: str, **overrides) -> Settings:
+        values = {
+            "data_dir": tmp_path / "data",
+            "datasets_dir": tmp_path / "datasets",
+            "runs_dir": tmp_path / "runs",
+            "db_url": db_url,
+            "admin_password": ADMIN_PASSWORD,
+            "admin_token": ADMIN_TOKEN,
+            "allowed_hosts": "testserver,127.0.0.1,localhost",
+            "events_poll_interval": 0.05,
+        } | overrides
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def app(db_url: str, settings_factory: Callable[..., Settings]) -> FastAPI:
+    """The app on each backend (the `db_url` fixture is parametrized sqlite/postgresql)."""
+    return create_app(settings_factory(db_url))
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An admin-authenticated client (Bearer token)."""
+    with TestClient(app, headers=AUTH) as c:
+        yield c
+
+
+@pytest.fixture
+def anon(app: FastAPI) -> Iterator[TestClient]:
+    """A client with no credentials."""
+    with TestClient(app) as c:
+        yield c

@@ -1,0 +1,65 @@
+"""Login, sessions, tokens, users; first-start bootstrap."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.dashboard.conftest import ADMIN_PASSWORD
+from visionyard.dashboard.app import create_app
+
+
+def test_login_cookie_session_and_logout(anon: TestClient) -> None:
+    assert anon.get("/api/v1/auth/me").status_code == 401
+    bad = anon.post("/api/v1/auth/login", json={"username": "admin", "password": "nope"})
+    assert bad.status_code == 401 and "wrong username or password" in bad.json()["error"]["message"]
+    ok = anon.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert ok.status_code == 200
+    set_cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    assert anon.get("/api/v1/auth/me").json()["via"] == "session"
+    assert anon.post("/api/v1/auth/logout").status_code == 204
+    assert anon.get("/api/v1/auth/me").status_code == 401
+
+
+def test_tokens_created_listed_and_revoked(client: TestClient, anon: TestClient) -> None:
+    created = client.post("/api/v1/tokens", json={"name": "ci", "kind": "agent"})
+    assert created.status_code == 201
+    secret = created.json()["token"]
+    header = {"Authorization": f"Bearer {secret}"}
+    assert anon.get("/api/v1/auth/me", headers=header).json()["username"] == "admin"
+    listed = client.get("/api/v1/tokens").json()
+    assert all("token" not in t and "token_hash" not in t for t in listed)
+    token_id = created.json()["id"]
+    assert client.delete(f"/api/v1/tokens/{token_id}").status_code == 204
+    assert anon.get("/api/v1/auth/me", headers=header).status_code == 401
+
+
+def test_users_admin_only_and_disabled_users_locked_out(
+    client: TestClient, anon: TestClient
+) -> None:
+    made = client.post("/api/v1/users", json={"username": "ana", "password": "long-password"})
+    assert made.status_code == 201
+    dup = client.post("/api/v1/users", json={"username": "ana", "password": "long-password"})
+    assert dup.status_code == 409
+    login = anon.post("/api/v1/auth/login", json={"username": "ana", "password": "long-password"})
+    assert login.status_code == 200
+    assert anon.get("/api/v1/users").status_code == 403
+    client.patch(f"/api/v1/users/{made.json()['id']}", json={"disabled": True})
+    assert anon.get("/api/v1/auth/me").status_code == 401
+
+
+def test_first_start_generates_and_prints_credentials_once(
+    sqlite_url: str, settings_factory, capsys
+) -> None:
+    settings = settings_factory(sqlite_url, admin_password=None, admin_token=None)
+    create_app(settings)
+    printed = capsys.readouterr().out
+    assert "password:" in printed and "token:" in printed
+    token = printed.split("token:")[1].split()[0]
+    create_app(settings)  # second start: nothing new printed
+    assert "password" not in capsys.readouterr().out
+    with TestClient(create_app(settings)) as c:
+        assert (
+            c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 200
+        )
