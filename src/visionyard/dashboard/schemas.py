@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
+from fastapi import Path as PathParam
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -35,3 +36,22 @@ def pagination(
     order: Annotated[str, Query(pattern="^(asc|desc)$", description="Sort direction")] = "desc",
 ) -> Pagination:
     return Pagination(limit=limit, offset=offset, order=order)
+
+
+# ---- input types that keep every backend out of trouble ------------------------------------------
+# PostgreSQL rejects NUL characters in text and integers beyond int32 in INTEGER columns; both
+# would otherwise surface as 500s. Every id and free-text input goes through these.
+
+MAX_ID = 2_147_483_647
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[str, AfterValidator(_no_nul), Field(min_length=1, max_length=128)]
+Text = Annotated[str, AfterValidator(_no_nul), Field(max_length=10_000)]
+IdPath = Annotated[int, PathParam(ge=1, le=MAX_ID)]
