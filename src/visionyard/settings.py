@@ -25,7 +25,11 @@ def _split(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VISIONYARD_", extra="ignore")
+    # validate_by_name: tests and `create_app(load_settings(db_url=...))` pass fields by name;
+    # the environment uses the aliases (the original variable names).
+    model_config = SettingsConfigDict(
+        env_prefix="VISIONYARD_", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
 
     data_dir: Path = Field(
         default_factory=lambda: Path.home() / ".visionyard",
