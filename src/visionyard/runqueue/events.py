@@ -1,0 +1,233 @@
+"""Fenced, idempotent storage of a run's event stream and checkpoint records.
+
+The agent relays the trainer's ``events.jsonl`` (see `visionyard.training.tracking`) in batches
+and may deliver a batch more than once (a timeout after the commit, a restart): every row carries
+a `dedupe_key` unique per run, and inserts skip conflicts, so each event is stored once (R15).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from visionyard.db.models import CheckpointRecord, Run, RunEvent
+from visionyard.runqueue._db import DB, in_transaction, now_or, upsert_insert
+from visionyard.runqueue.fencing import LockedRun, lock_current_attempt
+
+#: event types stored as one row each, under their own kind (anything else is kind "other")
+ROW_KINDS = frozenset({"log", "progress", "checkpoint", "state", "artifact", "system"})
+_CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
+
+
+def _value(raw: Any) -> float | None:
+    """A metric value as a finite float; None for null, non-finite or non-numeric values (a
+    diverged loss is a gap in the chart, not an error)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    value = float(raw)
+    return value if math.isfinite(value) else None
+
+
+def _int_or_none(raw: Any) -> int | None:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return int(raw)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None (PostgreSQL's JSON rejects NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _metric(
+    run_id: int, attempt: int, name: str, step: int, value: Any, created: float, extra: dict
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "attempt": attempt,
+        "kind": "metric",
+        "name": name,
+        "step": step,
+        "value": _value(value),
+        "payload": extra,
+        "dedupe_key": f"{attempt}:m:{step}:{name}",
+        "created_at": created,
+    }
+
+
+def event_rows(
+    run_id: int, attempt: int, events: Iterable[Mapping[str, Any]], *, now: float
+) -> list[dict[str, Any]]:
+    """Map trainer/agent events to `run_events` rows (pure; no database).
+
+    - ``metrics`` → one "metric" row per value, name "<split>/<metric>", at the event's step;
+    - ``train_step`` → metric rows "train/step_loss" and "train/lr";
+    - any other type → one row of that kind holding the event as payload, keyed by its ``seq``.
+
+    Raises ValueError for an event without ``type``, a metrics event without ``step`` or a
+    non-metric event without ``seq`` (the dedupe key cannot be formed): the relay is broken.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event.get("type")
+        if not isinstance(kind, str):
+            raise ValueError(f"event without a string 'type' field: {dict(event)!r}")
+        created = _value(event.get("time")) or now
+        if kind in ("metrics", "train_step"):
+            step = _int_or_none(event.get("step"))
+            if step is None:
+                raise ValueError(f"{kind} event without an integer 'step': {dict(event)!r}")
+            epoch = _int_or_none(event.get("epoch"))
+            extra = {"epoch": epoch} if epoch is not None else {}
+            if kind == "metrics":
+                split = str(event.get("split", "train"))
+                pairs = [(f"{split}/{k}", v) for k, v in dict(event.get("values") or {}).items()]
+            else:
+                pairs = [("train/step_loss", event.get("loss")), ("train/lr", event.get("lr"))]
+            for name, value in pairs:
+                row = _metric(run_id, attempt, name, step, value, created, extra)
+                rows.setdefault(row["dedupe_key"], row)
+            continue
+        seq = _int_or_none(event.get("seq"))
+        if seq is None:
+            raise ValueError(f"{kind} event without an integer 'seq': {dict(event)!r}")
+        stored_kind = kind if kind in ROW_KINDS else "other"
+        name = event.get("name") if kind in ("checkpoint", "artifact") else event.get("level")
+        key = f"{attempt}:{stored_kind}:{seq}"
+        rows.setdefault(
+            key,
+            {
+                "run_id": run_id,
+                "attempt": attempt,
+                "kind": stored_kind,
+                "name": str(name)[:128] if name is not None else None,
+                "step": _int_or_none(event.get("step")),
+                "value": None,
+                "payload": _clean(dict(event)),
+                "dedupe_key": key,
+                "created_at": created,
+            },
+        )
+    return list(rows.values())
+
+
+def _newest_progress(
+    events: Iterable[Mapping[str, Any]], attempt: int, current: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The progress event to show, if it is newer than the stored one: (attempt, seq) order, so
+    a late re-delivery of an old batch never moves the progress bar backwards."""
+    best: dict[str, Any] | None = None
+    key = (_int_or_none(current.get("attempt")) or 0, _int_or_none(current.get("seq")) or -1)
+    for event in events:
+        if event.get("type") != "progress":
+            continue
+        candidate = (attempt, _int_or_none(event.get("seq")) or -1)
+        if candidate > key:
+            key = candidate
+            best = event
+    if best is None:
+        return None
+    progress = _clean({k: v for k, v in best.items() if k != "type"})
+    progress["attempt"] = attempt
+    return progress
+
+
+def _store(session: Session, rows: list[dict[str, Any]]) -> int:
+    stored = 0
+    table = RunEvent.__table__
+    for start in range(0, len(rows), _CHUNK):
+        stmt = (
+            upsert_insert(session, table)
+            .values(rows[start : start + _CHUNK])
+            .on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
+            .returning(table.c.id)
+        )
+        stored += len(session.execute(stmt).all())
+    return stored
+
+
+def write_events(
+    db: DB,
+    run_id: int,
+    attempt: int,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    agent_id: int | None = None,
+    now: float | None = None,
+) -> int:
+    """Store a batch of the run's events for `attempt`; returns how many were new.
+
+    Fenced: raises StaleAttempt (storing nothing) unless the run is running with this attempt
+    (and agent, when given). Progress events also update `Run.progress`. Relay the events of an
+    attempt before reporting `finish_run` for it: afterwards the run is no longer running and
+    its events are refused.
+    """
+    batch = list(events)
+    ts = now_or(now)
+    rows = event_rows(run_id, attempt, batch, now=ts)
+
+    def work(session: Session) -> int:
+        run: LockedRun = lock_current_attempt(session, run_id, attempt, agent_id)
+        stored = _store(session, rows) if rows else 0
+        progress = _newest_progress(batch, attempt, run.progress)
+        if progress is not None:
+            session.execute(update(Run).where(Run.id == run_id).values(progress=progress))
+        return stored
+
+    return in_transaction(db, work)
+
+
+def record_checkpoint(
+    db: DB,
+    run_id: int,
+    attempt: int,
+    name: str,
+    path: str,
+    epoch: int | None,
+    step: int,
+    metric: float | None,
+    *,
+    agent_id: int | None = None,
+) -> CheckpointRecord:
+    """Record a checkpoint the trainer saved; idempotent on (run, name, step) — a repeated call
+    returns the existing record. Fenced like `write_events`."""
+
+    def work(session: Session) -> CheckpointRecord:
+        lock_current_attempt(session, run_id, attempt, agent_id)
+        table = CheckpointRecord.__table__
+        session.execute(
+            upsert_insert(session, table)
+            .values(
+                run_id=run_id,
+                attempt=attempt,
+                name=name,
+                path=path,
+                epoch=epoch,
+                step=step,
+                metric=_value(metric),
+            )
+            .on_conflict_do_nothing(index_elements=["run_id", "name", "step"])
+        )
+        record = session.execute(
+            select(CheckpointRecord).where(
+                CheckpointRecord.run_id == run_id,
+                CheckpointRecord.name == name,
+                CheckpointRecord.step == step,
+            )
+        ).scalar_one()
+        # Detached and fully loaded: usable after the transaction, whatever the sessionmaker's
+        # expire_on_commit says.
+        session.expunge(record)
+        return record
+
+    return in_transaction(db, work)

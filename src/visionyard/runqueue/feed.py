@@ -1,0 +1,35 @@
+"""Change-feed rows for the "runs" and "agents" WebSocket topics.
+
+Always called inside the transaction that makes the change, so a client never sees a change
+that was rolled back, and never misses one that was committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from visionyard.db.models import FeedEvent
+
+RUNS_TOPIC = "runs"
+AGENTS_TOPIC = "agents"
+
+
+def run_change(
+    run_id: int, state: str, attempt: int, agent: str | None, **extra: Any
+) -> dict[str, Any]:
+    """The payload of a "runs" feed event: {run_id, state, attempt, agent} plus extras."""
+    return {"run_id": run_id, "state": str(state), "attempt": attempt, "agent": agent, **extra}
+
+
+def emit(session: Session, topic: str, payloads: Sequence[dict[str, Any]], now: float) -> None:
+    """Write one feed event per payload (one INSERT for the lot)."""
+    if not payloads:
+        return
+    session.execute(
+        insert(FeedEvent),
+        [{"topic": topic, "payload": payload, "created_at": now} for payload in payloads],
+    )
