@@ -48,6 +48,9 @@ MAX_ID = 2_147_483_647
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    # Lone surrogates (JSON "\ud800") are not encodable as UTF-8: both databases refuse them.
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError("must be valid Unicode (no lone surrogate code points)")
     return value
 
 
