@@ -468,3 +468,14 @@ def test_unreadable_class_folder_is_a_dataset_error(dataset: Path) -> None:
             scan_dataset(dataset)
     finally:
         folder.chmod(0o755)
+
+
+def test_symlink_loop_is_a_dataset_error_not_a_crash(tmp_path: Path) -> None:
+    from visionyard.training.data import scan_dataset as scan
+
+    root = tmp_path / "ds"
+    for split in ("train", "val"):
+        (root / split / "a").mkdir(parents=True)
+    (root / "train" / "a" / "loop.png").symlink_to(root / "train" / "a" / "loop.png")
+    with pytest.raises(DatasetError, match="loop"):
+        scan(root)

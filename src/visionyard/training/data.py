@@ -212,12 +212,22 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def _resolve(path: str) -> Path:
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        # Python 3.11 raises RuntimeError on a symlink loop.
+        raise DatasetError(
+            f"{path} is a symbolic link that loops back on itself; remove or fix the link"
+        ) from None
+
+
 def _inside(path: str, root_real: Path) -> bool:
-    return Path(path).resolve().is_relative_to(root_real)
+    return _resolve(path).is_relative_to(root_real)
 
 
 def _refuse_outside_link(entry_path: str, root_real: Path) -> None:
-    target = Path(entry_path).resolve()
+    target = _resolve(entry_path)
     raise DatasetError(
         f"{entry_path} is a symbolic link to {target}, outside the dataset root {root_real}; "
         "links may only point inside the dataset. Copy the file into the dataset or remove "
