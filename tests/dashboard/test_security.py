@@ -71,7 +71,9 @@ def test_cors_preflight_from_an_unlisted_origin_gets_no_echo(cors_app: FastAPI) 
         preflight = {"Access-Control-Request-Method": "POST"}
         evil = c.options("/api/v1/projects", headers={"Origin": "http://evil.example", **preflight})
         assert "access-control-allow-origin" not in evil.headers
-        good = c.options("/api/v1/projects", headers={"Origin": "http://ui.example:3000", **preflight})
+        good = c.options(
+            "/api/v1/projects", headers={"Origin": "http://ui.example:3000", **preflight}
+        )
         assert good.headers["access-control-allow-origin"] == "http://ui.example:3000"
         assert good.headers["access-control-allow-credentials"] == "true"
         simple = c.get("/api/v1/health", headers={"Origin": "http://evil.example"})

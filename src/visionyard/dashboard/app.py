@@ -13,7 +13,20 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from visionyard import __version__
 from visionyard.dashboard.errors import install_error_handlers
-from visionyard.dashboard.routers import auth, system
+from visionyard.dashboard.events import EventBus
+from visionyard.dashboard.routers import (
+    agents,
+    auth,
+    configs,
+    datasets,
+    groups,
+    models,
+    options,
+    projects,
+    runs,
+    system,
+    ws,
+)
 from visionyard.dashboard.security import SecretBox, load_or_create_key
 from visionyard.dashboard.services.auth import bootstrap_admin
 from visionyard.dashboard.state import AppState
@@ -45,6 +58,11 @@ def build_state(settings: Settings) -> AppState:
         sessions=make_session_factory(engine),
         read_sessions=make_session_factory(engine, read_only=True),
         secrets=SecretBox(key),
+    )
+    state.services["events"] = EventBus(
+        engine=engine,
+        read_sessions=state.read_sessions,
+        poll_interval=settings.events_poll_interval,
     )
     with state.sessions() as session, session.begin():
         generated = bootstrap_admin(
@@ -97,6 +115,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (system, auth):
+    for module in (
+        system,
+        auth,
+        projects,
+        groups,
+        datasets,
+        models,
+        configs,
+        options,
+        runs,
+        agents,
+        ws,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

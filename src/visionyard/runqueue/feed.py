@@ -9,13 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from visionyard.db.models import FeedEvent
 
 RUNS_TOPIC = "runs"
 AGENTS_TOPIC = "agents"
+#: dashboards LISTEN here; the payload is the topic ("runs", "agents", "run:<id>")
+EVENTS_CHANNEL = "visionyard_events"
+
+
+def announce(session: Session, topic: str) -> None:
+    """Wake the dashboards' event bus for `topic` when this transaction commits (PostgreSQL;
+    SQLite dashboards poll). Dropped on rollback, like the rows it announces."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :topic)"), {"channel": EVENTS_CHANNEL, "topic": topic}
+        )
 
 
 def run_change(
@@ -33,3 +44,4 @@ def emit(session: Session, topic: str, payloads: Sequence[dict[str, Any]], now: 
         insert(FeedEvent),
         [{"topic": topic, "payload": payload, "created_at": now} for payload in payloads],
     )
+    announce(session, topic)

@@ -1,0 +1,102 @@
+"""SQL for the live-events bus: small functions taking a `Session` (the events repository).
+
+Every query is by topic key and id range, served by the `(run_id, id)` and `(topic, id)` indexes.
+Rows are serialised here, once, into the message text every subscriber shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from visionyard.dashboard.events.messages import Topic, event_message, run_event_data
+from visionyard.db.models import FeedEvent, Run, RunEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One message ready to send: its sequence number (the row id) and its JSON text."""
+
+    seq: int
+    text: str
+
+
+def run_exists(session: Session, run_id: int) -> bool:
+    return session.execute(select(Run.id).where(Run.id == run_id)).first() is not None
+
+
+def max_seq(session: Session, topic: Topic, *, upto: int | None) -> int:
+    """The topic's highest sequence number (0 if none), not above `upto` when given."""
+    if topic.run_id is not None:
+        query = select(func.max(RunEvent.id)).where(RunEvent.run_id == topic.run_id)
+        if upto is not None:
+            query = query.where(RunEvent.id <= upto)
+    else:
+        query = select(func.max(FeedEvent.id)).where(FeedEvent.topic == topic.name)
+        if upto is not None:
+            query = query.where(FeedEvent.id <= upto)
+    return int(session.execute(query).scalar() or 0)
+
+
+def events_after(
+    session: Session, topic: Topic, *, after: int, upto: int | None, limit: int
+) -> list[Event]:
+    """The topic's events with `after < seq <= upto` (no upper bound if None), oldest first,
+    at most `limit` of them."""
+    if topic.run_id is not None:
+        return _run_events(session, topic, after=after, upto=upto, limit=limit)
+    return _feed_events(session, topic, after=after, upto=upto, limit=limit)
+
+
+def _run_events(
+    session: Session, topic: Topic, *, after: int, upto: int | None, limit: int
+) -> list[Event]:
+    query = select(
+        RunEvent.id,
+        RunEvent.attempt,
+        RunEvent.kind,
+        RunEvent.name,
+        RunEvent.step,
+        RunEvent.value,
+        RunEvent.payload,
+        RunEvent.created_at,
+    ).where(RunEvent.run_id == topic.run_id, RunEvent.id > after)
+    if upto is not None:
+        query = query.where(RunEvent.id <= upto)
+    rows = session.execute(query.order_by(RunEvent.id).limit(limit)).all()
+    return [
+        Event(
+            row.id,
+            event_message(
+                topic.name,
+                row.id,
+                row.created_at,
+                run_event_data(
+                    kind=row.kind,
+                    name=row.name,
+                    step=row.step,
+                    value=row.value,
+                    attempt=row.attempt,
+                    payload=row.payload,
+                ),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _feed_events(
+    session: Session, topic: Topic, *, after: int, upto: int | None, limit: int
+) -> list[Event]:
+    query = select(FeedEvent.id, FeedEvent.payload, FeedEvent.created_at).where(
+        FeedEvent.topic == topic.name, FeedEvent.id > after
+    )
+    if upto is not None:
+        query = query.where(FeedEvent.id <= upto)
+    rows = session.execute(query.order_by(FeedEvent.id).limit(limit)).all()
+    return [
+        Event(row.id, event_message(topic.name, row.id, row.created_at, dict(row.payload or {})))
+        for row in rows
+    ]

@@ -1,0 +1,175 @@
+"""SQL for runs and what they stream (metrics, logs, checkpoint records)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from visionyard.dashboard.repositories import name_contains, page
+from visionyard.db.models import (
+    Agent,
+    CheckpointRecord,
+    ConfigVersion,
+    ExperimentGroup,
+    Project,
+    Run,
+    RunEvent,
+    RunState,
+    RunTag,
+)
+
+SORT_COLUMNS = {"created_at": Run.created_at, "priority": Run.priority, "name": Run.name}
+
+
+def get(session: Session, run_id: int) -> Run | None:
+    return session.scalar(
+        select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
+    )
+
+
+def project_exists(session: Session, project_id: int) -> bool:
+    return session.scalar(select(Project.id).where(Project.id == project_id)) is not None
+
+
+def group_project(session: Session, group_id: int) -> int | None:
+    """The project a group belongs to (None: no such group)."""
+    return session.scalar(select(ExperimentGroup.project_id).where(ExperimentGroup.id == group_id))
+
+
+def list_page(
+    session: Session,
+    *,
+    project_id: int | None,
+    state: RunState | None,
+    group_id: int | None,
+    tag: str | None,
+    q: str | None,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Run], int]:
+    query = select(Run)
+    if project_id is not None:
+        query = query.where(Run.project_id == project_id)
+    if state is not None:
+        query = query.where(Run.state == state)
+    if group_id is not None:
+        query = query.where(Run.group_id == group_id)
+    if tag is not None:
+        query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+    if q:
+        query = query.where(name_contains(Run.name, q))
+    return page(
+        session,
+        query,
+        sort_column=SORT_COLUMNS[sort],
+        id_column=Run.id,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def agent_names(session: Session, agent_ids: Collection[int]) -> dict[int, str]:
+    if not agent_ids:
+        return {}
+    rows = session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))
+    return {row.id: row.name for row in rows}
+
+
+def config_versions(session: Session, version_ids: Collection[int]) -> dict[int, tuple[int, int]]:
+    """config_version id -> (config id, version number)."""
+    if not version_ids:
+        return {}
+    rows = session.execute(
+        select(ConfigVersion.id, ConfigVersion.config_id, ConfigVersion.version).where(
+            ConfigVersion.id.in_(version_ids)
+        )
+    )
+    return {row.id: (row.config_id, row.version) for row in rows}
+
+
+def count_queued_by(session: Session, user_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Run)
+            .where(Run.created_by == user_id, Run.state == RunState.queued)
+        )
+        or 0
+    )
+
+
+def set_run_dir(session: Session, run_id: int, run_dir: str) -> None:
+    session.execute(update(Run).where(Run.id == run_id).values(run_dir=run_dir))
+
+
+def replace_tags(session: Session, run_id: int, tags: Iterable[str]) -> None:
+    session.execute(delete(RunTag).where(RunTag.run_id == run_id))
+    rows = [{"run_id": run_id, "tag": tag} for tag in sorted(set(tags))]
+    if rows:
+        session.execute(insert(RunTag), rows)
+
+
+def remove(session: Session, run_id: int) -> None:
+    # Bulk DELETE: the database cascades to events, tags and checkpoint records.
+    session.execute(delete(Run).where(Run.id == run_id))
+
+
+# ---- what a run streamed -----------------------------------------------------------------------
+
+
+def metric_names(session: Session, run_id: int) -> list[str]:
+    rows = session.scalars(
+        select(RunEvent.name)
+        .where(RunEvent.run_id == run_id, RunEvent.kind == "metric", RunEvent.name.is_not(None))
+        .distinct()
+        .order_by(RunEvent.name)
+    )
+    return [name for name in rows if name is not None]
+
+
+def metric_points(
+    session: Session, run_id: int, names: Collection[str]
+) -> Sequence[Row[tuple[str, int, int, float | None]]]:
+    """(name, step, attempt, value) of the named metrics, ordered by name, attempt, step."""
+    return session.execute(
+        select(RunEvent.name, RunEvent.step, RunEvent.attempt, RunEvent.value)
+        .where(
+            RunEvent.run_id == run_id,
+            RunEvent.kind == "metric",
+            RunEvent.name.in_(names),
+            RunEvent.step.is_not(None),
+        )
+        .order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)
+    ).all()
+
+
+def logs_after(session: Session, run_id: int, after_id: int, limit: int) -> Sequence[RunEvent]:
+    return session.scalars(
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.kind == "log", RunEvent.id > after_id)
+        .order_by(RunEvent.id)
+        .limit(limit)
+    ).all()
+
+
+def logs_tail(session: Session, run_id: int, tail: int) -> list[RunEvent]:
+    newest_first = session.scalars(
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.kind == "log")
+        .order_by(RunEvent.id.desc())
+        .limit(tail)
+    ).all()
+    return list(reversed(newest_first))
+
+
+def checkpoints(session: Session, run_id: int) -> Sequence[CheckpointRecord]:
+    return session.scalars(
+        select(CheckpointRecord)
+        .where(CheckpointRecord.run_id == run_id)
+        .order_by(CheckpointRecord.step, CheckpointRecord.id)
+    ).all()

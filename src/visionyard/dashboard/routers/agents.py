@@ -1,0 +1,111 @@
+"""Agents: list with liveness and current run, inspect, drain and un-drain (admin)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from visionyard.dashboard.deps import AdminUser, CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
+from visionyard.dashboard.schemas import IdPath, Page, Pagination, pagination
+from visionyard.dashboard.services import agents as service
+from visionyard.db.models import RunState
+
+router = APIRouter(tags=["agents"])
+
+
+class AgentRun(BaseModel):
+    id: int
+    name: str
+    state: RunState
+    attempt: int
+
+
+class AgentOut(BaseModel):
+    id: int
+    name: str
+    hostname: str
+    device: str
+    gpus: list[Any]
+    drained: bool
+    version: str
+    alive: bool = Field(description="Heartbeat within 3 leases (3 x VISIONYARD_LEASE_SECONDS).")
+    last_heartbeat_at: UtcDateTime | None
+    seconds_since_heartbeat: float
+    current_run: AgentRun | None
+    created_at: UtcDateTime
+
+
+def _out(view: service.AgentView) -> AgentOut:
+    agent = view.agent
+    run = view.current_run
+    return AgentOut(
+        id=agent.id,
+        name=agent.name,
+        hostname=agent.hostname,
+        device=agent.device,
+        gpus=list(agent.gpus or []),
+        drained=agent.drained,
+        version=agent.version,
+        alive=view.alive,
+        last_heartbeat_at=datetime.fromtimestamp(agent.last_heartbeat_at, UTC)
+        if agent.last_heartbeat_at
+        else None,
+        seconds_since_heartbeat=view.seconds_since_heartbeat,
+        current_run=None
+        if run is None
+        else AgentRun(id=run.id, name=run.name, state=run.state, attempt=run.attempt),
+        created_at=agent.created_at,
+    )
+
+
+@router.get("/agents", operation_id="listAgents", response_model=Page[AgentOut])
+def list_agents(
+    _user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    page: Annotated[Pagination, Depends(pagination)],
+    alive: bool | None = None,
+    drained: bool | None = None,
+    q: NameFilter = None,
+    sort: Literal["name", "last_heartbeat_at", "created_at"] = "name",
+) -> Page[AgentOut]:
+    views, total = service.list_agents(
+        session,
+        state.settings,
+        alive=alive,
+        drained=drained,
+        q=q,
+        sort=sort,
+        descending=page.order == "desc",
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(items=[_out(v) for v in views], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/agents/{agent_id}", operation_id="getAgent", response_model=AgentOut)
+def get_agent(
+    agent_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> AgentOut:
+    return _out(service.get_agent(session, state.settings, agent_id))
+
+
+@router.post("/agents/{agent_id}/drain", operation_id="drainAgent", response_model=AgentOut)
+def drain_agent(
+    agent_id: IdPath, _admin: AdminUser, session: SessionDep, state: StateDep
+) -> AgentOut:
+    """Stop handing work to the agent; it hands its current run back (re-queued, no restart
+    charged) on its next heartbeat. Admins only."""
+    return _out(service.set_drained(session, state.settings, agent_id, True))
+
+
+@router.post("/agents/{agent_id}/undrain", operation_id="undrainAgent", response_model=AgentOut)
+def undrain_agent(
+    agent_id: IdPath, _admin: AdminUser, session: SessionDep, state: StateDep
+) -> AgentOut:
+    """Let the agent claim work again. Admins only."""
+    return _out(service.set_drained(session, state.settings, agent_id, False))

@@ -1,0 +1,221 @@
+"""Datasets: `/datasets`, `/datasets/browse`, `/datasets/{dataset_id}` and its analysis, samples
+and thumbnails. Paths are always relative to DATASETS_DIR (or to the dataset's root)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
+from visionyard.dashboard.schemas import (
+    ApiModel,
+    IdPath,
+    Name,
+    Page,
+    Pagination,
+    SafeStr,
+    pagination,
+)
+from visionyard.dashboard.services import datasets as service
+from visionyard.db.models import Dataset
+
+router = APIRouter(tags=["datasets"])
+
+# Plain str on purpose: NUL, '..', absolute paths... are refused by the service with a 400
+# that says why (PathOutsideRootError), the same answer for every route taking a path.
+RelPath = Annotated[str, Field(max_length=1024)]
+
+
+class DatasetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    path: RelPath = Field(
+        description="Folder relative to DATASETS_DIR holding train/ and val/ (test/ optional)"
+    )
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class DatasetAnalysis(BaseModel):
+    classes: list[str]
+    num_images: dict[str, int]
+    counts: dict[str, dict[str, int]] = Field(description="split -> class -> number of images")
+    skipped: list[SkippedFile] = Field(description="Unreadable images, left out of the counts")
+    fingerprint: dict[str, Any] = Field(description="What a run stores as dataset.json")
+
+
+class DatasetOut(ApiModel):
+    id: int
+    name: str
+    path: str = Field(description="Relative to DATASETS_DIR")
+    fingerprint: str | None = Field(description="sha256 of the (path, size) list of every image")
+    analysis: DatasetAnalysis | None
+    analysed_at: UtcDateTime | None
+    created_at: UtcDateTime
+
+
+class FolderEntryOut(BaseModel):
+    name: str
+    path: str
+    image_count: int
+    image_count_capped: bool = Field(description="True when the folder was too big to count")
+    is_dataset: bool = Field(description="Holds train/ and val/ folders")
+
+
+class FolderListingOut(BaseModel):
+    path: str
+    parent: str | None
+    image_count: int
+    image_count_capped: bool
+    entries: list[FolderEntryOut]
+    truncated: bool = Field(description="True when more folders exist than are listed")
+
+
+class SampleOut(BaseModel):
+    path: str = Field(description="Relative to the dataset root; pass it to the thumbnail route")
+    split: str
+    class_name: str
+
+
+def _out(dataset: Dataset) -> DatasetOut:
+    return DatasetOut(
+        id=dataset.id,
+        name=dataset.name,
+        path=dataset.rel_path,
+        fingerprint=dataset.fingerprint,
+        analysis=DatasetAnalysis.model_validate(dataset.analysis) if dataset.analysis else None,
+        analysed_at=dataset.analysed_at,
+        created_at=dataset.created_at,
+    )
+
+
+# Declared before /datasets/{dataset_id} so "browse" is never taken for an id.
+@router.get("/datasets/browse", operation_id="browseDatasets", response_model=FolderListingOut)
+def browse_datasets(
+    _user: CurrentUser,
+    state: StateDep,
+    path: Annotated[RelPath, Query(description="Folder relative to DATASETS_DIR")] = "",
+) -> FolderListingOut:
+    listing = service.browse(state, path)
+    return FolderListingOut.model_validate(listing, from_attributes=True)
+
+
+@router.get("/datasets", operation_id="listDatasets", response_model=Page[DatasetOut])
+def list_datasets(
+    _user: CurrentUser,
+    session: SessionDep,
+    page: Annotated[Pagination, Depends(pagination)],
+    q: NameFilter = None,
+    sort: Annotated[Literal["name", "created_at"], Query()] = "created_at",
+) -> Page[DatasetOut]:
+    items, total = service.list_datasets(
+        session,
+        q=q,
+        sort=sort,
+        descending=page.order == "desc",
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page[DatasetOut](
+        items=[_out(d) for d in items], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.post(
+    "/datasets",
+    operation_id="createDataset",
+    response_model=DatasetOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_dataset(
+    body: DatasetCreate, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> DatasetOut:
+    return _out(service.register_dataset(session, state, name=body.name, path=body.path))
+
+
+@router.get("/datasets/{dataset_id}", operation_id="getDataset", response_model=DatasetOut)
+def get_dataset(dataset_id: IdPath, _user: CurrentUser, session: SessionDep) -> DatasetOut:
+    return _out(service.get_dataset(session, dataset_id))
+
+
+@router.post(
+    "/datasets/{dataset_id}/analyze", operation_id="analyzeDataset", response_model=DatasetOut
+)
+def analyze_dataset(
+    dataset_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> DatasetOut:
+    return _out(service.analyze_dataset(session, state, dataset_id))
+
+
+@router.delete(
+    "/datasets/{dataset_id}",
+    operation_id="deleteDataset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+)
+def delete_dataset(dataset_id: IdPath, _user: CurrentUser, session: SessionDep) -> None:
+    service.delete_dataset(session, dataset_id)
+
+
+@router.get(
+    "/datasets/{dataset_id}/samples",
+    operation_id="listDatasetSamples",
+    response_model=Page[SampleOut],
+)
+def list_dataset_samples(
+    dataset_id: IdPath,
+    _user: CurrentUser,
+    state: StateDep,
+    page: Annotated[Pagination, Depends(pagination)],
+    split: Annotated[Literal["train", "val", "test"], Query()] = "train",
+    class_name: Annotated[SafeStr | None, Query(max_length=255)] = None,
+) -> Page[SampleOut]:
+    items, total = service.list_samples(
+        state,
+        dataset_id,
+        split=split,
+        class_name=class_name,
+        descending=page.order == "desc",
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page[SampleOut](
+        items=[SampleOut(path=s.path, split=s.split, class_name=s.class_name) for s in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/datasets/{dataset_id}/thumbnail",
+    operation_id="getDatasetThumbnail",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/jpeg": {}, "image/png": {}},
+            "description": "A JPEG (PNG when the image has transparency) thumbnail",
+        }
+    },
+)
+def get_dataset_thumbnail(
+    dataset_id: IdPath,
+    _user: CurrentUser,
+    state: StateDep,
+    path: Annotated[RelPath, Query(description="Image path relative to the dataset root")],
+    size: Annotated[
+        int, Query(ge=service.MIN_THUMBNAIL, le=service.MAX_THUMBNAIL, description="Longer edge")
+    ] = 128,
+) -> Response:
+    data, media_type = service.thumbnail(state, dataset_id, path=path, size=size)
+    return Response(
+        content=data,
+        media_type=media_type,
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,73 @@
+"""What the config form offers: the TrainConfig JSON Schema and the lists behind its selects."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from visionyard.dashboard.deps import CurrentUser, SessionDep
+from visionyard.dashboard.schemas import MAX_ID, ApiModel
+from visionyard.dashboard.services import configs as service
+from visionyard.training.config import config_json_schema
+
+router = APIRouter(tags=["options"])
+
+
+class Choice(BaseModel):
+    value: str
+    description: str = ""
+
+
+class RegisteredModel(ApiModel):
+    id: int
+    name: str
+    source: str
+    kind: str
+
+
+class Options(BaseModel):
+    optimizers: list[str]
+    schedulers: list[str]
+    losses: list[str]
+    train_presets: list[Choice]
+    autocast_dtypes: list[str]
+    monitor_metrics: list[str] = Field(
+        description="Accepted monitor_metric values; acc@K works for every K in eval_topk."
+    )
+    monitor_modes: list[str]
+    models: list[RegisteredModel] | None = Field(
+        None, description="The project's registered models (only with ?project_id=)."
+    )
+
+
+@router.get(
+    "/options/train-config-schema",
+    operation_id="getTrainConfigSchema",
+    response_model=dict[str, Any],
+)
+def train_config_schema(_user: CurrentUser) -> dict[str, Any]:
+    """The TrainConfig JSON Schema (it drives the config form)."""
+    return config_json_schema()
+
+
+@router.get("/options", operation_id="getOptions", response_model=Options)
+def options(
+    _user: CurrentUser,
+    session: SessionDep,
+    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Options:
+    found = service.form_options(session, project_id)
+    return Options(
+        optimizers=found.optimizers,
+        schedulers=found.schedulers,
+        losses=found.losses,
+        train_presets=[Choice(value=k, description=v) for k, v in found.train_presets.items()],
+        autocast_dtypes=found.autocast_dtypes,
+        monitor_metrics=found.monitor_metrics,
+        monitor_modes=found.monitor_modes,
+        models=None
+        if found.models is None
+        else [RegisteredModel.model_validate(m) for m in found.models],
+    )

@@ -1,0 +1,241 @@
+"""Model registry API: sources validated, kind inferred, access tokens write-only and encrypted."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.dashboard.test_projects import error_fields
+from visionyard.dashboard.services.models import check_source_syntax, decrypted_token
+from visionyard.db.models import ModelEntry
+from visionyard.errors import ConfigError, ModelLoadError
+
+API = "/api/v1"
+TOKEN = "hf_SuperSecretTokenValue1234567890"
+TOKEN2 = "hf_AnotherSecretTokenValue0987654321"
+
+
+def local_model(folder: Path) -> Path:
+    """A save_pretrained-shaped folder (the registry only checks config.json is there)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "vit"}))
+    return folder
+
+
+def stored_token(app: FastAPI, model_id: int) -> bytes | None:
+    with app.state.vy.engine.connect() as conn:
+        value = conn.execute(
+            text("SELECT token_encrypted FROM model_entries WHERE id = :id"), {"id": model_id}
+        ).scalar_one()
+    return None if value is None else bytes(value)
+
+
+def test_token_is_write_only_and_encrypted_at_rest(client: TestClient, app: FastAPI) -> None:
+    pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
+    created = client.post(
+        f"{API}/projects/{pid}/models",
+        json={"name": "vit", "source": "google/vit-base-patch16-224", "access_token": TOKEN},
+    )
+    assert created.status_code == 201, created.text
+    model = created.json()
+    assert model["kind"] == "hub" and model["has_token"] is True
+    assert set(model) == {"id", "project_id", "name", "source", "kind", "has_token", "created_at"}
+    mid = model["id"]
+    seen = [created]
+
+    ciphertext = stored_token(app, mid)
+    assert ciphertext is not None and TOKEN.encode() not in ciphertext
+    with app.state.vy.sessions() as session:
+        assert decrypted_token(app.state.vy, session.get(ModelEntry, mid)) == TOKEN
+
+    # Omitting the token keeps it; a rename does not touch it.
+    renamed = client.patch(f"{API}/models/{mid}", json={"name": "vit-b"})
+    assert renamed.json()["has_token"] is True and stored_token(app, mid) == ciphertext
+    seen.append(renamed)
+    replaced = client.patch(f"{API}/models/{mid}", json={"access_token": TOKEN2})
+    assert replaced.json()["has_token"] is True
+    with app.state.vy.sessions() as session:
+        assert decrypted_token(app.state.vy, session.get(ModelEntry, mid)) == TOKEN2
+    seen += [
+        replaced,
+        client.get(f"{API}/models/{mid}"),
+        client.get(f"{API}/projects/{pid}/models"),
+    ]
+
+    cleared = client.patch(f"{API}/models/{mid}", json={"access_token": None})
+    assert cleared.json()["has_token"] is False and stored_token(app, mid) is None
+    with app.state.vy.sessions() as session:
+        assert decrypted_token(app.state.vy, session.get(ModelEntry, mid)) is None
+    seen.append(cleared)
+
+    for response in seen:
+        assert response.status_code in (200, 201)
+        for secret in (TOKEN, TOKEN2):
+            assert secret not in response.text and "SecretTokenValue" not in response.text
+        assert "token_encrypted" not in response.text
+
+    for bad in ("has space", "", "tab\there", "é" * 3):
+        response = client.patch(f"{API}/models/{mid}", json={"access_token": bad})
+        assert response.status_code == 422 and "access_token" in error_fields(response), bad
+
+
+def test_local_and_hub_sources(client: TestClient, tmp_path: Path) -> None:
+    pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
+    folder = local_model(tmp_path / "my model-dir".replace(" ", "_"))
+    local = client.post(
+        f"{API}/projects/{pid}/models", json={"name": "mine", "source": str(folder)}
+    )
+    assert local.status_code == 201, local.text
+    assert local.json()["kind"] == "local" and local.json()["source"] == str(folder.resolve())
+    assert local.json()["has_token"] is False
+
+    # Changing the source re-infers the kind.
+    switched = client.patch(f"{API}/models/{local.json()['id']}", json={"source": "resnet-50"})
+    assert switched.json()["kind"] == "hub" and switched.json()["source"] == "resnet-50"
+
+    (tmp_path / "no-config").mkdir()
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    for source, words in (
+        (str(tmp_path / "missing"), "does not exist"),
+        (str(tmp_path / "no-config"), "no config.json"),
+        (str(tmp_path / "weights.bin"), "is a file"),
+        ("/" + "x" * 300, "cannot be read"),
+        (str(tmp_path / "loop"), "does not exist"),
+        (str(tmp_path / "loop" / "inner"), "does not exist"),
+    ):
+        response = client.post(f"{API}/projects/{pid}/models", json={"name": "m", "source": source})
+        assert response.status_code == 422, source
+        error = response.json()["error"]
+        assert error["code"] == "invalid_model" and words in error["message"], error
+        assert "source" in error["message"]
+
+
+REFUSED_SOURCES = [
+    "https://huggingface.co/google/vit-base-patch16-224",
+    "http://evil.example/model",
+    "hf://google/vit",
+    "file:///etc/passwd",
+    "//server/share",
+    "../models/vit",
+    "org/../../etc",
+    "org/na..me",
+    "./relative/folder",
+    "relative/deep/folder",
+    "google/vit; rm -rf /",
+    "google/vit&&id",
+    "$(id)",
+    "`id`",
+    "org/name|cat",
+    "name>out",
+    "~/models",
+    "org/name with space",
+    "org/name\nnext",
+    "C:\\models\\vit",
+    "-rf",
+    "org/" + "a" * 97,
+    "",
+]
+
+
+def test_refused_sources_name_the_field(client: TestClient) -> None:
+    pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
+    mid = client.post(
+        f"{API}/projects/{pid}/models", json={"name": "ok", "source": "microsoft/resnet-50"}
+    ).json()["id"]
+    for source in [*REFUSED_SOURCES, "org/name\x00"]:
+        created = client.post(f"{API}/projects/{pid}/models", json={"name": "m", "source": source})
+        updated = client.patch(f"{API}/models/{mid}", json={"source": source})
+        for response in (created, updated):
+            assert response.status_code == 422, (source, response.text)
+            assert "source" in error_fields(response), (source, response.json())
+    assert client.get(f"{API}/models/{mid}").json()["source"] == "microsoft/resnet-50"
+
+
+def test_source_rules_match_the_training_core() -> None:
+    """The registry accepts exactly the hub ids the trainer's resolve_model_source accepts."""
+    from visionyard.training.modeling import resolve_model_source
+
+    accepted = ["google/vit-base-patch16-224", "resnet-50", "a/b", "Org_1/x.y-z", "a" * 96]
+    for source in accepted:
+        assert check_source_syntax(source) == "hub"
+        assert resolve_model_source(source) == source
+    for source in REFUSED_SOURCES:
+        with pytest.raises(ConfigError):
+            check_source_syntax(source)
+        if source.startswith(("/", "./", "../", "~")) or source.count("/") > 1:
+            continue  # path-shaped: the trainer would look on disk, the registry refuses
+        with pytest.raises(ModelLoadError):
+            resolve_model_source(source)
+
+
+def test_model_crud_pages_and_errors(client: TestClient) -> None:
+    pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
+    other = client.post(f"{API}/projects", json={"name": "o"}).json()["id"]
+    for name in ("vit", "convnext", "resnet"):
+        made = client.post(
+            f"{API}/projects/{pid}/models", json={"name": name, "source": f"x/{name}"}
+        )
+        assert made.status_code == 201
+    dup = client.post(f"{API}/projects/{pid}/models", json={"name": "vit", "source": "x/y"})
+    assert dup.status_code == 409
+    assert (
+        client.post(
+            f"{API}/projects/{other}/models", json={"name": "vit", "source": "x/y"}
+        ).status_code
+        == 201
+    )
+
+    listed = client.get(f"{API}/projects/{pid}/models", params={"sort": "name", "order": "asc"})
+    assert [m["name"] for m in listed.json()["items"]] == ["convnext", "resnet", "vit"]
+    assert listed.json()["total"] == 3
+    paged = client.get(f"{API}/projects/{pid}/models", params={"limit": 1, "offset": 1}).json()
+    assert [m["name"] for m in paged["items"]] == ["convnext"] and paged["total"] == 3
+    found = client.get(f"{API}/projects/{pid}/models", params={"q": "NEX"}).json()
+    assert [m["name"] for m in found["items"]] == ["convnext"]
+
+    vit = listed.json()["items"][2]
+    assert client.patch(f"{API}/models/{vit['id']}", json={"name": "resnet"}).status_code == 409
+    assert client.get(f"{API}/models/999999").status_code == 404
+    assert client.patch(f"{API}/models/999999", json={"name": "x"}).status_code == 404
+    assert client.delete(f"{API}/models/999999").status_code == 404
+    assert client.get(f"{API}/projects/999999/models").status_code == 404
+    assert (
+        client.post(
+            f"{API}/projects/999999/models", json={"name": "x", "source": "a/b"}
+        ).status_code
+        == 404
+    )
+
+    for bad, field in (
+        ({"source": "a/b"}, "name"),
+        ({"name": "n"}, "source"),
+        ({"name": "n", "source": "a/b", "kind": "local"}, "kind"),
+        ({"name": "n", "source": "a" * 1025}, "source"),
+    ):
+        response = client.post(f"{API}/projects/{pid}/models", json=bad)
+        assert response.status_code == 422 and field in error_fields(response), bad
+
+    assert client.delete(f"{API}/models/{vit['id']}").status_code == 204
+    assert client.get(f"{API}/models/{vit['id']}").status_code == 404
+    # models go with their project
+    assert client.delete(f"{API}/projects/{pid}").status_code == 204
+    assert client.get(f"{API}/models/{listed.json()['items'][0]['id']}").status_code == 404
+
+
+def test_model_routes_need_authentication(anon: TestClient) -> None:
+    for method, path in (
+        ("GET", "/projects/1/models"),
+        ("POST", "/projects/1/models"),
+        ("GET", "/models/1"),
+        ("PATCH", "/models/1"),
+        ("DELETE", "/models/1"),
+    ):
+        kwargs = {"json": {"name": "x", "source": "a/b"}} if method in ("POST", "PATCH") else {}
+        assert anon.request(method, f"{API}{path}", **kwargs).status_code == 401, (method, path)
