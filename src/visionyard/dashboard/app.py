@@ -14,6 +14,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from visionyard import __version__
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
+from visionyard.dashboard.reaper import LeaseReaper
 from visionyard.dashboard.routers import (
     agents,
     auth,
@@ -64,6 +65,7 @@ def build_state(settings: Settings) -> AppState:
         read_sessions=state.read_sessions,
         poll_interval=settings.events_poll_interval,
     )
+    state.services["reaper"] = LeaseReaper(state.sessions, interval=settings.reaper_interval)
     with state.sessions() as session, session.begin():
         generated = bootstrap_admin(
             session,

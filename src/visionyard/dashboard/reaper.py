@@ -1,0 +1,51 @@
+"""Background lease reaper: re-queues (or fails) runs whose agent stopped renewing its lease.
+
+Runs in every dashboard process; `reap_expired` is safe to run concurrently (SKIP LOCKED), so
+several dashboards on one PostgreSQL split the work instead of fighting over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from visionyard.runqueue import reap_expired
+
+log = logging.getLogger("visionyard.dashboard.reaper")
+
+
+class LeaseReaper:
+    def __init__(self, sessions: sessionmaker[Session], *, interval: float) -> None:
+        self._sessions = sessions
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self.passes = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="visionyard-lease-reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                result = await asyncio.to_thread(reap_expired, self._sessions)
+                self.passes += 1
+                if result.total:
+                    log.warning(
+                        "lease reaper: requeued %s, failed %s, canceled %s",
+                        result.requeued,
+                        result.failed,
+                        result.canceled,
+                    )
+            except Exception:  # noqa: BLE001 - a DB hiccup must not kill the loop
+                log.exception("lease reaper pass failed; retrying")
+            await asyncio.sleep(self._interval)
