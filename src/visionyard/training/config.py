@@ -59,6 +59,9 @@ _METRIC_NAME = re.compile(
 _MINIMISED_METRICS = frozenset({"loss", "ece"})
 
 PositiveInt = Annotated[int, Field(ge=1)]
+# Caps far above any real use, so absurd values fail at the boundary instead of deep inside.
+TopK = Annotated[int, Field(ge=1, le=100_000)]
+PerClassCap = Annotated[int, Field(ge=1, le=1_000_000_000)]
 
 
 class TrainConfig(BaseModel):
@@ -75,7 +78,7 @@ class TrainConfig(BaseModel):
     root: str = Field(
         description="(original) Dataset root holding train/, val/ and optional test/."
     )
-    max_datapoints_per_class: PositiveInt | list[PositiveInt] | None = Field(
+    max_datapoints_per_class: PerClassCap | list[PerClassCap] | None = Field(
         None,
         description="(original) Cap training images per class: one int, or one per class in "
         "sorted class order. val/test are never capped.",
@@ -169,7 +172,7 @@ class TrainConfig(BaseModel):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
 
     # ---- evaluation and monitoring --------------------------------------------------------------
-    eval_topk: list[PositiveInt] = Field(
+    eval_topk: list[TopK] = Field(
         default_factory=lambda: [1, 5],
         description="(original) Top-k accuracies; k >= class count is skipped with a note.",
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from visionyard.dashboard.deps import SESSION_COOKIE, AdminUser, CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.schemas import ApiModel
+from visionyard.dashboard.routers.projects import UtcDateTime
+from visionyard.dashboard.schemas import ApiModel, IdPath, Name, SafeStr
 from visionyard.dashboard.services import auth as auth_service
 from visionyard.db.models import ApiToken, User
 from visionyard.errors import NotFoundError
@@ -19,9 +20,11 @@ router = APIRouter(tags=["auth"])
 Username = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 
+# SafeStr: a NUL or a lone surrogate in a username reaches the database (and in a password the
+# hasher's UTF-8 encoding); both would be 500s instead of a 422.
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: SafeStr = Field(min_length=1, max_length=64)
+    password: SafeStr = Field(min_length=1, max_length=1024)
 
 
 class UserOut(ApiModel):
@@ -29,23 +32,23 @@ class UserOut(ApiModel):
     username: str
     is_admin: bool
     disabled: bool
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class UserCreate(BaseModel):
     username: str = Username
-    password: str = Field(min_length=8, max_length=1024)
+    password: SafeStr = Field(min_length=8, max_length=1024)
     is_admin: bool = False
 
 
 class UserUpdate(BaseModel):
-    password: str | None = Field(None, min_length=8, max_length=1024)
+    password: SafeStr | None = Field(None, min_length=8, max_length=1024)
     disabled: bool | None = None
     is_admin: bool | None = None
 
 
 class TokenCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     kind: str = Field("user", pattern="^(user|agent)$")
     expires_in_days: int | None = Field(None, ge=1, le=3650)
 
@@ -55,10 +58,11 @@ class TokenOut(ApiModel):
     name: str
     kind: str
     prefix: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    # UtcDateTime: SQLite hands back naive timestamps, which are not RFC 3339 date-times.
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None
+    revoked_at: UtcDateTime | None
+    last_used_at: UtcDateTime | None
 
 
 class TokenCreated(TokenOut):
@@ -112,7 +116,7 @@ def create_user(body: UserCreate, _admin: AdminUser, session: SessionDep) -> Use
 
 
 @router.patch("/users/{user_id}", operation_id="updateUser", response_model=UserOut)
-def update_user(user_id: int, body: UserUpdate, _admin: AdminUser, session: SessionDep) -> User:
+def update_user(user_id: IdPath, body: UserUpdate, _admin: AdminUser, session: SessionDep) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} does not exist")
@@ -145,5 +149,5 @@ def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> T
 
 
 @router.delete("/tokens/{token_id}", operation_id="revokeToken", status_code=204)
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+def revoke_token(token_id: IdPath, user: CurrentUser, session: SessionDep) -> None:
     auth_service.revoke_token(session, token_id, user)

@@ -424,9 +424,11 @@ def get_run_files(
             truncated=found.truncated,
         )
     # Always a download, never rendered: an HTML file written by a run must not execute in the
-    # dashboard's origin.
+    # dashboard's origin. Always application/octet-stream, as documented: a guessed type would
+    # make a downloaded results.json look like this route's JSON listing.
     return FileResponse(
         found,
+        media_type="application/octet-stream",
         filename=printable(found.name),
         content_disposition_type="attachment",
         headers={"X-Content-Type-Options": "nosniff"},

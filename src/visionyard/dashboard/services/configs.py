@@ -47,6 +47,7 @@ PLACEMENT_FIELDS: dict[str, Any] = {
 }
 RESUME_VALUES = frozenset({"auto", "never"})
 MAX_PATH_CHARS = 1024
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Characters a shell, a URL or a format string would give meaning to. Hub ids never contain
 # them, and a local model folder containing them is refused rather than quoted correctly
 # everywhere downstream.
@@ -84,13 +85,26 @@ def _text_problem(value: str) -> str | None:
 
 
 def _bad_values(value: Any, path: str) -> list[dict[str, str]]:
-    """Text no database can store (NUL, lone surrogates) and non-finite floats (strict JSON and
-    PostgreSQL's json type have no spelling for them), wherever they hide."""
+    """Text no database can store (NUL, lone surrogates), non-finite floats (strict JSON and
+    PostgreSQL's json type have no spelling for them) and integers beyond 64 bits (no trainer
+    setting needs them, and JavaScript clients would read them back as other numbers), wherever
+    they hide."""
     if isinstance(value, str):
         problem = _text_problem(value)
         return [{"field": path, "message": problem}] if problem else []
     if isinstance(value, float) and not math.isfinite(value):
         return [{"field": path, "message": f"must be a finite number (got {value!r})"}]
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not INT64_MIN <= value <= INT64_MAX
+    ):
+        return [
+            {
+                "field": path,
+                "message": f"must be between {INT64_MIN} and {INT64_MAX} (a 64-bit integer)",
+            }
+        ]
     problems: list[dict[str, str]] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
