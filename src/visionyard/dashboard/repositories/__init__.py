@@ -42,3 +42,29 @@ def page(
         ordered = query.order_by(sort_column.asc(), id_column.asc())
     items = session.scalars(ordered.limit(limit).offset(offset)).all()
     return items, int(total or 0)
+
+
+def project_named_page(
+    session: Session,
+    entity: Any,
+    *,
+    project_id: int,
+    q: str | None,
+    sort_column: InstrumentedAttribute[Any],
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Any], int]:
+    """A page of a project's `entity` rows (groups, models, configs), optionally name-filtered."""
+    query = select(entity).where(entity.project_id == project_id)
+    if q:
+        query = query.where(name_contains(entity.name, q))
+    return page(
+        session,
+        query,
+        sort_column=sort_column,
+        id_column=entity.id,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )

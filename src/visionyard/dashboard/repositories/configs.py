@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.repositories import name_contains, page
+from visionyard.dashboard.repositories import page, project_named_page
 from visionyard.db.models import ConfigVersion, ModelEntry, Project, TrainingConfig
 
 SORT_COLUMNS = {"name": TrainingConfig.name, "created_at": TrainingConfig.created_at}
@@ -107,14 +107,12 @@ def list_page(
     limit: int,
     offset: int,
 ) -> tuple[Sequence[TrainingConfig], int]:
-    query = select(TrainingConfig).where(TrainingConfig.project_id == project_id)
-    if q:
-        query = query.where(name_contains(TrainingConfig.name, q))
-    return page(
+    return project_named_page(
         session,
-        query,
+        TrainingConfig,
+        project_id=project_id,
+        q=q,
         sort_column=SORT_COLUMNS[sort],
-        id_column=TrainingConfig.id,
         descending=descending,
         limit=limit,
         offset=offset,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.repositories import name_contains, page
+from visionyard.dashboard.repositories import project_named_page
 from visionyard.db.models import ExperimentGroup
 
 SORT_COLUMNS = {"name": ExperimentGroup.name, "created_at": ExperimentGroup.created_at}
@@ -41,14 +41,12 @@ def list_page(
     limit: int,
     offset: int,
 ) -> tuple[Sequence[ExperimentGroup], int]:
-    query = select(ExperimentGroup).where(ExperimentGroup.project_id == project_id)
-    if q:
-        query = query.where(name_contains(ExperimentGroup.name, q))
-    return page(
+    return project_named_page(
         session,
-        query,
+        ExperimentGroup,
+        project_id=project_id,
+        q=q,
         sort_column=SORT_COLUMNS[sort],
-        id_column=ExperimentGroup.id,
         descending=descending,
         limit=limit,
         offset=offset,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.repositories import name_contains, page
+from visionyard.dashboard.repositories import project_named_page
 from visionyard.db.models import ModelEntry
 
 SORT_COLUMNS = {"name": ModelEntry.name, "created_at": ModelEntry.created_at}
@@ -53,14 +53,12 @@ def list_page(
     limit: int,
     offset: int,
 ) -> tuple[Sequence[ModelEntry], int]:
-    query = select(ModelEntry).where(ModelEntry.project_id == project_id)
-    if q:
-        query = query.where(name_contains(ModelEntry.name, q))
-    return page(
+    return project_named_page(
         session,
-        query,
+        ModelEntry,
+        project_id=project_id,
+        q=q,
         sort_column=SORT_COLUMNS[sort],
-        id_column=ModelEntry.id,
         descending=descending,
         limit=limit,
         offset=offset,
