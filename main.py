@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             build_config(e, args.set, source=f"experiments.py[{e.get('run_name')}]")
             for e in selected
         ]
-        for cfg in configs:
-            from visionyard.training.runner import train
+        from visionyard.training.runner import train
 
+        for cfg in configs:
             result = train(cfg)
             summary = f"val={result.val} test={result.test} -> {result.run_dir}"
             print(f"{cfg.run_name}: {result.status} {summary}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +57,6 @@ class EpochStats:
     samples: int = 0
     batches_done: int = 0
     stopped: bool = False
-    extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
         """Host values; syncs once per epoch."""

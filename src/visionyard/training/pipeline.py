@@ -86,10 +86,6 @@ class DataPipeline:
             self.eval_loaders[split] = build_loader(
                 dataset, sampler, batch_size=cfg.batch_size, **loader_kwargs
             )
-        # Loaders draw their workers' base seed from `generator`; a private one keeps the global
-        # RNG stream (dropout, mixup) identical whether or not a run was resumed mid-epoch.
-        for loader in (self.train_loader, *self.eval_loaders.values()):
-            loader.generator = torch.Generator().manual_seed(cfg.seed)
         self.train_preprocess = BatchPreprocessor(
             spec.mean,
             spec.std,
