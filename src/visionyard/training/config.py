@@ -137,7 +137,13 @@ class TrainConfig(BaseModel):
 
     # ---- optimisation -----------------------------------------------------------------------
     epochs: PositiveInt = Field(10, le=100_000, description="(original) Training epochs.")
-    batch_size: PositiveInt = Field(32, le=65_536, description="(original) Per-device batch size.")
+    batch_size: PositiveInt = Field(
+        32,
+        le=65_536,
+        description="(original) Batch size per process (per GPU). A torchrun launch with N "
+        "processes trains with a global batch of N x batch_size (x grad_accum_steps); halve it "
+        "when doubling the GPUs to keep the recipe.",
+    )
     lr: float = Field(3e-4, gt=0.0, le=10.0, description="(original) Peak learning rate.")
     optimizer: Literal["adamw", "adam", "sgd"] = Field("adamw", description="(original)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")

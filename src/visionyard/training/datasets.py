@@ -227,7 +227,12 @@ class EpochSampler(Sampler[tuple[int, int]]):
     permutation (``shuffle``), ``range`` (no shuffle) or, with ``weights``, ``num_samples`` draws
     with replacement (balanced sampling). For DDP the order is padded by wrapping around (or
     trimmed with ``drop_last``) to a multiple of ``world_size`` and rank ``r`` takes
-    ``order[r::world_size]``, like ``DistributedSampler``: every rank yields the same count.
+    ``order[r::world_size]``, like ``DistributedSampler``: every rank yields the same count, so
+    every rank runs the same number of optimizer steps (DDP's gradient all-reduce needs that).
+    The first ``k`` samples of every rank together are ``order[:k * world_size]``: with batch
+    ``B`` per rank, optimizer step ``s`` of N ranks sees the same images as step ``s`` of one
+    process with batch ``N * B``. For training only; evaluation uses :class:`EvalShardSampler`,
+    which does not pad (padding would count up to ``world_size - 1`` images twice).
 
     Call :meth:`set_epoch` before each epoch; ``start`` skips the first ``start`` samples of
     this rank's epoch, so a resumed epoch continues exactly where the interrupted one stopped.
@@ -299,6 +304,34 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
     def __len__(self) -> int:
         return self.per_rank - self.start
+
+
+class EvalShardSampler(Sampler[int]):
+    """This rank's share of an evaluation split: indices ``rank, rank + world_size, ...``.
+
+    Unlike :class:`EpochSampler` (and ``DistributedSampler``) nothing is padded, so over all ranks
+    every image is evaluated exactly once; shards differ in length by at most one (a rank may get
+    none when the split has fewer images than there are ranks). That is safe because evaluation
+    runs no per-batch collective: the metrics sum/gather their states across ranks once, in
+    ``compute()``, and torchmetrics handles uneven shards.
+    """
+
+    def __init__(self, num_samples: int, *, rank: int = 0, world_size: int = 1) -> None:
+        if num_samples < 0:
+            raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(
+                f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}"
+            )
+        self.num_samples = num_samples
+        self.rank = rank
+        self.world_size = world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.num_samples, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.num_samples, self.world_size))
 
 
 # --------------------------------------------------------------------------- loader

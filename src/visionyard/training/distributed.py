@@ -1,17 +1,36 @@
 """Process-group context so one code path serves a single process and a torchrun/DDP launch.
 
-Only rank 0 logs, checkpoints and exports; every rank trains.
+Launch: ``python -m torch.distributed.run --standalone --nproc_per_node=N -m visionyard.training
+--config cfg.json``. torchrun's RANK / LOCAL_RANK / WORLD_SIZE select DDP; the backend is NCCL on
+CUDA and gloo on CPU (``device=cpu``, e.g. for tests).
+
+- ``batch_size`` is per process (the torchrun convention): N processes train with a global batch
+  of ``N x batch_size`` (times ``grad_accum_steps``). To reproduce a one-process run with batch B,
+  launch N processes with ``batch_size = B / N``.
+- Every rank trains, evaluates its shard of val/test and computes the synced metrics; only rank 0
+  logs, writes events.jsonl, checkpoints, exports and writes results.json.
+- A stop request (SIGTERM/SIGINT, forwarded by torchrun to every worker) is combined across
+  ranks after every optimizer step (``any_flag``), so all ranks stop at the same step and rank 0
+  saves one checkpoint; each worker then exits with code 3. (torchrun itself exits 1 whenever it
+  is signalled or a worker exits non-zero: it does not pass worker exit codes on. A supervisor
+  reads the run's last ``state`` event to tell a clean stop from a crash.)
+- A checkpoint records the world size; resuming it with another number of processes is refused,
+  since the global batch, the step count and the mid-epoch position depend on it.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 from visionyard.errors import ConfigError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,33 @@ class DistContext:
         t = torch.tensor([1 if flag else 0], device=device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
+
+    def all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        """Sum ``tensor`` over all ranks, in place, and return it (unchanged in one process).
+        A collective: every rank must call it, in the same order."""
+        if self.is_distributed and dist.is_initialized():
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor
+
+    def broadcast_buffers(self, module: torch.nn.Module) -> None:
+        """Give every rank rank 0's buffers (e.g. BatchNorm running statistics).
+
+        DDP broadcasts them at the start of each training forward, so after the last one every
+        rank holds stats updated by its own batch. Evaluating with rank 0's (the ones a checkpoint
+        saves) makes the synced val metrics describe the saved model.
+        """
+        if self.is_distributed and dist.is_initialized():
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def broadcast_object(self, obj: T) -> T:
+        """Rank 0's ``obj`` on every rank, so one decision (e.g. which checkpoint to resume)
+        holds everywhere. Pickled between our own ranks: small, trusted objects only."""
+        if not (self.is_distributed and dist.is_initialized()):
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def shutdown(self) -> None:
         if self.is_distributed and dist.is_initialized():

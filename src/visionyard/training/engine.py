@@ -58,14 +58,23 @@ class EpochStats:
     batches_done: int = 0
     stopped: bool = False
 
-    def summary(self) -> dict[str, float]:
-        """Host values; syncs once per epoch."""
-        if self.samples == 0:
+    def summary(self, all_reduce_sum: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
+        """Host values; syncs once per epoch. Under DDP pass the context's ``all_reduce_sum`` (every
+        rank must call this then) so the means cover all ranks' shards, not rank 0's alone."""
+        device = self.loss_sum.device
+        totals = torch.stack(
+            [
+                self.loss_sum.to(torch.float64),
+                self.correct.to(torch.float64),
+                torch.tensor(float(self.samples), dtype=torch.float64, device=device),
+            ]
+        )
+        if all_reduce_sum is not None:
+            totals = all_reduce_sum(totals)
+        loss_sum, correct, samples = totals.tolist()
+        if samples == 0:
             return {}
-        return {
-            "loss": float(self.loss_sum) / self.samples,
-            "acc@1": float(self.correct) / self.samples,
-        }
+        return {"loss": loss_sum / samples, "acc@1": correct / samples}
 
 
 class BatchMixer:
@@ -203,11 +212,17 @@ class TrainLoop:
     def evaluate(
         self, batches: Iterable[tuple[Tensor, Tensor]], metrics: ClassificationMetrics
     ) -> EvalResult:
-        self.model.eval()
+        # The bare module, not the DDP wrapper: eval shards differ in length by one between ranks,
+        # and a DDP forward may run a collective (buffer broadcast) that would then be unmatched.
+        # The metrics sync once, in compute().
+        model = self.model
+        if isinstance(model, DistributedDataParallel):
+            model = model.module
+        model.eval()
         metrics.reset()
         for images, labels in batches:
             with self.autocast():
-                logits = logits_of(self.model(pixel_values=images))
+                logits = logits_of(model(pixel_values=images))
             # Unweighted, unsmoothed loss: an honest number comparable across configs.
             loss = F.cross_entropy(logits.float(), labels)
             metrics.update(logits, labels, loss)

@@ -35,6 +35,8 @@ integer counts regardless of the logits' dtype, so bf16/fp16 autocast outputs ar
 
 Distributed: all states are torchmetrics states, so ``compute()`` all-reduces / all-gathers them
 when a process group is initialised. Every rank must call ``compute()`` (it is a collective).
+Shards may be uneven, and a rank may have seen no batch at all: the sums add up and the gathered
+score lists are concatenated, so each sample counts once whatever rank evaluated it.
 """
 
 from __future__ import annotations
@@ -326,8 +328,22 @@ class ClassificationMetrics:
         self._auroc.reset()
         self._ece.reset()
 
+    def _add_empty_batch(self) -> None:
+        """Give the list-state metrics one empty, correctly shaped batch.
+
+        A DDP rank whose eval shard is empty (fewer images than ranks) would otherwise enter the
+        all-gather with a placeholder of the wrong rank and dtype (torchmetrics pads an empty list
+        with a 1-D float tensor), which aborts gloo and can hang NCCL.
+        """
+        probs = torch.empty(0, self.num_classes, device=self.device)
+        target = torch.empty(0, dtype=torch.long, device=self.device)
+        self._auroc.update(probs, target)
+        self._ece.update(probs, target)
+
     def compute(self) -> EvalResult:
         """Synchronise (across ranks if distributed) and derive every metric. Collective in DDP."""
+        if self._auroc.update_count == 0:
+            self._add_empty_batch()
         with warnings.catch_warnings():
             # An empty pass (or a rank that got no batch) is legal: states are zeros, and this rank
             # must still join the collective sync, so silence torchmetrics' "compute before update".

@@ -1,5 +1,11 @@
 """Wire the dataset index, transforms, samplers, loaders and device prefetch into one object the
-runner iterates. Per-epoch, resumable, rank-aware."""
+runner iterates. Per-epoch, resumable, rank-aware.
+
+Under torchrun (DDP) ``batch_size`` is per process: each rank loads ``batch_size`` images per
+micro-batch from its own shard of the training order, so the global batch is ``world_size x
+batch_size``. Training shards are padded to equal length (equal step counts on every rank);
+val/test shards are not (every image counted once).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from visionyard.training.config import TrainConfig
 from visionyard.training.data import DatasetIndex
 from visionyard.training.datasets import (
     EpochSampler,
+    EvalShardSampler,
     ImageFolderDataset,
     balanced_class_weights,
     balanced_sample_weights,
@@ -80,9 +87,8 @@ class DataPipeline:
             dataset = ImageFolderDataset(
                 root, index.splits[split], eval_tf, seed=cfg.seed, cache_decoded=cfg.cache_images
             )
-            sampler = EpochSampler(
-                len(dataset), shuffle=False, seed=cfg.seed, rank=ctx.rank, world_size=ctx.world_size
-            )
+            # Unpadded shards: over all ranks each image is evaluated (and counted) exactly once.
+            sampler = EvalShardSampler(len(dataset), rank=ctx.rank, world_size=ctx.world_size)
             self.eval_loaders[split] = build_loader(
                 dataset, sampler, batch_size=cfg.batch_size, **loader_kwargs
             )
@@ -102,7 +108,7 @@ class DataPipeline:
 
     @property
     def train_batches(self) -> int:
-        """Micro-batches in one full epoch on this rank."""
+        """Micro-batches in one full epoch on this rank (the same on every rank)."""
         return math.ceil(self._epoch_len / self.batch_size)
 
     @property

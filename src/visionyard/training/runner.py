@@ -2,6 +2,10 @@
 
 Everything that can fail because of user input (config, dataset, model) is checked before the run
 folder is created, so a bad start writes nothing.
+
+Under torchrun every rank runs this same code (see ``distributed.py``): ``batch_size`` is per
+process, every rank trains and evaluates its shard, and only rank 0 writes the run folder. Every
+decision that ends in a collective (stop, resume point) is made identically on all ranks.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ from visionyard.training.config import TrainConfig
 from visionyard.training.control import StopSignal
 from visionyard.training.data import DatasetIndex, scan_dataset
 from visionyard.training.distributed import DistContext, resolve_device
-from visionyard.training.engine import BatchMixer, EpochStats, TrainLoop, resolve_amp_dtype
+from visionyard.training.engine import (
+    BatchMixer,
+    EpochStats,
+    StepInfo,
+    TrainLoop,
+    resolve_amp_dtype,
+)
 from visionyard.training.export import export_hf_model, unwrap_model
 from visionyard.training.fsutil import atomic_write_json
 from visionyard.training.losses import as_float_weights, build_loss
@@ -135,11 +145,19 @@ class Run:
             load_pretrained=cfg.load_pretrained,
             freeze_backbone=cfg.freeze_backbone,
         )
-        run_name = cfg.run_name or default_run_name(cfg)
-        self.paths: RunPaths = run_paths(cfg, run_name)
-        self.resuming = check_resume_policy(cfg, self.paths)
-        self.cfg = _resolved_config(cfg, run_name, self.index)
-        self.amp_dtype = resolve_amp_dtype(self.cfg.autocast_dtype, self.device)
+        self.ctx.init_process_group(self.device)
+        try:
+            # One run name for all ranks: a generated one holds a timestamp.
+            run_name = self.ctx.broadcast_object(cfg.run_name or default_run_name(cfg))
+            self.paths: RunPaths = run_paths(cfg, run_name)
+            self.resuming = check_resume_policy(cfg, self.paths)
+            # Every rank has read the folder's state before rank 0 starts writing into it.
+            self.ctx.barrier()
+            self.cfg = _resolved_config(cfg, run_name, self.index)
+            self.amp_dtype = resolve_amp_dtype(self.cfg.autocast_dtype, self.device)
+        except BaseException:
+            self.ctx.shutdown()
+            raise
 
     # ---- set-up ------------------------------------------------------------------------------
     def write_metadata(self) -> None:
@@ -157,7 +175,6 @@ class Run:
 
     def build(self) -> None:
         cfg = self.cfg
-        self.ctx.init_process_group(self.device)
         self.tracker = Tracker(
             self.paths.run_dir,
             tb_dir=self.paths.tb_dir,
@@ -252,11 +269,13 @@ class Run:
             "history": p.history,
             "rng": rng_json,
             "config_hash": config_hash(self.cfg.model_dump(mode="json")),
+            "world_size": self.ctx.world_size,
         }
         return training_state, state
 
-    def save(self, names: list[str]) -> None:
-        """Save `last` (full state at the current position), then copy it to other names."""
+    def save(self, names: list[str], *, sync: bool = True) -> None:
+        """Save `last` (full state at the current position), then copy it to other names.
+        Rank 0 writes; with `sync` every rank waits for it (no rank runs ahead of a checkpoint)."""
         if self.ctx.is_main:
             training_state, state = self._checkpoint_payload()
             path = save_checkpoint(
@@ -271,7 +290,8 @@ class Run:
                 copied = copy_checkpoint(self.paths.ckpt_dir, "last", name)
                 metric = self.progress.best if name == "best" else None
                 self.tracker.checkpoint(name, copied, self.progress.epoch, self.loop.step, metric)
-        self.ctx.barrier()
+        if sync:
+            self.ctx.barrier()
 
     def restore(self) -> None:
         """Continue from the newest valid checkpoint (or the one `resume` names)."""
@@ -279,15 +299,27 @@ class Run:
         if cfg.resume not in ("auto", "never"):
             path: Path | None = Path(cfg.resume).expanduser()
         elif self.resuming:
-            path, skipped = find_resumable(self.paths.ckpt_dir)
-            for bad, reason in skipped:
-                self.say(f"skipping invalid checkpoint {bad}: {reason}", "warning")
+            path = None
+            if self.ctx.is_main:
+                path, skipped = find_resumable(self.paths.ckpt_dir)
+                for bad, reason in skipped:
+                    self.say(f"skipping invalid checkpoint {bad}: {reason}", "warning")
+            # Rank 0 chose (and hashed) it once; every rank resumes from that same checkpoint.
+            path = self.ctx.broadcast_object(path)
         else:
             path = None
         if path is None:
             return
         ckpt = load_checkpoint(path, model=unwrap_model(self.loop.model), map_location=self.device)
         ts, st = ckpt.training_state, ckpt.state
+        saved_world = int(st.get("world_size", 1))
+        if saved_world != self.ctx.world_size:
+            raise CheckpointError(
+                f"checkpoint {path} was written by a run of {saved_world} process(es) but this "
+                f"launch has {self.ctx.world_size}; relaunch with --nproc_per_node={saved_world} "
+                "(the global batch, the step count and the position in the epoch depend on it), "
+                "or start a new run (another run_name)"
+            )
         try:
             self.loop.optimizer.load_state_dict(ts["optimizer"])
             self.loop.scheduler.load_state_dict(ts["scheduler"])
@@ -322,27 +354,37 @@ class Run:
             log.log(logging.getLevelName(level.upper()), message)
             self.tracker.log(message, level)
 
+    def _log_step(
+        self, info: StepInfo, loss: float, bar: tqdm, started: float, first_step: int
+    ) -> None:
+        cfg = self.cfg
+        lr = self.loop.scheduler.get_last_lr()[0]
+        self.tracker.train_step(info.step, info.epoch, loss, lr)
+        done = info.step - first_step
+        total = self.steps_per_epoch * cfg.epochs
+        eta = (time.monotonic() - started) / max(done, 1) * (total - info.step)
+        self.tracker.progress(
+            epoch=info.epoch,
+            epochs=cfg.epochs,
+            step=info.step,
+            total_steps=total,
+            eta_s=round(eta, 1),
+        )
+        bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
+
     def _on_step(self, bar: tqdm, started: float, first_step: int):
         cfg = self.cfg
 
         def on_step(info) -> None:
             bar.update(cfg.grad_accum_steps)
-            if info.step % cfg.log_every_steps == 0 and self.ctx.is_main:
-                # The only host sync in the loop, once every `log_every_steps` steps.
-                loss = float(info.loss)
-                lr = self.loop.scheduler.get_last_lr()[0]
-                self.tracker.train_step(info.step, info.epoch, loss, lr)
-                done = info.step - first_step
-                total = self.steps_per_epoch * cfg.epochs
-                eta = (time.monotonic() - started) / max(done, 1) * (total - info.step)
-                self.tracker.progress(
-                    epoch=info.epoch,
-                    epochs=cfg.epochs,
-                    step=info.step,
-                    total_steps=total,
-                    eta_s=round(eta, 1),
-                )
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
+            if info.step % cfg.log_every_steps == 0:
+                # The only host sync in the loop, once every `log_every_steps` steps. Every rank
+                # joins the sum so rank 0 logs the mean over all shards, not its own alone.
+                summed = self.ctx.all_reduce_sum(info.loss.detach().float().clone())
+                if self.ctx.is_main:
+                    self._log_step(
+                        info, float(summed) / self.ctx.world_size, bar, started, first_step
+                    )
             every = cfg.checkpoint_every_steps
             if every and info.step % every == 0 and info.batches_done < self.data.train_batches:
                 self.progress.batches_done = info.batches_done
@@ -387,21 +429,27 @@ class Run:
                 )
             if stats.stopped:
                 self.progress.batches_done = stats.batches_done
-                self.save([])
+                self.save([], sync=False)
                 self.say(f"stop requested: saved a checkpoint at step {self.loop.step}")
                 self.tracker.state("stopped", step=self.loop.step)
+                # Only now may the other ranks exit: when one worker exits, torchrun signals the
+                # rest, and rank 0 must have recorded the stop by then.
+                self.ctx.barrier()
                 return self._result("stopped")
             self._end_epoch(epoch, stats, resumed_mid_epoch=start_batch > 0)
-            if self.stop.is_set():
+            # Collective: a signal that reached one rank only must stop all of them here.
+            if self.ctx.any_flag(self.stop.is_set(), self.device):
                 self.tracker.state("stopped", step=self.loop.step)
+                self.ctx.barrier()
                 return self._result("stopped")
         return self.finish()
 
     def _end_epoch(self, epoch: int, stats: EpochStats, *, resumed_mid_epoch: bool) -> None:
         cfg = self.cfg
-        train = stats.summary()
-        if resumed_mid_epoch:
-            train = {}  # partial epoch: a mean over half an epoch would mislead
+        # A partial (resumed) epoch reports no train means: half an epoch's mean would mislead.
+        # The same on every rank, so the collective inside summary() runs on all or none.
+        train = {} if resumed_mid_epoch else stats.summary(self.ctx.all_reduce_sum)
+        self.ctx.broadcast_buffers(unwrap_model(self.loop.model))
         val = self.loop.evaluate(self.data.val_batches(), self.metrics)
         value = val.scalars[cfg.monitor_metric]
         improved = is_improvement(value, self.progress.best, cfg.resolved_monitor_mode)
@@ -476,6 +524,8 @@ class Run:
             )
             self.say(f"results in {self.paths.run_dir}")
             self.tracker.state("succeeded", run_dir=str(self.paths.run_dir))
+        # No rank reports success before rank 0 has written the results and the export.
+        self.ctx.barrier()
         result = self._result("succeeded")
         result.val = val.scalars
         result.test = test.scalars if test else None
