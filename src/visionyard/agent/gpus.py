@@ -1,0 +1,146 @@
+"""GPU discovery for agents: NVML first, torch.cuda when NVML is unavailable.
+
+NVML (the library behind nvidia-smi) reads the driver without creating a CUDA context, so an
+agent that only looks at its GPU does not take memory on it or show up as a compute process.
+NVML numbers GPUs physically and ignores CUDA_VISIBLE_DEVICES; the torch fallback numbers them
+as CUDA sees them, i.e. the visible devices only, renumbered from 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import Any
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One GPU as an agent reports it (stored in the Agent.gpus JSON column)."""
+
+    index: int
+    name: str
+    memory_total_mb: int
+    uuid: str  # "GPU-…" as nvidia-smi prints it; "" if unknown
+    compute_capability: str  # "major.minor", e.g. "9.0"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _nvml_errors(pynvml: ModuleType) -> tuple[type[BaseException], ...]:
+    # A pynvml newer than the driver raises NVMLLibraryMismatchError, which is no NVMLError.
+    return (pynvml.NVMLError, pynvml.NVMLLibraryMismatchError)
+
+
+@contextmanager
+def nvml() -> Iterator[ModuleType | None]:
+    """Yield the initialised `pynvml` module, or None when NVML cannot be used here.
+
+    NVML counts its initialisations, so nesting this or entering it repeatedly is safe: each
+    exit undoes only its own nvmlInit.
+    """
+    try:
+        import pynvml
+    except ImportError:
+        yield None
+        return
+    try:
+        pynvml.nvmlInit()
+    except _nvml_errors(pynvml):  # no driver / no libnvidia-ml.so (CPU machines, macOS)
+        yield None
+        return
+    try:
+        yield pynvml
+    finally:
+        with suppress(*_nvml_errors(pynvml)):
+            pynvml.nvmlShutdown()
+
+
+def _text(value: str | bytes) -> str:
+    # Older pynvml releases return bytes for names and UUIDs.
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _discover_nvml(pynvml: ModuleType) -> list[GpuInfo]:
+    gpus = []
+    for index in range(pynvml.nvmlDeviceGetCount()):
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(handle)
+        gpus.append(
+            GpuInfo(
+                index=index,
+                name=_text(pynvml.nvmlDeviceGetName(handle)),
+                memory_total_mb=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total // _MIB),
+                uuid=_text(pynvml.nvmlDeviceGetUUID(handle)),
+                compute_capability=f"{major}.{minor}",
+            )
+        )
+    return gpus
+
+
+def _discover_torch() -> list[GpuInfo]:
+    """Visible CUDA devices as torch numbers them. This initialises the CUDA runtime in the
+    calling process, which NVML avoids; hence only the fallback."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        uuid = str(getattr(props, "uuid", "") or "")
+        if uuid and not uuid.startswith(("GPU-", "MIG-")):
+            uuid = f"GPU-{uuid}"  # torch prints the bare UUID; NVML and nvidia-smi prefix it
+        gpus.append(
+            GpuInfo(
+                index=index,
+                name=props.name,
+                memory_total_mb=int(props.total_memory // _MIB),
+                uuid=uuid,
+                compute_capability=f"{props.major}.{props.minor}",
+            )
+        )
+    return gpus
+
+
+def discover_gpus() -> list[GpuInfo]:
+    """Every GPU on this machine; [] when there is none (never raises for that).
+
+    NVML indices are physical (CUDA_VISIBLE_DEVICES is ignored); without NVML the torch fallback
+    lists only the visible devices, numbered as CUDA numbers them.
+    """
+    with nvml() as pynvml:
+        if pynvml is not None:
+            try:
+                return _discover_nvml(pynvml)
+            except _nvml_errors(pynvml):
+                pass  # a driver that answers init but not queries: let CUDA speak instead
+    return _discover_torch()
+
+
+def _compute_processes(pynvml: ModuleType, handle: Any) -> list[Any]:
+    try:
+        return pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+    except _nvml_errors(pynvml):
+        # Drivers older than this pynvml lack the _v3 call that the unversioned name uses.
+        return pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
+
+
+def gpu_compute_pids(index: int) -> set[int] | None:
+    """PIDs of the compute processes on physical GPU `index`; None when NVML cannot tell.
+
+    None means "cannot check", never "no processes". In a container without the host's PID
+    namespace the driver may report host PIDs, which do not match the PIDs seen inside.
+    """
+    with nvml() as pynvml:
+        if pynvml is None:
+            return None
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            return {int(proc.pid) for proc in _compute_processes(pynvml, handle)}
+        except _nvml_errors(pynvml):
+            return None
