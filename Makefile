@@ -28,8 +28,10 @@ lint: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# The whole platform on the embedded SQLite default, with the demo run queued; Ctrl-C stops it.
+# DEMO_ARGS=--exit-after-demo stops once the demo run has finished.
 demo: $(STAMP)
-	$(BIN)/visionyard demo --dir demo
+	VISIONYARD_DATA_DIR=$(CURDIR)/demo/platform $(BIN)/visionyard up --demo $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py

@@ -206,6 +206,60 @@ def serve(
 
 
 @app.command()
+def agent(
+    gpu_index: Annotated[
+        str | None,
+        typer.Option(help="Physical GPU index (or 0,1 for multi-GPU runs); env GPU_INDEX."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (GPU if there is one) or cpu.")] = "auto",
+    name: Annotated[str | None, typer.Option(help="Agent name (default <host>-cpu/-gpuN).")] = None,
+    db_url: Annotated[str | None, typer.Option(help="Database URL (env DASHBOARD_DB_URL).")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="API token (env VISIONYARD_AGENT_TOKEN).", show_default=False)
+    ] = None,
+) -> None:
+    """Run a training agent: claim queued runs and train them, one at a time."""
+    from visionyard.agent.bootstrap import run_agent
+
+    setup_logging()
+    options = {"gpu_index": gpu_index, "name": name, "token": token}
+    try:
+        code = run_agent(
+            db_url=db_url,
+            device=device,
+            options={k: v for k, v in options.items() if v is not None},
+            ready=lambda message: typer.echo(message, err=True),
+        )
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    cpu: Annotated[bool, typer.Option("--cpu", help="One CPU agent even if GPUs exist.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also write the demo dataset and queue a demo run.")
+    ] = False,
+    exit_after_demo: Annotated[
+        bool, typer.Option(help="With --demo: stop once the demo run has finished (for tests).")
+    ] = False,
+) -> None:
+    """Start the whole platform: the dashboard and one local agent per GPU (or a CPU agent)."""
+    from visionyard.up import run_platform
+
+    setup_logging()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        code = run_platform(overrides, cpu_only=cpu, demo=demo, exit_after_demo=exit_after_demo)
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    raise typer.Exit(code)
+
+
+@app.command()
 def version() -> None:
     """Print the Visionyard version."""
     typer.echo(__version__)

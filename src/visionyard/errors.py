@@ -61,3 +61,7 @@ class PathOutsideRootError(VisionyardError):
 
 class RateLimitedError(VisionyardError):
     """Too many requests or queued runs; try again later."""
+
+
+class DatabaseUnavailableError(VisionyardError):
+    """The database cannot be reached (wrong URL, server down): fix the URL or start it."""

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("DATASETS_DIR", "VISIONYARD_DATASETS_DIR")
     )
     runs_dir: Path | None = None
+    models_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("VISIONYARD_MODELS_DIR"),
+        description="The only place local model folders (save_pretrained) may be read from.",
+    )
     tb_idle_timeout: float = Field(
         300.0, ge=5, validation_alias=AliasChoices("TB_IDLE_TIMEOUT", "VISIONYARD_TB_IDLE_TIMEOUT")
     )
@@ -86,6 +91,8 @@ class Settings(BaseSettings):
             self.datasets_dir = self.data_dir / "datasets"
         if self.runs_dir is None:
             self.runs_dir = self.data_dir / "runs"
+        if self.models_dir is None:
+            self.models_dir = self.data_dir / "models"
         return self
 
     @property
@@ -96,6 +103,11 @@ class Settings(BaseSettings):
     def datasets_root(self) -> Path:
         assert self.datasets_dir is not None
         return self.datasets_dir.expanduser().resolve()
+
+    @property
+    def models_root(self) -> Path:
+        assert self.models_dir is not None
+        return self.models_dir.expanduser().resolve()
 
     @property
     def runs_root(self) -> Path:

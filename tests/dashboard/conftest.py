@@ -3,6 +3,7 @@ in-process through Starlette's TestClient (real HTTP semantics, real middleware)
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,12 +20,33 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+def models_dir(tmp_path: Path) -> Path:
+    """The test's VISIONYARD_MODELS_DIR: local model folders must live under it."""
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def tiny_model(tiny_model: Callable[[str], Path], models_dir: Path) -> Callable[[str], Path]:
+    """The session's tiny models, copied under this test's models root (the dashboard refuses
+    local model folders outside VISIONYARD_MODELS_DIR)."""
+
+    def make(arch: str) -> Path:
+        folder = models_dir / f"tiny-{arch}"
+        if not folder.exists():
+            shutil.copytree(tiny_model(arch), folder)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, models_dir: Path) -> Callable[..., Settings]:
     def make(db_url: str, **overrides) -> Settings:
         values = {
             "data_dir": tmp_path / "data",
             "datasets_dir": tmp_path / "datasets",
             "runs_dir": tmp_path / "runs",
+            "models_dir": models_dir,
             "db_url": db_url,
             "admin_password": ADMIN_PASSWORD,
             "admin_token": ADMIN_TOKEN,

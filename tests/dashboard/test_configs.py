@@ -255,34 +255,74 @@ def test_root_must_resolve_inside_datasets_dir(
     assert nested.json()["latest"]["data"]["root"] == str(datasets_dir(app) / "small")
 
 
-def test_model_flavour_is_a_hub_id_or_an_absolute_local_folder(
-    client: TestClient, project: int, make_data, tmp_path: Path, monkeypatch
+def test_model_flavour_is_a_hub_id_or_a_folder_under_the_models_root(
+    client: TestClient, project: int, make_data, models_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:
     hub = create(client, project, make_data(model_flavour="google/vit-base-patch16-224"))
     assert hub.status_code == 201
     assert hub.json()["latest"]["data"]["model_flavour"] == "google/vit-base-patch16-224"
 
-    (tmp_path / "not-a-model").mkdir()
-    (tmp_path / "weights.bin").write_bytes(b"x")
-    relative = tmp_path / "rel-model"
-    shutil.copytree(Path(make_data()["model_flavour"]), relative)
-    monkeypatch.chdir(tmp_path)
+    (models_dir / "not-a-model").mkdir()
+    (models_dir / "weights.bin").write_bytes(b"x")
     for flavour in (
         "https://evil.example/model",
         "../models/x",
-        "a/b/c",
+        "a/b/c",  # relative to the models root, which does not hold it
         "org/name; rm -rf /",
         "$(reboot)",
         "org/name`id`",
         "two words",
-        str(tmp_path / "not-a-model"),  # no config.json
-        str(tmp_path / "weights.bin"),  # a file
-        "rel-model",  # exists relative to the working directory: ambiguous
+        "~/models",
+        "-rf",
+        str(models_dir / "not-a-model"),  # no config.json
+        "not-a-model",
+        str(models_dir / "weights.bin"),  # a file
         "",
     ):
         response = create(client, project, make_data(model_flavour=flavour), name="m")
         assert response.status_code == 422, (flavour, response.text)
         assert error_fields(response) == ["model_flavour"], (flavour, response.json())
+
+    # The dashboard's working directory plays no part: a name is a hub id unless the models root
+    # holds a folder of that name.
+    shutil.copytree(Path(make_data()["model_flavour"]), tmp_path / "cwd-model")
+    monkeypatch.chdir(tmp_path)
+    cwd = create(client, project, make_data(model_flavour="cwd-model"), name="cwd")
+    assert cwd.status_code == 201, cwd.text
+    assert cwd.json()["latest"]["data"]["model_flavour"] == "cwd-model"
+
+
+def test_model_flavour_must_resolve_inside_the_models_root(
+    client: TestClient, project: int, make_data, models_dir: Path, tmp_path: Path
+) -> None:
+    """S4: a config can only name a local model folder under VISIONYARD_MODELS_DIR."""
+    inside = Path(make_data()["model_flavour"])  # a real save_pretrained folder under the root
+    assert inside.is_relative_to(models_dir)
+    outside = tmp_path / "elsewhere" / "model"
+    shutil.copytree(inside, outside)
+    sibling = Path(f"{models_dir}-evil") / "model"
+    shutil.copytree(inside, sibling)
+    (models_dir / "link-out").symlink_to(outside, target_is_directory=True)
+    for flavour in (str(outside), str(sibling), "link-out", str(models_dir / "link-out")):
+        response = create(client, project, make_data(model_flavour=flavour))
+        assert response.status_code == 400, (flavour, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "path_outside_root"
+        assert "model_flavour" in error["message"] and "VISIONYARD_MODELS_DIR" in error["message"]
+    assert client.get(f"{API}/projects/{project}/configs").json()["total"] == 0
+
+    for index, flavour in enumerate((inside.name, f"./{inside.name}", str(inside))):
+        response = create(client, project, make_data(model_flavour=flavour), name=f"in-{index}")
+        assert response.status_code == 201, (flavour, response.text)
+        assert response.json()["latest"]["data"]["model_flavour"] == str(inside.resolve())
+
+    # Saving a new version is checked the same way, and leaves the history untouched.
+    config_id = client.get(f"{API}/projects/{project}/configs").json()["items"][0]["id"]
+    saved = client.put(
+        f"{API}/configs/{config_id}", json={"data": make_data(model_flavour=str(outside))}
+    )
+    assert saved.status_code == 400 and saved.json()["error"]["code"] == "path_outside_root"
+    assert client.get(f"{API}/configs/{config_id}").json()["latest_version"] == 1
 
 
 # ---- list, clone, delete, errors -----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,9 +86,9 @@ def test_token_is_write_only_and_encrypted_at_rest(client: TestClient, app: Fast
         assert response.status_code == 422 and "access_token" in error_fields(response), bad
 
 
-def test_local_and_hub_sources(client: TestClient, tmp_path: Path) -> None:
+def test_local_and_hub_sources(client: TestClient, models_dir: Path) -> None:
     pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
-    folder = local_model(tmp_path / "my model-dir".replace(" ", "_"))
+    folder = local_model(models_dir / "my_model-dir")
     local = client.post(
         f"{API}/projects/{pid}/models", json={"name": "mine", "source": str(folder)}
     )
@@ -99,22 +100,91 @@ def test_local_and_hub_sources(client: TestClient, tmp_path: Path) -> None:
     switched = client.patch(f"{API}/models/{local.json()['id']}", json={"source": "resnet-50"})
     assert switched.json()["kind"] == "hub" and switched.json()["source"] == "resnet-50"
 
-    (tmp_path / "no-config").mkdir()
-    (tmp_path / "weights.bin").write_bytes(b"x")
-    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    (models_dir / "no-config").mkdir()
+    (models_dir / "weights.bin").write_bytes(b"x")
     for source, words in (
-        (str(tmp_path / "missing"), "does not exist"),
-        (str(tmp_path / "no-config"), "no config.json"),
-        (str(tmp_path / "weights.bin"), "is a file"),
-        ("/" + "x" * 300, "cannot be read"),
-        (str(tmp_path / "loop"), "does not exist"),
-        (str(tmp_path / "loop" / "inner"), "does not exist"),
+        (str(models_dir / "missing"), "does not exist"),
+        ("missing/deep/folder", "does not exist"),  # relative to the models root
+        (str(models_dir / "no-config"), "no config.json"),
+        ("no-config", "no config.json"),  # a hub-shaped name the root holds is a folder
+        (str(models_dir / "weights.bin"), "is a file"),
+        (str(models_dir / ("x" * 300)), "cannot be read"),  # a name too long for the disk
     ):
         response = client.post(f"{API}/projects/{pid}/models", json={"name": "m", "source": source})
         assert response.status_code == 422, source
         error = response.json()["error"]
         assert error["code"] == "invalid_model" and words in error["message"], error
         assert "source" in error["message"]
+        if words != "cannot be read":
+            assert "VISIONYARD_MODELS_DIR" in error["message"], error
+
+    os.symlink(models_dir / "loop", models_dir / "loop")
+    for source in (str(models_dir / "loop"), str(models_dir / "loop" / "inner"), "loop"):
+        response = client.post(f"{API}/projects/{pid}/models", json={"name": "m", "source": source})
+        assert response.status_code == 422, (source, response.text)
+        assert "source" in response.json()["error"]["message"], response.json()
+    assert client.get(f"{API}/projects/{pid}/models").json()["total"] == 1
+
+
+def test_local_sources_must_resolve_inside_the_models_root(
+    client: TestClient, models_dir: Path, tiny_model, tmp_path: Path
+) -> None:
+    """S4: a registry entry can only name a folder under VISIONYARD_MODELS_DIR."""
+    pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
+    inside = tiny_model("resnet")  # a real save_pretrained folder under the models root
+    outside = tmp_path / "elsewhere" / "tiny-resnet"
+    shutil.copytree(inside, outside)
+    sibling = Path(f"{models_dir}-evil") / "model"  # shares the root's spelling, not its folder
+    shutil.copytree(inside, sibling)
+    (models_dir / "link-out").symlink_to(outside, target_is_directory=True)
+    (models_dir / "org").mkdir()
+    (models_dir / "org" / "linked").symlink_to(outside, target_is_directory=True)
+
+    kept = client.post(f"{API}/projects/{pid}/models", json={"name": "ok", "source": "a/b"})
+    mid = kept.json()["id"]
+    for source in (
+        str(outside),
+        str(sibling),
+        "/etc",
+        "link-out",
+        str(models_dir / "link-out"),
+        "org/linked",
+        "./org/linked",
+    ):
+        created = client.post(f"{API}/projects/{pid}/models", json={"name": "m", "source": source})
+        updated = client.patch(f"{API}/models/{mid}", json={"source": source})
+        for response in (created, updated):
+            assert response.status_code == 400, (source, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "path_outside_root", error
+            assert (
+                "VISIONYARD_MODELS_DIR" in error["message"] and "Move or copy" in error["message"]
+            )
+            if "link" in source:  # where a link leads stays private
+                assert str(outside) not in error["message"], error
+    listed = client.get(f"{API}/projects/{pid}/models").json()
+    assert [(m["name"], m["source"]) for m in listed["items"]] == [("ok", "a/b")]
+
+    # Relative to the models root or absolute inside it: stored as the resolved absolute path.
+    expected = str(inside.resolve())
+    for index, source in enumerate(("tiny-resnet", "./tiny-resnet", str(inside), expected)):
+        made = client.post(
+            f"{API}/projects/{pid}/models", json={"name": f"in-{index}", "source": source}
+        )
+        assert made.status_code == 201, (source, made.text)
+        assert made.json()["source"] == expected and made.json()["kind"] == "local"
+    nested = local_model(models_dir / "team" / "vision" / "v2")
+    made = client.post(
+        f"{API}/projects/{pid}/models", json={"name": "nested", "source": "team/vision/v2"}
+    )
+    assert made.status_code == 201 and made.json()["source"] == str(nested.resolve())
+    # A link that stays inside the root is followed to its target.
+    (models_dir / "current").symlink_to(nested, target_is_directory=True)
+    made = client.post(f"{API}/projects/{pid}/models", json={"name": "cur", "source": "current"})
+    assert made.status_code == 201 and made.json()["source"] == str(nested.resolve())
+    # A hub id the root does not hold stays a hub id.
+    hub = client.patch(f"{API}/models/{mid}", json={"source": "google/vit-base-patch16-224"})
+    assert hub.json()["kind"] == "hub" and hub.json()["source"] == "google/vit-base-patch16-224"
 
 
 REFUSED_SOURCES = [
@@ -126,8 +196,8 @@ REFUSED_SOURCES = [
     "../models/vit",
     "org/../../etc",
     "org/na..me",
-    "./relative/folder",
-    "relative/deep/folder",
+    "-rf/model",
+    "models/--config",
     "google/vit; rm -rf /",
     "google/vit&&id",
     "$(id)",
@@ -139,7 +209,8 @@ REFUSED_SOURCES = [
     "org/name\nnext",
     "C:\\models\\vit",
     "-rf",
-    "org/" + "a" * 97,
+    "org/name%2e%2e",
+    "a=b",
     "",
 ]
 

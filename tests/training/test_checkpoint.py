@@ -453,9 +453,11 @@ def test_cuda_round_trip_with_map_location(tmp_path: Path) -> None:
     )  # fmt: skip
     fresh = TiedNet().cuda()
     ckpt = load_checkpoint(path, model=fresh, map_location="cuda")
-    assert ckpt.training_state["optimizer"]["state"][0]["exp_avg"].is_cuda
     fresh_opt = torch.optim.AdamW(fresh.parameters(), lr=1e-2)
     fresh_opt.load_state_dict(ckpt.training_state["optimizer"])
+    restored = fresh_opt.state_dict()["state"][0]
+    assert restored["exp_avg"].is_cuda  # moved to its parameter's device
+    assert not restored["step"].is_cuda  # a GPU `step` would sync every optimizer step
     _assert_nested_equal(opt.state_dict(), fresh_opt.state_dict())
     for name, value in model.state_dict().items():
         assert torch.equal(value, fresh.state_dict()[name]), name

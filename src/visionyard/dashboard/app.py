@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -49,6 +50,7 @@ def build_state(settings: Settings) -> AppState:
     ensure_schema(engine, auto_upgrade=is_sqlite(settings.database_url))
     settings.runs_root.mkdir(parents=True, exist_ok=True)
     settings.datasets_root.mkdir(parents=True, exist_ok=True)
+    settings.models_root.mkdir(parents=True, exist_ok=True)
     key = load_or_create_key(
         settings.data_dir,
         settings.secret_key.get_secret_value() if settings.secret_key else None,
@@ -131,4 +133,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ws,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def front_door() -> RedirectResponse:
+        # Until the web UI is served here, the front door is the interactive API documentation.
+        return RedirectResponse(f"{API_PREFIX}/docs")
+
     return app

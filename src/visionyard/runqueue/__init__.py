@@ -8,7 +8,12 @@ and R15 tests in tests/runqueue.
 
 from __future__ import annotations
 
-from visionyard.runqueue.agents import agent_heartbeat, register_agent, set_agent_drained
+from visionyard.runqueue.agents import (
+    agent_heartbeat,
+    register_agent,
+    runs_held_by,
+    set_agent_drained,
+)
 from visionyard.runqueue.claim import DEFAULT_LEASE_SECONDS, ClaimedRun, claim_next
 from visionyard.runqueue.enqueue import enqueue
 from visionyard.runqueue.errors import RunNotFound, StaleAttempt, UnknownAgent
@@ -47,6 +52,7 @@ __all__ = [
     "renew_lease",
     "request_cancel",
     "requeue_for_drain",
+    "runs_held_by",
     "set_agent_drained",
     "write_events",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from visionyard.db.models import Agent
+from visionyard.db.models import Agent, Run, RunState
 from visionyard.runqueue._db import DB, in_transaction, now_or, upsert_insert
 from visionyard.runqueue.errors import UnknownAgent
 from visionyard.runqueue.feed import AGENTS_TOPIC, emit
@@ -108,3 +108,18 @@ def set_agent_drained(db: DB, agent_id: int, drained: bool, *, now: float | None
 
 def agent_name(session: Session, agent_id: int) -> str | None:
     return session.execute(select(Agent.name).where(Agent.id == agent_id)).scalar_one_or_none()
+
+
+def runs_held_by(db: DB, agent_id: int) -> list[tuple[int, int]]:
+    """(run id, attempt) of the runs still marked running on this agent. Called by an agent as
+    it starts: any such run was left behind by an earlier life of the same agent (it crashed)."""
+
+    def work(session: Session) -> list[tuple[int, int]]:
+        rows = session.execute(
+            select(Run.id, Run.attempt).where(
+                Run.agent_id == agent_id, Run.state == RunState.running
+            )
+        ).all()
+        return [(int(run_id), int(attempt)) for run_id, attempt in rows]
+
+    return in_transaction(db, work)

@@ -442,7 +442,10 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: {reason}")
     ts_path = path / TRAINING_STATE_FILE
     try:
-        training_state = torch.load(ts_path, map_location=map_location, weights_only=True)
+        # Always onto the CPU: optimizer.load_state_dict moves each moment to its parameter's
+        # device itself, and keeps AdamW's `step` counter on the CPU, where it must stay (a
+        # `step` on the GPU makes every optimizer step wait for the device).
+        training_state = torch.load(ts_path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError) as exc:
         raise CheckpointError(
             f"refusing {ts_path}: torch.load(weights_only=True) rejected it, so it holds objects "

@@ -120,6 +120,7 @@ def create_config(
         message=body.message,
         user_id=user.user_id,
         datasets_root=state.settings.datasets_root,
+        models_root=state.settings.models_root,
     )
     return _out(detail)
 
@@ -172,6 +173,7 @@ def save_config_version(
         message=body.message,
         user_id=user.user_id,
         datasets_root=state.settings.datasets_root,
+        models_root=state.settings.models_root,
     )
     return ConfigSaved(**_out(detail).model_dump(), created=created)
 

@@ -31,8 +31,8 @@ Source = Annotated[
     Field(
         min_length=1,
         max_length=1024,
-        description="A Hugging Face model id ('org/name') or the absolute path of a local "
-        "save_pretrained folder on the dashboard's machine",
+        description="A Hugging Face model id ('org/name') or a save_pretrained folder under "
+        "VISIONYARD_MODELS_DIR: its path relative to that folder, or its absolute path",
     ),
 ]
 # Printable ASCII without spaces: every Hugging Face token is; anything else is a paste error.

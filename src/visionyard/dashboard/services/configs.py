@@ -6,8 +6,10 @@ Decisions (documented for the API's users):
   resolve inside DATASETS_DIR (``PathOutsideRootError``, 400) to an existing folder, and is stored
   as the resolved absolute path: the run snapshot is handed to the trainer unchanged, and agents
   see DATASETS_DIR at the same path (shared storage, like the runs root).
-- ``model_flavour`` is a Hugging Face id or an absolute path to a local save_pretrained folder
-  (`resolve_model_source` rules; relative paths, URLs and shell metacharacters are refused, 422).
+- ``model_flavour`` follows the model registry's rules (`services.models.resolve_source`): a
+  Hugging Face id, or a save_pretrained folder under VISIONYARD_MODELS_DIR given relative to it
+  or as an absolute path inside it, stored resolved (outside it: ``PathOutsideRootError``, 400).
+  URLs, ``..`` and shell metacharacters are refused (422).
 - Run placement belongs to the agent, which puts each run under the runs root: ``output_dir``,
   ``tb_root``, ``ckpt_dir`` and ``run_name`` must keep their defaults and ``resume`` may only be
   ``auto`` or ``never`` (a checkpoint path would read outside the run); other values are a 422
@@ -19,7 +21,6 @@ Decisions (documented for the API's users):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import configs as repo
+from visionyard.dashboard.services.models import resolve_source
 from visionyard.db.models import ConfigVersion, ModelEntry, TrainingConfig
-from visionyard.errors import (
-    ConfigError,
-    ConflictError,
-    ModelLoadError,
-    NotFoundError,
-    PathOutsideRootError,
-)
+from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
+from visionyard.paths import resolve_under
 from visionyard.training.config import TrainConfig, build_config
 from visionyard.training.repro import config_hash
 
@@ -46,12 +43,7 @@ PLACEMENT_FIELDS: dict[str, Any] = {
     for name in ("output_dir", "tb_root", "ckpt_dir", "run_name")
 }
 RESUME_VALUES = frozenset({"auto", "never"})
-MAX_PATH_CHARS = 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# Characters a shell, a URL or a format string would give meaning to. Hub ids never contain
-# them, and a local model folder containing them is refused rather than quoted correctly
-# everywhere downstream.
-_METACHARACTERS = re.compile(r"[\s;&|`$<>(){}\[\]*?!'\"\\#%^,=]")
 
 
 @dataclass(frozen=True)
@@ -152,64 +144,34 @@ def _field_error(field_name: str, value: str, message: str) -> ConfigError:
 
 
 def _resolve_root(root: str, datasets_root: Path) -> str:
-    if len(root) > MAX_PATH_CHARS:
-        raise _field_error("root", root, f"is longer than {MAX_PATH_CHARS} characters")
-    base = datasets_root.resolve()
-    candidate = Path(root)
+    resolved = resolve_under(root, datasets_root, what="root", env_name="DATASETS_DIR")
     try:
-        resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
-        inside = resolved.is_relative_to(base)
-        is_dir = inside and resolved.is_dir()
-    except (OSError, RuntimeError) as exc:  # a name too long for the file system, a link loop
-        raise _field_error("root", root, f"cannot be resolved ({exc})") from None
-    if not inside:
-        raise PathOutsideRootError(
-            f"root {root[:200]!r} resolves outside DATASETS_DIR ({base}); give a dataset folder "
-            "relative to DATASETS_DIR, such as 'digits'"
-        )
+        is_dir = resolved.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        raise _field_error("root", root, f"cannot be read ({exc.strerror or exc})") from None
     if not is_dir:
         raise _field_error(
             "root",
             root,
-            f"is not a dataset folder under DATASETS_DIR ({base}); upload or register the "
-            "dataset first, or fix the path",
+            f"is not a dataset folder under DATASETS_DIR ({datasets_root.resolve()}); upload "
+            "or register the dataset first, or fix the path",
         )
     return str(resolved)
 
 
-def _resolve_model(model_flavour: str) -> str:
-    from visionyard.training.modeling import resolve_model_source  # imports torch: only here
-
-    if len(model_flavour) > MAX_PATH_CHARS:
-        raise _field_error(
-            "model_flavour", model_flavour, f"is longer than {MAX_PATH_CHARS} characters"
-        )
-    if _METACHARACTERS.search(model_flavour):
-        raise _field_error(
-            "model_flavour",
-            model_flavour,
-            "contains characters no model id or folder name may hold (spaces, quotes, shell or "
-            "URL metacharacters); use a Hugging Face id or a plain folder path",
-        )
+def _resolve_model(model_flavour: str, models_root: Path) -> str:
+    """The registry's rules (one implementation): a hub id as given, or a save_pretrained folder
+    under VISIONYARD_MODELS_DIR stored as its resolved absolute path."""
     try:
-        source = resolve_model_source(model_flavour)
+        stored, _kind = resolve_source(model_flavour, models_root, field="model_flavour")
     except ModelLoadError as exc:
         raise _field_error("model_flavour", model_flavour, str(exc)) from None
-    except (OSError, RuntimeError) as exc:
-        raise _field_error("model_flavour", model_flavour, f"cannot be resolved ({exc})") from None
-    if not Path(model_flavour).is_absolute() and Path(source).is_absolute():
-        # An existing folder relative to the dashboard's working directory: its meaning would
-        # depend on where the server was started.
-        raise _field_error(
-            "model_flavour",
-            model_flavour,
-            "relative folder paths are ambiguous; give an absolute folder path or a Hugging "
-            "Face id",
-        )
-    return source
+    return stored
 
 
-def validate_config_data(data: Mapping[str, Any], *, datasets_root: Path) -> tuple[dict, str]:
+def validate_config_data(
+    data: Mapping[str, Any], *, datasets_root: Path, models_root: Path
+) -> tuple[dict, str]:
     """Validate a submitted TrainConfig; return (stored data, its canonical hash).
 
     ConfigError (422) lists every field problem found at once: unknown keys, types, bounds,
@@ -229,7 +191,7 @@ def validate_config_data(data: Mapping[str, Any], *, datasets_root: Path) -> tup
         raise ConfigError(f"invalid training config:\n{lines}", unique)
     assert cfg is not None
     updates = {"root": _resolve_root(cfg.root, datasets_root)}
-    updates["model_flavour"] = _resolve_model(cfg.model_flavour)
+    updates["model_flavour"] = _resolve_model(cfg.model_flavour, models_root)
     stored = cfg.model_copy(update=updates).model_dump(mode="json")
     return stored, config_hash(stored)
 
@@ -280,8 +242,11 @@ def create_config(
     message: str,
     user_id: int,
     datasets_root: Path,
+    models_root: Path,
 ) -> ConfigDetail:
-    stored, digest = validate_config_data(data, datasets_root=datasets_root)
+    stored, digest = validate_config_data(
+        data, datasets_root=datasets_root, models_root=models_root
+    )
     config = _new_config(session, project_id, name)
     version = repo.add_version(
         session, config, data=stored, config_hash=digest, message=message, created_by=user_id
@@ -297,11 +262,14 @@ def save_version(
     message: str,
     user_id: int,
     datasets_root: Path,
+    models_root: Path,
 ) -> tuple[ConfigDetail, bool]:
     """Append a version with `data`; returns (detail, created). Data identical to the latest
     version creates nothing (created=False)."""
     config = _config_or_404(session, config_id, for_update=True)
-    stored, digest = validate_config_data(data, datasets_root=datasets_root)
+    stored, digest = validate_config_data(
+        data, datasets_root=datasets_root, models_root=models_root
+    )
     latest = _version_or_404(session, config, config.latest_version)
     created = latest.config_hash != digest
     if created:

@@ -1,9 +1,11 @@
-"""Model registry: Hugging Face hub ids or local save_pretrained folders, per project, with an
-optional access token that is stored encrypted and never returned."""
+"""Model registry: Hugging Face hub ids or local save_pretrained folders under
+VISIONYARD_MODELS_DIR, per project, with an optional access token that is stored encrypted and
+never returned."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,99 +18,95 @@ from visionyard.dashboard.services.projects import get_project
 from visionyard.dashboard.state import AppState
 from visionyard.db.models import ModelEntry
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
+from visionyard.paths import MAX_PATH_CHARS, SHELL_METACHARACTERS, resolve_under
 
 log = logging.getLogger("visionyard.dashboard")
 
 # The same pattern as visionyard.training.modeling.resolve_model_source (a test pins the two
 # together); repeated here so the dashboard does not import torch to validate a string.
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
-# Characters a shell (or a careless f-string into one) would interpret; no real model id or
-# sensible folder name needs them.
-SHELL_META = frozenset(";|&$`<>(){}[]*?!'\"\\#~^")
 #: the width of model_entries.source
-MAX_SOURCE = 1024
+MAX_SOURCE = MAX_PATH_CHARS
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+MODELS_ENV = "VISIONYARD_MODELS_DIR"
 
 
-def _bad_source(source: str, why: str) -> ConfigError:
+def _bad_source(source: str, why: str, field: str) -> ConfigError:
     message = (
-        f"source {source[:200]!r} is refused: {why}. Give a Hugging Face model id like "
-        "'google/vit-base-patch16-224' or the absolute path of a save_pretrained folder."
+        f"{field} {source[:200]!r} is refused: {why}. Give a Hugging Face model id like "
+        f"'google/vit-base-patch16-224' or a save_pretrained folder under {MODELS_ENV} "
+        "(its path relative to it, or its absolute path)."
     )
-    return ConfigError(message, fields=[{"field": "source", "message": message}])
+    return ConfigError(message, fields=[{"field": field, "message": message}])
 
 
-def check_source_syntax(source: str) -> str:
-    """Return the kind (`hub` | `local`) of `source`, or raise ConfigError naming `source`.
+def check_source_syntax(source: str, *, field: str = "source") -> str:
+    """Return the kind (`hub` | `local`) `source` is spelled as, or raise ConfigError naming
+    `field`.
 
     Nothing here touches the file system: URLs, shell metacharacters, whitespace, control
-    characters, `..` and relative paths are refused by their spelling alone.
+    characters, `..` and names starting with '-' are refused by their spelling alone. `hub`
+    means a valid hub id, which resolve_source still reads as a folder when the models root
+    holds one of that name; `local` is any other path (absolute, or relative to the root).
     """
     if not source:
-        raise _bad_source(source, "it is empty")
+        raise _bad_source(source, "it is empty", field)
+    if len(source) > MAX_SOURCE:
+        raise _bad_source(source, f"it is longer than {MAX_SOURCE} characters", field)
     if any(
         ord(ch) < 32 or ord(ch) == 127 or ch.isspace() or 0xD800 <= ord(ch) <= 0xDFFF
         for ch in source
     ):
-        raise _bad_source(source, "it contains whitespace, control characters or surrogates")
+        raise _bad_source(source, "it contains whitespace, control characters or surrogates", field)
     if URL_SCHEME.match(source) or "//" in source:
-        raise _bad_source(source, "URLs are not model sources")
-    bad = sorted(SHELL_META.intersection(source))
+        raise _bad_source(source, "URLs are not model sources", field)
+    bad = sorted(set(SHELL_METACHARACTERS.findall(source)))
     if bad:
-        raise _bad_source(source, f"it contains shell metacharacters {''.join(bad)!r}")
+        raise _bad_source(source, f"it contains shell metacharacters {''.join(bad)!r}", field)
     if ".." in source:
-        raise _bad_source(source, "'..' is not allowed")
-    if source.startswith("/"):
-        return "local"
-    if source.startswith(".") or source.count("/") > 1:
-        # Relative folders would depend on the working directory of whoever reads them.
-        raise _bad_source(source, "relative folder paths are ambiguous; use an absolute path")
-    if not HUB_ID.match(source):
-        raise _bad_source(
-            source,
-            "it is not a valid Hugging Face model id (letters, digits, '-', '_', '.', at most "
-            "one '/')",
-        )
-    return "hub"
+        raise _bad_source(source, "'..' is not allowed", field)
+    if any(part.startswith("-") for part in source.split("/")):
+        # A program handed the name could read it as a command-line option.
+        raise _bad_source(source, "a name starting with '-' is not allowed", field)
+    if not source.startswith("/") and HUB_ID.match(source):
+        return "hub"
+    return "local"
 
 
-def resolve_source(source: str) -> tuple[str, str]:
-    """(stored source, kind): a hub id as given, or a local folder resolved to its real path
-    after checking it holds config.json (ModelLoadError, HTTP 422, otherwise)."""
-    kind = check_source_syntax(source)
-    if kind == "hub":
+def _missing(field: str, source: str, models_root: Path, what: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"{field} folder {source[:200]} {what}; it must be a Hugging Face save_pretrained "
+        f"folder (config.json and the weights) under {MODELS_ENV} ({models_root}): copy it "
+        "there and give its path relative to that folder, or its absolute path."
+    )
+
+
+def resolve_source(source: str, models_root: Path, *, field: str = "source") -> tuple[str, str]:
+    """(stored source, kind): a hub id as given, or a local folder resolved to its real path.
+
+    A local folder must resolve inside `models_root` (PathOutsideRootError, HTTP 400, names
+    VISIONYARD_MODELS_DIR) and hold config.json (ModelLoadError, HTTP 422, otherwise). A valid
+    hub id is a folder when the models root holds an entry of that name (the trainer also
+    prefers an existing folder), so a root can mirror hub models for offline use.
+    """
+    kind = check_source_syntax(source, field=field)
+    if kind == "hub" and not os.path.lexists(models_root / source):
         return source, kind
-    folder = Path(source)
+    folder = resolve_under(source, models_root, what=field, env_name=MODELS_ENV)
+    base = models_root.resolve()
     try:
         if not folder.exists():
-            raise ModelLoadError(
-                f"source folder {source} does not exist on the dashboard's machine; give the "
-                "absolute path of a save_pretrained folder (holding config.json)."
-            )
+            raise _missing(field, source, base, "does not exist")
         if not folder.is_dir():
-            raise ModelLoadError(
-                f"source {source} is a file; point it at a folder holding config.json and the "
-                "weights (a save_pretrained folder)."
-            )
+            raise _missing(field, source, base, "is a file, not a folder")
         if not (folder / "config.json").is_file():
-            raise ModelLoadError(
-                f"source folder {source} has no config.json; it must be a Hugging Face "
-                "save_pretrained folder."
-            )
-        resolved = str(folder.resolve())
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic-link loop (3.11)
+            raise _missing(field, source, base, "has no config.json")
+    except OSError as exc:  # a name too long for the file system, no permission
         raise ModelLoadError(
-            f"source folder {source} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
-            "check the path and "
-            "its permissions."
+            f"{field} folder {source[:200]} cannot be read "
+            f"({getattr(exc, 'strerror', None) or exc}); check the path and its permissions."
         ) from None
-    if len(resolved) > MAX_SOURCE:
-        # links can make the real path longer than the one given
-        raise ModelLoadError(
-            f"source folder {source} resolves to {resolved[:200]}..., longer than {MAX_SOURCE} "
-            "characters; use a folder with a shorter path."
-        )
-    return resolved, kind
+    return str(folder), "local"
 
 
 def _duplicate(name: str) -> ConflictError:
@@ -132,7 +130,7 @@ def create_model(
     access_token: str | None,
 ) -> ModelEntry:
     get_project(session, project_id)
-    stored, kind = resolve_source(source)
+    stored, kind = resolve_source(source, state.settings.models_root)
     if repo.get_by_name(session, project_id, name) is not None:
         raise _duplicate(name)
     token = state.secrets.encrypt(access_token) if access_token is not None else None
@@ -185,7 +183,7 @@ def update_model(
     value, or cleared when `access_token` is None."""
     entry = get_model(session, model_id)
     if source is not None:
-        entry.source, entry.kind = resolve_source(source)
+        entry.source, entry.kind = resolve_source(source, state.settings.models_root)
     if name is not None and name != entry.name:
         if repo.get_by_name(session, entry.project_id, name) is not None:
             raise _duplicate(name)

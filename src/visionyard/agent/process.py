@@ -1,0 +1,130 @@
+"""The trainer subprocess: its own process group, tied to the agent's life, stopped politely
+first and killed as a group when politeness runs out.
+
+- `start_new_session`: the trainer, its DataLoader workers and (for DDP) torchrun's workers form
+  one process group the agent can kill at once, and a Ctrl-C in the agent's terminal is not
+  delivered to them behind the agent's back.
+- PR_SET_PDEATHSIG (Linux): the kernel SIGKILLs the trainer the moment the agent dies, even by
+  `kill -9`. Its own watchdog (visionyard.training.watchdog) covers torchrun's workers and other
+  platforms, and a frozen agent.
+- A stop request (cancel, drain) is SIGTERM to the group leader only: the trainer checkpoints and
+  exits (torchrun forwards it to its workers). Signalling the whole group would also kill the
+  DataLoader workers under the trainer's feet and turn a clean stop into a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+# Loaded once here: between fork and exec the child may only make async-signal-safe calls, and
+# find_library() would spawn a process.
+_LIBC = (
+    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if sys.platform.startswith("linux")
+    else None
+)
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+class TrainerProcess:
+    """One running trainer; `on_line` receives each line of its merged stdout/stderr (from a
+    reader thread) as text without the newline."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        on_line: Callable[[str], None],
+    ) -> None:
+        # Must be called from a thread that outlives the child: PDEATHSIG fires when the
+        # creating *thread* exits. The agent starts trainers from its main thread.
+        self._proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self.pid = self._proc.pid
+        self.pgid = self._proc.pid  # a new session makes the child its group's leader
+        self._reader = threading.Thread(
+            target=self._read, args=(on_line,), name=f"trainer-{self.pid}-output", daemon=True
+        )
+        self._reader.start()
+
+    def _read(self, on_line: Callable[[str], None]) -> None:
+        assert self._proc.stdout is not None
+        with self._proc.stdout:
+            for raw in self._proc.stdout:
+                try:
+                    on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+                except Exception:  # a relay bug must not stop the draining of the pipe
+                    log.exception("dropping a line of trainer output")
+
+    def poll(self) -> int | None:
+        return self._proc.poll()
+
+    def request_stop(self) -> None:
+        """SIGTERM to the trainer itself: checkpoint and exit (exit code 3)."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (trainer, its workers, torchrun's workers)."""
+        kill_group(self.pgid)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def finish_output(self, timeout: float = 5.0) -> None:
+        """Wait for the reader to see end of file (the last lines are relayed too)."""
+        self._reader.join(timeout)
+
+    def reap(self) -> int:
+        """After the leader exited: kill stragglers in its group (a worker that outlived it) and
+        return the leader's exit code."""
+        code = self._proc.wait()
+        kill_group(self.pgid)
+        self.finish_output()
+        return code

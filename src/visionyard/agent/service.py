@@ -1,0 +1,290 @@
+"""The agent's life: authenticate, register, clean up after an earlier crash, then claim and
+supervise runs one at a time until told to stop.
+
+Signals: the first SIGTERM/SIGINT drains (the running trainer checkpoints, the run is re-queued
+without charging a restart, the agent exits); a second one kills the trainer group at once and
+exits. An operator's "drain" flag (dashboard) hands the current run back the same way but keeps
+the agent alive and idle until it is un-drained.
+
+Housekeeping runs in every loop, idle or supervising: the agent heartbeat (which also reads the
+drain flag) and the lease reaper, so a platform of agents without a dashboard still re-queues the
+runs of dead agents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from visionyard import __version__, runqueue
+from visionyard.agent.launch import AgentDevices, LaunchRefused, prepare_launch
+from visionyard.agent.process import TrainerProcess
+from visionyard.agent.statefile import AgentState, StateFile
+from visionyard.agent.supervisor import (
+    Control,
+    Outcome,
+    Supervision,
+    SupervisionOptions,
+    supervisor_timeout,
+)
+from visionyard.agent.tokens import ModelTokens
+from visionyard.runqueue import ClaimedRun
+from visionyard.runqueue._db import DB
+from visionyard.runqueue.errors import StaleAttempt
+
+log = logging.getLogger("visionyard.agent")
+
+
+@dataclass(frozen=True)
+class AgentSetup:
+    """Everything an agent needs, resolved from settings and the command line."""
+
+    name: str
+    devices: AgentDevices
+    gpus: list[dict[str, Any]]
+    runs_root: Path
+    datasets_root: Path
+    models_root: Path
+    data_dir: Path
+    secret_key: str | None
+    lease_seconds: float
+    reaper_interval: float
+    idle_wait: float
+    supervision: SupervisionOptions
+
+
+class Agent:
+    def __init__(
+        self,
+        db: DB,
+        setup: AgentSetup,
+        *,
+        sampler: Any | None = None,
+        busy_gpus: Callable[[set[int]], str | None] | None = None,
+    ) -> None:
+        self.db = db
+        self.setup = setup
+        self.control = Control()
+        self.exiting = False
+        self.drained = False
+        self.agent_id: int | None = None
+        self.state_file = StateFile(setup.data_dir, setup.name)
+        # Trainer liveness files: local, private to this agent process (mkdtemp: mode 0700, a
+        # fresh name), never on the shared storage (see launch).
+        self.liveness_dir = Path(tempfile.mkdtemp(prefix=f"visionyard-agent-{setup.name}-"))
+        self.tokens = ModelTokens(db, data_dir=setup.data_dir, secret_key=setup.secret_key)
+        self.sampler = sampler
+        self._busy_gpus = busy_gpus
+        self._trainer: TrainerProcess | None = None
+        self._next_heartbeat = 0.0
+        self._next_reap = 0.0
+        self._busy_reported: str | None = None
+        self.outcomes: list[Outcome] = []
+
+    # ---- signals --------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.exiting:
+            log.warning("%s again: killing the trainer and exiting now", name)
+            self.control.kill_now = True
+            if self._trainer is not None:
+                self._trainer.kill()
+            return
+        log.info("%s: draining (the running trainer checkpoints and its run is re-queued)", name)
+        self.exiting = True
+        self.control.drain = True
+
+    def install_signals(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    # ---- start ----------------------------------------------------------------------------------
+
+    def start(self) -> int:
+        other = self.state_file.other_live_agent()
+        if other is not None:
+            from visionyard.errors import ConflictError
+
+            raise ConflictError(
+                f"another agent named {self.setup.name!r} is running (pid {other}); give this one "
+                "another --name, or stop that one first"
+            )
+        killed = self.state_file.kill_leftover_trainer()
+        if killed is not None:
+            log.warning("killed trainer process group %s left behind by an earlier crash", killed)
+        self.state_file.write(AgentState(agent_pid=os.getpid()))
+        self.agent_id = runqueue.register_agent(
+            self.db,
+            name=self.setup.name,
+            hostname=socket.gethostname(),
+            device=self.setup.devices.describe(),
+            gpus=self.setup.gpus,
+            version=__version__,
+        )
+        for run_id, attempt in runqueue.runs_held_by(self.db, self.agent_id):
+            try:
+                state = runqueue.finish_run(
+                    self.db,
+                    run_id,
+                    attempt,
+                    self.agent_id,
+                    "crashed",
+                    "the agent restarted while running this attempt",
+                )
+                log.warning(
+                    "run %s attempt %s was left running by an earlier life: %s",
+                    run_id,
+                    attempt,
+                    state.value,
+                )
+            except StaleAttempt:
+                pass
+        log.info(
+            "agent %r (id %s) serving %s; runs under %s",
+            self.setup.name,
+            self.agent_id,
+            self.setup.devices.describe(),
+            self.setup.runs_root,
+        )
+        return self.agent_id
+
+    # ---- housekeeping ---------------------------------------------------------------------------
+
+    def housekeeping(self) -> None:
+        assert self.agent_id is not None
+        now = time.monotonic()
+        try:
+            if now >= self._next_heartbeat:
+                self._next_heartbeat = now + max(0.2, self.setup.lease_seconds / 3)
+                drained = runqueue.agent_heartbeat(self.db, self.agent_id)
+                if drained != self.drained:
+                    log.info("agent %s by an operator", "drained" if drained else "un-drained")
+                self.drained = drained
+                self.control.drain = self.exiting or drained
+            if now >= self._next_reap:
+                self._next_reap = now + self.setup.reaper_interval
+                result = runqueue.reap_expired(self.db)
+                if result.requeued or result.failed:
+                    log.info("reaper: re-queued %s, failed %s", result.requeued, result.failed)
+        except OperationalError as exc:
+            log.warning("database unavailable for housekeeping (%s); retrying", exc)
+
+    def _gpu_busy(self) -> str | None:
+        if self._busy_gpus is None or self.setup.devices.is_cpu:
+            return None
+        return self._busy_gpus(set())
+
+    # ---- main loop ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until drained by a signal; returns the process exit code."""
+        if self.agent_id is None:
+            self.start()
+        waiter = runqueue.WorkWaiter(self.db, poll_interval=min(1.0, self.setup.idle_wait))
+        try:
+            while not self.exiting:
+                self.housekeeping()
+                if self.drained:
+                    time.sleep(min(1.0, self.setup.idle_wait))
+                    continue
+                busy = self._gpu_busy()
+                if busy != self._busy_reported:
+                    if busy:
+                        log.warning("not claiming: %s", busy)
+                    self._busy_reported = busy
+                if busy:
+                    time.sleep(min(5.0, self.setup.idle_wait))
+                    continue
+                try:
+                    claimed = runqueue.claim_next(
+                        self.db,
+                        agent_id=self.agent_id,  # type: ignore[arg-type]
+                        capacity=self.setup.devices.capacity,
+                        lease_seconds=self.setup.lease_seconds,
+                    )
+                except OperationalError as exc:
+                    log.warning("claim failed (%s); retrying", exc)
+                    time.sleep(1.0)
+                    continue
+                if claimed is None:
+                    waiter.wait_for_work(min(self.setup.idle_wait, self.setup.lease_seconds / 3))
+                    continue
+                self.outcomes.append(self.serve(claimed))
+        finally:
+            waiter.close()
+            if self.sampler is not None:
+                self.sampler.close()
+            shutil.rmtree(self.liveness_dir, ignore_errors=True)
+            self.state_file.write(AgentState(agent_pid=os.getpid()))
+        log.info("agent %r stopped", self.setup.name)
+        return 0
+
+    # ---- one run --------------------------------------------------------------------------------
+
+    def serve(self, claimed: ClaimedRun) -> Outcome:
+        assert self.agent_id is not None
+        setup = self.setup
+        log.info("claimed run %s %r (attempt %s)", claimed.id, claimed.name, claimed.attempt)
+        try:
+            source = str(claimed.config_snapshot.get("model_flavour", ""))
+            launch = prepare_launch(
+                run_id=claimed.id,
+                attempt=claimed.attempt,
+                run_dir=claimed.run_dir,
+                gpu_count=claimed.gpu_count,
+                snapshot=claimed.config_snapshot,
+                runs_root=setup.runs_root,
+                datasets_root=setup.datasets_root,
+                models_root=setup.models_root,
+                devices=setup.devices,
+                agent_env=os.environ,
+                supervisor_timeout=supervisor_timeout(setup.lease_seconds),
+                liveness_dir=self.liveness_dir,
+                stop_grace_seconds=setup.supervision.stop_grace_seconds,
+                hf_token=self.tokens.for_model(claimed.project_id, source),
+            )
+        except LaunchRefused as exc:
+            log.error("run %s refused before start: %s", claimed.id, exc)
+            with contextlib.suppress(StaleAttempt):
+                runqueue.finish_run(
+                    self.db, claimed.id, claimed.attempt, self.agent_id, "failed", str(exc)
+                )
+            return Outcome("failed", None, str(exc), "failed")
+
+        def started(process: TrainerProcess) -> None:
+            self._trainer = process
+            self.state_file.write(
+                AgentState(os.getpid(), process.pgid, claimed.id, claimed.attempt)
+            )
+
+        self.control.kill_now = False
+        self.control.drain = self.exiting or self.drained
+        supervision = Supervision(
+            self.db,
+            agent_id=self.agent_id,
+            launch=launch,
+            options=setup.supervision,
+            control=self.control,
+            sampler=self.sampler,
+            on_started=started,
+            housekeeping=self.housekeeping,
+        )
+        try:
+            return supervision.run()
+        finally:
+            self._trainer = None
+            self.state_file.write(AgentState(agent_pid=os.getpid()))

@@ -1,0 +1,236 @@
+"""A real platform for agent tests: a migrated database, shared storage folders holding the real
+digits dataset and a tiny local model, an agent token, and agents as real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from visionyard import runqueue
+from visionyard.dashboard.services.auth import create_token, create_user
+from visionyard.db.engine import make_engine
+from visionyard.db.models import CheckpointRecord, Project, Run, RunEvent
+
+T = TypeVar("T")
+LEASE_SECONDS = 4.0
+PASSWORD = "a-long-password"
+
+
+def copy_digits(digits_root: Path, dest: Path, *, classes: int = 10, per_class: int = 40) -> Path:
+    """A slice of the real digits dataset (train per_class, val/test a quarter of it)."""
+    for split, count in (("train", per_class), ("val", max(4, per_class // 4)), ("test", 4)):
+        for cls in sorted(p.name for p in (digits_root / split).iterdir())[:classes]:
+            target = dest / split / cls
+            target.mkdir(parents=True, exist_ok=True)
+            for image in sorted((digits_root / split / cls).iterdir())[:count]:
+                shutil.copy(image, target / image.name)
+    return dest
+
+
+@dataclass
+class Platform:
+    url: str
+    base: Path
+    engine: Engine
+    token: str
+    project_id: int
+    agents: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def datasets(self) -> Path:
+        return self.base / "datasets"
+
+    @property
+    def models(self) -> Path:
+        return self.base / "models"
+
+    @property
+    def runs(self) -> Path:
+        return self.base / "runs"
+
+    # ---- processes ------------------------------------------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("VISIONYARD_", "DASHBOARD_"))
+        }
+        env.update(
+            DASHBOARD_DB_URL=self.url,
+            VISIONYARD_DATA_DIR=str(self.data_dir),
+            DATASETS_DIR=str(self.datasets),
+            VISIONYARD_MODELS_DIR=str(self.models),
+            VISIONYARD_RUNS_DIR=str(self.runs),
+            VISIONYARD_LEASE_SECONDS=str(LEASE_SECONDS),
+            VISIONYARD_REAPER_INTERVAL="0.5",
+            VISIONYARD_AGENT_TOKEN=self.token,
+            VISIONYARD_AGENT_IDLE_WAIT="0.5",
+            VISIONYARD_AGENT_SAMPLE_INTERVAL="1",
+            VISIONYARD_AGENT_STOP_GRACE_SECONDS="20",
+            HF_HUB_OFFLINE="1",
+            OMP_NUM_THREADS="1",
+        )
+        env.update(extra)
+        return env
+
+    def start_agent(self, name: str, *args: str, **env: str) -> subprocess.Popen:
+        with open(self.base / f"agent-{name}.log", "ab") as log:  # the child keeps its copy
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "visionyard.cli",
+                    "agent",
+                    "--device",
+                    "cpu",
+                    "--name",
+                    name,
+                    *args,
+                ],
+                env=self.env(**env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.agents.append(proc)
+        return proc
+
+    def agent_log(self, name: str) -> str:
+        path = self.base / f"agent-{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop_agents(self) -> None:
+        for proc in self.agents:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.agents:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+    # ---- the queue ------------------------------------------------------------------------------
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        cfg = {
+            "root": str(self.datasets / "digits"),
+            "model_flavour": str(self.models / "tiny-resnet"),
+            "epochs": 2,
+            "batch_size": 16,
+            "lr": 2e-3,
+            "num_workers": 0,
+            "eval_topk": [1],
+            "train_preset": "light",
+            "seed": 0,
+            "log_every_steps": 1,
+        }
+        cfg.update(overrides)
+        return cfg
+
+    def enqueue(self, config: dict[str, Any], *, name: str = "run", **fields: Any) -> int:
+        run_id = runqueue.enqueue(
+            self.engine,
+            project_id=self.project_id,
+            name=name,
+            config_snapshot=config,
+            config_hash=f"hash-{time.time_ns()}",
+            **fields,
+        )
+        with Session(self.engine) as session, session.begin():
+            session.get(Run, run_id).run_dir = f"{run_id}-{name}"  # what the dashboard does
+        return run_id
+
+    def run(self, run_id: int) -> Run:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(Run, run_id)
+
+    def events(self, run_id: int, kind: str | None = None) -> list[RunEvent]:
+        with Session(self.engine) as session:
+            query = select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.id)
+            if kind is not None:
+                query = query.where(RunEvent.kind == kind)
+            return list(session.scalars(query))
+
+    def checkpoints(self, run_id: int) -> list[CheckpointRecord]:
+        with Session(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(CheckpointRecord)
+                    .where(CheckpointRecord.run_id == run_id)
+                    .order_by(CheckpointRecord.id)
+                )
+            )
+
+    def wait_for(self, what: str, probe: Callable[[], T], timeout: float = 120.0) -> T:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = probe()
+            if value:
+                return value
+            time.sleep(0.2)
+        logs = "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.base.glob("agent-*.log"))
+        )
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
+
+    def wait_state(self, run_id: int, *states: str, timeout: float = 180.0) -> Run:
+        return self.wait_for(
+            f"run {run_id} to reach {states}",
+            lambda: (run := self.run(run_id)).state.value in states and run,
+            timeout,
+        )
+
+
+def trainer_processes(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line mentions `marker` (e.g. a run's config path)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if any(marker in part for part in proc.info["cmdline"] or []):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def make_platform(
+    url: str, base: Path, digits_root: Path, write_model: Callable[[Path], Path]
+) -> Iterator[Platform]:
+    base.mkdir(parents=True, exist_ok=True)
+    copy_digits(digits_root, base / "datasets" / "digits")
+    write_model(base / "models" / "tiny-resnet")
+    (base / "runs").mkdir()
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        user = create_user(session, "owner", PASSWORD, is_admin=True)
+        _, secret = create_token(session, user, "agents", kind="agent")
+        project = Project(name="agents")
+        session.add(project)
+        session.flush()
+        project_id = project.id
+    platform = Platform(url, base, engine, secret, project_id)
+    try:
+        yield platform
+    finally:
+        platform.stop_agents()
+        engine.dispose()

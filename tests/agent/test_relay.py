@@ -1,0 +1,68 @@
+"""The relay's building blocks: tailing events.jsonl, and the capped, redacted output log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from visionyard.agent.relay import REDACTED, EventTail, OutputLog, complete_lines_end
+
+
+def test_event_tail_reads_whole_lines_only_and_skips_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    tail = EventTail(path)
+    assert tail.read() == []  # no file yet
+    path.write_text('{"seq": 1, "type": "state"}\nnot json\n{"seq": 2, "ty')
+    assert [e["seq"] for e in tail.read()] == [1]
+    assert tail.skipped == 1
+    with open(path, "a") as fh:
+        fh.write('pe": "log"}\n[1, 2]\n')
+    assert [e["seq"] for e in tail.read()] == [2]
+    assert tail.skipped == 2 and tail.read() == []
+
+
+def test_complete_lines_end_excludes_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    assert complete_lines_end(path) == 0
+    path.write_bytes(b'{"seq": 1}\n{"seq": 2}\n{"se')
+    end = complete_lines_end(path)
+    assert end == len(b'{"seq": 1}\n{"seq": 2}\n')
+    # A resumed trainer truncates the torn line and appends: the tail continues exactly there.
+    path.write_bytes(path.read_bytes()[:end] + json.dumps({"seq": 3, "type": "x"}).encode() + b"\n")
+    assert [e["seq"] for e in EventTail(path, end).read()] == [3]
+
+
+def test_output_log_redacts_caps_and_keeps_the_tail(tmp_path: Path) -> None:
+    out = OutputLog(tmp_path / "out.log", max_bytes=2000, secrets=["hf_SECRET123"], tail_lines=5)
+    out.add("token=hf_SECRET123 in a line")
+    for i in range(200):
+        out.add(f"line {i:03d} " + "x" * 20)
+    out.add("Traceback (most recent call last):")
+    out.add("error: the final words")
+    out.close()
+    events = out.take()
+    messages = [e["message"] for e in events]
+    assert messages[0] == f"token={REDACTED} in a line"
+    assert not any("hf_SECRET123" in m for m in messages)
+    markers = [m for m in messages if m.startswith("[visionyard]")]
+    assert len(markers) == 2 and "truncated" in markers[0] and "dropped" in markers[1]
+    # stored text stays near the cap: the cap, one marker, and the kept tail
+    assert sum(len(m) + 1 for m in messages) < 2000 + 600
+    assert messages[-2:] == ["Traceback (most recent call last):", "error: the final words"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert out.error_message() == "the final words"
+    on_disk = (tmp_path / "out.log").read_text()
+    assert "hf_SECRET123" not in on_disk and "error: the final words" in on_disk
+    out.add("after close is ignored")
+    assert out.take() == []
+
+
+def test_output_log_levels_and_long_lines(tmp_path: Path) -> None:
+    out = OutputLog(tmp_path / "out.log", max_bytes=10**6)
+    out.add("10:00:00 WARNING careful")
+    out.add("10:00:00 INFO fine")
+    out.add("y" * 20_000)
+    levels = [e["level"] for e in out.take()]
+    assert levels == ["warning", "info", "info"]
+    out.close()
+    assert len((tmp_path / "out.log").read_text().splitlines()[2]) < 8300

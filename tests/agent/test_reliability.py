@@ -1,0 +1,207 @@
+"""R6-R9, R12, R13 (RELIABILITY.md) with real agent and trainer processes, on SQLite and
+PostgreSQL. Agents run with a 4 s lease so that expiry-driven cases finish in seconds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from tests.agent.platform import LEASE_SECONDS, Platform, trainer_processes
+from visionyard import runqueue
+from visionyard.db.models import RunState
+
+pytestmark = pytest.mark.slow
+
+#: a run long enough to be interrupted: ~700 optimizer steps, a checkpoint every 20
+LONG = {"epochs": 28, "checkpoint_every_steps": 20}
+
+
+def trainer_of(p: Platform, run_id: int, attempt: int) -> psutil.Process:
+    marker = f"{run_id}-run/agent/attempt-{attempt}.config.json"
+    procs = p.wait_for(
+        f"the trainer of run {run_id} attempt {attempt}", lambda: trainer_processes(marker)
+    )
+    return procs[0]
+
+
+def steps_relayed(p: Platform, run_id: int, attempt: int) -> int:
+    steps = [
+        e.step
+        for e in p.events(run_id, "metric")
+        if e.attempt == attempt and e.name == "train/step_loss"
+    ]
+    return max(steps, default=-1)
+
+
+def wait_checkpoint(p: Platform, run_id: int, min_step: int = 1) -> None:
+    p.wait_for(
+        f"a checkpoint of run {run_id} at step >= {min_step}",
+        lambda: any(c.step >= min_step for c in p.checkpoints(run_id)),
+    )
+
+
+def resumed_from(p: Platform, run_id: int, attempt: int) -> int:
+    states = [e.payload for e in p.events(run_id, "state") if e.attempt == attempt]
+    resumed = [s for s in states if s.get("state") == "resumed"]
+    assert resumed, f"attempt {attempt} did not resume: {states}"
+    return int(resumed[0]["step"])
+
+
+def gone(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_r6_agent_killed_run_resumes_on_second_agent(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(**LONG))
+    first = p.start_agent("first")
+    trainer = trainer_of(p, run_id, 1)
+    wait_checkpoint(p, run_id, min_step=40)
+    p.start_agent("second")
+    before_kill = steps_relayed(p, run_id, 1)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    # No orphan: the kernel (PDEATHSIG) takes the trainer down with its agent.
+    p.wait_for("the orphaned trainer to die", lambda: gone(trainer), timeout=15)
+    run = p.wait_state(run_id, "succeeded", "failed")
+    assert run.state == RunState.succeeded, run.error
+    assert run.attempt == 2 and run.restarts == 1
+    resumed_at = resumed_from(p, run_id, 2)
+    # At most one checkpoint interval of work is redone.
+    assert before_kill - resumed_at <= LONG["checkpoint_every_steps"], (before_kill, resumed_at)
+    assert resumed_at >= 40
+    assert (p.runs / f"{run_id}-run" / "model" / "model.safetensors").is_file()
+
+
+def test_r7_trainer_killed_is_retried_once(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(**LONG))
+    p.start_agent("solo")
+    trainer = trainer_of(p, run_id, 1)
+    wait_checkpoint(p, run_id, min_step=20)
+    trainer.kill()
+    run = p.wait_state(run_id, "succeeded", "failed")
+    assert run.state == RunState.succeeded, run.error
+    assert run.restarts == 1 and run.attempt == 2
+    assert resumed_from(p, run_id, 2) >= 20
+
+
+def test_r8_permanent_error_fails_once_with_the_trainers_message(platform: Platform) -> None:
+    p = platform
+    broken = p.datasets / "broken"
+    (broken / "train" / "a").mkdir(parents=True)
+    (broken / "train" / "b").mkdir(parents=True)
+    (broken / "val" / "a").mkdir(parents=True)
+    src = sorted((p.datasets / "digits" / "train" / "0").iterdir())[:3]
+    for folder in ("train/a", "train/b", "val/a"):
+        for image in src:
+            (broken / folder / image.name).write_bytes(image.read_bytes())
+    run_id = p.enqueue(p.config(root=str(broken)), max_restarts=3)
+    p.start_agent("solo")
+    run = p.wait_state(run_id, "succeeded", "failed")
+    assert run.state == RunState.failed
+    assert run.attempt == 1 and run.restarts == 0
+    assert "val" in run.error and "b" in run.error, run.error
+    assert "Traceback" not in run.error
+
+
+def test_r8_crash_loop_stops_at_the_restart_budget(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(**LONG), max_restarts=2)
+    p.start_agent("solo")
+    for attempt in (1, 2, 3):
+        trainer_of(p, run_id, attempt).kill()
+    run = p.wait_state(run_id, "succeeded", "failed")
+    assert run.state == RunState.failed
+    assert run.attempt == 3 and run.restarts == 2
+    assert "restart budget used up" in run.error and "SIGKILL" in run.error
+
+
+def test_r9_frozen_agent_loses_the_run_and_its_trainer(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(**LONG))
+    frozen = p.start_agent("frozen")
+    trainer = trainer_of(p, run_id, 1)
+    wait_checkpoint(p, run_id, min_step=20)
+    p.start_agent("rescuer")
+    frozen.send_signal(signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    # The trainer stops itself before the lease can pass to another agent (watchdog).
+    p.wait_for("the frozen agent's trainer to exit", lambda: gone(trainer), timeout=30)
+    trainer_gone_after = time.monotonic() - stopped_at
+    p.wait_for(
+        "attempt 2 to be claimed",
+        lambda: p.run(run_id).attempt == 2 and p.run(run_id).state == RunState.running,
+    )
+    frozen.send_signal(signal.SIGCONT)
+    p.wait_for(
+        "the thawed agent to notice it lost the run",
+        lambda: "another agent owns the run now" in p.agent_log("frozen"),
+        timeout=30,
+    )
+    run = p.wait_state(run_id, "succeeded", "failed")
+    assert run.state == RunState.succeeded, run.error
+    assert run.attempt == 2
+    assert trainer_gone_after < LEASE_SECONDS + 10
+    # Nothing of the stale attempt was written after attempt 2 started.
+    claimed_ts = run.claimed_at.timestamp() if run.claimed_at else 0
+    late = [e for e in p.events(run_id) if e.attempt == 1 and e.created_at > claimed_ts + 1]
+    assert not late, [(e.kind, e.name, e.step) for e in late][:5]
+    assert frozen.poll() is None  # it lives on, idle, and can serve again
+
+
+def test_r12_cancel_queued_is_never_claimed(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config())
+    result = runqueue.request_cancel(p.engine, run_id)
+    assert result.state == RunState.canceled
+    other = p.enqueue(p.config(), name="other")
+    p.start_agent("solo")
+    assert p.wait_state(other, "succeeded", "failed").state == RunState.succeeded
+    run = p.run(run_id)
+    assert run.state == RunState.canceled and run.agent_id is None
+    assert p.events(run_id) == []
+
+
+def test_r12_cancel_running_stops_within_seconds(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(**LONG))
+    p.start_agent("solo")
+    trainer = trainer_of(p, run_id, 1)
+    wait_checkpoint(p, run_id, min_step=20)
+    asked = time.monotonic()
+    runqueue.request_cancel(p.engine, run_id)
+    run = p.wait_state(run_id, "canceled", "succeeded", "failed", timeout=60)
+    took = time.monotonic() - asked
+    assert run.state == RunState.canceled
+    assert run.attempt == 1 and run.restarts == 0
+    assert took < 20, took  # generous on a loaded 2-core machine; typically ~2 s
+    assert gone(trainer)
+    time.sleep(LEASE_SECONDS)  # not retried
+    assert p.run(run_id).state == RunState.canceled
+
+
+def test_r13_drain_requeues_without_a_restart_and_resumes_elsewhere(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(**LONG))
+    draining = p.start_agent("draining")
+    trainer_of(p, run_id, 1)
+    wait_checkpoint(p, run_id, min_step=20)
+    draining.send_signal(signal.SIGTERM)
+    assert draining.wait(60) == 0
+    run = p.run(run_id)
+    assert run.state == RunState.queued and run.attempt == 2 and run.restarts == 0
+    last = [c for c in p.checkpoints(run_id) if c.name == "last"]
+    drained_at = max(c.step for c in last)
+    p.start_agent("next")
+    run = p.wait_state(run_id, "succeeded", "failed")
+    assert run.state == RunState.succeeded, run.error
+    assert run.restarts == 0
+    assert resumed_from(p, run_id, 2) == drained_at

@@ -1,0 +1,60 @@
+"""`visionyard up --demo`: one command brings up the dashboard and a local agent, seeds the demo
+through the API, and the demo run succeeds (what `make demo` runs, minus staying up)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_up_demo_runs_the_demo_on_the_whole_platform(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VISIONYARD_", "DASHBOARD_"))}
+    env.update(VISIONYARD_DATA_DIR=str(tmp_path / "vy"), HF_HUB_OFFLINE="1")
+    port = free_port()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "visionyard.cli",
+            "up",
+            "--cpu",
+            "--demo",
+            "--exit-after-demo",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert f"Visionyard is up: http://127.0.0.1:{port}/" in out
+    password_file = tmp_path / "vy" / "initial-admin-password"
+    password = password_file.read_text().strip()
+    assert f"password {password}" in out
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert "demo run 1 succeeded" in out and "acc@1" in out
+    assert (tmp_path / "vy" / "runs" / "1-demo" / "model" / "model.safetensors").is_file()
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if any(str(tmp_path) in part for part in p.info["cmdline"] or [])
+    ]
+    assert not leftovers  # no agent, trainer or server left behind
