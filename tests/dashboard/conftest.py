@@ -59,9 +59,14 @@ def settings_factory(tmp_path: Path, models_dir: Path) -> Callable[..., Settings
 
 
 @pytest.fixture
-def app(db_url: str, settings_factory: Callable[..., Settings]) -> FastAPI:
+def app(db_url: str, settings_factory: Callable[..., Settings]) -> Iterator[FastAPI]:
     """The app on each backend (the `db_url` fixture is parametrized sqlite/postgresql)."""
-    return create_app(settings_factory(db_url))
+    application = create_app(settings_factory(db_url))
+    yield application
+    # The lifespan disposes the engine, but a test that never starts the app (no `with
+    # TestClient`) would leave pooled PostgreSQL connections for the garbage collector, which
+    # then warns at some random later test.
+    application.state.vy.engine.dispose()
 
 
 @pytest.fixture
