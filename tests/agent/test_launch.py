@@ -179,3 +179,18 @@ def test_a_hostile_snapshot_fails_at_once_without_any_trainer(sqlite_platform: P
         assert run.attempt == 1 and run.restarts == 0
         assert not (p.runs / f"{run_id}-{run.name}").exists()
     assert not Path("/tmp/pwned").exists()
+
+
+def test_storage_trouble_is_a_crash_not_an_agent_failure(sqlite_platform: Platform) -> None:
+    """A run folder that cannot be created fails over as a crash (retryable elsewhere); the
+    agent itself keeps serving."""
+    p = sqlite_platform
+    blocked = p.enqueue(p.config(), name="blocked", max_restarts=0)
+    (p.runs / f"{blocked}-blocked").write_text("a file where the run folder should be")
+    after = p.enqueue(p.config(), name="after")
+    agent = p.start_agent("a")
+    assert p.wait_state(after, "succeeded", "failed").state.value == "succeeded"
+    run = p.run(blocked)
+    assert run.state.value == "failed" and "could not prepare the run" in run.error, run.error
+    assert "restart budget used up" in run.error
+    assert agent.poll() is None

@@ -259,11 +259,10 @@ class Agent:
             )
         except LaunchRefused as exc:
             log.error("run %s refused before start: %s", claimed.id, exc)
-            with contextlib.suppress(StaleAttempt):
-                runqueue.finish_run(
-                    self.db, claimed.id, claimed.attempt, self.agent_id, "failed", str(exc)
-                )
-            return Outcome("failed", None, str(exc), "failed")
+            return self._give_up(claimed, "failed", str(exc))
+        except OSError as exc:  # this machine's storage, not the run: another agent may manage
+            log.error("run %s: cannot prepare its folder: %s", claimed.id, exc)
+            return self._give_up(claimed, "crashed", f"the agent could not prepare the run: {exc}")
 
         def started(process: TrainerProcess) -> None:
             self._trainer = process
@@ -285,6 +284,24 @@ class Agent:
         )
         try:
             return supervision.run()
+        except OSError as exc:  # the trainer could not be started at all
+            log.error("run %s: cannot start the trainer: %s", claimed.id, exc)
+            return self._give_up(claimed, "crashed", f"the trainer could not be started: {exc}")
         finally:
             self._trainer = None
             self.state_file.write(AgentState(agent_pid=os.getpid()))
+
+    def _give_up(self, claimed: ClaimedRun, outcome: str, message: str) -> Outcome:
+        """Report an attempt that never ran a trainer."""
+        assert self.agent_id is not None
+        state = None
+        with contextlib.suppress(StaleAttempt):
+            state = runqueue.finish_run(
+                self.db,
+                claimed.id,
+                claimed.attempt,
+                self.agent_id,
+                outcome,
+                message,  # type: ignore[arg-type]
+            ).value
+        return Outcome(outcome, None, message, state)
