@@ -25,7 +25,7 @@ from visionyard.db.engine import make_engine
 from visionyard.db.models import CheckpointRecord, Project, Run, RunEvent
 
 T = TypeVar("T")
-LEASE_SECONDS = 4.0
+LEASE_SECONDS = 6.0
 PASSWORD = "a-long-password"
 
 

@@ -41,6 +41,8 @@ from visionyard.training.watchdog import EXIT_SUPERVISOR_LOST
 log = logging.getLogger(__name__)
 
 EXIT_BAD_INPUT = 2
+#: share of the lease during which the agent keeps its trainer's liveness file fresh
+TRUSTED_SHARE = 0.6
 EXIT_STOPPED = 3
 _MAX_ERROR_CHARS = 4000
 
@@ -70,9 +72,12 @@ class Sampler(Protocol):
 
 
 class LeaseClock:
-    """The lease as this agent knows it: renewed at `renewed_at` (monotonic) for `seconds`.
-    Trusted for half its length, so the trainer's watchdog (which fires after another quarter)
-    kills the trainer before the lease can expire in the database and be handed to another agent."""
+    """The lease as this agent knows it: renewed at `renewed_at` (monotonic, taken after the
+    renewal committed, so later than the database's own start of the lease) for `seconds`.
+    Trusted for 60% of its length; the trainer's watchdog fires a quarter later, so the trainer
+    is gone before the lease can expire in the database and the run be handed to another agent.
+    Renewals come every third of the lease: one may be late by almost a third before the
+    trainer is stopped."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -83,7 +88,7 @@ class LeaseClock:
         self.renewed_at = time.monotonic()
 
     def trusted(self) -> bool:
-        return not self.lost and time.monotonic() - self.renewed_at < self.seconds / 2
+        return not self.lost and time.monotonic() - self.renewed_at < self.seconds * TRUSTED_SHARE
 
 
 def supervisor_timeout(lease_seconds: float) -> float:

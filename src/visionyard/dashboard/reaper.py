@@ -22,20 +22,23 @@ class LeaseReaper:
         self._sessions = sessions
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self.passes = 0
 
     async def start(self) -> None:
+        self._stop = asyncio.Event()  # bound to this loop (a restarted app may run in another)
         self._task = asyncio.create_task(self._loop(), name="visionyard-lease-reaper")
 
     async def stop(self) -> None:
+        """Let a pass in progress finish, then end. Cancelling would abandon its worker thread
+        with a database connection checked out, which the engine's disposal then misses."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stop.set()
+            await self._task
             self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 result = await asyncio.to_thread(reap_expired, self._sessions)
                 self.passes += 1
@@ -48,4 +51,5 @@ class LeaseReaper:
                     )
             except Exception:  # noqa: BLE001 - a DB hiccup must not kill the loop
                 log.exception("lease reaper pass failed; retrying")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._interval)
