@@ -22,34 +22,41 @@ class LeaseReaper:
         self._sessions = sessions
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
         self.passes = 0
 
     async def start(self) -> None:
-        self._stop = asyncio.Event()  # bound to this loop (a restarted app may run in another)
         self._task = asyncio.create_task(self._loop(), name="visionyard-lease-reaper")
 
     async def stop(self) -> None:
-        """Let a pass in progress finish, then end. Cancelling would abandon its worker thread
-        with a database connection checked out, which the engine's disposal then misses."""
         if self._task is not None:
-            self._stop.set()
-            await self._task
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
             self._task = None
 
+    async def _pass(self) -> None:
+        # Shielded: a stop during a pass waits for its worker thread, which holds a pooled
+        # connection; abandoning it would leave the connection out of the engine's disposal.
+        work = asyncio.ensure_future(asyncio.to_thread(reap_expired, self._sessions))
+        try:
+            result = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await work
+            raise
+        self.passes += 1
+        if result.total:
+            log.warning(
+                "lease reaper: requeued %s, failed %s, canceled %s",
+                result.requeued,
+                result.failed,
+                result.canceled,
+            )
+
     async def _loop(self) -> None:
-        while not self._stop.is_set():
+        while True:
             try:
-                result = await asyncio.to_thread(reap_expired, self._sessions)
-                self.passes += 1
-                if result.total:
-                    log.warning(
-                        "lease reaper: requeued %s, failed %s, canceled %s",
-                        result.requeued,
-                        result.failed,
-                        result.canceled,
-                    )
+                await self._pass()
             except Exception:  # noqa: BLE001 - a DB hiccup must not kill the loop
                 log.exception("lease reaper pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._interval)
+            await asyncio.sleep(self._interval)
