@@ -207,11 +207,11 @@ def _demo_thread(
         run = wait_for_run(url, password, run_id)
         result["state"] = run["state"]
         if run["state"] == "succeeded":
-            test = run_results(url, password, run_id).get("test") or {}
-            print(
-                f"  demo run {run_id} succeeded; test metrics: {test.get('metrics', test)}",
-                flush=True,
+            scalars = (run_results(url, password, run_id).get("test") or {}).get("scalars", {})
+            shown = ", ".join(
+                f"{k} {scalars[k]:.3f}" for k in ("acc@1", "f1_macro") if k in scalars
             )
+            print(f"  demo run {run_id} succeeded; test {shown}", flush=True)
         else:
             print(f"  demo run {run_id} {run['state']}: {run.get('error')}", flush=True)
     except Exception as exc:  # reported, and the platform is stopped with a failure code
