@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -68,17 +69,11 @@ def admin_login(settings: Settings) -> tuple[Settings, Login]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(password + "\n")
-        settings = settings.model_copy(update={"admin_password": _secret(password)})
+        settings = settings.model_copy(update={"admin_password": SecretStr(password)})
         return settings, Login("admin", password, path)
     if path.is_file():
         return settings, Login("admin", path.read_text().strip(), path)
     return settings, Login("admin", None, None)
-
-
-def _secret(value: str):  # noqa: ANN202 (pydantic SecretStr)
-    from pydantic import SecretStr
-
-    return SecretStr(value)
 
 
 def mint_agent_token(settings: Settings) -> str:

@@ -108,7 +108,7 @@ def build_agent(
         db,  # type: ignore[arg-type]
         setup,
         sampler=SystemSampler(devices.gpu_indices),
-        busy_gpus=lambda _own: busy_reason(devices.gpu_indices),
+        busy_gpus=lambda: busy_reason(devices.gpu_indices),
     )
 
 

@@ -222,7 +222,6 @@ class Relay:
         self.output = output
         self._pending: list[dict[str, Any]] = []
         self._checkpoints: list[dict[str, Any]] = []
-        self.last_step: int | None = None
 
     @property
     def idle(self) -> bool:
@@ -251,8 +250,6 @@ class Relay:
                 continue  # the same lines arrive through the trainer's output, with the rest
             if kind == "checkpoint":
                 self._checkpoints.append(event)
-            if isinstance(event.get("step"), int):
-                self.last_step = event["step"]
             self._pending.append(event)
 
     def pump(self) -> int:

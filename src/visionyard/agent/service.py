@@ -73,7 +73,7 @@ class Agent:
         setup: AgentSetup,
         *,
         sampler: Any | None = None,
-        busy_gpus: Callable[[set[int]], str | None] | None = None,
+        busy_gpus: Callable[[], str | None] | None = None,
     ) -> None:
         self.db = db
         self.setup = setup
@@ -186,7 +186,7 @@ class Agent:
     def _gpu_busy(self) -> str | None:
         if self._busy_gpus is None or self.setup.devices.is_cpu:
             return None
-        return self._busy_gpus(set())
+        return self._busy_gpus()
 
     # ---- main loop ------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.exc import OperationalError
@@ -53,9 +53,6 @@ class Control:
 
     drain: bool = False  # hand the run back (checkpoint, re-queue without charging a restart)
     kill_now: bool = False  # second SIGTERM: kill the trainer group, no grace
-
-    def request_drain(self) -> None:
-        self.drain = True
 
 
 @dataclass
@@ -104,7 +101,6 @@ class Outcome:
     exit_code: int | None
     message: str | None = None
     new_state: str | None = None
-    lines: list[str] = field(default_factory=list, repr=False)
 
 
 def _signal_name(code: int) -> str:
