@@ -54,6 +54,7 @@ def run_config(config: Path | str | None, overrides: list[str]) -> int:
     """Train one config; returns the process exit code."""
     from visionyard.training.config import load_config
     from visionyard.training.control import StopSignal
+    from visionyard.training.distributed import DistContext
     from visionyard.training.runner import train
 
     cfg = load_config(config, overrides)
@@ -63,6 +64,8 @@ def run_config(config: Path | str | None, overrides: list[str]) -> int:
     if result.status == "stopped":
         typer.echo(f"stopped ({stop.reason}); resume with the same config: {result.run_dir}")
         return EXIT_STOPPED
+    if not DistContext.from_env().is_main:
+        return 0  # under torchrun every rank holds the same synced metrics: rank 0 reports them
     summary = {"val": result.val, "test": result.test}
     typer.echo(json.dumps({"run_dir": str(result.run_dir), **summary}, indent=2))
     typer.echo(f"run folder: {result.run_dir}", err=True)

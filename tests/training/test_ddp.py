@@ -10,6 +10,7 @@ gradients: the two runs differ only by float summation order.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -28,11 +29,14 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
 
 from visionyard.errors import CheckpointError
 from visionyard.training.checkpoint import validate_checkpoint
+from visionyard.training.config import TrainConfig
 from visionyard.training.datasets import EpochSampler, EvalShardSampler
 from visionyard.training.metrics import ClassificationMetrics
+from visionyard.training.runner import train
 
 CLASSES = ("0", "1", "2", "3")
 TRAIN_PER_CLASS = 40  # 160 images: a multiple of the global batch, so no rank is padded
@@ -108,6 +112,42 @@ def test_metrics_sync_when_one_rank_saw_no_image(tmp_path: Path) -> None:
     assert synced[0]["confusion"] == reference["confusion"]
     for name, value in reference["scalars"].items():
         assert synced[0]["scalars"][name] == pytest.approx(value, abs=1e-6), name
+
+
+def _train_and_count_live_wrappers(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+    )
+    torch.set_num_threads(1)
+    train(TrainConfig(**cfg))
+    # No gc.collect() here: what is alive now is alive until interpreter shutdown.
+    alive = sum(isinstance(o, DistributedDataParallel) for o in gc.get_objects())
+    Path(f"{out}.{rank}").write_text(
+        json.dumps({"ddp_alive": alive, "group": dist.is_initialized()})
+    )
+
+
+@pytest.mark.slow  # two spawned processes train one tiny epoch: ~20-30 s on a small machine
+def test_train_releases_the_process_group_before_it_returns(
+    base_config: dict, tmp_path: Path
+) -> None:
+    """A DDP wrapper still alive when train() returns keeps gloo's process group until interpreter
+    shutdown, where tearing it down can abort a worker (SIGABRT) after a successful run: torchrun
+    then reports the run failed. CI saw exactly that on a resumed 2-process run."""
+    out = tmp_path / "alive"
+    cfg = base_config | {"device": "cpu", "batch_size": 4}
+    mp.spawn(
+        _train_and_count_live_wrappers,
+        args=(2, _free_port(), cfg, str(out)),
+        nprocs=2,
+        join=True,
+    )
+    for rank in range(2):
+        assert json.loads(Path(f"{out}.{rank}").read_text()) == {"ddp_alive": 0, "group": False}
 
 
 # ---- end to end through torchrun ---------------------------------------------------------------
@@ -236,6 +276,8 @@ def straight(
     assert one == 0, launcher.output("one.log")[-4000:]
     two = launcher.run(2, "run_name=two", log="two.log")
     assert two == 0, launcher.output("two.log")[-4000:]
+    # One summary for the run, printed by rank 0, not one per worker.
+    assert launcher.output("two.log").count("run folder:") == 1
     return StraightRuns(launcher, launcher.runs / "one", launcher.runs / "two")
 
 

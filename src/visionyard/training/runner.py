@@ -10,6 +10,7 @@ decision that ends in a collective (stop, resume point) is made identically on a
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import sys
@@ -545,6 +546,13 @@ class Run:
         tracker = getattr(self, "tracker", None)
         if tracker is not None:
             tracker.close()
+        if self.ctx.is_distributed:
+            # The DDP wrapper's reducer holds the process group, and the loop's stop callback
+            # makes a reference cycle through this Run, so without this the group outlives
+            # destroy_process_group() until interpreter shutdown, where tearing down gloo's
+            # threads can abort the worker (SIGABRT after a successful run). Free it now.
+            self.__dict__.pop("loop", None)
+            gc.collect()
         self.ctx.shutdown()
 
 
