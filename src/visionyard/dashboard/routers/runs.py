@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import FileResponse
 from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy.orm import Session
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
 from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
@@ -26,7 +27,9 @@ from visionyard.dashboard.schemas import (
 )
 from visionyard.dashboard.services import runs as service
 from visionyard.dashboard.services.files import printable
+from visionyard.dashboard.services.waiting import AgentPool
 from visionyard.db.models import RunState
+from visionyard.settings import Settings
 
 router = APIRouter(tags=["runs"])
 
@@ -85,6 +88,10 @@ class RunOut(BaseModel):
     agent_id: int | None
     agent_name: str | None
     cancel_requested: bool
+    waiting_for: str | None = Field(
+        description="Why a queued run has not started (no agent online, none with enough GPUs, "
+        "its target agent offline or drained) and what to do; null when an agent can claim it."
+    )
     progress: dict[str, Any]
     error: str | None
     tags: list[str]
@@ -161,7 +168,7 @@ class FileListing(BaseModel):
     truncated: bool
 
 
-def _summary(view: service.RunView) -> dict[str, Any]:
+def _summary(view: service.RunView, pool: AgentPool) -> dict[str, Any]:
     run = view.run
     return {
         **{name: getattr(run, name) for name in RunOut.model_fields if hasattr(run, name)},
@@ -170,20 +177,26 @@ def _summary(view: service.RunView) -> dict[str, Any]:
         "agent_name": view.agent_name,
         "tags": sorted(t.tag for t in run.tags),
         "requeued_from": view.requeued_from,
+        "waiting_for": pool.waiting_for(run),
         "progress": dict(run.progress or {}),
     }
 
 
-def _out(view: service.RunView) -> RunOut:
-    return RunOut(**_summary(view))
+def _detail(view: service.RunView, session: Session, settings: Settings) -> RunDetail:
+    pool = AgentPool.load(session, settings)
+    return RunDetail(**_summary(view, pool), config_snapshot=view.run.config_snapshot)
 
 
-def _detail(view: service.RunView) -> RunDetail:
-    return RunDetail(**_summary(view), config_snapshot=view.run.config_snapshot)
-
-
-def _page(views: list[service.RunView], total: int, page: Pagination) -> Page[RunOut]:
-    return Page(items=[_out(v) for v in views], total=total, limit=page.limit, offset=page.offset)
+def _page(
+    views: list[service.RunView], total: int, page: Pagination, session: Session, settings: Settings
+) -> Page[RunOut]:
+    pool = AgentPool.load(session, settings)
+    return Page(
+        items=[RunOut(**_summary(v, pool)) for v in views],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 # ---- queue and lifecycle ------------------------------------------------------------------------
@@ -213,13 +226,14 @@ def create_run(
         tags=body.tags,
         user_id=user.user_id,
     )
-    return _detail(view)
+    return _detail(view, session, state.settings)
 
 
 @router.get("/runs", operation_id="listRuns", response_model=Page[RunOut])
 def list_runs(
     _user: CurrentUser,
     session: SessionDep,
+    app_state: StateDep,
     page: Annotated[Pagination, Depends(pagination)],
     project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     state: RunState | None = None,
@@ -240,7 +254,7 @@ def list_runs(
         limit=page.limit,
         offset=page.offset,
     )
-    return _page(views, total, page)
+    return _page(views, total, page, session, app_state.settings)
 
 
 @router.get(
@@ -250,6 +264,7 @@ def list_project_runs(
     project_id: IdPath,
     _user: CurrentUser,
     session: SessionDep,
+    app_state: StateDep,
     page: Annotated[Pagination, Depends(pagination)],
     state: RunState | None = None,
     group_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -270,20 +285,22 @@ def list_project_runs(
         offset=page.offset,
         require_project=True,
     )
-    return _page(views, total, page)
+    return _page(views, total, page, session, app_state.settings)
 
 
 @router.get("/runs/{run_id}", operation_id="getRun", response_model=RunDetail)
-def get_run(run_id: IdPath, _user: CurrentUser, session: SessionDep) -> RunDetail:
-    return _detail(service.get_run(session, run_id))
+def get_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep) -> RunDetail:
+    return _detail(service.get_run(session, run_id), session, state.settings)
 
 
 @router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=RunCanceled)
-def cancel_run(run_id: IdPath, _user: CurrentUser, session: SessionDep) -> RunCanceled:
+def cancel_run(
+    run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> RunCanceled:
     """Queued: canceled at once. Running: cancel requested; its agent stops it within
     seconds. Finished: 409."""
     view, message = service.cancel_run(session, run_id)
-    return RunCanceled(message=message, run=_detail(view))
+    return RunCanceled(message=message, run=_detail(view, session, state.settings))
 
 
 @router.post(
@@ -310,7 +327,7 @@ def requeue_run(
         priority=body.priority,
         user_id=user.user_id,
     )
-    return _detail(view)
+    return _detail(view, session, state.settings)
 
 
 @router.delete("/runs/{run_id}", operation_id="deleteRun", status_code=status.HTTP_204_NO_CONTENT)
@@ -321,10 +338,10 @@ def delete_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: S
 
 @router.put("/runs/{run_id}/tags", operation_id="setRunTags", response_model=RunDetail)
 def set_run_tags(
-    run_id: IdPath, body: TagsIn, _user: CurrentUser, session: SessionDep
+    run_id: IdPath, body: TagsIn, _user: CurrentUser, session: SessionDep, state: StateDep
 ) -> RunDetail:
     """Replace the run's tags."""
-    return _detail(service.set_tags(session, run_id, body.tags))
+    return _detail(service.set_tags(session, run_id, body.tags), session, state.settings)
 
 
 # ---- what the run produced ----------------------------------------------------------------------
