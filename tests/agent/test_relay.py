@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from visionyard.agent.relay import REDACTED, EventTail, OutputLog, complete_lines_end
+from visionyard.agent.relay import (
+    REDACTED,
+    EventTail,
+    OutputLog,
+    complete_lines_end,
+    earlier_output_bytes,
+)
 
 
 def test_event_tail_reads_whole_lines_only_and_skips_garbage(tmp_path: Path) -> None:
@@ -66,3 +72,33 @@ def test_output_log_levels_and_long_lines(tmp_path: Path) -> None:
     assert levels == ["warning", "info", "info"]
     out.close()
     assert len((tmp_path / "out.log").read_text().splitlines()[2]) < 8300
+
+
+def test_the_cap_is_per_run_earlier_attempts_use_it_up(tmp_path: Path) -> None:
+    agent_dir = tmp_path / "agent"
+    agent_dir.mkdir()
+    (agent_dir / "attempt-1.log").write_text("a" * 700)
+    (agent_dir / "attempt-3.log").write_text("b" * 300)
+    (agent_dir / "attempt-4.log").write_text("not earlier than attempt 4")
+    # attempt 2 never wrote (its agent died before the trainer printed anything)
+    assert earlier_output_bytes(agent_dir, 1) == 0
+    assert earlier_output_bytes(agent_dir, 4) == 1000
+
+    # Attempt 4 of a run capped at 1000 bytes: nothing left, so its first line is the marker,
+    # and its last lines (the crash that ends it) still arrive when it exits.
+    out = OutputLog(
+        agent_dir / "attempt-4.log",
+        max_bytes=1000 - earlier_output_bytes(agent_dir, 4),
+        run_cap=1000,
+        tail_lines=5,
+    )
+    for i in range(50):
+        out.add(f"noise {i}")
+    out.add("error: out of memory")
+    out.close()
+    messages = [e["message"] for e in out.take()]
+    assert messages[0].startswith("[visionyard] log output truncated: this run reached its cap")
+    assert "1000 bytes over all its attempts" in messages[0]
+    assert messages[1].startswith("[visionyard] 51 lines")
+    assert messages[2:] == ["noise 46", "noise 47", "noise 48", "noise 49", "error: out of memory"]
+    assert out.error_message() == "out of memory"

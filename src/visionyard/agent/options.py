@@ -26,7 +26,11 @@ class AgentOptions(BaseSettings):
         description="Physical GPU index (or comma-separated indices for multi-GPU runs).",
     )
     stop_grace_seconds: float = Field(30.0, gt=0, description="SIGTERM -> SIGKILL grace.")
-    max_log_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Stored output per attempt.")
+    max_log_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Stored trainer output per run, over all its attempts.",
+    )
     sample_interval: float = Field(5.0, gt=0, description="System metrics sampling period.")
     idle_wait: float = Field(5.0, gt=0, description="Longest idle wait between claim attempts.")
 

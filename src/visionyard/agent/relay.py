@@ -9,6 +9,7 @@ stores are idempotent, so a batch that did commit before the error is not stored
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -94,10 +95,22 @@ def _level(line: str) -> str:
     return "info"
 
 
+def earlier_output_bytes(agent_dir: Path, attempt: int) -> int:
+    """Bytes of output the run's earlier attempts stored: each attempt's `attempt-N.log` mirrors
+    exactly the lines it stored, and the folder is on the shared run storage, so this holds
+    whichever agent ran them."""
+    total = 0
+    for earlier in range(1, attempt):
+        with contextlib.suppress(OSError):
+            total += (agent_dir / f"attempt-{earlier}.log").stat().st_size
+    return total
+
+
 class OutputLog:
-    """The trainer's merged stdout/stderr: secrets redacted, stored up to `max_bytes` per
-    attempt, then a visible truncation marker; the last `tail_lines` lines are always kept, so a
-    traceback at the end of a noisy run still reaches the logs. Mirrored to `path` on disk.
+    """The trainer's merged stdout/stderr: secrets redacted, stored up to `max_bytes` (what the
+    run's cap leaves after its earlier attempts), then a visible truncation marker; the last
+    `tail_lines` lines are always kept, so a traceback at the end of a noisy attempt still reaches
+    the logs. Mirrored to `path` on disk.
 
     `add` is called from the process reader thread, `take` from the relay: hence the lock.
     """
@@ -109,9 +122,11 @@ class OutputLog:
         max_bytes: int,
         secrets: Sequence[str] = (),
         tail_lines: int = 100,
+        run_cap: int | None = None,
     ) -> None:
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        self._max_bytes = max_bytes
+        self._max_bytes = max(0, max_bytes)
+        self._run_cap = run_cap if run_cap is not None else max_bytes
         self._secrets = [s for s in secrets if s]
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -157,9 +172,10 @@ class OutputLog:
                 return
             if self.dropped_lines == 0:
                 self._append(
-                    f"[visionyard] log output truncated: this attempt reached the cap of "
-                    f"{self._max_bytes} bytes (VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are "
-                    "dropped, the last ones are shown when the trainer exits",
+                    f"[visionyard] log output truncated: this run reached its cap of "
+                    f"{self._run_cap} bytes over all its attempts "
+                    "(VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are dropped, the last ones "
+                    "are shown when the trainer exits",
                     level="warning",
                 )
             self.dropped_lines += 1

@@ -33,7 +33,13 @@ from sqlalchemy.exc import OperationalError
 from visionyard import runqueue
 from visionyard.agent.launch import Launch
 from visionyard.agent.process import TrainerProcess
-from visionyard.agent.relay import EventTail, OutputLog, Relay, complete_lines_end
+from visionyard.agent.relay import (
+    EventTail,
+    OutputLog,
+    Relay,
+    complete_lines_end,
+    earlier_output_bytes,
+)
 from visionyard.runqueue._db import DB
 from visionyard.runqueue.errors import StaleAttempt
 from visionyard.training.watchdog import EXIT_SUPERVISOR_LOST
@@ -177,7 +183,13 @@ class Supervision:
 
     def run(self) -> Outcome:
         launch, opts = self.launch, self.options
-        output = OutputLog(launch.output_path, max_bytes=opts.max_log_bytes, secrets=launch.secrets)
+        used = earlier_output_bytes(launch.output_path.parent, launch.attempt)
+        output = OutputLog(
+            launch.output_path,
+            max_bytes=opts.max_log_bytes - used,
+            run_cap=opts.max_log_bytes,
+            secrets=launch.secrets,
+        )
         events_path = launch.run_dir / "events.jsonl"
         relay = Relay(
             self.db,

@@ -1,0 +1,90 @@
+"""The stored-output cap holds per run, over all its attempts: a crash-looping, chatty trainer
+cannot store `max_restarts + 1` times the cap. Real trainer processes (a chatty stand-in for the
+trainer command), real supervision, a real database."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from tests.agent.platform import Platform
+from visionyard import runqueue
+from visionyard.agent.launch import AgentDevices, prepare_launch
+from visionyard.agent.supervisor import Control, Supervision, SupervisionOptions
+from visionyard.db.models import RunState
+
+CAP = 4096
+#: ~30 bytes a line: 400 lines is ~3x the cap in one attempt; then a crash
+CHATTY = (
+    "import sys\n"
+    "for i in range(400): print(f'noisy line {i:04d} of this attempt')\n"
+    "print('error: the last words of this attempt')\n"
+    "sys.exit(1)\n"
+)
+
+
+def _attempt(p: Platform, agent_id: int, run_id: int) -> tuple[int, str]:
+    claimed = runqueue.claim_next(p.engine, agent_id=agent_id, capacity=0, lease_seconds=30)
+    assert claimed is not None and claimed.id == run_id
+    launch = prepare_launch(
+        run_id=run_id,
+        attempt=claimed.attempt,
+        run_dir=claimed.run_dir,
+        gpu_count=0,
+        snapshot=claimed.config_snapshot,
+        runs_root=p.runs,
+        datasets_root=p.datasets,
+        models_root=p.models,
+        devices=AgentDevices(),
+        agent_env={"PATH": "/usr/bin:/bin"},
+        supervisor_timeout=5,
+        liveness_dir=p.base / "alive",
+        hf_token=None,
+    )
+    launch = dataclasses.replace(launch, argv=[sys.executable, "-c", CHATTY])
+    outcome = Supervision(
+        p.engine,
+        agent_id=agent_id,
+        launch=launch,
+        options=SupervisionOptions(lease_seconds=30, sample_interval=0.2, max_log_bytes=CAP),
+        control=Control(),
+    ).run()
+    return claimed.attempt, outcome.kind
+
+
+def test_log_cap_counts_every_attempt_of_a_run(platform: Platform) -> None:
+    p = platform
+    run_id = p.enqueue(p.config(), max_restarts=2)
+    agent_id = runqueue.register_agent(
+        p.engine, name="inline", hostname="h", device="cpu", gpus=[], version="t"
+    )
+    assert [_attempt(p, agent_id, run_id) for _ in range(3)] == [
+        (1, "crashed"),
+        (2, "crashed"),
+        (3, "crashed"),
+    ]
+    run = p.run(run_id)
+    assert run.state == RunState.failed and "the last words of this attempt" in run.error
+
+    logs = [e for e in p.events(run_id, "log") if e.payload.get("source") == "output"]
+    by_attempt = {a: [e.payload["message"] for e in logs if e.attempt == a] for a in (1, 2, 3)}
+    # Attempt 1 stores up to the cap, then the marker; its last lines follow at its exit.
+    first = by_attempt[1]
+    assert first[0] == "noisy line 0000 of this attempt"
+    cut = next(i for i, m in enumerate(first) if m.startswith("[visionyard] log output truncated"))
+    assert sum(len(m) + 1 for m in first[:cut]) <= CAP
+    assert f"cap of {CAP} bytes over all its attempts" in first[cut]
+    # Later attempts have nothing left: the marker comes first, then only their last lines, so
+    # each crash's final words are still there to read.
+    for attempt in (2, 3):
+        lines = by_attempt[attempt]
+        assert lines[0].startswith("[visionyard] log output truncated: this run reached its cap")
+        assert lines[1].startswith("[visionyard] 401 lines")
+        assert lines[2:] == [
+            *(f"noisy line {i:04d} of this attempt" for i in range(301, 400)),
+            "error: the last words of this attempt",
+        ]
+    # In all: one cap, plus per attempt a marker pair and a 100-line tail, not three caps.
+    total = sum(len(e.payload["message"]) + 1 for e in logs)
+    tail = 100 * 35 + 300
+    assert total <= CAP + 3 * tail, total
