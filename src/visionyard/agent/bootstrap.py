@@ -83,6 +83,7 @@ def build_agent(
     options: AgentOptions,
     *,
     device: str = "auto",
+    check_credential: Callable[[], object] | None = None,
 ) -> Agent:
     devices, chosen = resolve_devices(device, options.gpu_index, discover_gpus())
     setup = AgentSetup(
@@ -109,6 +110,7 @@ def build_agent(
         setup,
         sampler=SystemSampler(devices.gpu_indices),
         busy_gpus=lambda: busy_reason(devices.gpu_indices),
+        check_credential=check_credential,
     )
 
 
@@ -141,7 +143,13 @@ def run_agent(
             f"({str(exc.orig or exc).strip().splitlines()[0]}); check DASHBOARD_DB_URL / --db-url "
             "and that the server is running"
         ) from None
-    agent = build_agent(engine, settings, agent_options, device=device)
+    agent = build_agent(
+        engine,
+        settings,
+        agent_options,
+        device=device,
+        check_credential=lambda: verify_agent_token(engine, secret),
+    )
     agent.install_signals()
     agent.start()
     ready(f"agent {agent.setup.name!r} ready (token of {owner})")

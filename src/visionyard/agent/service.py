@@ -41,6 +41,7 @@ from visionyard.agent.supervisor import (
     supervisor_timeout,
 )
 from visionyard.agent.tokens import ModelTokens
+from visionyard.errors import AuthenticationError, ConflictError, PermissionDeniedError
 from visionyard.runqueue import ClaimedRun
 from visionyard.runqueue._db import DB
 from visionyard.runqueue.errors import StaleAttempt
@@ -74,6 +75,7 @@ class Agent:
         *,
         sampler: Any | None = None,
         busy_gpus: Callable[[], str | None] | None = None,
+        check_credential: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.setup = setup
@@ -88,6 +90,11 @@ class Agent:
         self.tokens = ModelTokens(db, data_dir=setup.data_dir, secret_key=setup.secret_key)
         self.sampler = sampler
         self._busy_gpus = busy_gpus
+        # Re-checks the agent's API token (raises AuthenticationError / PermissionDeniedError):
+        # revoking it must stop the agent, not only its next start.
+        self._check_credential = check_credential
+        self._next_credential_check = 0.0
+        self.exit_code = 0
         self._trainer: TrainerProcess | None = None
         self._next_heartbeat = 0.0
         self._next_reap = 0.0
@@ -117,8 +124,6 @@ class Agent:
     def start(self) -> int:
         other = self.state_file.other_live_agent()
         if other is not None:
-            from visionyard.errors import ConflictError
-
             raise ConflictError(
                 f"another agent named {self.setup.name!r} is running (pid {other}); give this one "
                 "another --name, or stop that one first"
@@ -175,6 +180,9 @@ class Agent:
                     log.info("agent %s by an operator", "drained" if drained else "un-drained")
                 self.drained = drained
                 self.control.drain = self.exiting or drained
+            if self._check_credential is not None and now >= self._next_credential_check:
+                self._next_credential_check = now + self.setup.lease_seconds
+                self._credential_still_valid()
             if now >= self._next_reap:
                 self._next_reap = now + self.setup.reaper_interval
                 result = runqueue.reap_expired(self.db)
@@ -182,6 +190,18 @@ class Agent:
                     log.info("reaper: re-queued %s, failed %s", result.requeued, result.failed)
         except OperationalError as exc:
             log.warning("database unavailable for housekeeping (%s); retrying", exc)
+
+    def _credential_still_valid(self) -> None:
+        assert self._check_credential is not None
+        try:
+            self._check_credential()
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            if not self.exiting:
+                log.error("%s: handing back the current run and stopping", exc)
+            # As a drain: the trainer checkpoints and its run is re-queued without a restart.
+            self.exiting = True
+            self.control.drain = True
+            self.exit_code = exc.exit_code
 
     def _gpu_busy(self) -> str | None:
         if self._busy_gpus is None or self.setup.devices.is_cpu:
@@ -231,7 +251,7 @@ class Agent:
             shutil.rmtree(self.liveness_dir, ignore_errors=True)
             self.state_file.write(AgentState(agent_pid=os.getpid()))
         log.info("agent %r stopped", self.setup.name)
-        return 0
+        return self.exit_code
 
     # ---- one run --------------------------------------------------------------------------------
 
