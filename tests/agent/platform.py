@@ -111,6 +111,13 @@ class Platform:
         self.agents.append(proc)
         return proc
 
+    def trainers(self, run_id: int, attempt: int) -> list[psutil.Process]:
+        """The live trainer processes of one attempt of one run of THIS platform: matched by the
+        absolute path of the attempt's config, so another test session's run 1 is never taken
+        for this one's."""
+        config = self.runs.resolve() / f"{run_id}-run" / "agent" / f"attempt-{attempt}.config.json"
+        return trainer_processes(str(config))
+
     def agent_log(self, name: str) -> str:
         path = self.base / f"agent-{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""

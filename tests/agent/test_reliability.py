@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from tests.agent.platform import LEASE_SECONDS, Platform, trainer_processes
+from tests.agent.platform import LEASE_SECONDS, Platform
 from visionyard import runqueue
 from visionyard.db.models import RunState
 
@@ -21,9 +21,8 @@ LONG = {"epochs": 28, "checkpoint_every_steps": 20}
 
 
 def trainer_of(p: Platform, run_id: int, attempt: int) -> psutil.Process:
-    marker = f"{run_id}-run/agent/attempt-{attempt}.config.json"
     procs = p.wait_for(
-        f"the trainer of run {run_id} attempt {attempt}", lambda: trainer_processes(marker)
+        f"the trainer of run {run_id} attempt {attempt}", lambda: p.trainers(run_id, attempt)
     )
     return procs[0]
 

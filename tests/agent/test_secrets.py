@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from tests.agent.platform import Platform, trainer_processes
+from tests.agent.platform import Platform
 from visionyard import runqueue
 from visionyard.agent.launch import AgentDevices, prepare_launch
 from visionyard.agent.supervisor import Control, Supervision, SupervisionOptions
@@ -56,8 +56,7 @@ def test_trainer_env_holds_no_dashboard_secrets_only_its_models_token(platform: 
     register_model_token(p)
     run_id = p.enqueue(p.config(epochs=6))
     p.start_agent("a", **AGENT_SECRETS)
-    marker = f"{run_id}-run/agent/attempt-1.config.json"
-    trainer = p.wait_for("the trainer", lambda: trainer_processes(marker))[0]
+    trainer = p.wait_for("the trainer", lambda: p.trainers(run_id, 1))[0]
     env = trainer.environ()
     assert env.get("HF_TOKEN") == HF_TOKEN  # its model needs it
     leaked = [k for k, v in env.items() if any(s in v for s in AGENT_SECRETS.values())]
