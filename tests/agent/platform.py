@@ -3,6 +3,7 @@ digits dataset and a tiny local model, an agent token, and agents as real subpro
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -20,9 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from visionyard import runqueue
+from visionyard.agent.launch import AgentDevices, Launch, prepare_launch
+from visionyard.agent.supervisor import Control, Outcome, Supervision, SupervisionOptions
 from visionyard.dashboard.services.auth import create_token, create_user
 from visionyard.db.engine import make_engine
 from visionyard.db.models import CheckpointRecord, Project, Run, RunEvent
+from visionyard.runqueue import ClaimedRun
 
 T = TypeVar("T")
 LEASE_SECONDS = 6.0
@@ -117,6 +121,39 @@ class Platform:
         for this one's."""
         config = self.runs.resolve() / f"{run_id}-run" / "agent" / f"attempt-{attempt}.config.json"
         return trainer_processes(str(config))
+
+    def supervise_script(
+        self,
+        agent_id: int,
+        claimed: ClaimedRun,
+        script: str,
+        *,
+        agent_env: dict[str, str],
+        options: SupervisionOptions,
+        hf_token: str | None = None,
+    ) -> tuple[Launch, Outcome]:
+        """One claimed attempt under real supervision in this process, prepared as an agent
+        prepares it, with `python -c script` standing in for the trainer command."""
+        launch = prepare_launch(
+            run_id=claimed.id,
+            attempt=claimed.attempt,
+            run_dir=claimed.run_dir,
+            gpu_count=0,
+            snapshot=claimed.config_snapshot,
+            runs_root=self.runs,
+            datasets_root=self.datasets,
+            models_root=self.models,
+            devices=AgentDevices(),
+            agent_env=agent_env,
+            supervisor_timeout=5,
+            liveness_dir=self.base / "alive",
+            hf_token=hf_token,
+        )
+        launch = dataclasses.replace(launch, argv=[sys.executable, "-c", script])
+        supervision = Supervision(
+            self.engine, agent_id=agent_id, launch=launch, options=options, control=Control()
+        )
+        return launch, supervision.run()
 
     def agent_log(self, name: str) -> str:
         path = self.base / f"agent-{name}.log"

@@ -4,13 +4,9 @@ trainer command), real supervision, a real database."""
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-
 from tests.agent.platform import Platform
 from visionyard import runqueue
-from visionyard.agent.launch import AgentDevices, prepare_launch
-from visionyard.agent.supervisor import Control, Supervision, SupervisionOptions
+from visionyard.agent.supervisor import SupervisionOptions
 from visionyard.db.models import RunState
 
 CAP = 4096
@@ -26,29 +22,13 @@ CHATTY = (
 def _attempt(p: Platform, agent_id: int, run_id: int) -> tuple[int, str]:
     claimed = runqueue.claim_next(p.engine, agent_id=agent_id, capacity=0, lease_seconds=30)
     assert claimed is not None and claimed.id == run_id
-    launch = prepare_launch(
-        run_id=run_id,
-        attempt=claimed.attempt,
-        run_dir=claimed.run_dir,
-        gpu_count=0,
-        snapshot=claimed.config_snapshot,
-        runs_root=p.runs,
-        datasets_root=p.datasets,
-        models_root=p.models,
-        devices=AgentDevices(),
+    _, outcome = p.supervise_script(
+        agent_id,
+        claimed,
+        CHATTY,
         agent_env={"PATH": "/usr/bin:/bin"},
-        supervisor_timeout=5,
-        liveness_dir=p.base / "alive",
-        hf_token=None,
-    )
-    launch = dataclasses.replace(launch, argv=[sys.executable, "-c", CHATTY])
-    outcome = Supervision(
-        p.engine,
-        agent_id=agent_id,
-        launch=launch,
         options=SupervisionOptions(lease_seconds=30, sample_interval=0.2, max_log_bytes=CAP),
-        control=Control(),
-    ).run()
+    )
     return claimed.attempt, outcome.kind
 
 

@@ -3,16 +3,13 @@ value reaches stored or streamed logs, even from a trainer that prints its whole
 
 from __future__ import annotations
 
-import dataclasses
-import sys
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from tests.agent.platform import Platform
 from visionyard import runqueue
-from visionyard.agent.launch import AgentDevices, prepare_launch
-from visionyard.agent.supervisor import Control, Supervision, SupervisionOptions
+from visionyard.agent.supervisor import SupervisionOptions
 from visionyard.dashboard.security import SecretBox, load_or_create_key
 from visionyard.db.models import ModelEntry, RunState
 
@@ -76,30 +73,15 @@ def test_a_trainer_printing_its_environment_leaks_nothing(platform: Platform) ->
     claimed = runqueue.claim_next(p.engine, agent_id=agent_id, capacity=0, lease_seconds=30)
     assert claimed is not None and claimed.id == run_id
     agent_env = {"PATH": "/usr/bin:/bin", "DASHBOARD_DB_URL": p.url, **AGENT_SECRETS}
-    launch = prepare_launch(
-        run_id=run_id,
-        attempt=claimed.attempt,
-        run_dir=claimed.run_dir,
-        gpu_count=0,
-        snapshot=claimed.config_snapshot,
-        runs_root=p.runs,
-        datasets_root=p.datasets,
-        models_root=p.models,
-        devices=AgentDevices(),
+    printer = "import os\nfor k, v in sorted(os.environ.items()): print(f'{k}={v}')\n"
+    launch, outcome = p.supervise_script(
+        agent_id,
+        claimed,
+        printer,
         agent_env=agent_env,
-        supervisor_timeout=5,
-        liveness_dir=p.base / "alive",
+        options=SupervisionOptions(lease_seconds=30, sample_interval=0.2),
         hf_token=HF_TOKEN,
     )
-    printer = "import os\nfor k, v in sorted(os.environ.items()): print(f'{k}={v}')\n"
-    launch = dataclasses.replace(launch, argv=[sys.executable, "-c", printer])
-    outcome = Supervision(
-        p.engine,
-        agent_id=agent_id,
-        launch=launch,
-        options=SupervisionOptions(lease_seconds=30, sample_interval=0.2),
-        control=Control(),
-    ).run()
     assert outcome.kind == "succeeded"
     logs = [e.payload["message"] for e in p.events(run_id, "log")]
     assert "HF_TOKEN=[redacted]" in logs  # printed, and redacted before storage
