@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from visionyard.cli import setup_logging
 
 REPO = Path(__file__).resolve().parents[1]
 VISIONYARD = [sys.executable, "-m", "visionyard.cli"]
@@ -155,3 +158,22 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_finishes(
     # epochs may be lowered below progress already made: the run just finalises
     assert finish.returncode == 0, finish.stderr
     assert (runs / "sig" / "model" / "config.json").is_file()
+
+
+def test_logging_keeps_applied_migrations_and_drops_alembic_chatter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every agent, dashboard and `up` start opens the schema; a user should see a migration
+    being applied, not alembic's per-connection set-up lines."""
+    setup_logging()
+    migration = logging.getLogger("alembic.runtime.migration")
+    with caplog.at_level(logging.INFO):
+        migration.info("Context impl SQLiteImpl.")
+        migration.info("Will assume non-transactional DDL.")
+        logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.types")
+        migration.info("Running upgrade  -> 0001, initial schema")
+        migration.warning("something alembic warns about")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Running upgrade  -> 0001, initial schema",
+        "something alembic warns about",
+    ]

@@ -34,6 +34,12 @@ SetOption = Annotated[
 ]
 
 
+def _migration_steps_only(record: logging.LogRecord) -> bool:
+    """Alembic logs every connection's dialect and plugin set-up at INFO; the migrations it
+    actually applies ("Running upgrade 0001 -> 0002, ...") are the part worth a line."""
+    return record.levelno >= logging.WARNING or record.getMessage().startswith("Running ")
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -43,6 +49,11 @@ def setup_logging(verbose: bool = False) -> None:
     )
     # Transformers is chatty about freshly initialised heads, which is exactly what we ask for.
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    if not verbose:
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        migration = logging.getLogger("alembic.runtime.migration")
+        if _migration_steps_only not in migration.filters:
+            migration.addFilter(_migration_steps_only)
 
 
 def fail(exc: VisionyardError) -> typer.Exit:
