@@ -110,6 +110,7 @@ def test_queue_train_watch_and_survive_a_dashboard_restart(platform: Platform) -
         run = api.post(f"/configs/{config.json()['id']}/runs", json={"gpu_count": 0})
         assert run.status_code == 201, run.text
         run_id = run.json()["id"]
+        assert run.json()["waiting_for"].startswith("no agent is online")  # none started yet
 
         live = LiveMetrics(dashboard.url, p.token, run_id)
         live.start()
@@ -123,6 +124,7 @@ def test_queue_train_watch_and_survive_a_dashboard_restart(platform: Platform) -
         live.join(5)
         state = api.get(f"/runs/{run_id}").json()["state"]
         assert state == "running"  # they arrived while it trained
+        assert api.get(f"/runs/{run_id}").json()["waiting_for"] is None
 
         # R14: the dashboard dies mid-run and comes back; the agent does not depend on it.
         api.close()
