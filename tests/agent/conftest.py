@@ -23,3 +23,8 @@ def sqlite_platform(sqlite_url: str, tmp_path: Path, digits_root: Path) -> Itera
 
 def _resnet(path: Path) -> Path:
     return write_tiny_model(path, arch="resnet")
+
+
+@pytest.fixture
+def pg_platform(pg_url: str, tmp_path: Path, digits_root: Path) -> Iterator[Platform]:
+    yield from make_platform(pg_url, tmp_path / "p", digits_root, _resnet)

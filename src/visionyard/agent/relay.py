@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from visionyard import runqueue
+from visionyard.agent.dbhealth import DatabaseHealth
 from visionyard.runqueue._db import DB
 
 log = logging.getLogger(__name__)
@@ -229,8 +230,10 @@ class Relay:
         agent_id: int,
         events: EventTail,
         output: OutputLog,
+        db_health: DatabaseHealth | None = None,
     ) -> None:
         self.db = db
+        self.db_health = db_health or DatabaseHealth()
         self.run_id = run_id
         self.attempt = attempt
         self.agent_id = agent_id
@@ -296,7 +299,8 @@ class Relay:
                     agent_id=self.agent_id,
                 )
                 self._checkpoints.pop(0)
-            return stored
         except OperationalError as exc:
-            log.warning("run %s: relaying events failed (%s); retrying", self.run_id, exc)
+            self.db_health.failed(f"relaying the events of run {self.run_id}", exc)
             return 0
+        self.db_health.ok()
+        return stored

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from visionyard import __version__, runqueue
+from visionyard.agent.dbhealth import DatabaseHealth
 from visionyard.agent.launch import AgentDevices, LaunchRefused, prepare_launch
 from visionyard.agent.process import TrainerProcess
 from visionyard.agent.statefile import AgentState, StateFile
@@ -95,6 +96,7 @@ class Agent:
         self._check_credential = check_credential
         self._next_credential_check = 0.0
         self.exit_code = 0
+        self.db_health = DatabaseHealth()
         self._trainer: TrainerProcess | None = None
         self._next_heartbeat = 0.0
         self._next_reap = 0.0
@@ -176,6 +178,7 @@ class Agent:
             if now >= self._next_heartbeat:
                 self._next_heartbeat = now + max(0.2, self.setup.lease_seconds / 3)
                 drained = runqueue.agent_heartbeat(self.db, self.agent_id)
+                self.db_health.ok()
                 if drained != self.drained:
                     log.info("agent %s by an operator", "drained" if drained else "un-drained")
                 self.drained = drained
@@ -189,7 +192,7 @@ class Agent:
                 if result.requeued or result.failed:
                     log.info("reaper: re-queued %s, failed %s", result.requeued, result.failed)
         except OperationalError as exc:
-            log.warning("database unavailable for housekeeping (%s); retrying", exc)
+            self.db_health.failed("heartbeating", exc)
 
     def _credential_still_valid(self) -> None:
         assert self._check_credential is not None
@@ -237,7 +240,7 @@ class Agent:
                         lease_seconds=self.setup.lease_seconds,
                     )
                 except OperationalError as exc:
-                    log.warning("claim failed (%s); retrying", exc)
+                    self.db_health.failed("claiming a run", exc)
                     time.sleep(1.0)
                     continue
                 if claimed is None:
@@ -301,6 +304,7 @@ class Agent:
             sampler=self.sampler,
             on_started=started,
             housekeeping=self.housekeeping,
+            db_health=self.db_health,
         )
         try:
             return supervision.run()

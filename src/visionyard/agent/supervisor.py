@@ -31,6 +31,7 @@ from typing import Protocol
 from sqlalchemy.exc import OperationalError
 
 from visionyard import runqueue
+from visionyard.agent.dbhealth import DatabaseHealth
 from visionyard.agent.launch import Launch
 from visionyard.agent.process import TrainerProcess
 from visionyard.agent.relay import (
@@ -156,8 +157,10 @@ class Supervision:
         sampler: Sampler | None = None,
         on_started: Callable[[TrainerProcess], None] | None = None,
         housekeeping: Callable[[], None] | None = None,
+        db_health: DatabaseHealth | None = None,
     ) -> None:
         self.db = db
+        self.db_health = db_health or DatabaseHealth()
         self.agent_id = agent_id
         self.launch = launch
         self.options = options
@@ -198,6 +201,7 @@ class Supervision:
             agent_id=self.agent_id,
             events=EventTail(events_path, complete_lines_end(events_path)),
             output=output,
+            db_health=self.db_health,
         )
         toucher = threading.Thread(target=self._touch_while_trusted, daemon=True)
         toucher.start()
@@ -245,8 +249,9 @@ class Supervision:
                             opts.lease_seconds,
                         )
                         self.lease.renewed()
+                        self.db_health.ok()
                     except OperationalError as exc:
-                        log.warning("run %s: lease renewal failed (%s)", launch.run_id, exc)
+                        self.db_health.failed(f"renewing the lease of run {launch.run_id}", exc)
                         cancel = False
                     if cancel and stop_reason is None:
                         stop_reason = "cancel"
@@ -321,7 +326,7 @@ class Supervision:
             except StaleAttempt as exc:
                 return Outcome("lost", code, str(exc))
             except OperationalError as exc:
-                log.warning("run %s: reporting the outcome failed (%s)", launch.run_id, exc)
+                self.db_health.failed(f"reporting how run {launch.run_id} ended", exc)
                 time.sleep(delay)
         # The lease runs out and the reaper re-queues the run: nothing is lost but a restart.
         return Outcome(kind, code, message, None)

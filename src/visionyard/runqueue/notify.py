@@ -98,7 +98,8 @@ class WorkWaiter:
         except psycopg.OperationalError as exc:
             # The listening connection is gone: fall back to polling for this wait and
             # reconnect on the next one. The caller's claim surfaces real database outages.
-            log.warning("LISTEN connection lost (%s); polling until it is back", exc)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning("LISTEN connection lost (%s); polling until it is back", reason)
             self._close_conn()
             time.sleep(max(0.0, deadline - time.monotonic()))
             return True
