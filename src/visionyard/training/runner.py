@@ -10,7 +10,7 @@ decision that ends in a collective (stop, resume point) is made identically on a
 
 from __future__ import annotations
 
-import gc
+import functools
 import logging
 import math
 import sys
@@ -88,6 +88,13 @@ class Progress:
     best: float | None = None
     best_epoch: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _stop_agreed(ctx: DistContext, stop: StopSignal, device: torch.device) -> bool:
+    """Whether any rank was asked to stop. A plain function of its parts rather than a closure
+    over the Run: a closure would make a reference cycle (Run -> loop -> closure -> Run) that
+    keeps the DDP wrapper, and with it the process group, alive until interpreter shutdown."""
+    return ctx.any_flag(stop.is_set(), device)
 
 
 def _validate_against_dataset(cfg: TrainConfig, index: DatasetIndex) -> list[int]:
@@ -240,7 +247,7 @@ class Run:
             grad_accum_steps=cfg.grad_accum_steps,
             max_grad_norm=cfg.max_grad_norm,
             mixer=mixer,
-            stop_requested=lambda: self.ctx.any_flag(self.stop.is_set(), self.device),
+            stop_requested=functools.partial(_stop_agreed, self.ctx, self.stop, self.device),
         )
         self.metrics = ClassificationMetrics(
             len(self.classes), self.classes, topk=cfg.eval_topk, device=self.device
@@ -547,12 +554,10 @@ class Run:
         if tracker is not None:
             tracker.close()
         if self.ctx.is_distributed:
-            # The DDP wrapper's reducer holds the process group, and the loop's stop callback
-            # makes a reference cycle through this Run, so without this the group outlives
-            # destroy_process_group() until interpreter shutdown, where tearing down gloo's
-            # threads can abort the worker (SIGABRT after a successful run). Free it now.
+            # The DDP wrapper's reducer holds the process group: drop it first, so that
+            # destroy_process_group() frees the group now rather than at interpreter shutdown,
+            # where tearing down gloo's threads can abort a worker after a successful run.
             self.__dict__.pop("loop", None)
-            gc.collect()
         self.ctx.shutdown()
 
 
