@@ -88,8 +88,8 @@ def test_the_cap_is_per_run_earlier_attempts_use_it_up(tmp_path: Path) -> None:
     # and its last lines (the crash that ends it) still arrive when it exits.
     out = OutputLog(
         agent_dir / "attempt-4.log",
-        max_bytes=1000 - earlier_output_bytes(agent_dir, 4),
-        run_cap=1000,
+        max_bytes=1000,
+        already_stored=earlier_output_bytes(agent_dir, 4),
         tail_lines=5,
     )
     for i in range(50):

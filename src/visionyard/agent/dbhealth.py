@@ -26,10 +26,6 @@ class DatabaseHealth:
         self._lock = threading.Lock()
         self._down_since: float | None = None
 
-    @property
-    def down(self) -> bool:
-        return self._down_since is not None
-
     def failed(self, doing: str, exc: BaseException) -> None:
         with self._lock:
             first = self._down_since is None

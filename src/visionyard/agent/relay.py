@@ -108,10 +108,10 @@ def earlier_output_bytes(agent_dir: Path, attempt: int) -> int:
 
 
 class OutputLog:
-    """The trainer's merged stdout/stderr: secrets redacted, stored up to `max_bytes` (what the
-    run's cap leaves after its earlier attempts), then a visible truncation marker; the last
-    `tail_lines` lines are always kept, so a traceback at the end of a noisy attempt still reaches
-    the logs. Mirrored to `path` on disk.
+    """The trainer's merged stdout/stderr: secrets redacted, stored up to the run's cap
+    `max_bytes` less the `already_stored` bytes of its earlier attempts, then a visible marker;
+    the last `tail_lines` lines are always kept, so a traceback at the end of a noisy attempt
+    still reaches the logs. Mirrored to `path` on disk.
 
     `add` is called from the process reader thread, `take` from the relay: hence the lock.
     """
@@ -123,11 +123,11 @@ class OutputLog:
         max_bytes: int,
         secrets: Sequence[str] = (),
         tail_lines: int = 100,
-        run_cap: int | None = None,
+        already_stored: int = 0,
     ) -> None:
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        self._max_bytes = max(0, max_bytes)
-        self._run_cap = run_cap if run_cap is not None else max_bytes
+        self._max_bytes = max_bytes
+        self._budget = max(0, max_bytes - already_stored)
         self._secrets = [s for s in secrets if s]
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -167,14 +167,14 @@ class OutputLog:
             if self._closed:
                 return
             self._tail.append(line)
-            if self.stored_bytes + size <= self._max_bytes:
+            if self.stored_bytes + size <= self._budget:
                 self.stored_bytes += size
                 self._append(line)
                 return
             if self.dropped_lines == 0:
                 self._append(
                     f"[visionyard] log output truncated: this run reached its cap of "
-                    f"{self._run_cap} bytes over all its attempts "
+                    f"{self._max_bytes} bytes over all its attempts "
                     "(VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are dropped, the last ones "
                     "are shown when the trainer exits",
                     level="warning",

@@ -186,11 +186,10 @@ class Supervision:
 
     def run(self) -> Outcome:
         launch, opts = self.launch, self.options
-        used = earlier_output_bytes(launch.output_path.parent, launch.attempt)
         output = OutputLog(
             launch.output_path,
-            max_bytes=opts.max_log_bytes - used,
-            run_cap=opts.max_log_bytes,
+            max_bytes=opts.max_log_bytes,
+            already_stored=earlier_output_bytes(launch.output_path.parent, launch.attempt),
             secrets=launch.secrets,
         )
         events_path = launch.run_dir / "events.jsonl"

@@ -65,3 +65,11 @@ def runs_by_id(session: Session, run_ids: Collection[int]) -> dict[int, Any]:
         select(Run.id, Run.name, Run.state, Run.attempt).where(Run.id.in_(run_ids))
     )
     return {row.id: row for row in rows}
+
+
+def claim_facts(session: Session) -> Sequence[Any]:
+    """Every agent, with what the claim query checks about it (id, name, last_heartbeat_at,
+    drained, gpus)."""
+    return session.execute(
+        select(Agent.id, Agent.name, Agent.last_heartbeat_at, Agent.drained, Agent.gpus)
+    ).all()

@@ -36,6 +36,10 @@ def alive_window(settings: Settings) -> float:
     return LIVENESS_LEASES * settings.lease_seconds
 
 
+def heartbeat_age(agent_last_heartbeat_at: float, now: float) -> float:
+    return max(0.0, now - agent_last_heartbeat_at)
+
+
 def _views(
     session: Session, settings: Settings, agents: Sequence[Agent], now: float
 ) -> list[AgentView]:
@@ -46,8 +50,8 @@ def _views(
     return [
         AgentView(
             agent=a,
-            alive=now - a.last_heartbeat_at <= window,
-            seconds_since_heartbeat=max(0.0, now - a.last_heartbeat_at),
+            alive=heartbeat_age(a.last_heartbeat_at, now) <= window,
+            seconds_since_heartbeat=heartbeat_age(a.last_heartbeat_at, now),
             current_run=runs.get(a.current_run_id or 0),
         )
         for a in agents

@@ -15,11 +15,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.services.agents import alive_window
-from visionyard.db.models import Agent, Run, RunState
+from visionyard.dashboard.repositories import agents as repo
+from visionyard.dashboard.services.agents import alive_window, heartbeat_age
+from visionyard.db.models import Run, RunState
 from visionyard.settings import Settings
 
 
@@ -32,7 +32,7 @@ class AgentSeat:
     alive: bool
     drained: bool
     capacity: int  # GPUs it serves: a run may ask for at most this many (0 for a CPU agent)
-    idle_seconds: float
+    seconds_since_heartbeat: float
 
 
 def _ago(seconds: float) -> str:
@@ -56,22 +56,20 @@ class AgentPool:
         """Every registered agent (a lab has a handful; one query per request)."""
         ts = time.time() if now is None else now
         window = alive_window(settings)
-        rows = session.execute(
-            select(Agent.id, Agent.name, Agent.last_heartbeat_at, Agent.drained, Agent.gpus)
-        ).all()
-        return cls(
-            tuple(
+        seats = []
+        for row in repo.claim_facts(session):
+            age = heartbeat_age(row.last_heartbeat_at, ts)
+            seats.append(
                 AgentSeat(
                     id=row.id,
                     name=row.name,
-                    alive=ts - row.last_heartbeat_at <= window,
+                    alive=age <= window,
                     drained=row.drained,
                     capacity=len(row.gpus or []),
-                    idle_seconds=max(0.0, ts - row.last_heartbeat_at),
+                    seconds_since_heartbeat=age,
                 )
-                for row in rows
             )
-        )
+        return cls(tuple(seats))
 
     def waiting_for(self, run: Run) -> str | None:
         if run.state != RunState.queued:
@@ -110,7 +108,7 @@ class AgentPool:
         if not seat.alive:
             return (
                 f"it targets agent {name!r}, which is offline "
-                f"(last heartbeat {_ago(seat.idle_seconds)}): start that agent again"
+                f"(last heartbeat {_ago(seat.seconds_since_heartbeat)}): start that agent again"
             )
         if seat.drained:
             return (
