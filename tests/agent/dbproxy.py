@@ -18,7 +18,6 @@ class CuttableProxy:
         self._up.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
-        self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:

@@ -123,7 +123,7 @@ def run_agent(
 ) -> int:
     """`visionyard agent`: authenticate, register, serve until drained; the exit code."""
     from visionyard.agent.auth import verify_agent_token
-    from visionyard.db.engine import make_engine
+    from visionyard.db.engine import driver_message, make_engine
     from visionyard.db.migrate import ensure_schema
 
     settings = load_settings(**({"db_url": db_url} if db_url else {}))
@@ -140,7 +140,7 @@ def run_agent(
     except OperationalError as exc:
         raise DatabaseUnavailableError(
             f"cannot reach the database {engine.url.render_as_string(hide_password=True)} "
-            f"({str(exc.orig or exc).strip().splitlines()[0]}); check DASHBOARD_DB_URL / --db-url "
+            f"({driver_message(exc)}); check DASHBOARD_DB_URL / --db-url "
             "and that the server is running"
         ) from None
     agent = build_agent(

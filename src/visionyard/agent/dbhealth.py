@@ -11,14 +11,9 @@ import logging
 import threading
 import time
 
+from visionyard.db.engine import driver_message
+
 log = logging.getLogger("visionyard.agent")
-
-
-def first_line(exc: BaseException) -> str:
-    """The driver's own message (not SQLAlchemy's wrapper and its help link), first line."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return (lines[0] if lines else type(cause).__name__)[:300]
 
 
 class DatabaseHealth:
@@ -36,10 +31,10 @@ class DatabaseHealth:
                 "database unreachable while %s (%s); retrying. A running trainer stops itself if "
                 "this lasts past its lease, and its run resumes from its checkpoint afterwards",
                 doing,
-                first_line(exc),
+                driver_message(exc),
             )
         else:
-            log.debug("database still unreachable while %s (%s)", doing, first_line(exc))
+            log.debug("database still unreachable while %s (%s)", doing, driver_message(exc))
 
     def ok(self) -> None:
         with self._lock:

@@ -78,3 +78,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def driver_message(exc: BaseException) -> str:
+    """The first line of the database driver's own message (not SQLAlchemy's wrapper with its
+    help link, nor the driver's continuation lines): what an operator's log line should show."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return (lines[0] if lines else type(cause).__name__)[:300]

@@ -26,6 +26,7 @@ import psycopg
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from visionyard.db.engine import driver_message
 from visionyard.db.models import FeedEvent
 from visionyard.runqueue._db import DB, engine_of, is_postgres
 from visionyard.runqueue.feed import RUNS_TOPIC
@@ -98,8 +99,9 @@ class WorkWaiter:
         except psycopg.OperationalError as exc:
             # The listening connection is gone: fall back to polling for this wait and
             # reconnect on the next one. The caller's claim surfaces real database outages.
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            log.warning("LISTEN connection lost (%s); polling until it is back", reason)
+            log.warning(
+                "LISTEN connection lost (%s); polling until it is back", driver_message(exc)
+            )
             self._close_conn()
             time.sleep(max(0.0, deadline - time.monotonic()))
             return True
