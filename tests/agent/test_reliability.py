@@ -1,4 +1,4 @@
-"""R6-R9, R12, R13 (RELIABILITY.md) with real agent and trainer processes, on SQLite and
+"""R6-R9, R12, R13 (docs/reliability.md) with real agent and trainer processes, on SQLite and
 PostgreSQL. Agents run with a 6 s lease so that expiry-driven cases finish in seconds."""
 
 from __future__ import annotations

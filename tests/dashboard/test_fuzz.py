@@ -1,4 +1,5 @@
-"""S2, S3 and S12 from RELIABILITY.md: the whole API fuzzed in-process, on SQLite and PostgreSQL.
+"""S2, S3 and S12 (docs/reliability.md): the whole API fuzzed in-process, on SQLite and
+PostgreSQL.
 
 - S2: schemathesis generates requests (valid and invalid: positive and negative generation, plus
   its coverage phase of boundary cases) for every operation of the app's own OpenAPI document.

@@ -1,5 +1,5 @@
-"""S1 and S10 from RELIABILITY.md: authentication on every route (enumerated from the app's own
-route table, so a new route cannot slip through), CORS and Host checks."""
+"""S1 and S10 (docs/reliability.md): authentication on every route (enumerated from the app's
+own route table, so a new route cannot slip through), CORS and Host checks."""
 
 from __future__ import annotations
 

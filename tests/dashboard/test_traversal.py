@@ -1,4 +1,4 @@
-"""S5 from RELIABILITY.md: one corpus of traversal payloads against every route that takes a
+"""S5 (docs/reliability.md): one corpus of traversal payloads against every route that takes a
 file-system path, on SQLite and PostgreSQL.
 
 The routes are found from the app's own OpenAPI document (every parameter or body field named

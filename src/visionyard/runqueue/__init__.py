@@ -2,8 +2,8 @@
 transitions and wake-ups. Shared by the dashboard and the training agents; works on SQLite and
 PostgreSQL. Every function takes the database (an Engine or a sessionmaker) explicitly.
 
-Semantics: docs/ARCHITECTURE.md, "Run lifecycle and queue semantics"; the proofs are the R1-R5
-and R15 tests in tests/runqueue.
+Semantics: docs/architecture.md, "The run queue: states, leases, fencing"; the promises (R1-R5,
+R15) and the tests in tests/runqueue that prove them: docs/reliability.md.
 """
 
 from __future__ import annotations

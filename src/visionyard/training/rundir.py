@@ -1,4 +1,5 @@
-"""The run directory contract (see ARCHITECTURE.md) and the resume policy that guards it."""
+"""The run directory contract and the resume policy that guards it (docs/architecture.md,
+"The run folder contract")."""
 
 from __future__ import annotations
 
