@@ -1,5 +1,6 @@
-"""resolve_under: the one containment check for DATASETS_DIR and VISIONYARD_MODELS_DIR, on real
-folders and real symbolic links."""
+"""visionyard.paths: the one containment rule (resolve every link, then the root or below it),
+through resolve_under (paths settings and configs name), resolve_inside (paths a client sends)
+and resolved_inside (paths found on disk), on real folders and real symbolic links."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from pathlib import Path
 import pytest
 
 from visionyard.errors import ConfigError, PathOutsideRootError
-from visionyard.paths import MAX_PATH_CHARS, SHELL_METACHARACTERS, resolve_under
+from visionyard.paths import (
+    MAX_NAME_BYTES,
+    MAX_PATH_CHARS,
+    SHELL_METACHARACTERS,
+    check_relative,
+    is_inside,
+    relative_posix,
+    resolve_inside,
+    resolve_under,
+    resolved_inside,
+    resolved_or_none,
+)
 
 ENV = "VISIONYARD_MODELS_DIR"
 
@@ -149,3 +161,71 @@ def test_shell_metacharacters_pattern_covers_what_a_shell_or_url_interprets() ->
         assert SHELL_METACHARACTERS.search(f"org/na{ch}me"), repr(ch)
     for ok in ("google/vit-base-patch16-224", "/srv/models/tiny_resnet.v2", "a/b/c"):
         assert SHELL_METACHARACTERS.search(ok) is None
+
+
+# ---- the rule underneath: resolved_inside / is_inside ------------------------------------------
+
+
+def test_inside_means_resolved_root_or_below_it(root: Path) -> None:
+    base = root.resolve()
+    assert resolved_inside(base, base) == base  # the root itself is inside
+    assert resolved_inside(base / "model", base) == base / "model"
+    assert resolved_inside(base / "org" / ".." / "model", base) == base / "model"
+    assert resolved_inside(base / "link-in", base) == base / "model"
+    assert resolved_inside(base / "not-there" / "yet", base) == base / "not-there" / "yet"
+    for outside in (
+        base / "link-out",
+        base / "org" / "link-up",
+        base / ".." / "outside",
+        base.parent / "models-evil" / "model",
+        Path(f"{base}-evil"),
+        base / "loop",  # resolves to nothing
+        Path("/etc"),
+    ):
+        assert resolved_inside(outside, base) is None, outside
+        assert not is_inside(outside, base), outside
+    assert resolved_or_none(base / "loop") is None
+
+
+# ---- paths a client sends: resolve_inside ------------------------------------------------------
+
+
+def test_plain_relative_paths_resolve_inside(root: Path) -> None:
+    base = root.resolve()
+    assert resolve_inside(base, "") == base
+    assert resolve_inside(base, ".") == base
+    assert resolve_inside(base, "model") == base / "model"
+    assert resolve_inside(base, "./org//name/") == base / "org" / "name"
+    assert resolve_inside(base, "link-in") == base / "model"
+    assert check_relative("org/./name/", what="path") == ["org", "name"]
+    assert relative_posix(base, base / "org" / "name") == "org/name"
+    assert relative_posix(base, base) == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("model\x00", "NUL"),
+        ("\ud800", "surrogate"),
+        ("org\\name", "backslashes"),
+        ("/etc", "absolute"),
+        ("model/\x01", "control characters"),
+        ("org/../model", "'..' segments"),  # refused by its spelling, even though it stays inside
+        ("..", "'..' segments"),
+        ("\uff0e\uff0e/outside", "'..' segments"),  # a look-alike folded by NFKC
+        ("a" * (MAX_PATH_CHARS + 1), f"longer than {MAX_PATH_CHARS}"),
+        ("x" * (MAX_NAME_BYTES + 1), f"longer than {MAX_NAME_BYTES} bytes"),
+        ("link-out", "leads outside"),
+        ("org/link-up", "leads outside"),
+        ("loop", "symbolic-link loop"),
+    ],
+)
+def test_client_paths_that_are_not_plain_or_lead_out_are_refused(
+    root: Path, value: str, words: str
+) -> None:
+    with pytest.raises(PathOutsideRootError) as caught:
+        resolve_inside(root.resolve(), value, what="browse path")
+    message = str(caught.value)
+    assert words in message and "browse path" in message
+    assert "\x00" not in message  # the message is storable and printable text
+    assert str(root.parent / "outside") not in message

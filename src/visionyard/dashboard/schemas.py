@@ -8,6 +8,8 @@ from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from visionyard.text import check_text
+
 T = TypeVar("T")
 
 MAX_PAGE = 200
@@ -40,21 +42,13 @@ def pagination(
 
 # ---- input types that keep every backend out of trouble ------------------------------------------
 # PostgreSQL rejects NUL characters in text and integers beyond int32 in INTEGER columns; both
-# would otherwise surface as 500s. Every id and free-text input goes through these.
+# would otherwise surface as 500s. Every id and free-text input goes through these (the text
+# rule itself: `visionyard.text`).
 
 MAX_ID = 2_147_483_647
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    # Lone surrogates (JSON "\ud800") are not encodable as UTF-8: both databases refuse them.
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise ValueError("must be valid Unicode (no lone surrogate code points)")
-    return value
-
-
-SafeStr = Annotated[str, AfterValidator(_no_nul)]
-Name = Annotated[str, AfterValidator(_no_nul), Field(min_length=1, max_length=128)]
-Text = Annotated[str, AfterValidator(_no_nul), Field(max_length=10_000)]
+SafeStr = Annotated[str, AfterValidator(check_text)]
+Name = Annotated[str, AfterValidator(check_text), Field(min_length=1, max_length=128)]
+Text = Annotated[str, AfterValidator(check_text), Field(max_length=10_000)]
 IdPath = Annotated[int, PathParam(ge=1, le=MAX_ID)]

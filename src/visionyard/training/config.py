@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from visionyard.errors import ConfigError
+from visionyard.text import check_text, text_problem
 
 AUTOCAST_ALIASES: dict[str, str] = {
     "auto": "auto",
@@ -262,9 +263,7 @@ class TrainConfig(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        if "\x00" in value:
-            raise ValueError("must not contain a NUL byte")
-        return value
+        return check_text(value)
 
     @field_validator("model_flavour")
     @classmethod
@@ -330,7 +329,7 @@ class TrainConfig(BaseModel):
     @field_validator("resume")
     @classmethod
     def _resume(cls, value: str) -> str:
-        if not value.strip() or "\x00" in value:
+        if not value.strip() or text_problem(value):
             raise ValueError("use auto, never, or a checkpoint folder path")
         return value
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from visionyard.errors import DatasetError
+from visionyard.paths import is_inside, resolved_or_none
 
 #: File name suffixes (lower case, with the dot) that count as images; matching ignores case.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -212,22 +213,13 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def _resolve(path: str) -> Path:
-    try:
-        return Path(path).resolve()
-    except (RuntimeError, OSError):
-        # Python 3.11 raises RuntimeError on a symlink loop.
-        raise DatasetError(
-            f"{path} is a symbolic link that loops back on itself; remove or fix the link"
-        ) from None
-
-
-def _inside(path: str, root_real: Path) -> bool:
-    return _resolve(path).is_relative_to(root_real)
-
-
 def _refuse_outside_link(entry_path: str, root_real: Path) -> None:
-    target = _resolve(entry_path)
+    """Called for a link `is_inside` refused: it leads out, or it resolves to nothing."""
+    target = resolved_or_none(Path(entry_path))
+    if target is None:
+        raise DatasetError(
+            f"{entry_path} is a symbolic link that loops back on itself; remove or fix the link"
+        )
     raise DatasetError(
         f"{entry_path} is a symbolic link to {target}, outside the dataset root {root_real}; "
         "links may only point inside the dataset. Copy the file into the dataset or remove "
@@ -251,7 +243,7 @@ def _find_splits(root_real: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for split in (*REQUIRED_SPLITS, *OPTIONAL_SPLITS):
         path = root_real / split
-        if path.is_symlink() and not _inside(str(path), root_real):
+        if path.is_symlink() and not is_inside(path, root_real):
             _refuse_outside_link(str(path), root_real)
         if path.is_dir():
             found[split] = path
@@ -270,7 +262,7 @@ def _scan_split(root_real: Path, split: str, split_dir: Path) -> dict[str, _Clas
     """Class name -> image files of one split (hidden entries ignored)."""
     out: dict[str, _ClassDir] = {}
     for entry in _list_dir(split_dir):
-        if entry.is_symlink() and not _inside(entry.path, root_real):
+        if entry.is_symlink() and not is_inside(Path(entry.path), root_real):
             _refuse_outside_link(entry.path, root_real)
         if entry.is_dir():
             out[entry.name] = _scan_class(root_real, f"{split}/{entry.name}", Path(entry.path))
@@ -285,7 +277,7 @@ def _scan_class(root_real: Path, rel_dir: str, path: Path) -> _ClassDir:
         ext = os.path.splitext(name)[1].lower()
         # Only links pay for a resolve(); plain files use the cached d_type from scandir.
         if entry.is_symlink():
-            if not _inside(entry.path, root_real):
+            if not is_inside(Path(entry.path), root_real):
                 _refuse_outside_link(entry.path, root_real)
             if ext in IMAGE_EXTENSIONS and not os.path.exists(entry.path):
                 # Kept with size 0 so the image check reports it like any unreadable file.

@@ -26,10 +26,10 @@ from visionyard.dashboard.schemas import (
     pagination,
 )
 from visionyard.dashboard.services import runs as service
-from visionyard.dashboard.services.files import printable
 from visionyard.dashboard.services.waiting import AgentPool
 from visionyard.db.models import RunState
 from visionyard.settings import Settings
+from visionyard.text import check_text, printable
 
 router = APIRouter(tags=["runs"])
 
@@ -37,8 +37,9 @@ MAX_EVENT_ID = 2**63 - 1  # run_events.id is a BIGINT
 
 
 def _plain_tag(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise ValueError("tags are single-line text (no control characters or lone surrogates)")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("tags are single-line text (no control characters)")
+    check_text(value)
     if value != value.strip():
         raise ValueError("tags have no leading or trailing spaces")
     return value

@@ -34,6 +34,7 @@ from visionyard.dashboard.services.models import resolve_source
 from visionyard.db.models import ConfigVersion, ModelEntry, TrainingConfig
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
 from visionyard.paths import resolve_under
+from visionyard.text import text_problem
 from visionyard.training.config import TrainConfig, build_config
 from visionyard.training.repro import config_hash
 
@@ -65,24 +66,13 @@ class ConfigDiff:
 # ---- validation --------------------------------------------------------------------------------
 
 
-def _text_problem(value: str) -> str | None:
-    if "\x00" in value:
-        return "must not contain NUL characters"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate (JSON allows "\ud800"): no database driver can store it.
-        return "must be valid Unicode text (it holds a lone surrogate escape)"
-    return None
-
-
 def _bad_values(value: Any, path: str) -> list[dict[str, str]]:
     """Text no database can store (NUL, lone surrogates), non-finite floats (strict JSON and
     PostgreSQL's json type have no spelling for them) and integers beyond 64 bits (no trainer
     setting needs them, and JavaScript clients would read them back as other numbers), wherever
     they hide."""
     if isinstance(value, str):
-        problem = _text_problem(value)
+        problem = text_problem(value)
         return [{"field": path, "message": problem}] if problem else []
     if isinstance(value, float) and not math.isfinite(value):
         return [{"field": path, "message": f"must be a finite number (got {value!r})"}]
@@ -101,7 +91,7 @@ def _bad_values(value: Any, path: str) -> list[dict[str, str]]:
     if isinstance(value, Mapping):
         for key, item in value.items():
             sub = f"{path}.{key}" if path else str(key)
-            problem = _text_problem(str(key))
+            problem = text_problem(str(key))
             if problem:
                 problems.append({"field": path or "<config>", "message": f"keys {problem}"})
                 continue

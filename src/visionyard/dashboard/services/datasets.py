@@ -28,13 +28,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import datasets as repo
-from visionyard.dashboard.services.files import (
-    MAX_REL_PATH,
-    is_inside,
-    printable,
-    relative_posix,
-    resolve_inside,
-)
 from visionyard.dashboard.state import AppState
 from visionyard.db.models import Dataset, utcnow
 from visionyard.errors import (
@@ -43,6 +36,8 @@ from visionyard.errors import (
     NotFoundError,
     VisionyardError,
 )
+from visionyard.paths import MAX_PATH_CHARS, is_inside, relative_posix, resolve_inside
+from visionyard.text import printable, storable
 from visionyard.training.data import IMAGE_EXTENSIONS, scan_dataset
 
 SPLITS = ("train", "val", "test")
@@ -76,7 +71,7 @@ def _clean(value: Any) -> Any:
     """JSON-safe copy: file names may hold undecodable bytes that neither the JSON encoder nor
     PostgreSQL accept."""
     if isinstance(value, str):
-        return printable(value).replace("\x00", "\\0")
+        return storable(value)
     if isinstance(value, dict):
         return {_clean(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -155,11 +150,11 @@ def register_dataset(session: Session, state: AppState, *, name: str, path: str)
     datasets_root = state.settings.datasets_root
     root = resolve_inside(datasets_root, path, what="dataset path")
     rel_path = relative_posix(datasets_root, root)
-    if len(rel_path) > MAX_REL_PATH:
+    if len(rel_path) > MAX_PATH_CHARS:
         # a link inside DATASETS_DIR can resolve to a longer path than the one given
         raise DatasetError(
             f"dataset folder {printable(rel_path)[:200]!r}... resolves to a path longer than "
-            f"{MAX_REL_PATH} characters; register a folder with a shorter path."
+            f"{MAX_PATH_CHARS} characters; register a folder with a shorter path."
         )
     with state.read_sessions() as read:
         if repo.get_by_name(read, name) is not None:

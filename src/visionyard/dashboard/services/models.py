@@ -19,6 +19,7 @@ from visionyard.dashboard.state import AppState
 from visionyard.db.models import ModelEntry
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
 from visionyard.paths import MAX_PATH_CHARS, SHELL_METACHARACTERS, resolve_under
+from visionyard.text import text_problem
 
 log = logging.getLogger("visionyard.dashboard")
 
@@ -53,11 +54,11 @@ def check_source_syntax(source: str, *, field: str = "source") -> str:
         raise _bad_source(source, "it is empty", field)
     if len(source) > MAX_SOURCE:
         raise _bad_source(source, f"it is longer than {MAX_SOURCE} characters", field)
-    if any(
-        ord(ch) < 32 or ord(ch) == 127 or ch.isspace() or 0xD800 <= ord(ch) <= 0xDFFF
-        for ch in source
-    ):
-        raise _bad_source(source, "it contains whitespace, control characters or surrogates", field)
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch.isspace() for ch in source):
+        raise _bad_source(source, "it contains whitespace or control characters", field)
+    problem = text_problem(source)
+    if problem:
+        raise _bad_source(source, f"it {problem}", field)
     if URL_SCHEME.match(source) or "//" in source:
         raise _bad_source(source, "URLs are not model sources", field)
     bad = sorted(set(SHELL_METACHARACTERS.findall(source)))

@@ -34,12 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from visionyard import runqueue
 from visionyard.dashboard.repositories import configs as configs_repo
 from visionyard.dashboard.repositories import runs as repo
-from visionyard.dashboard.services.files import (
-    delete_run_files,
-    printable,
-    resolve_inside,
-    run_dir_target,
-)
+from visionyard.dashboard.services.files import delete_run_files, run_dir_target
 from visionyard.db.models import TERMINAL_STATES, CheckpointRecord, Run, RunEvent, RunState
 from visionyard.errors import (
     ConflictError,
@@ -47,7 +42,9 @@ from visionyard.errors import (
     RateLimitedError,
     RunStateError,
 )
+from visionyard.paths import relative_posix, resolve_inside, resolved_inside
 from visionyard.settings import Settings
+from visionyard.text import printable
 
 #: queued runs one user may have at once (S15); a `max_queued_runs_per_user` setting overrides
 MAX_QUEUED_RUNS_PER_USER = 1000
@@ -435,12 +432,12 @@ def results(session: Session, settings: Settings, run_id: int) -> dict[str, Any]
 
 
 def _entry(folder: Path, child: Path) -> FileEntry | None:
+    resolved = resolved_inside(child, folder)
+    if resolved is None:
+        return None  # a link leading out of the run folder (or looping) is not shown, nor served
     try:
-        resolved = child.resolve()
-        if not resolved.is_relative_to(folder):
-            return None  # a link leading out of the run folder is not shown, nor served
         info = resolved.stat()
-    except (OSError, RuntimeError):  # dangling or looping links, races with deletion
+    except OSError:  # dangling links, races with deletion
         return None
     is_dir = resolved.is_dir()
     return FileEntry(
@@ -472,9 +469,8 @@ def browse(session: Session, settings: Settings, run_id: int, path: str) -> Path
             "check the permissions of the runs root"
         ) from None
     entries = [e for e in (_entry(folder, c) for c in children[:MAX_LISTED_FILES]) if e]
-    rel = target.relative_to(folder).as_posix()
     return Listing(
-        path="" if rel == "." else printable(rel),
+        path=printable(relative_posix(folder, target)),
         entries=entries,
         truncated=len(children) > MAX_LISTED_FILES,
     )
