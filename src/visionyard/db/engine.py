@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -29,7 +31,7 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # The sqlite3 module's own transaction handling is disabled (isolation_level=None below) so
     # that BEGIN IMMEDIATE can be issued explicitly; SQLAlchemy's "begin" event emits it.
     cursor = dbapi_conn.cursor()
@@ -40,7 +42,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cursor.close()
 
 
-def _sqlite_begin(conn) -> None:  # noqa: ANN001
+def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock at BEGIN: two writers queue on busy_timeout instead of
     # deadlocking when both upgrade from a read lock (SQLITE_BUSY that no timeout resolves).
     # Pure readers (pollers) opt out with the `sqlite_read_only` execution option; in WAL mode

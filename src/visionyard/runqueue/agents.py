@@ -47,10 +47,10 @@ def register_agent(
     }
 
     def work(session: Session) -> int:
-        stmt = upsert_insert(session, Agent.__table__).values(**values)
-        stmt = stmt.on_conflict_do_update(
+        insert = upsert_insert(session, Agent.__table__).values(**values)
+        stmt = insert.on_conflict_do_update(
             index_elements=["name"],
-            set_={k: stmt.excluded[k] for k in ("hostname", "device", "gpus", "version")}
+            set_={k: insert.excluded[k] for k in ("hostname", "device", "gpus", "version")}
             | {"last_heartbeat_at": ts},
         ).returning(Agent.__table__.c.id, Agent.__table__.c.drained)
         agent_id, drained = session.execute(stmt).one()

@@ -51,7 +51,13 @@ def _clean(obj: Any) -> Any:
 
 
 def _metric(
-    run_id: int, attempt: int, name: str, step: int, value: Any, created: float, extra: dict
+    run_id: int,
+    attempt: int,
+    name: str,
+    step: int,
+    value: Any,
+    created: float,
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -103,7 +109,7 @@ def event_rows(
         if seq is None:
             raise ValueError(f"{kind} event without an integer 'seq': {dict(event)!r}")
         stored_kind = kind if kind in ROW_KINDS else "other"
-        name = event.get("name") if kind in ("checkpoint", "artifact") else event.get("level")
+        label = event.get("name") if kind in ("checkpoint", "artifact") else event.get("level")
         key = f"{attempt}:{stored_kind}:{seq}"
         rows.setdefault(
             key,
@@ -111,7 +117,7 @@ def event_rows(
                 "run_id": run_id,
                 "attempt": attempt,
                 "kind": stored_kind,
-                "name": str(name)[:128] if name is not None else None,
+                "name": str(label)[:128] if label is not None else None,
                 "step": _int_or_none(event.get("step")),
                 "value": None,
                 "payload": _clean(dict(event)),
@@ -127,7 +133,7 @@ def _newest_progress(
 ) -> dict[str, Any] | None:
     """The progress event to show, if it is newer than the stored one: (attempt, seq) order, so
     a late re-delivery of an old batch never moves the progress bar backwards."""
-    best: dict[str, Any] | None = None
+    best: Mapping[str, Any] | None = None
     key = (_int_or_none(current.get("attempt")) or 0, _int_or_none(current.get("seq")) or -1)
     for event in events:
         if event.get("type") != "progress":
@@ -138,7 +144,7 @@ def _newest_progress(
             best = event
     if best is None:
         return None
-    progress = _clean({k: v for k, v in best.items() if k != "type"})
+    progress: dict[str, Any] = _clean({k: v for k, v in best.items() if k != "type"})
     progress["attempt"] = attempt
     return progress
 
