@@ -315,7 +315,7 @@ class Agent:
             self._trainer = None
             self.state_file.write(AgentState(agent_pid=os.getpid()))
 
-    def _give_up(self, claimed: ClaimedRun, outcome: str, message: str) -> Outcome:
+    def _give_up(self, claimed: ClaimedRun, outcome: runqueue.Outcome, message: str) -> Outcome:
         """Report an attempt that never ran a trainer."""
         assert self.agent_id is not None
         state = None
@@ -326,6 +326,6 @@ class Agent:
                 claimed.attempt,
                 self.agent_id,
                 outcome,
-                message,  # type: ignore[arg-type]
+                message,
             ).value
         return Outcome(outcome, None, message, state)

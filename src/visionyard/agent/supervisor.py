@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy.exc import OperationalError
 
@@ -100,6 +100,10 @@ def supervisor_timeout(lease_seconds: float) -> float:
     return max(1.0, lease_seconds / 4)
 
 
+# How a trainer's exit is reported: one of the queue's outcomes, or a requeue for a drain.
+Ending = runqueue.Outcome | Literal["drained"]
+
+
 @dataclass
 class Outcome:
     """How the attempt ended, as reported to the queue (or not, when the lease was lost)."""
@@ -117,7 +121,7 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def classify(code: int, stop_reason: str | None, output: OutputLog) -> tuple[str, str | None]:
+def classify(code: int, stop_reason: str | None, output: OutputLog) -> tuple[Ending, str | None]:
     """(outcome kind, message) from the trainer's exit code and what we asked of it."""
     if code == 0:
         return "succeeded", None
@@ -301,7 +305,7 @@ class Supervision:
             self.launch.run_id,
         )
 
-    def _report(self, kind: str, code: int, message: str | None) -> Outcome:
+    def _report(self, kind: Ending, code: int, message: str | None) -> Outcome:
         launch = self.launch
         for delay in (0.5, 1, 2, 4, 8):
             try:

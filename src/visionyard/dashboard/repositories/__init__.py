@@ -23,7 +23,7 @@ def name_contains(column: InstrumentedAttribute[str], q: str) -> ColumnElement[b
 
 def page(
     session: Session,
-    query: Select[tuple[T]],
+    query: Select[T],
     *,
     sort_column: InstrumentedAttribute[Any],
     id_column: InstrumentedAttribute[int],

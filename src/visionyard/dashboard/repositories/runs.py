@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from typing import cast
 
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -134,9 +135,9 @@ def metric_names(session: Session, run_id: int) -> list[str]:
 
 def metric_points(
     session: Session, run_id: int, names: Collection[str]
-) -> Sequence[Row[tuple[str, int, int, float | None]]]:
+) -> Sequence[Row[str, int, int, float | None]]:
     """(name, step, attempt, value) of the named metrics, ordered by name, attempt, step."""
-    return session.execute(
+    rows = session.execute(
         select(RunEvent.name, RunEvent.step, RunEvent.attempt, RunEvent.value)
         .where(
             RunEvent.run_id == run_id,
@@ -146,6 +147,8 @@ def metric_points(
         )
         .order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)
     ).all()
+    # Nullable columns, but `name IN (...)` and `step IS NOT NULL` leave no NULL name or step.
+    return cast(Sequence[Row[str, int, int, float | None]], rows)
 
 
 def logs_after(session: Session, run_id: int, after_id: int, limit: int) -> Sequence[RunEvent]:

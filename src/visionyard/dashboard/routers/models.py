@@ -80,7 +80,7 @@ def _out(entry: ModelEntry) -> ModelOut:
         project_id=entry.project_id,
         name=entry.name,
         source=entry.source,
-        kind=entry.kind,  # type: ignore[arg-type]
+        kind=entry.kind,
         has_token=entry.token_encrypted is not None,
         created_at=entry.created_at,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,6 +38,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite returns naive datetimes for timezone-aware columns; they were written in UTC.
     if value is not None and value.tzinfo is None:
@@ -110,9 +115,9 @@ def bootstrap_admin(session: Session, *, password: str | None, token: str | None
         else:
             adopt_token(session, admin, "bootstrap", token, kind="user")
     elif token is not None:
-        admin = session.scalar(select(User).where(User.username == "admin"))
-        if admin is not None:
-            adopt_token(session, admin, "bootstrap", token, kind="user")
+        existing = session.scalar(select(User).where(User.username == "admin"))
+        if existing is not None:
+            adopt_token(session, existing, "bootstrap", token, kind="user")
     return generated
 
 
