@@ -182,7 +182,7 @@ class Normalise:
 
 
 def run_engine(s: Setup) -> Timing:
-    """The engine as `runner.Run.build()` wires it, minus tracking/checkpoint/eval."""
+    """The engine as `setup.build_training()` wires it, minus tracking/checkpoint/eval."""
     cfg = s.cfg
     ctx = DistContext()
     stop = StopSignal()

@@ -1,0 +1,244 @@
+"""Everything before a run's first step: check the input, agree across ranks, write the run
+folder's metadata, build the training parts.
+
+:func:`prepare_run` checks everything that can fail because of user input (config, dataset,
+model) before the run folder is created, so a bad start writes nothing. Under torchrun every rank
+prepares the same run: the run name and the resume decision are rank 0's, broadcast.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from visionyard.errors import ConfigError
+from visionyard.training.config import TrainConfig
+from visionyard.training.control import StopSignal
+from visionyard.training.data import DatasetIndex, scan_dataset
+from visionyard.training.distributed import DistContext, resolve_device
+from visionyard.training.engine import BatchMixer, TrainLoop, resolve_amp_dtype
+from visionyard.training.fsutil import atomic_write_json
+from visionyard.training.losses import as_float_weights, build_loss
+from visionyard.training.metrics import ClassificationMetrics, scalar_metric_names, skipped_topk
+from visionyard.training.modeling import build_model
+from visionyard.training.optim import build_optimizer, build_scheduler
+from visionyard.training.pipeline import DataPipeline, build_pipeline
+from visionyard.training.repro import config_hash, environment_info, seed_everything
+from visionyard.training.rundir import RunPaths, check_resume_policy, default_run_name, run_paths
+from visionyard.training.tracking import Tracker
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """A run whose input has been checked: what every later phase reads and none changes."""
+
+    cfg: TrainConfig  # resolved: run name and label maps filled in from the dataset
+    ctx: DistContext  # its process group is initialised; the caller owns its shutdown()
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    index: DatasetIndex
+    classes: list[str]
+    skipped_topk: list[int]  # eval_topk values larger than the class count
+    model: nn.Module  # the bare model, on the CPU until build_training() places it
+    processor: Any
+    paths: RunPaths
+    resuming: bool  # the run folder holds an earlier start of this run to continue
+
+
+def prepare_run(cfg: TrainConfig) -> RunSetup:
+    """Check ``cfg`` against its dataset and model and join the process group; writes nothing.
+
+    Raises VisionyardError subclasses for input the user must fix. On any failure after the
+    process group was joined, it is shut down again before the error propagates.
+    """
+    ctx = DistContext.from_env()
+    device = resolve_device(cfg.device, ctx)
+    seed_everything(cfg.seed, deterministic=cfg.deterministic)
+    index = scan_dataset(
+        cfg.root,
+        image_check=cfg.image_check,
+        skip_corrupt=cfg.skip_corrupt_images,
+        max_per_class=cfg.max_datapoints_per_class,
+        seed=cfg.seed,
+        expected_classes=cfg.expected_classes,
+    )
+    skipped = _validate_against_dataset(cfg, index)
+    classes = list(index.classes)
+    model, processor = build_model(
+        cfg.model_flavour,
+        class_names=classes,
+        load_pretrained=cfg.load_pretrained,
+        freeze_backbone=cfg.freeze_backbone,
+    )
+    ctx.init_process_group(device)
+    try:
+        # One run name for all ranks: a generated one holds a timestamp.
+        run_name = ctx.broadcast_object(cfg.run_name or default_run_name(cfg))
+        paths = run_paths(cfg, run_name)
+        resuming = check_resume_policy(cfg, paths)
+        # Every rank has read the folder's state before rank 0 starts writing into it.
+        ctx.barrier()
+        return RunSetup(
+            cfg=_resolved_config(cfg, run_name, index),
+            ctx=ctx,
+            device=device,
+            amp_dtype=resolve_amp_dtype(cfg.autocast_dtype, device),
+            index=index,
+            classes=classes,
+            skipped_topk=skipped,
+            model=model,
+            processor=processor,
+            paths=paths,
+            resuming=resuming,
+        )
+    except BaseException:
+        ctx.shutdown()
+        raise
+
+
+def _validate_against_dataset(cfg: TrainConfig, index: DatasetIndex) -> list[int]:
+    num_classes = len(index.classes)
+    if num_classes < 2:
+        raise ConfigError(
+            f"the dataset at {cfg.root} has {num_classes} class; classification needs at least 2"
+        )
+    names = scalar_metric_names(num_classes, cfg.eval_topk)
+    if cfg.monitor_metric not in names:
+        raise ConfigError(
+            f"monitor_metric {cfg.monitor_metric!r} is not computed for this dataset "
+            f"({num_classes} classes, eval_topk={cfg.eval_topk}); choose one of {', '.join(names)}"
+        )
+    if isinstance(cfg.class_weights, list) and len(cfg.class_weights) != num_classes:
+        raise ConfigError(
+            f"class_weights has {len(cfg.class_weights)} values but the dataset has "
+            f"{num_classes} classes ({', '.join(index.classes[:10])}…); give one per class"
+        )
+    return skipped_topk(num_classes, cfg.eval_topk)
+
+
+def _resolved_config(cfg: TrainConfig, run_name: str, index: DatasetIndex) -> TrainConfig:
+    return cfg.model_copy(
+        update={
+            "run_name": run_name,
+            "class_labels": list(index.classes),
+            "label2id": dict(index.label2id),
+            "id2label": dict(index.id2label),
+        }
+    )
+
+
+def write_metadata(setup: RunSetup) -> None:
+    """Rank 0 creates the run folder and writes config.json, env.json and dataset.json."""
+    if not setup.ctx.is_main:
+        return
+    paths = setup.paths
+    paths.create()
+    config = setup.cfg.model_dump(mode="json")
+    atomic_write_json(paths.config_json, config)
+    atomic_write_json(
+        paths.env_json,
+        environment_info(seed=setup.cfg.seed, devices=[str(setup.device)])
+        | {"config_hash": config_hash(config), "world_size": setup.ctx.world_size},
+    )
+    atomic_write_json(paths.dataset_json, setup.index.fingerprint())
+
+
+def open_tracker(setup: RunSetup) -> Tracker:
+    """The run's TensorBoard and events.jsonl; files only on rank 0 (a no-op elsewhere)."""
+    return Tracker(
+        setup.paths.run_dir,
+        tb_dir=setup.paths.tb_dir,
+        enabled=setup.ctx.is_main,
+        class_names=setup.classes,
+    )
+
+
+@dataclass(frozen=True)
+class TrainingParts:
+    """What the epochs run on, built from a :class:`RunSetup`."""
+
+    data: DataPipeline
+    loop: TrainLoop  # holds the only reference to the DDP wrapper, when there is one
+    metrics: ClassificationMetrics
+    steps_per_epoch: int  # optimizer steps in one full epoch
+
+
+def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
+    """Data loaders, the model on its device (compiled, DDP-wrapped as configured), loss,
+    optimizer, schedule and the train loop that polls ``stop``."""
+    cfg, ctx, device = setup.cfg, setup.ctx, setup.device
+    data = build_pipeline(cfg, setup.index, setup.processor, device=device, ctx=ctx)
+    base_model = setup.model.to(device)
+    if cfg.channels_last:
+        base_model = base_model.to(memory_format=torch.channels_last)
+    model = base_model
+    if cfg.compile:
+        model = torch.compile(model)
+    if ctx.is_distributed:
+        model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    weights = None
+    if cfg.class_weights == "balanced":
+        weights = data.balanced_class_weights()
+    elif isinstance(cfg.class_weights, list):
+        weights = as_float_weights(cfg.class_weights, len(setup.classes))
+    loss_fn = build_loss(
+        cfg.loss_name,
+        class_weights=weights,
+        label_smoothing=cfg.label_smoothing,
+        focal_gamma=cfg.focal_gamma,
+    ).to(device)
+    optimizer = build_optimizer(
+        base_model,
+        name=cfg.optimizer,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum,
+    )
+    steps_per_epoch = math.ceil(data.train_batches / cfg.grad_accum_steps)
+    scheduler = build_scheduler(
+        optimizer,
+        name=cfg.scheduler,
+        total_steps=steps_per_epoch * cfg.epochs,
+        warmup_ratio=cfg.warmup_ratio,
+        min_lr_ratio=cfg.min_lr_ratio,
+    )
+    mixer = None
+    if cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0:
+        mixer = BatchMixer(
+            num_classes=len(setup.classes),
+            mixup_alpha=cfg.mixup_alpha,
+            cutmix_alpha=cfg.cutmix_alpha,
+        )
+    use_scaler = setup.amp_dtype is torch.float16
+    loop = TrainLoop(
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_fn=loss_fn,
+        device=device,
+        amp_dtype=setup.amp_dtype,
+        scaler=torch.amp.GradScaler(device.type) if use_scaler else None,
+        grad_accum_steps=cfg.grad_accum_steps,
+        max_grad_norm=cfg.max_grad_norm,
+        mixer=mixer,
+        stop_requested=functools.partial(_stop_agreed, ctx, stop, device),
+    )
+    metrics = ClassificationMetrics(
+        len(setup.classes), setup.classes, topk=cfg.eval_topk, device=device
+    )
+    return TrainingParts(data=data, loop=loop, metrics=metrics, steps_per_epoch=steps_per_epoch)
+
+
+def _stop_agreed(ctx: DistContext, stop: StopSignal, device: torch.device) -> bool:
+    """Whether any rank was asked to stop. A plain function of its parts rather than a closure
+    over the Run: a closure would make a reference cycle (Run -> loop -> closure -> Run) that
+    keeps the DDP wrapper, and with it the process group, alive until interpreter shutdown."""
+    return ctx.any_flag(stop.is_set(), device)
