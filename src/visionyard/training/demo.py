@@ -263,9 +263,11 @@ def _unknown_arch(arch: object) -> ConfigError:
 def _tiny_config(arch: str, *, image_size: int, num_labels: int) -> Any:
     from transformers import ConvNextConfig, ResNetConfig, ViTConfig
 
+    # The configs take num_labels through **kwargs (it is a property of PreTrainedConfig), which
+    # their dataclass typing does not show: hence the call-arg ignores below.
     if arch == "vit":
         # 8x8 patches of 4 px at 32 px; ~44k parameters.
-        return ViTConfig(
+        return ViTConfig(  # type: ignore[call-arg]
             image_size=image_size,
             patch_size=4,
             hidden_size=48,
@@ -276,7 +278,7 @@ def _tiny_config(arch: str, *, image_size: int, num_labels: int) -> Any:
         )
     if arch == "resnet":
         # stem /4, then two basic stages; ~22k parameters.
-        return ResNetConfig(
+        return ResNetConfig(  # type: ignore[call-arg]
             embedding_size=16,
             hidden_sizes=[16, 32],
             depths=[1, 1],
@@ -284,7 +286,7 @@ def _tiny_config(arch: str, *, image_size: int, num_labels: int) -> Any:
             num_labels=num_labels,
         )
     # convnext: a 2-px patchify stem and two stages; ~16k parameters.
-    return ConvNextConfig(
+    return ConvNextConfig(  # type: ignore[call-arg]
         num_stages=2,
         hidden_sizes=[16, 32],
         depths=[1, 1],

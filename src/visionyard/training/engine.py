@@ -90,7 +90,9 @@ class BatchMixer:
             choices.append(v2.CutMix(alpha=cutmix_alpha, num_classes=num_classes))
         if not choices:
             raise ValueError("BatchMixer needs mixup_alpha or cutmix_alpha > 0")
-        self._mix = choices[0] if len(choices) == 1 else v2.RandomChoice(choices)
+        self._mix: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] = (
+            choices[0] if len(choices) == 1 else v2.RandomChoice(choices)
+        )
 
     def __call__(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         return self._mix(images, labels)
@@ -127,12 +129,12 @@ class TrainLoop:
         self.stop_requested = stop_requested
         self.step = 0  # global optimizer steps; restored from checkpoints by the runner
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
-    def _no_sync(self, sync_now: bool) -> contextlib.AbstractContextManager:
+    def _no_sync(self, sync_now: bool) -> contextlib.AbstractContextManager[None]:
         # DDP all-reduces gradients on every backward; inside an accumulation window only the
         # last micro-batch needs it.
         if not sync_now and isinstance(self.model, DistributedDataParallel):

@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from torch import nn
 
@@ -32,6 +32,15 @@ _CONFIG_HIGHLIGHTS = (
     "loss_name", "autocast_dtype", "monitor_metric", "monitor_mode", "seed",
     "max_datapoints_per_class", "gpu_batch_aug", "cpu_color_jitter",
 )  # fmt: skip
+
+
+@runtime_checkable
+class _Exportable(Protocol):
+    """What export needs of a model: a Hugging Face PreTrainedModel's config and save."""
+
+    config: Any
+
+    def save_pretrained(self, save_directory: Path, /, **kwargs: Any) -> Any: ...
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -204,8 +213,8 @@ def render_model_card(
 # --------------------------------------------------------------------------- export
 
 
-def _save_weights(model: nn.Module, directory: Path) -> None:
-    save = model.save_pretrained  # type: ignore[operator]
+def _save_weights(model: _Exportable, directory: Path) -> None:
+    save = model.save_pretrained
     # transformers 4.x needs safe_serialization=True; 5.x always writes safetensors and has
     # no such parameter (it would be silently swallowed by **kwargs).
     with quiet_transformers():
@@ -245,7 +254,7 @@ def export_hf_model(
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"class_names must be non-empty and unique, got {names!r}")
     config = getattr(model, "config", None)
-    if config is None or not hasattr(model, "save_pretrained"):
+    if config is None or not isinstance(model, _Exportable):
         raise ConfigError(
             f"cannot export {type(model).__name__}: only Hugging Face PreTrainedModel instances "
             "(with .config and .save_pretrained) can be exported"

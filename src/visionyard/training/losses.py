@@ -8,6 +8,8 @@ from torch import Tensor, nn
 
 
 class CrossEntropy(nn.Module):
+    weight: Tensor | None  # a buffer (moves with the module), registered in __init__
+
     def __init__(self, *, weight: Tensor | None = None, label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.register_buffer("weight", weight, persistent=False)
@@ -22,6 +24,8 @@ class CrossEntropy(nn.Module):
 
 class FocalLoss(nn.Module):
     """Focal loss (Lin et al. 2017): down-weights easy examples by (1 - p_t) ** gamma."""
+
+    weight: Tensor | None  # a buffer (moves with the module), registered in __init__
 
     def __init__(self, *, gamma: float = 2.0, weight: Tensor | None = None) -> None:
         super().__init__()

@@ -108,12 +108,15 @@ def build_model(
 def _instantiate(source: str, load_pretrained: bool, label_kwargs: dict[str, Any]) -> nn.Module:
     from transformers import AutoConfig, AutoModelForImageClassification
 
+    model: nn.Module
     if load_pretrained:
-        return AutoModelForImageClassification.from_pretrained(
+        model = AutoModelForImageClassification.from_pretrained(
             source, ignore_mismatched_sizes=True, trust_remote_code=False, **label_kwargs
         )
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **label_kwargs)
-    return AutoModelForImageClassification.from_config(config, trust_remote_code=False)
+    else:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False, **label_kwargs)
+        model = AutoModelForImageClassification.from_config(config, trust_remote_code=False)
+    return model
 
 
 def freeze_backbone_params(model: nn.Module) -> int:

@@ -32,7 +32,7 @@ def _channel_values(name: str, values: Sequence[float]) -> tuple[float, float, f
         raise ConfigError(message) from exc
     if len(out) != 3:
         raise ConfigError(message)
-    return out  # type: ignore[return-value]
+    return out
 
 
 class BatchPreprocessor:

@@ -144,7 +144,7 @@ def _three(processor: Any, attribute: str, value: Any) -> tuple[float, float, fl
         values = values * 3
     if len(values) != 3:
         raise _missing(processor, attribute, f"expected 3 channel values, got {len(values)}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def _normalisation(processor: Any) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
@@ -288,7 +288,8 @@ def processor_spec(processor: Any) -> ProcessorSpec:
     )
 
 
-class CenterCropFloor(v2.Transform):
+# torchvision ships no type information, so its Transform base class is Any to mypy.
+class CenterCropFloor(v2.Transform):  # type: ignore[misc]
     """Center crop with Transformers' offset rounding: top = (H - h) // 2.
 
     torchvision's CenterCrop rounds the offset half-to-even, which lands one pixel away from
@@ -328,7 +329,8 @@ def _eval_steps(spec: ProcessorSpec) -> list[v2.Transform]:
 
 def build_eval_transform(spec: ProcessorSpec) -> Callable[[Tensor], Tensor]:
     """uint8 CHW -> uint8 CHW (spec.height, spec.width), exactly the processor's resize/crop."""
-    return v2.Compose(_eval_steps(spec))
+    transform: Callable[[Tensor], Tensor] = v2.Compose(_eval_steps(spec))
+    return transform
 
 
 TRAIN_PRESETS: dict[str, str] = {
@@ -380,4 +382,5 @@ def build_train_transform(
         steps.append(
             v2.ColorJitter(brightness=cj, contrast=cj, saturation=cj, hue=min(cj / 4, 0.1))
         )
-    return v2.Compose(steps)
+    transform: Callable[[Tensor], Tensor] = v2.Compose(steps)
+    return transform
