@@ -104,7 +104,7 @@ class TrainLoop:
         *,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        scheduler: torch.optim.lr_scheduler.LambdaLR,
         loss_fn: nn.Module,
         device: torch.device,
         amp_dtype: torch.dtype | None,

@@ -23,6 +23,7 @@ from visionyard.training.checkpoint import (
 )
 from visionyard.training.engine import TrainLoop
 from visionyard.training.export import unwrap_model
+from visionyard.training.optim import WarmupSchedule
 from visionyard.training.pipeline import DataPipeline
 from visionyard.training.repro import capture_rng_state, config_hash, restore_rng_state
 from visionyard.training.setup import RunSetup
@@ -143,7 +144,9 @@ def restore_checkpoint(
         optimizer.load_state_dict(ts["optimizer"])
         scheduler.load_state_dict(ts["scheduler"])
         # `epochs` may have been extended for this resume: stretch the schedule to the new end.
-        scheduler.lr_lambdas[0].total_steps = total_steps
+        schedule = scheduler.lr_lambdas[0]
+        assert isinstance(schedule, WarmupSchedule)  # what build_scheduler puts there
+        schedule.total_steps = total_steps
         if scaler is not None and "scaler" in ts:
             scaler.load_state_dict(ts["scaler"])
         data.load_preprocess_state(ts.get("device_aug"))

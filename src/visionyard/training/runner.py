@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 from tqdm.auto import tqdm
 
@@ -139,10 +140,10 @@ class Run:
             self.tracker.log(message, level)
 
     def _log_step(
-        self, info: StepInfo, loss: float, bar: tqdm, started: float, first_step: int
+        self, info: StepInfo, loss: float, bar: tqdm[NoReturn], started: float, first_step: int
     ) -> None:
         cfg = self.cfg
-        lr = self.loop.scheduler.get_last_lr()[0]
+        lr = float(self.loop.scheduler.get_last_lr()[0])
         self.tracker.train_step(info.step, info.epoch, loss, lr)
         done = info.step - first_step
         total = self.steps_per_epoch * cfg.epochs
@@ -156,7 +157,9 @@ class Run:
         )
         bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
 
-    def _on_step(self, bar: tqdm, started: float, first_step: int) -> Callable[[StepInfo], None]:
+    def _on_step(
+        self, bar: tqdm[NoReturn], started: float, first_step: int
+    ) -> Callable[[StepInfo], None]:
         cfg = self.cfg
 
         def on_step(info: StepInfo) -> None:

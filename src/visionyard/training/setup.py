@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -179,7 +179,9 @@ def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
         base_model = base_model.to(memory_format=torch.channels_last)
     model = base_model
     if cfg.compile:
-        model = torch.compile(model)
+        # A compiled Module is an OptimizedModule (a Module); torch.compile's signature says only
+        # that it returns a callable like its argument.
+        model = cast(nn.Module, torch.compile(model))
     if ctx.is_distributed:
         model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
