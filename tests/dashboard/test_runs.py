@@ -27,9 +27,10 @@ from tests.dashboard.test_configs import (
     runs_dir,
 )
 from visionyard import runqueue
+from visionyard.dashboard.routers import run_outputs as run_outputs_router
 from visionyard.dashboard.routers import runs as runs_router
 from visionyard.dashboard.services import auth as auth_service
-from visionyard.dashboard.services.runs import current_points, downsample
+from visionyard.dashboard.services.run_metrics import current_points, downsample
 from visionyard.db.models import Run, RunEvent, RunTag
 
 # Fixtures shared with the configs tests (a real dataset under DATASETS_DIR, valid configs).
@@ -633,7 +634,8 @@ def test_files_list_and_download_inside_the_run_folder_only(
 
 
 def test_run_routes_need_authentication(anon: TestClient) -> None:
-    assert assert_routes_need_auth(anon, runs_router.router) == 14
+    assert assert_routes_need_auth(anon, runs_router.router) == 8
+    assert assert_routes_need_auth(anon, run_outputs_router.router) == 6
 
 
 def test_bearer_token_header_is_what_authenticates(app: FastAPI) -> None:

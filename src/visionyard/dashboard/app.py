@@ -25,6 +25,7 @@ from visionyard.dashboard.routers import (
     models,
     options,
     projects,
+    run_outputs,
     runs,
     system,
     ws,
@@ -41,8 +42,11 @@ API_PREFIX = "/api/v1"
 
 
 def operation_id(route: APIRoute) -> str:
-    # Routes set explicit operation_ids; this keeps any that do not readable and stable.
-    return route.name
+    """A route without an explicit operation_id gets its function's name in camelCase
+    (`list_runs` -> `listRuns`), the style of the explicit ones: the web UI's generated client
+    names its methods after these, so they must not depend on path or method like FastAPI's."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def build_state(settings: Settings) -> AppState:
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configs,
         options,
         runs,
+        run_outputs,
         agents,
         ws,
     ):

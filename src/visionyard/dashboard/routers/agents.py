@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 
 from visionyard.dashboard.deps import AdminUser, CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
-from visionyard.dashboard.schemas import IdPath, Page, Pagination, pagination
+from visionyard.dashboard.schemas.agents import AgentOut, AgentPage, AgentRun
+from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.services import agents as service
-from visionyard.db.models import RunState
 
 router = APIRouter(tags=["agents"])
-
-
-class AgentRun(BaseModel):
-    id: int
-    name: str
-    state: RunState
-    attempt: int
-
-
-class AgentOut(BaseModel):
-    id: int
-    name: str
-    hostname: str
-    device: str
-    gpus: list[Any]
-    drained: bool
-    version: str
-    alive: bool = Field(description="Heartbeat within 3 leases (3 x VISIONYARD_LEASE_SECONDS).")
-    last_heartbeat_at: UtcDateTime | None
-    seconds_since_heartbeat: float
-    current_run: AgentRun | None
-    created_at: UtcDateTime
 
 
 def _out(view: service.AgentView) -> AgentOut:
@@ -62,17 +38,17 @@ def _out(view: service.AgentView) -> AgentOut:
     )
 
 
-@router.get("/agents", operation_id="listAgents", response_model=Page[AgentOut])
+@router.get("/agents", operation_id="listAgents", response_model=AgentPage)
 def list_agents(
     _user: CurrentUser,
     session: SessionDep,
     state: StateDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     alive: bool | None = None,
     drained: bool | None = None,
     q: NameFilter = None,
     sort: Literal["name", "last_heartbeat_at", "created_at"] = "name",
-) -> Page[AgentOut]:
+) -> AgentPage:
     views, total = service.list_agents(
         session,
         state.settings,
@@ -80,11 +56,11 @@ def list_agents(
         drained=drained,
         q=q,
         sort=sort,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(items=[_out(v) for v in views], total=total, limit=page.limit, offset=page.offset)
+    return AgentPage.of([_out(v) for v in views], total, page)
 
 
 @router.get("/agents/{agent_id}", operation_id="getAgent", response_model=AgentOut)

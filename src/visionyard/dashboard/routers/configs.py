@@ -5,94 +5,29 @@ Validation rules and the decisions behind them: `visionyard.dashboard.services.c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, status
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
-from visionyard.dashboard.schemas import (
-    MAX_ID,
-    ApiModel,
-    IdPath,
-    Name,
-    Page,
-    Pagination,
-    Text,
-    pagination,
+from visionyard.dashboard.schemas.common import MAX_ID, IdPath, NameFilter, PageParams
+from visionyard.dashboard.schemas.configs import (
+    ConfigClone,
+    ConfigCreate,
+    ConfigDiffOut,
+    ConfigOut,
+    ConfigPage,
+    ConfigSave,
+    ConfigSaved,
+    ConfigSummary,
+    ConfigVersionOut,
+    ConfigVersionPage,
+    ConfigVersionSummary,
+    KeyChange,
 )
 from visionyard.dashboard.services import configs as service
 
 router = APIRouter(tags=["configs"])
-
-ConfigData = Annotated[
-    dict[str, Any],
-    Field(description="A TrainConfig (see GET /options/train-config-schema)."),
-]
-
-
-class ConfigCreate(BaseModel):
-    name: Name
-    data: ConfigData
-    message: Text = ""
-
-
-class ConfigSave(BaseModel):
-    data: ConfigData
-    message: Text = ""
-
-
-class ConfigClone(BaseModel):
-    name: Name
-    version: int | None = Field(None, ge=1, le=MAX_ID, description="Default: the latest.")
-
-
-class ConfigVersionSummary(ApiModel):
-    id: int
-    version: int
-    config_hash: str
-    message: str
-    created_by: int | None
-    created_at: UtcDateTime
-
-
-class ConfigVersionOut(ConfigVersionSummary):
-    config_id: int
-    data: dict[str, Any]
-
-
-class ConfigSummary(ApiModel):
-    id: int
-    project_id: int
-    name: str
-    latest_version: int
-    created_at: UtcDateTime
-
-
-class ConfigOut(ConfigSummary):
-    latest: ConfigVersionOut
-    versions: list[ConfigVersionSummary]
-
-
-class ConfigSaved(ConfigOut):
-    created: bool = Field(
-        description="False when the data equalled the latest version (nothing was saved)."
-    )
-
-
-class KeyChange(BaseModel):
-    key: str
-    old: Any = None
-    new: Any = None
-
-
-class ConfigDiffOut(BaseModel):
-    from_version: int
-    to_version: int
-    changed: list[KeyChange]
-    added: list[KeyChange]
-    removed: list[KeyChange]
 
 
 def _out(detail: service.ConfigDetail) -> ConfigOut:
@@ -128,31 +63,26 @@ def create_config(
 @router.get(
     "/projects/{project_id}/configs",
     operation_id="listConfigs",
-    response_model=Page[ConfigSummary],
+    response_model=ConfigPage,
 )
 def list_configs(
     project_id: IdPath,
     _user: CurrentUser,
     session: SessionDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     q: NameFilter = None,
     sort: Literal["created_at", "name"] = "created_at",
-) -> Page[ConfigSummary]:
+) -> ConfigPage:
     items, total = service.list_configs(
         session,
         project_id=project_id,
         q=q,
         sort=sort,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[ConfigSummary.model_validate(c) for c in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return ConfigPage.of([ConfigSummary.model_validate(c) for c in items], total, page)
 
 
 @router.get("/configs/{config_id}", operation_id="getConfig", response_model=ConfigOut)
@@ -189,26 +119,23 @@ def delete_config(config_id: IdPath, _user: CurrentUser, session: SessionDep) ->
 @router.get(
     "/configs/{config_id}/versions",
     operation_id="listConfigVersions",
-    response_model=Page[ConfigVersionSummary],
+    response_model=ConfigVersionPage,
 )
 def list_config_versions(
     config_id: IdPath,
     _user: CurrentUser,
     session: SessionDep,
-    page: Annotated[Pagination, Depends(pagination)],
-) -> Page[ConfigVersionSummary]:
+    page: PageParams,
+) -> ConfigVersionPage:
     items, total = service.list_versions(
         session,
         config_id,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[ConfigVersionSummary.model_validate(v) for v in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+    return ConfigVersionPage.of(
+        [ConfigVersionSummary.model_validate(v) for v in items], total, page
     )
 
 

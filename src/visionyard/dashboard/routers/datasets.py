@@ -3,84 +3,26 @@ and thumbnails. Paths are always relative to DATASETS_DIR (or to the dataset's r
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Response, status
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
-from visionyard.dashboard.schemas import (
-    ApiModel,
-    IdPath,
-    Name,
-    Page,
-    Pagination,
-    SafeStr,
-    pagination,
+from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams, SafeStr
+from visionyard.dashboard.schemas.datasets import (
+    DatasetAnalysis,
+    DatasetCreate,
+    DatasetOut,
+    DatasetPage,
+    FolderListingOut,
+    RelPath,
+    SampleOut,
+    SamplePage,
 )
 from visionyard.dashboard.services import datasets as service
 from visionyard.db.models import Dataset
 
 router = APIRouter(tags=["datasets"])
-
-# Plain str on purpose: NUL, '..', absolute paths... are refused by the service with a 400
-# that says why (PathOutsideRootError), the same answer for every route taking a path.
-RelPath = Annotated[str, Field(max_length=1024)]
-
-
-class DatasetCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    path: RelPath = Field(
-        description="Folder relative to DATASETS_DIR holding train/ and val/ (test/ optional)"
-    )
-
-
-class SkippedFile(BaseModel):
-    path: str
-    reason: str
-
-
-class DatasetAnalysis(BaseModel):
-    classes: list[str]
-    num_images: dict[str, int]
-    counts: dict[str, dict[str, int]] = Field(description="split -> class -> number of images")
-    skipped: list[SkippedFile] = Field(description="Unreadable images, left out of the counts")
-    fingerprint: dict[str, Any] = Field(description="What a run stores as dataset.json")
-
-
-class DatasetOut(ApiModel):
-    id: int
-    name: str
-    path: str = Field(description="Relative to DATASETS_DIR")
-    fingerprint: str | None = Field(description="sha256 of the (path, size) list of every image")
-    analysis: DatasetAnalysis | None
-    analysed_at: UtcDateTime | None
-    created_at: UtcDateTime
-
-
-class FolderEntryOut(BaseModel):
-    name: str
-    path: str
-    image_count: int
-    image_count_capped: bool = Field(description="True when the folder was too big to count")
-    is_dataset: bool = Field(description="Holds train/ and val/ folders")
-
-
-class FolderListingOut(BaseModel):
-    path: str
-    parent: str | None
-    image_count: int
-    image_count_capped: bool
-    entries: list[FolderEntryOut]
-    truncated: bool = Field(description="True when more folders exist than are listed")
-
-
-class SampleOut(BaseModel):
-    path: str = Field(description="Relative to the dataset root; pass it to the thumbnail route")
-    split: str
-    class_name: str
 
 
 def _out(dataset: Dataset) -> DatasetOut:
@@ -106,25 +48,23 @@ def browse_datasets(
     return FolderListingOut.model_validate(listing, from_attributes=True)
 
 
-@router.get("/datasets", operation_id="listDatasets", response_model=Page[DatasetOut])
+@router.get("/datasets", operation_id="listDatasets", response_model=DatasetPage)
 def list_datasets(
     _user: CurrentUser,
     session: SessionDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     q: NameFilter = None,
     sort: Annotated[Literal["name", "created_at"], Query()] = "created_at",
-) -> Page[DatasetOut]:
+) -> DatasetPage:
     items, total = service.list_datasets(
         session,
         q=q,
         sort=sort,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page[DatasetOut](
-        items=[_out(d) for d in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return DatasetPage.of([_out(d) for d in items], total, page)
 
 
 @router.post(
@@ -166,30 +106,27 @@ def delete_dataset(dataset_id: IdPath, _user: CurrentUser, session: SessionDep) 
 @router.get(
     "/datasets/{dataset_id}/samples",
     operation_id="listDatasetSamples",
-    response_model=Page[SampleOut],
+    response_model=SamplePage,
 )
 def list_dataset_samples(
     dataset_id: IdPath,
     _user: CurrentUser,
     state: StateDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     split: Annotated[Literal["train", "val", "test"], Query()] = "train",
     class_name: Annotated[SafeStr | None, Query(max_length=255)] = None,
-) -> Page[SampleOut]:
+) -> SamplePage:
     items, total = service.list_samples(
         state,
         dataset_id,
         split=split,
         class_name=class_name,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page[SampleOut](
-        items=[SampleOut(path=s.path, split=s.split, class_name=s.class_name) for s in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+    return SamplePage.of(
+        [SampleOut(path=s.path, split=s.split, class_name=s.class_name) for s in items], total, page
     )
 
 

@@ -4,63 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query, status
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep
-from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
-from visionyard.dashboard.schemas import ApiModel, IdPath, Name, Page, Pagination, Text, pagination
+from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
+from visionyard.dashboard.schemas.groups import GroupCreate, GroupOut, GroupPage, GroupUpdate
 from visionyard.dashboard.services import groups as service
 
 router = APIRouter(tags=["groups"])
 
 
-class GroupCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    description: Text = ""
-
-
-class GroupUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name | None = None
-    description: Text | None = None
-
-
-class GroupOut(ApiModel):
-    id: int
-    project_id: int
-    name: str
-    description: str
-    created_at: UtcDateTime
-
-
-@router.get(
-    "/projects/{project_id}/groups", operation_id="listGroups", response_model=Page[GroupOut]
-)
+@router.get("/projects/{project_id}/groups", operation_id="listGroups", response_model=GroupPage)
 def list_groups(
     project_id: IdPath,
     _user: CurrentUser,
     session: SessionDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     q: NameFilter = None,
     sort: Annotated[Literal["name", "created_at"], Query()] = "created_at",
-) -> Page[GroupOut]:
+) -> GroupPage:
     items, total = service.list_groups(
         session,
         project_id,
         q=q,
         sort=sort,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page[GroupOut](
-        items=[GroupOut.model_validate(g) for g in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return GroupPage.of([GroupOut.model_validate(g) for g in items], total, page)
 
 
 @router.post(

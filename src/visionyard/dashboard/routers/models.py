@@ -7,70 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, status
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.routers.projects import NameFilter, UtcDateTime
-from visionyard.dashboard.schemas import (
-    ApiModel,
-    IdPath,
-    Name,
-    Page,
-    Pagination,
-    SafeStr,
-    pagination,
-)
+from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
+from visionyard.dashboard.schemas.models import ModelCreate, ModelOut, ModelPage, ModelUpdate
 from visionyard.dashboard.services import models as service
 from visionyard.db.models import ModelEntry
 
 router = APIRouter(tags=["models"])
-
-Source = Annotated[
-    SafeStr,
-    Field(
-        min_length=1,
-        max_length=1024,
-        description="A Hugging Face model id ('org/name') or a save_pretrained folder under "
-        "VISIONYARD_MODELS_DIR: its path relative to that folder, or its absolute path",
-    ),
-]
-# Printable ASCII without spaces: every Hugging Face token is; anything else is a paste error.
-AccessToken = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=4096,
-        pattern=r"^[!-~]+$",
-        description="Write-only: stored encrypted, never returned",
-    ),
-]
-
-
-class ModelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    source: Source
-    access_token: AccessToken | None = None
-
-
-class ModelUpdate(BaseModel):
-    """Omitted fields keep their value; `access_token: null` clears the stored token."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: Name | None = None
-    source: Source | None = None
-    access_token: AccessToken | None = None
-
-
-class ModelOut(ApiModel):
-    id: int
-    project_id: int
-    name: str
-    source: str
-    kind: Literal["hub", "local"]
-    has_token: bool
-    created_at: UtcDateTime
 
 
 def _out(entry: ModelEntry) -> ModelOut:
@@ -86,29 +31,25 @@ def _out(entry: ModelEntry) -> ModelOut:
     )
 
 
-@router.get(
-    "/projects/{project_id}/models", operation_id="listModels", response_model=Page[ModelOut]
-)
+@router.get("/projects/{project_id}/models", operation_id="listModels", response_model=ModelPage)
 def list_models(
     project_id: IdPath,
     _user: CurrentUser,
     session: SessionDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     q: NameFilter = None,
     sort: Annotated[Literal["name", "created_at"], Query()] = "created_at",
-) -> Page[ModelOut]:
+) -> ModelPage:
     items, total = service.list_models(
         session,
         project_id,
         q=q,
         sort=sort,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page[ModelOut](
-        items=[_out(m) for m in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return ModelPage.of([_out(m) for m in items], total, page)
 
 
 @router.post(

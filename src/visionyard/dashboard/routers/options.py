@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep
-from visionyard.dashboard.schemas import MAX_ID, ApiModel
+from visionyard.dashboard.schemas.common import IdQuery
+from visionyard.dashboard.schemas.options import Choice, Options, RegisteredModel
 from visionyard.dashboard.services import configs as service
 from visionyard.training.config import config_json_schema
 
 router = APIRouter(tags=["options"])
-
-
-class Choice(BaseModel):
-    value: str
-    description: str = ""
-
-
-class RegisteredModel(ApiModel):
-    id: int
-    name: str
-    source: str
-    kind: str
-
-
-class Options(BaseModel):
-    optimizers: list[str]
-    schedulers: list[str]
-    losses: list[str]
-    train_presets: list[Choice]
-    autocast_dtypes: list[str]
-    monitor_metrics: list[str] = Field(
-        description="Accepted monitor_metric values; acc@K works for every K in eval_topk."
-    )
-    monitor_modes: list[str]
-    models: list[RegisteredModel] | None = Field(
-        None, description="The project's registered models (only with ?project_id=)."
-    )
 
 
 @router.get(
@@ -56,7 +29,7 @@ def train_config_schema(_user: CurrentUser) -> dict[str, Any]:
 def options(
     _user: CurrentUser,
     session: SessionDep,
-    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    project_id: IdQuery = None,
 ) -> Options:
     found = service.form_options(session, project_id)
     return Options(

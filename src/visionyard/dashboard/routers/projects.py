@@ -2,86 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from fastapi import APIRouter, Query, status
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.schemas import (
-    ApiModel,
-    IdPath,
-    Name,
-    Page,
-    Pagination,
-    SafeStr,
-    Text,
-    pagination,
+from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
+from visionyard.dashboard.schemas.projects import (
+    ProjectCreate,
+    ProjectOut,
+    ProjectPage,
+    ProjectUpdate,
 )
 from visionyard.dashboard.services import projects as service
 
 router = APIRouter(tags=["projects"])
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns (written in UTC); without an
-    # offset a browser would read them as local time.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-#: a timestamp that always serialises with its UTC offset, on SQLite as on PostgreSQL
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
-
-#: the `q` filter of list routes: a case-insensitive substring of the name
-NameFilter = Annotated[
-    SafeStr | None,
-    Query(max_length=128, description="Case-insensitive substring of the name"),
-]
-
-
-class ProjectCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    description: Text = ""
-
-
-class ProjectUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name | None = None
-    description: Text | None = None
-
-
-class ProjectOut(ApiModel):
-    id: int
-    name: str
-    description: str
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
-
-
-@router.get("/projects", operation_id="listProjects", response_model=Page[ProjectOut])
+@router.get("/projects", operation_id="listProjects", response_model=ProjectPage)
 def list_projects(
     _user: CurrentUser,
     session: SessionDep,
-    page: Annotated[Pagination, Depends(pagination)],
+    page: PageParams,
     q: NameFilter = None,
     sort: Annotated[Literal["name", "created_at", "updated_at"], Query()] = "created_at",
-) -> Page[ProjectOut]:
+) -> ProjectPage:
     items, total = service.list_projects(
         session,
         q=q,
         sort=sort,
-        descending=page.order == "desc",
+        descending=page.descending,
         limit=page.limit,
         offset=page.offset,
     )
-    return Page[ProjectOut](
-        items=[ProjectOut.model_validate(p) for p in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return ProjectPage.of([ProjectOut.model_validate(p) for p in items], total, page)
 
 
 @router.post(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from visionyard.dashboard.repositories import auth as repo
 from visionyard.dashboard.security import (
     display_prefix,
     hash_password,
@@ -50,15 +51,14 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def create_user(session: Session, username: str, password: str | None, *, is_admin: bool) -> User:
-    if session.scalar(select(User).where(User.username == username)) is not None:
+    if repo.user_named(session, username) is not None:
         raise ConflictError(f"user {username!r} already exists; choose another username")
     user = User(
         username=username,
         password_hash=hash_password(password) if password else None,
         is_admin=is_admin,
     )
-    session.add(user)
-    session.flush()
+    repo.add(session, user)
     return user
 
 
@@ -79,14 +79,13 @@ def create_token(
         prefix=display_prefix(secret),
         expires_at=expires_at,
     )
-    session.add(token)
-    session.flush()
+    repo.add(session, token)
     return token, secret
 
 
 def adopt_token(session: Session, user: User, name: str, secret: str, *, kind: str) -> ApiToken:
     """Register a token whose secret the operator chose (VISIONYARD_ADMIN_TOKEN)."""
-    existing = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(secret)))
+    existing = repo.token_by_hash(session, sha256_hex(secret))
     if existing is not None:
         return existing
     token = ApiToken(
@@ -96,15 +95,14 @@ def adopt_token(session: Session, user: User, name: str, secret: str, *, kind: s
         token_hash=sha256_hex(secret),
         prefix=display_prefix(secret),
     )
-    session.add(token)
-    session.flush()
+    repo.add(session, token)
     return token
 
 
 def bootstrap_admin(session: Session, *, password: str | None, token: str | None) -> dict[str, str]:
     """First start: create the admin. Generated secrets are returned once, for printing."""
     generated: dict[str, str] = {}
-    if session.scalar(select(func.count()).select_from(User)) == 0:
+    if repo.count_users(session) == 0:
         if password is None:
             password = new_secret(prefix="")[:20]
             generated["password"] = password
@@ -115,39 +113,40 @@ def bootstrap_admin(session: Session, *, password: str | None, token: str | None
         else:
             adopt_token(session, admin, "bootstrap", token, kind="user")
     elif token is not None:
-        existing = session.scalar(select(User).where(User.username == "admin"))
+        existing = repo.user_named(session, "admin")
         if existing is not None:
             adopt_token(session, existing, "bootstrap", token, kind="user")
     return generated
 
 
 def login(session: Session, username: str, password: str, ttl: timedelta) -> tuple[User, str]:
-    user = session.scalar(select(User).where(User.username == username))
+    user = repo.user_named(session, username)
     if user is None or user.disabled or not verify_password(password, user.password_hash):
         # Same message for unknown user and wrong password: no username probing.
         raise AuthenticationError("wrong username or password")
     secret = new_secret(prefix="vys_")
-    session.add(
-        LoginSession(user_id=user.id, secret_hash=sha256_hex(secret), expires_at=_now() + ttl)
+    repo.add(
+        session,
+        LoginSession(user_id=user.id, secret_hash=sha256_hex(secret), expires_at=_now() + ttl),
     )
     return user, secret
 
 
 def logout(session: Session, secret: str) -> None:
-    row = session.scalar(select(LoginSession).where(LoginSession.secret_hash == sha256_hex(secret)))
+    row = repo.login_session_by_hash(session, sha256_hex(secret))
     if row is not None:
-        session.delete(row)
+        repo.remove(session, row)
 
 
 def principal_from_session(session: Session, secret: str) -> Principal | None:
-    row = session.scalar(select(LoginSession).where(LoginSession.secret_hash == sha256_hex(secret)))
+    row = repo.login_session_by_hash(session, sha256_hex(secret))
     if row is None or _aware(row.expires_at) <= _now() or row.user.disabled:
         return None
     return Principal(row.user.id, row.user.username, row.user.is_admin, "session")
 
 
 def principal_from_token(session: Session, secret: str) -> Principal | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(secret)))
+    row = repo.token_by_hash(session, sha256_hex(secret))
     if row is None or row.revoked_at is not None or row.user.disabled:
         return None
     expires = _aware(row.expires_at)
@@ -157,7 +156,48 @@ def principal_from_token(session: Session, secret: str) -> Principal | None:
 
 
 def revoke_token(session: Session, token_id: int, principal: Principal) -> None:
-    row = session.get(ApiToken, token_id)
+    row = repo.get_token(session, token_id)
     if row is None or (row.user_id != principal.user_id and not principal.is_admin):
         raise NotFoundError(f"token {token_id} does not exist")
     row.revoked_at = _now()
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return repo.list_users(session)
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    *,
+    password: str | None,
+    disabled: bool | None,
+    is_admin: bool | None,
+) -> User:
+    """Change what is given; None keeps the current value."""
+    user = repo.get_user(session, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} does not exist")
+    if password is not None:
+        user.password_hash = hash_password(password)
+    if disabled is not None:
+        user.disabled = disabled
+    if is_admin is not None:
+        user.is_admin = is_admin
+    return user
+
+
+def list_tokens(session: Session, principal: Principal) -> Sequence[ApiToken]:
+    """The caller's own tokens."""
+    return repo.tokens_of(session, principal.user_id)
+
+
+def create_token_for(
+    session: Session, principal: Principal, name: str, *, kind: str, expires_in_days: int | None
+) -> tuple[ApiToken, str]:
+    """A new token of the calling user; its secret is returned once."""
+    owner = repo.get_user(session, principal.user_id)
+    if owner is None:  # deleted between authentication and now
+        raise NotFoundError(f"user {principal.user_id} does not exist")
+    expires = _now() + timedelta(days=expires_in_days) if expires_in_days else None
+    return create_token(session, owner, name, kind=kind, expires_at=expires)

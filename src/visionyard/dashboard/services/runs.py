@@ -1,5 +1,6 @@
-"""Runs: queueing a snapshot of a config version, cancel, re-queue, delete, tags, and reading
-what a run produced (metric series, logs, checkpoints, results, files).
+"""Runs: listing and reading them, queueing a snapshot of a config version, cancel, re-queue,
+delete, tags. What a run produced is read by `run_metrics` (series) and `run_outputs` (logs,
+checkpoints, results, files).
 
 Decisions (documented for the API's users):
 
@@ -9,24 +10,13 @@ Decisions (documented for the API's users):
   relative to the runs root); the agent passes it to the trainer as output_dir/run_name.
 - Re-queue ("reproduce") creates a NEW run with the same snapshot and hash, tagged
   ``requeue-of:<original id>`` (shown as ``requeued_from``); only finished runs qualify.
-- Metric series keep, per metric, only the points of the attempt that is current for each step:
-  a point of attempt A at step S is dropped when a later attempt logged that metric at a step
-  <= S (it resumed from an earlier checkpoint, so A's values from there on were redone). For a
-  step both attempts logged this is "the latest attempt wins"; it also drops the stale tail
-  of the older attempt beyond the step the newer one resumed from.
-- Series longer than ``max_points`` are downsampled by min/max buckets: the points are cut into
-  max_points // 2 consecutive buckets and each bucket keeps its minimum and its maximum (in step
-  order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,22 +24,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from visionyard import runqueue
 from visionyard.dashboard.repositories import configs as configs_repo
 from visionyard.dashboard.repositories import runs as repo
-from visionyard.dashboard.services.files import delete_run_files, run_dir_target
-from visionyard.db.models import TERMINAL_STATES, CheckpointRecord, Run, RunEvent, RunState
+from visionyard.dashboard.services.files import (
+    delete_run_files,
+    run_dir_target,
+)
+from visionyard.db.models import TERMINAL_STATES, Run, RunState
 from visionyard.errors import (
-    ConflictError,
     NotFoundError,
     RateLimitedError,
     RunStateError,
 )
-from visionyard.paths import relative_posix, resolve_inside, resolved_inside
 from visionyard.settings import Settings
-from visionyard.text import printable
 
 #: queued runs one user may have at once (S15); a `max_queued_runs_per_user` setting overrides
 MAX_QUEUED_RUNS_PER_USER = 1000
 REQUEUE_TAG = "requeue-of:"
-MAX_LISTED_FILES = 2000
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -69,31 +58,6 @@ class RunView:
             if tag.tag.startswith(REQUEUE_TAG) and number.isdigit():
                 return int(number)
         return None
-
-
-@dataclass(frozen=True)
-class Series:
-    name: str
-    steps: list[int]
-    values: list[float | None]
-    total: int
-    downsampled: bool
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    name: str
-    path: str
-    is_dir: bool
-    size: int | None
-    modified: float
-
-
-@dataclass(frozen=True)
-class Listing:
-    path: str
-    entries: list[FileEntry] = field(default_factory=list)
-    truncated: bool = False
 
 
 def in_request(session: Session) -> sessionmaker[Session]:
@@ -124,7 +88,7 @@ def _views(session: Session, runs: Sequence[Run]) -> list[RunView]:
     return views
 
 
-def _run_or_404(session: Session, run_id: int) -> Run:
+def run_or_404(session: Session, run_id: int) -> Run:
     run = repo.get(session, run_id)
     if run is None:
         raise NotFoundError(f"run {run_id} does not exist; list runs to find its id")
@@ -132,7 +96,7 @@ def _run_or_404(session: Session, run_id: int) -> Run:
 
 
 def get_run(session: Session, run_id: int) -> RunView:
-    return _views(session, [_run_or_404(session, run_id)])[0]
+    return _views(session, [run_or_404(session, run_id)])[0]
 
 
 def list_runs(
@@ -242,7 +206,7 @@ def queue_run(
 def cancel_run(session: Session, run_id: int) -> tuple[RunView, str]:
     """Queued: canceled at once. Running: cancel requested (its agent stops it within
     seconds). Finished: RunStateError (409)."""
-    _run_or_404(session, run_id)
+    run_or_404(session, run_id)
     result = runqueue.request_cancel(in_request(session), run_id)
     if not result.changed and result.state in TERMINAL_STATES:
         raise RunStateError(f"{result.message}; re-queue it to run it again")
@@ -259,7 +223,7 @@ def requeue_run(
     user_id: int,
 ) -> RunView:
     """Reproduce a finished run: a new queued run with the same snapshot and hash."""
-    original = _run_or_404(session, run_id)
+    original = run_or_404(session, run_id)
     if original.state not in TERMINAL_STATES:
         raise RunStateError(
             f"run {run_id} is {original.state.value}; only finished runs (succeeded, failed, "
@@ -290,7 +254,7 @@ def delete_run(session: Session, settings: Settings, run_id: int) -> None:
     The folder goes after the row but before the commit: if it cannot be removed the request
     fails and the run stays, so the delete can be retried (removal is idempotent).
     """
-    run = _run_or_404(session, run_id)
+    run = run_or_404(session, run_id)
     if run.state not in TERMINAL_STATES:
         raise RunStateError(
             f"run {run_id} is {run.state.value}; cancel it and wait until it has stopped "
@@ -302,175 +266,6 @@ def delete_run(session: Session, settings: Settings, run_id: int) -> None:
 
 
 def set_tags(session: Session, run_id: int, tags: Sequence[str]) -> RunView:
-    _run_or_404(session, run_id)
+    run_or_404(session, run_id)
     repo.replace_tags(session, run_id, tags)
     return get_run(session, run_id)
-
-
-# ---- metrics -----------------------------------------------------------------------------------
-
-
-def metric_names(session: Session, run_id: int) -> list[str]:
-    _run_or_404(session, run_id)
-    return repo.metric_names(session, run_id)
-
-
-def current_points(
-    rows: Iterable[tuple[int, int, float | None]],
-) -> list[tuple[int, float | None]]:
-    """One metric's (step, attempt, value) rows -> its current (step, value) points by step.
-
-    A point of attempt A survives only below the first step of every later attempt (see the
-    module docstring); within an attempt, steps are unique (the event dedupe key).
-    """
-    by_attempt: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
-    for step, attempt, value in rows:
-        by_attempt[attempt].append((step, value))
-    kept: list[tuple[int, float | None]] = []
-    cutoff: float = float("inf")
-    for attempt in sorted(by_attempt, reverse=True):
-        points = by_attempt[attempt]
-        kept.extend(p for p in points if p[0] < cutoff)
-        cutoff = min(cutoff, min(step for step, _ in points))
-    kept.sort(key=lambda p: p[0])
-    return kept
-
-
-def downsample(
-    points: Sequence[tuple[int, float | None]], max_points: int
-) -> list[tuple[int, float | None]]:
-    """At most `max_points` points: min and max of each of max_points // 2 buckets."""
-    if len(points) <= max_points:
-        return list(points)
-    buckets = max(1, max_points // 2)
-    n = len(points)
-    out: list[tuple[int, float | None]] = []
-    for b in range(buckets):
-        chunk = range(b * n // buckets, (b + 1) * n // buckets)
-        # (value, index) pairs: equal values resolve by position, deterministically.
-        finite = [(v, i) for i in chunk if (v := points[i][1]) is not None]
-        if not finite:
-            out.append(points[chunk.start])  # all gaps: keep one, so the chart shows the gap
-            continue
-        low, high = min(finite)[1], max(finite)[1]
-        out.extend(points[i] for i in sorted({low, high}))
-    return out
-
-
-def metric_series(
-    session: Session, run_id: int, names: Sequence[str], max_points: int
-) -> list[Series]:
-    _run_or_404(session, run_id)
-    rows: dict[str, list[tuple[int, int, float | None]]] = defaultdict(list)
-    for name, step, attempt, value in repo.metric_points(session, run_id, set(names)):
-        rows[name].append((step, attempt, value))
-    series = []
-    for name in dict.fromkeys(names):  # the caller's order, without duplicates
-        points = current_points(rows.get(name, []))
-        shown = downsample(points, max_points)
-        series.append(
-            Series(
-                name=name,
-                steps=[s for s, _ in shown],
-                values=[v for _, v in shown],
-                total=len(points),
-                downsampled=len(shown) < len(points),
-            )
-        )
-    return series
-
-
-# ---- logs and checkpoints ----------------------------------------------------------------------
-
-
-def logs(
-    session: Session, run_id: int, *, tail: int, after_id: int | None, limit: int
-) -> list[RunEvent]:
-    """The last `tail` log lines, or (with `after_id`) up to `limit` lines after that id."""
-    _run_or_404(session, run_id)
-    if after_id is not None:
-        return list(repo.logs_after(session, run_id, after_id, limit))
-    return repo.logs_tail(session, run_id, tail)
-
-
-def checkpoints(session: Session, run_id: int) -> Sequence[CheckpointRecord]:
-    _run_or_404(session, run_id)
-    return repo.checkpoints(session, run_id)
-
-
-# ---- files in the run folder -------------------------------------------------------------------
-
-
-def _run_folder(session: Session, settings: Settings, run_id: int) -> Path:
-    run = _run_or_404(session, run_id)
-    folder = run_dir_target(settings, run)
-    if folder is None or not folder.is_dir():
-        raise NotFoundError(
-            f"run {run_id} has no files yet (its folder is created when an agent starts it)"
-        )
-    return folder
-
-
-def results(session: Session, settings: Settings, run_id: int) -> dict[str, Any]:
-    folder = _run_folder(session, settings, run_id)
-    path = resolve_inside(folder, "results.json", what="results file")
-    if not path.is_file():
-        raise NotFoundError(
-            f"run {run_id} has no results.json yet: it is written when training finishes "
-            "(a run that failed or was canceled before the end has none)"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConflictError(
-            f"run {run_id}'s results.json cannot be read ({exc}); download it through "
-            "/files?path=results.json to inspect it"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConflictError(f"run {run_id}'s results.json does not hold a JSON object")
-    return data
-
-
-def _entry(folder: Path, child: Path) -> FileEntry | None:
-    resolved = resolved_inside(child, folder)
-    if resolved is None:
-        return None  # a link leading out of the run folder (or looping) is not shown, nor served
-    try:
-        info = resolved.stat()
-    except OSError:  # dangling links, races with deletion
-        return None
-    is_dir = resolved.is_dir()
-    return FileEntry(
-        name=printable(child.name),
-        path=printable(child.relative_to(folder).as_posix()),
-        is_dir=is_dir,
-        size=None if is_dir else info.st_size,
-        modified=info.st_mtime,
-    )
-
-
-def browse(session: Session, settings: Settings, run_id: int, path: str) -> Path | Listing:
-    """A file inside the run's own folder (to serve), or a listing of a folder in it.
-
-    `path` is relative to the run folder; traversal, absolute paths, NUL, backslashes and
-    links leading out are refused with PathOutsideRootError (400).
-    """
-    folder = _run_folder(session, settings, run_id)
-    target = resolve_inside(folder, path, what="path")
-    try:
-        if target.is_file():
-            return target
-        if not target.is_dir():
-            raise NotFoundError(f"run {run_id} has no file or folder {printable(path)!r}")
-        children = sorted(target.iterdir(), key=lambda p: (not p.is_dir(), p.name))
-    except OSError as exc:  # permissions, or the folder vanished meanwhile
-        raise ConflictError(
-            f"cannot read {printable(path)!r} in run {run_id}'s folder: {exc.strerror or exc}; "
-            "check the permissions of the runs root"
-        ) from None
-    entries = [e for e in (_entry(folder, c) for c in children[:MAX_LISTED_FILES]) if e]
-    return Listing(
-        path=printable(relative_posix(folder, target)),
-        entries=entries,
-        truncated=len(children) > MAX_LISTED_FILES,
-    )

@@ -1,0 +1,52 @@
+"""SQL for users, login sessions and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from visionyard.db.models import ApiToken, LoginSession, User
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def user_named(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.id)).all()
+
+
+def add(session: Session, row: User | ApiToken | LoginSession) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_token(session: Session, token_id: int) -> ApiToken | None:
+    return session.get(ApiToken, token_id)
+
+
+def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
+    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+    return session.scalars(query).all()
+
+
+def login_session_by_hash(session: Session, secret_hash: str) -> LoginSession | None:
+    return session.scalar(select(LoginSession).where(LoginSession.secret_hash == secret_hash))
+
+
+def remove(session: Session, row: LoginSession) -> None:
+    session.delete(row)

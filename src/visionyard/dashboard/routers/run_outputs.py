@@ -1,0 +1,137 @@
+"""What a run produced: its metric series (downsampled), log lines, checkpoints, results.json
+and the files of its run folder.
+
+Semantics and decisions: `visionyard.dashboard.services.run_metrics` and `run_outputs`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import Field
+
+from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.schemas.common import IdPath, SafeStr
+from visionyard.dashboard.schemas.run_outputs import (
+    MAX_EVENT_ID,
+    CheckpointOut,
+    FileEntryOut,
+    FileListing,
+    LogLine,
+    LogPage,
+    MetricNames,
+    MetricSeries,
+    SeriesOut,
+)
+from visionyard.dashboard.services import run_metrics as metrics
+from visionyard.dashboard.services import run_outputs as outputs
+from visionyard.text import printable
+
+router = APIRouter(tags=["runs"])
+
+
+@router.get("/runs/{run_id}/metrics", operation_id="listRunMetrics", response_model=MetricNames)
+def list_run_metrics(run_id: IdPath, _user: CurrentUser, session: SessionDep) -> MetricNames:
+    return MetricNames(names=metrics.metric_names(session, run_id))
+
+
+@router.get(
+    "/runs/{run_id}/metrics/series", operation_id="getRunMetricSeries", response_model=MetricSeries
+)
+def get_run_metric_series(
+    run_id: IdPath,
+    _user: CurrentUser,
+    session: SessionDep,
+    names: Annotated[
+        list[Annotated[SafeStr, Field(max_length=128)]], Query(min_length=1, max_length=20)
+    ],
+    max_points: Annotated[int, Query(ge=10, le=10_000)] = 1000,
+) -> MetricSeries:
+    """Each metric's current points (the latest attempt wins per step), ordered by step and
+    downsampled to at most `max_points` (min/max per bucket, so spikes survive)."""
+    series = metrics.metric_series(session, run_id, names, max_points)
+    return MetricSeries(
+        run_id=run_id,
+        max_points=max_points,
+        series=[SeriesOut(**s.__dict__) for s in series],
+    )
+
+
+@router.get("/runs/{run_id}/logs", operation_id="getRunLogs", response_model=LogPage)
+def get_run_logs(
+    run_id: IdPath,
+    _user: CurrentUser,
+    session: SessionDep,
+    tail: Annotated[int, Query(ge=1, le=5000, description="Last N lines")] = 200,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Lines after this id")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size with after_id")] = 200,
+) -> LogPage:
+    rows = outputs.logs(session, run_id, tail=tail, after_id=after_id, limit=limit)
+    items = [
+        LogLine(
+            id=row.id,
+            attempt=row.attempt,
+            time=row.created_at,
+            level=str(row.payload.get("level") or row.name or "info"),
+            message=str(row.payload.get("message", "")),
+        )
+        for row in rows
+    ]
+    last_id = items[-1].id if items else after_id
+    return LogPage(items=items, last_id=last_id)
+
+
+@router.get(
+    "/runs/{run_id}/checkpoints",
+    operation_id="listRunCheckpoints",
+    response_model=list[CheckpointOut],
+)
+def list_run_checkpoints(
+    run_id: IdPath, _user: CurrentUser, session: SessionDep
+) -> list[CheckpointOut]:
+    return [CheckpointOut.model_validate(c) for c in outputs.checkpoints(session, run_id)]
+
+
+@router.get("/runs/{run_id}/results", operation_id="getRunResults", response_model=dict[str, Any])
+def get_run_results(
+    run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """The run's results.json (final metrics, per-class table, confusion matrix)."""
+    return outputs.results(session, state.settings, run_id)
+
+
+@router.get(
+    "/runs/{run_id}/files",
+    operation_id="getRunFiles",
+    response_model=FileListing,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_run_files(
+    run_id: IdPath,
+    _user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    path: Annotated[str, Query(max_length=1024, description="Relative to the run folder")] = "",
+) -> Any:
+    """A folder inside the run's own folder (JSON listing) or a file in it (download)."""
+    found = outputs.browse(session, state.settings, run_id, path)
+    if isinstance(found, outputs.Listing):
+        return FileListing(
+            path=found.path,
+            entries=[FileEntryOut(**e.__dict__) for e in found.entries],
+            truncated=found.truncated,
+        )
+    # Always a download, never rendered: an HTML file written by a run must not execute in the
+    # dashboard's origin. Always application/octet-stream, as documented: a guessed type would
+    # make a downloaded results.json look like this route's JSON listing.
+    return FileResponse(
+        found,
+        media_type="application/octet-stream",
+        filename=printable(found.name),
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

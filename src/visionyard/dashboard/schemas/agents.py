@@ -1,0 +1,36 @@
+"""Agent bodies: liveness and current run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from visionyard.dashboard.schemas.common import Page, UtcDateTime
+from visionyard.db.models import RunState
+
+
+class AgentRun(BaseModel):
+    id: int
+    name: str
+    state: RunState
+    attempt: int
+
+
+class AgentOut(BaseModel):
+    id: int
+    name: str
+    hostname: str
+    device: str
+    gpus: list[Any]
+    drained: bool
+    version: str
+    alive: bool = Field(description="Heartbeat within 3 leases (3 x VISIONYARD_LEASE_SECONDS).")
+    last_heartbeat_at: UtcDateTime | None
+    seconds_since_heartbeat: float
+    current_run: AgentRun | None
+    created_at: UtcDateTime
+
+
+class AgentPage(Page[AgentOut]):
+    """A page of agents."""

@@ -1,0 +1,127 @@
+"""Run bodies: queueing, re-queueing, tags, and the run as the API shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query
+from pydantic import AfterValidator, BaseModel, Field
+
+from visionyard.dashboard.schemas.common import (
+    MAX_ID,
+    IdQuery,
+    Name,
+    NameFilter,
+    Page,
+    RequestBody,
+    SafeStr,
+    UtcDateTime,
+)
+from visionyard.db.models import RunState
+from visionyard.text import check_text
+
+
+def _plain_tag(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("tags are single-line text (no control characters)")
+    check_text(value)
+    if value != value.strip():
+        raise ValueError("tags have no leading or trailing spaces")
+    return value
+
+
+Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_tag)]
+Tags = Annotated[list[Tag], Field(max_length=32)]
+SortRuns = Literal["created_at", "priority", "name"]
+
+
+class RunCreate(RequestBody):
+    version: int | None = Field(None, ge=1, le=MAX_ID, description="Default: the latest.")
+    name: Name | None = Field(None, description="Default: '<config name>-v<version>'.")
+    priority: int = Field(0, ge=-1_000_000, le=1_000_000, description="Higher runs first.")
+    target_agent: Name | None = Field(None, description="Only this agent (by name) may run it.")
+    gpu_count: int = Field(1, ge=0, le=64, description="GPUs the run needs; 0 for a CPU run.")
+    max_restarts: int = Field(3, ge=0, le=100, description="Retries after crashes/lost agents.")
+    group_id: int | None = Field(None, ge=1, le=MAX_ID)
+    tags: Tags = Field(default_factory=list)
+
+
+class RunRequeue(RequestBody):
+    name: Name | None = Field(None, description="Default: the original run's name.")
+    priority: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+
+
+class TagsIn(RequestBody):
+    tags: Tags
+
+
+class RunOut(BaseModel):
+    id: int
+    project_id: int
+    group_id: int | None
+    config_id: int | None = Field(description="Null once the config is deleted.")
+    config_version: int | None
+    config_version_id: int | None
+    config_hash: str
+    name: str
+    state: RunState
+    priority: int
+    target_agent: str | None
+    gpu_count: int
+    attempt: int
+    restarts: int
+    max_restarts: int
+    agent_id: int | None
+    agent_name: str | None
+    cancel_requested: bool
+    waiting_for: str | None = Field(
+        description="Why a queued run has not started (no agent online, none with enough GPUs, "
+        "its target agent offline or drained) and what to do; null when an agent can claim it."
+    )
+    progress: dict[str, Any]
+    error: str | None
+    tags: list[str]
+    requeued_from: int | None = Field(description="The run this one re-queues, if any.")
+    run_dir: str | None
+    created_by: int | None
+    created_at: UtcDateTime
+    claimed_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
+
+
+class RunDetail(RunOut):
+    config_snapshot: dict[str, Any]
+
+
+class RunCanceled(BaseModel):
+    message: str
+    run: RunDetail
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    """The filters both run lists take (`/runs` and `/projects/{id}/runs`)."""
+
+    state: RunState | None
+    group_id: int | None
+    tag: str | None
+    q: str | None
+    sort: SortRuns
+
+
+def run_filters(
+    state: RunState | None = None,
+    group_id: IdQuery = None,
+    tag: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    q: NameFilter = None,
+    sort: SortRuns = "created_at",
+) -> RunFilters:
+    return RunFilters(state=state, group_id=group_id, tag=tag, q=q, sort=sort)
+
+
+RunFilterParams = Annotated[RunFilters, Depends(run_filters)]
+
+
+class RunPage(Page[RunOut]):
+    """A page of runs."""

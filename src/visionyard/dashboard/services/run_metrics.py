@@ -1,0 +1,103 @@
+"""A run's metric series: which metrics it logged, and each one's current points, downsampled.
+
+Decisions (documented for the API's users):
+
+- Metric series keep, per metric, only the points of the attempt that is current for each step:
+  a point of attempt A at step S is dropped when a later attempt logged that metric at a step
+  <= S (it resumed from an earlier checkpoint, so A's values from there on were redone). For a
+  step both attempts logged this is "the latest attempt wins"; it also drops the stale tail
+  of the older attempt beyond the step the newer one resumed from.
+- Series longer than ``max_points`` are downsampled by min/max buckets: the points are cut into
+  max_points // 2 consecutive buckets and each bucket keeps its minimum and its maximum (in step
+  order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from visionyard.dashboard.repositories import runs as repo
+from visionyard.dashboard.services.runs import run_or_404
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    steps: list[int]
+    values: list[float | None]
+    total: int
+    downsampled: bool
+
+
+def metric_names(session: Session, run_id: int) -> list[str]:
+    run_or_404(session, run_id)
+    return repo.metric_names(session, run_id)
+
+
+def current_points(
+    rows: Iterable[tuple[int, int, float | None]],
+) -> list[tuple[int, float | None]]:
+    """One metric's (step, attempt, value) rows -> its current (step, value) points by step.
+
+    A point of attempt A survives only below the first step of every later attempt (see the
+    module docstring); within an attempt, steps are unique (the event dedupe key).
+    """
+    by_attempt: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
+    for step, attempt, value in rows:
+        by_attempt[attempt].append((step, value))
+    kept: list[tuple[int, float | None]] = []
+    cutoff: float = float("inf")
+    for attempt in sorted(by_attempt, reverse=True):
+        points = by_attempt[attempt]
+        kept.extend(p for p in points if p[0] < cutoff)
+        cutoff = min(cutoff, min(step for step, _ in points))
+    kept.sort(key=lambda p: p[0])
+    return kept
+
+
+def downsample(
+    points: Sequence[tuple[int, float | None]], max_points: int
+) -> list[tuple[int, float | None]]:
+    """At most `max_points` points: min and max of each of max_points // 2 buckets."""
+    if len(points) <= max_points:
+        return list(points)
+    buckets = max(1, max_points // 2)
+    n = len(points)
+    out: list[tuple[int, float | None]] = []
+    for b in range(buckets):
+        chunk = range(b * n // buckets, (b + 1) * n // buckets)
+        # (value, index) pairs: equal values resolve by position, deterministically.
+        finite = [(v, i) for i in chunk if (v := points[i][1]) is not None]
+        if not finite:
+            out.append(points[chunk.start])  # all gaps: keep one, so the chart shows the gap
+            continue
+        low, high = min(finite)[1], max(finite)[1]
+        out.extend(points[i] for i in sorted({low, high}))
+    return out
+
+
+def metric_series(
+    session: Session, run_id: int, names: Sequence[str], max_points: int
+) -> list[Series]:
+    run_or_404(session, run_id)
+    rows: dict[str, list[tuple[int, int, float | None]]] = defaultdict(list)
+    for name, step, attempt, value in repo.metric_points(session, run_id, set(names)):
+        rows[name].append((step, attempt, value))
+    series = []
+    for name in dict.fromkeys(names):  # the caller's order, without duplicates
+        points = current_points(rows.get(name, []))
+        shown = downsample(points, max_points)
+        series.append(
+            Series(
+                name=name,
+                steps=[s for s, _ in shown],
+                values=[v for _, v in shown],
+                total=len(points),
+                downsampled=len(shown) < len(points),
+            )
+        )
+    return series
