@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(30.0, ge=1)
     reaper_interval: float = Field(5.0, gt=0)
     events_poll_interval: float = Field(0.25, gt=0)
+    max_queued_runs_per_user: int = Field(
+        1000,
+        ge=1,
+        description="Queued runs one user may have at once; queueing more answers 429.",
+    )
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
 from tests.dashboard import test_configs
-from tests.dashboard.conftest import ADMIN_TOKEN
+from tests.dashboard.conftest import ADMIN_TOKEN, AUTH
 from tests.dashboard.test_configs import (
     API,
     assert_routes_need_auth,
@@ -27,11 +27,13 @@ from tests.dashboard.test_configs import (
     runs_dir,
 )
 from visionyard import runqueue
+from visionyard.dashboard.app import create_app
 from visionyard.dashboard.routers import run_outputs as run_outputs_router
 from visionyard.dashboard.routers import runs as runs_router
 from visionyard.dashboard.services import auth as auth_service
 from visionyard.dashboard.services.run_metrics import current_points, downsample
 from visionyard.db.models import Run, RunEvent, RunTag
+from visionyard.settings import Settings
 
 # Fixtures shared with the configs tests (a real dataset under DATASETS_DIR, valid configs).
 dataset = test_configs.dataset
@@ -198,6 +200,41 @@ def test_queued_runs_per_user_are_limited(
     # Canceling one frees a slot.
     bulk = client.get(f"{API}/runs", params={"q": "bulk-", "limit": 1}).json()["items"][0]
     assert client.post(f"{API}/runs/{bulk['id']}/cancel").status_code == 200
+    assert client.post(f"{API}/configs/{config_id}/runs", json={"gpu_count": 0}).status_code == 201
+
+
+def test_queued_runs_limit_is_the_max_queued_runs_per_user_setting(
+    client: TestClient,
+    config_id: int,
+    db_url: str,
+    settings_factory: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S15's limit comes from VISIONYARD_MAX_QUEUED_RUNS_PER_USER (default 1000, above): a
+    dashboard started with 2 on the same database answers the third queued run with a 429 that
+    says the limit and what to do, for a new run and for a re-queue alike."""
+    monkeypatch.setenv("VISIONYARD_MAX_QUEUED_RUNS_PER_USER", "2")
+    limited = create_app(settings_factory(db_url))
+    try:
+        assert limited.state.vy.settings.max_queued_runs_per_user == 2
+        with TestClient(limited, headers=AUTH) as api:
+            first = queue(api, config_id)
+            queue(api, config_id)
+            refused = api.post(f"{API}/configs/{config_id}/runs", json={"gpu_count": 0})
+            assert refused.status_code == 429
+            error = refused.json()["error"]
+            assert error["code"] == "rate_limited"
+            assert "you already have 2 queued runs (the limit is 2)" in error["message"]
+            assert "cancel some" in error["message"]
+
+            assert api.post(f"{API}/runs/{first['id']}/cancel").status_code == 200
+            assert api.post(f"{API}/runs/{first['id']}/requeue").status_code == 201
+            requeue = api.post(f"{API}/runs/{first['id']}/requeue")
+            assert requeue.status_code == 429, requeue.text
+            assert "the limit is 2" in requeue.json()["error"]["message"]
+    finally:
+        limited.state.vy.engine.dispose()
+    # The default dashboard on the same database still takes more.
     assert client.post(f"{API}/configs/{config_id}/runs", json={"gpu_count": 0}).status_code == 201
 
 

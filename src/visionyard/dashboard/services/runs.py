@@ -36,8 +36,6 @@ from visionyard.errors import (
 )
 from visionyard.settings import Settings
 
-#: queued runs one user may have at once (S15); a `max_queued_runs_per_user` setting overrides
-MAX_QUEUED_RUNS_PER_USER = 1000
 REQUEUE_TAG = "requeue-of:"
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -134,7 +132,8 @@ def list_runs(
 
 
 def _check_quota(session: Session, settings: Settings, user_id: int) -> None:
-    limit = getattr(settings, "max_queued_runs_per_user", MAX_QUEUED_RUNS_PER_USER)
+    # S15: one user cannot flood the queue (VISIONYARD_MAX_QUEUED_RUNS_PER_USER).
+    limit = settings.max_queued_runs_per_user
     queued = repo.count_queued_by(session, user_id)
     if queued >= limit:
         raise RateLimitedError(
