@@ -19,6 +19,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.agent.platform import PASSWORD, Platform
+from visionyard.runqueue.feed import run_topic
 
 
 def free_port() -> int:
@@ -81,7 +82,7 @@ class LiveMetrics(threading.Thread):
 
     def run(self) -> None:
         with connect(self.url, open_timeout=10) as ws:
-            ws.send(json.dumps({"op": "subscribe", "topic": f"run:{self.run_id}", "after": None}))
+            ws.send(json.dumps({"op": "subscribe", "topic": run_topic(self.run_id), "after": None}))
             while not self.stop.is_set():
                 try:
                     message = json.loads(ws.recv(timeout=0.5))

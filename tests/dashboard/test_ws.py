@@ -36,6 +36,7 @@ from visionyard.dashboard.events.store import Event
 from visionyard.db.engine import make_engine
 from visionyard.db.models import FeedEvent, Project, Run, RunEvent, RunState
 from visionyard.runqueue import claim_next, enqueue, register_agent
+from visionyard.runqueue.feed import run_topic
 from visionyard.settings import Settings
 
 # ---- a real server ------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def test_another_process_writes_client_gets_it_within_a_second_and_resumes_exact
     assert claim_next(factory, agent_id=agent_id, capacity=0).id == run_id
     writer = Writer(db_url, run_id, agent_id)
     try:
-        topic = f"run:{run_id}"
+        topic = run_topic(run_id)
         with server.connect() as ws:
             assert subscribe(ws, topic) == 0
             committed = writer.write(5)
@@ -322,7 +323,7 @@ def test_resume_during_concurrent_writes_has_no_gap_and_no_duplicate(server: Liv
         with server.connect() as ws:
             first = server.stored_seqs(run_id)[4]
             # Subscribed while rows keep arriving: the replay and the live stream overlap.
-            subscribe(ws, f"run:{run_id}", after=first)
+            subscribe(ws, run_topic(run_id), after=first)
             received = [m["seq"] for m in events(ws, 60)]
             stop.set()
             thread.join()
@@ -377,7 +378,7 @@ def test_runs_and_agents_topics_deliver_feed_events(server: LiveServer) -> None:
 def test_run_topic_values_are_json_safe(server: LiveServer) -> None:
     run_id = server.run_id()
     with server.connect() as ws:
-        subscribe(ws, f"run:{run_id}")
+        subscribe(ws, run_topic(run_id))
         with server.app.state.vy.sessions() as session, session.begin():
             session.add(
                 RunEvent(
@@ -542,7 +543,7 @@ def test_bad_messages_get_errors_and_the_socket_survives(server: LiveServer) -> 
             assert message["type"] == "error" and expected in message["message"], (frame, message)
         ws.send(json.dumps({"op": "ping"}))
         assert recv(ws) == {"type": "pong"}
-        assert subscribe(ws, f"run:{run_id}") == 0  # still fully working
+        assert subscribe(ws, run_topic(run_id)) == 0  # still fully working
         ids = server.add_events(run_id, range(2))
         assert [m["seq"] for m in events(ws, 2)] == ids
 
@@ -568,7 +569,7 @@ def test_connection_and_subscription_limits(server: LiveServer) -> None:
         subscribe(ws, "runs")
         subscribe(ws, "agents")
         subscribe(ws, "runs", after=0)  # resubscribing an open topic is not a new one
-        ws.send(json.dumps({"op": "subscribe", "topic": "run:1"}))
+        ws.send(json.dumps({"op": "subscribe", "topic": run_topic(1)}))
         message = recv(ws)
         assert message["type"] == "error" and "too many subscriptions" in message["message"]
 
@@ -579,7 +580,7 @@ def test_connection_and_subscription_limits(server: LiveServer) -> None:
 def test_slow_client_is_lagged_while_others_receive_everything_promptly(app: FastAPI) -> None:
     for server in serve(app, send_buffer=32_768):
         run_id = server.run_id()
-        topic = f"run:{run_id}"
+        topic = run_topic(run_id)
         big = {"log": "x" * 64_000}  # a few of these fill the socket buffers
         with server.connect(compression=None) as fast:
             subscribe(fast, topic)
@@ -653,7 +654,7 @@ def test_one_query_per_topic_per_poll_whatever_the_subscriber_count(server: Live
     with contextlib.ExitStack() as stack:
         clients = [stack.enter_context(server.connect()) for _ in range(6)]
         for ws in clients:
-            subscribe(ws, f"run:{run_id}")
+            subscribe(ws, run_topic(run_id))
         event.listen(engine, "before_cursor_execute", count)
         try:
             start = server.bus.polls
@@ -686,7 +687,7 @@ def test_postgres_notify_wakes_the_bus_without_waiting_for_a_poll(
             time.sleep(0.01)
         run_id = live.run_id()
         with live.connect() as ws:
-            subscribe(ws, f"run:{run_id}")
+            subscribe(ws, run_topic(run_id))
             for step in range(3):
                 with app.state.vy.sessions() as session, session.begin():
                     session.add(
@@ -700,7 +701,7 @@ def test_postgres_notify_wakes_the_bus_without_waiting_for_a_poll(
                             created_at=time.time(),
                         )
                     )
-                    notify_topic(session, f"run:{run_id}")
+                    notify_topic(session, run_topic(run_id))
                 committed = time.time()
                 (message,) = events(ws, 1, timeout=2.0)
                 assert message["data"]["payload"] == {"message": f"hello {step}"}
@@ -721,7 +722,7 @@ def test_postgres_rows_committed_out_of_id_order_are_neither_lost_nor_reordered(
     }
     try:
         with pg_server.connect() as ws:
-            subscribe(ws, f"run:{run_id}")
+            subscribe(ws, run_topic(run_id))
             slow_tx = engine.connect()
             slow_tx.begin()
             early = slow_tx.execute(
@@ -753,7 +754,7 @@ def test_postgres_a_transaction_left_open_delays_delivery_only_briefly(
     engine = make_engine(pg_url)
     try:
         with pg_server.connect() as ws, engine.connect() as stuck:
-            subscribe(ws, f"run:{run_id}")
+            subscribe(ws, run_topic(run_id))
             stuck.begin()  # "idle in transaction" holding an event id, never committed
             stuck.execute(
                 insert(RunEvent).values(
@@ -779,10 +780,10 @@ def test_postgres_listen_sql_channel_contract(pg_url: str) -> None:
             conn.execute(text("LISTEN visionyard_events"))
             conn.commit()
             with Session(engine) as session, session.begin():
-                notify_topic(session, "run:7")
+                notify_topic(session, run_topic(7))
             raw = conn.connection.driver_connection
             assert raw is not None
             got = [(n.channel, n.payload) for n in raw.notifies(timeout=5, stop_after=1)]
-            assert got == [("visionyard_events", "run:7")]
+            assert got == [("visionyard_events", run_topic(7))]
     finally:
         engine.dispose()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.db.models import CheckpointRecord, Run, RunEvent
 from visionyard.runqueue._db import DB, in_transaction, now_or, upsert_insert
-from visionyard.runqueue.feed import announce
+from visionyard.runqueue.feed import announce, run_topic
 from visionyard.runqueue.fencing import LockedRun, lock_current_attempt
 
 #: event types stored as one row each, under their own kind (anything else is kind "other")
@@ -187,7 +187,7 @@ def write_events(
         run: LockedRun = lock_current_attempt(session, run_id, attempt, agent_id)
         stored = _store(session, rows) if rows else 0
         if stored:
-            announce(session, f"run:{run_id}")
+            announce(session, run_topic(run_id))
         progress = _newest_progress(batch, attempt, run.progress)
         if progress is not None:
             session.execute(update(Run).where(Run.id == run_id).values(progress=progress))

@@ -16,8 +16,15 @@ from visionyard.db.models import FeedEvent
 
 RUNS_TOPIC = "runs"
 AGENTS_TOPIC = "agents"
+#: one run's own events (metrics, logs, progress...) are the topic "run:<run id>"
+RUN_TOPIC_PREFIX = "run:"
 #: dashboards LISTEN here; the payload is the topic ("runs", "agents", "run:<id>")
 EVENTS_CHANNEL = "visionyard_events"
+
+
+def run_topic(run_id: int) -> str:
+    """The topic of one run's own events."""
+    return f"{RUN_TOPIC_PREFIX}{run_id}"
 
 
 def announce(session: Session, topic: str) -> None:

@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-RUNS_TOPIC = "runs"
-AGENTS_TOPIC = "agents"
+from visionyard.runqueue.feed import AGENTS_TOPIC, RUN_TOPIC_PREFIX, RUNS_TOPIC
+
 FEED_TOPICS = frozenset({RUNS_TOPIC, AGENTS_TOPIC})
-RUN_TOPIC_PREFIX = "run:"
 
 #: run ids are INTEGER columns (int32 on PostgreSQL); larger values are refused, not queried
 MAX_RUN_ID = 2_147_483_647
@@ -24,7 +23,7 @@ MAX_SEQ = 2**63 - 1
 #: client messages are tiny; anything larger is refused unparsed
 MAX_CLIENT_MESSAGE_CHARS = 4096
 
-_RUN_TOPIC = re.compile(r"run:([1-9][0-9]{0,9})")
+_RUN_TOPIC = re.compile(re.escape(RUN_TOPIC_PREFIX) + r"([1-9][0-9]{0,9})")
 
 
 class ProtocolError(Exception):
