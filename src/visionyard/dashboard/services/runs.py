@@ -24,16 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from visionyard import runqueue
 from visionyard.dashboard.repositories import configs as configs_repo
 from visionyard.dashboard.repositories import runs as repo
-from visionyard.dashboard.services.files import (
-    delete_run_files,
-    run_dir_target,
-)
+from visionyard.dashboard.services.files import delete_run_files, run_dir_target
 from visionyard.db.models import TERMINAL_STATES, Run, RunState
-from visionyard.errors import (
-    NotFoundError,
-    RateLimitedError,
-    RunStateError,
-)
+from visionyard.errors import NotFoundError, RateLimitedError, RunStateError
 from visionyard.settings import Settings
 
 REQUEUE_TAG = "requeue-of:"
