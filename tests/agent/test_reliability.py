@@ -16,8 +16,19 @@ from visionyard.db.models import RunState
 
 pytestmark = pytest.mark.slow
 
-#: a run long enough to be interrupted: ~700 optimizer steps, a checkpoint every 20
+#: a run long enough to be interrupted by a fault that acts a lease-length after the test injects
+#: it (a frozen agent, a database outage, a revoked token): ~700 optimizer steps, a checkpoint
+#: every 20. A trainer alone on an idle core runs ~50 steps/s, so it must outlast the lease by far.
 LONG = {"epochs": 28, "checkpoint_every_steps": 20}
+#: for a fault that acts at once, injected the moment the test sees an early checkpoint (a killed
+#: agent or trainer, a drain by signal): 250 steps leave over 4 s of training after step 40 even at
+#: ~50 steps/s, several times what the test needs to act, and the attempt that resumes trains a
+#: short rest (~200 steps, not ~650). Were a run ever too short, the fault would find it finished
+#: and the test would fail, never pass without the fault.
+SHORT_REST = {"epochs": 10, "checkpoint_every_steps": 20}
+#: for a fault the agent notices at its next lease renewal or heartbeat (every third of the lease,
+#: 2 s): a cancel, an operator's drain. 350 steps leave over 6 s after step 20.
+NEXT_HEARTBEAT = {"epochs": 14, "checkpoint_every_steps": 20}
 
 
 def trainer_of(p: Platform, run_id: int, attempt: int) -> psutil.Process:
@@ -59,7 +70,7 @@ def gone(proc: psutil.Process) -> bool:
 
 def test_r6_agent_killed_run_resumes_on_second_agent(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**LONG))
+    run_id = p.enqueue(p.config(**SHORT_REST))
     first = p.start_agent("first")
     trainer = trainer_of(p, run_id, 1)
     wait_checkpoint(p, run_id, min_step=40)
@@ -74,14 +85,17 @@ def test_r6_agent_killed_run_resumes_on_second_agent(platform: Platform) -> None
     assert run.attempt == 2 and run.restarts == 1
     resumed_at = resumed_from(p, run_id, 2)
     # At most one checkpoint interval of work is redone.
-    assert before_kill - resumed_at <= LONG["checkpoint_every_steps"], (before_kill, resumed_at)
+    assert before_kill - resumed_at <= SHORT_REST["checkpoint_every_steps"], (
+        before_kill,
+        resumed_at,
+    )
     assert resumed_at >= 40
     assert (p.runs / f"{run_id}-run" / "model" / "model.safetensors").is_file()
 
 
 def test_r7_trainer_killed_is_retried_once(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**LONG))
+    run_id = p.enqueue(p.config(**SHORT_REST))
     p.start_agent("solo")
     trainer = trainer_of(p, run_id, 1)
     wait_checkpoint(p, run_id, min_step=20)
@@ -171,7 +185,7 @@ def test_r12_cancel_queued_is_never_claimed(platform: Platform) -> None:
 
 def test_r12_cancel_running_stops_within_seconds(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**LONG))
+    run_id = p.enqueue(p.config(**NEXT_HEARTBEAT))
     p.start_agent("solo")
     trainer = trainer_of(p, run_id, 1)
     wait_checkpoint(p, run_id, min_step=20)
@@ -190,7 +204,7 @@ def test_r12_cancel_running_stops_within_seconds(platform: Platform) -> None:
 
 def test_r13_drain_requeues_without_a_restart_and_resumes_elsewhere(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**LONG))
+    run_id = p.enqueue(p.config(**SHORT_REST))
     draining = p.start_agent("draining")
     trainer_of(p, run_id, 1)
     wait_checkpoint(p, run_id, min_step=20)
@@ -209,7 +223,7 @@ def test_r13_drain_requeues_without_a_restart_and_resumes_elsewhere(platform: Pl
 
 def test_operator_drain_hands_the_run_back_and_keeps_the_agent_idle(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**LONG))
+    run_id = p.enqueue(p.config(**NEXT_HEARTBEAT))
     p.start_agent("drained")
     trainer_of(p, run_id, 1)
     wait_checkpoint(p, run_id, min_step=20)

@@ -14,16 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.agent.platform import Platform
+from tests.agent.test_reliability import SHORT_REST
 from visionyard.agent.statefile import AgentState, StateFile
 from visionyard.db.models import RunState
-
-LONG = {"epochs": 28, "checkpoint_every_steps": 20}
 
 
 @pytest.mark.slow
 def test_a_restarted_agent_fails_over_the_run_it_was_running(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**LONG))
+    run_id = p.enqueue(p.config(**SHORT_REST))
     agent = p.start_agent("phoenix")
     p.wait_for("a checkpoint", lambda: any(c.step >= 20 for c in p.checkpoints(run_id)))
     os.killpg(agent.pid, signal.SIGKILL)
