@@ -17,6 +17,24 @@ import pytest
 from visionyard.training.demo import write_digits_dataset, write_tiny_model
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every CUDA-only test carries the `gpu` marker, so that `-m gpu` selects exactly the tests
+    a GPU machine adds: a test skipped for want of CUDA without the marker is refused here."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("gpu") is None
+        and any(
+            "cuda" in str(mark.kwargs.get("reason", "")).lower()
+            for mark in item.iter_markers("skipif")
+        )
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "CUDA-only tests without @pytest.mark.gpu: " + ", ".join(sorted(unmarked))
+        )
+
+
 @pytest.fixture(scope="session")
 def digits_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scikit-learn's 1,797 real 8x8 digits as ImageFolder train/val/test."""
