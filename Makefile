@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
+# --durations=25: CI output names the slowest tests, so a slow one is seen when it lands.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench main.py experiments.py
