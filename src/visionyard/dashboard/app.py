@@ -15,6 +15,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from visionyard import __version__
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
+from visionyard.dashboard.methods import MethodNotAllowedMiddleware
+from visionyard.dashboard.openapi import install_openapi
 from visionyard.dashboard.reaper import LeaseReaper
 from visionyard.dashboard.routers import (
     agents,
@@ -114,6 +116,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.vy = build_state(settings)
     install_error_handlers(app)
+    install_openapi(app)
+    # Innermost: CORS answers its preflight OPTIONS requests before this sees them.
+    app.add_middleware(MethodNotAllowedMiddleware, router=app.router)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     if settings.cors_origins:
         app.add_middleware(

@@ -12,6 +12,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visionyard.errors import (
@@ -45,6 +46,25 @@ STATUS_BY_ERROR: list[tuple[type[VisionyardError], int, str]] = [
     (CheckpointError, 422, "invalid_checkpoint"),
     (VisionyardError, 400, "bad_request"),
 ]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: a body field ('tags.2'), or 'query.x' / 'path.x'")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable: 'not_found', 'conflict', ...")
+    message: str = Field(description="What is wrong and what to do, for people")
+    fields: list[FieldError] = Field(
+        default_factory=list, description="The offending fields (422s); absent when none"
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response (4xx and 5xx)."""
+
+    error: ErrorDetail
 
 
 def error_body(code: str, message: str, fields: list[dict] | None = None) -> dict:

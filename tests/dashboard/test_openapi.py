@@ -1,0 +1,149 @@
+"""The OpenAPI document's error responses and the 405/Allow answers, checked against what the
+server does (the live-server schemathesis run in test_contract.py checks the rest).
+
+The error statuses of each operation are derived from its route (`dashboard/openapi.py`); these
+tests make sure the derivation is true: every protected operation answers 401 without
+credentials and declares it, every operation that answers a non-admin 403 declares it, and the
+statuses the services add name real operations.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.dashboard.test_security import PUBLIC_ROUTES
+from visionyard.dashboard.openapi import RAISED_BY_SERVICES, SECURITY_SCHEMES
+
+API = "/api/v1"
+ERROR_REF = "#/components/schemas/ErrorResponse"
+
+
+def documented_operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_error_response_is_the_one_error_schema(app: FastAPI) -> None:
+    document = app.openapi()
+    schemas = document["components"]["schemas"]
+    assert {"ErrorResponse", "ErrorDetail", "FieldError"} <= set(schemas)
+    # FastAPI's default 422 body, which this API never sends, is gone.
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    errors = 0
+    for method, path, operation in documented_operations(app):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                errors += 1
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": ERROR_REF}, (method, path, status)
+                assert response["description"], (method, path, status)
+    assert errors > 100
+
+
+def test_protected_operations_declare_401_and_answer_it(anon: TestClient, app: FastAPI) -> None:
+    checked = 0
+    for method, path, operation in documented_operations(app):
+        response = anon.request(method, concrete(path), json={})
+        if (method, path) in PUBLIC_ROUTES:
+            assert response.status_code != 401 or "401" in operation["responses"], path
+            continue
+        checked += 1
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert "401" in operation["responses"], (method, path)
+        assert operation["security"] == [{name: []} for name in SECURITY_SCHEMES], path
+    assert checked >= 50
+
+
+def test_operations_refusing_a_non_admin_declare_403(
+    client: TestClient, anon: TestClient, app: FastAPI
+) -> None:
+    made = client.post(f"{API}/users", json={"username": "ana", "password": "long-password"})
+    assert made.status_code == 201, made.text
+    login = anon.post(f"{API}/auth/login", json={"username": "ana", "password": "long-password"})
+    assert login.status_code == 200
+    refused = []
+    for method, path, operation in documented_operations(app):
+        if (method, path) == ("POST", f"{API}/auth/logout"):
+            continue  # it would end the session this test goes on with
+        response = anon.request(method, concrete(path), json={})
+        if response.status_code == 403:
+            refused.append((method, path))
+            assert response.json()["error"]["code"] == "forbidden"
+        assert ("403" in operation["responses"]) == (response.status_code == 403), (
+            method,
+            path,
+            response.status_code,
+        )
+    assert ("GET", f"{API}/users") in refused and ("POST", f"{API}/agents/{{agent_id}}/drain") in (
+        refused
+    )
+
+
+def test_operations_with_a_path_id_declare_404_and_answer_it(
+    client: TestClient, app: FastAPI
+) -> None:
+    missing = 2_000_000_000
+    for method, path, operation in documented_operations(app):
+        if "{" not in path:
+            continue
+        assert "404" in operation["responses"], (method, path)
+        url = re.sub(r"\{[^}]+\}", str(missing), path)
+        response = client.request(method, url, json={"tags": []} if "tags" in path else {})
+        assert response.status_code in (404, 422), (method, path, response.text)
+
+
+def test_service_statuses_name_documented_operations(app: FastAPI) -> None:
+    documented = {(method, path) for method, path, _ in documented_operations(app)}
+    assert set(RAISED_BY_SERVICES) <= documented, set(RAISED_BY_SERVICES) - documented
+
+
+def test_a_body_that_is_not_json_is_a_declared_400(client: TestClient, app: FastAPI) -> None:
+    response = client.post(
+        f"{API}/projects", content=b"\xff{", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    responses = app.openapi()["paths"][f"{API}/projects"]["post"]["responses"]
+    assert "400" in responses
+
+
+# ---- 405 and Allow -------------------------------------------------------------------------------
+
+
+def test_undeclared_methods_are_405_with_every_documented_method_allowed(
+    client: TestClient, app: FastAPI
+) -> None:
+    checked = 0
+    for path, operations in app.openapi()["paths"].items():
+        documented = {method.upper() for method in operations}
+        for method in {"OPTIONS", "PUT", "PATCH", "DELETE", "POST"} - documented:
+            response = client.request(method, concrete(path))
+            assert response.status_code == 405, (method, path, response.text)
+            assert set(response.headers["allow"].split(", ")) == documented, (method, path)
+            assert response.json()["error"]["code"] == "method_not_allowed"
+            checked += 1
+    assert checked > 100
+
+
+def test_pinned_allow_header_and_undeclared_method_answers(client: TestClient) -> None:
+    """Found by schemathesis: Starlette's Allow header named only the first route's methods,
+    and DELETE /datasets/browse reached /datasets/{dataset_id} and answered 422."""
+    options = client.options(f"{API}/projects")
+    assert options.status_code == 405 and options.headers["allow"] == "GET, POST"
+    delete = client.delete(f"{API}/datasets/browse")
+    assert delete.status_code == 405 and delete.headers["allow"] == "GET"
+    put = client.put(f"{API}/projects/1", json={})
+    assert put.status_code == 405 and put.headers["allow"] == "DELETE, GET, PATCH"
+    # Routing is unchanged for documented methods, the concrete path first.
+    assert client.get(f"{API}/datasets/browse").status_code == 200
+    assert client.get(f"{API}/datasets/browse/x").status_code == 404
