@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from fastapi import Path as PathParam
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from visionyard.dashboard import patterns
 from visionyard.text import check_text
 
 T = TypeVar("T")
@@ -78,9 +79,11 @@ PageParams = Annotated[Pagination, Depends(pagination)]
 MAX_ID = 2_147_483_647
 
 
-SafeStr = Annotated[str, AfterValidator(check_text)]
-Name = Annotated[str, AfterValidator(check_text), Field(min_length=1, max_length=128)]
-Text = Annotated[str, AfterValidator(check_text), Field(max_length=10_000)]
+# The pattern states the rule in the OpenAPI document (the validator enforces it).
+_NoNulSchema = Field(json_schema_extra={"pattern": patterns.TEXT})
+SafeStr = Annotated[str, AfterValidator(check_text), _NoNulSchema]
+Name = Annotated[str, AfterValidator(check_text), _NoNulSchema, Field(min_length=1, max_length=128)]
+Text = Annotated[str, AfterValidator(check_text), _NoNulSchema, Field(max_length=10_000)]
 IdPath = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 #: an optional id filter in the query string
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

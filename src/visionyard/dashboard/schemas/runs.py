@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from pydantic import AfterValidator, BaseModel, Field
 
+from visionyard.dashboard import patterns
 from visionyard.dashboard.schemas.common import (
     MAX_ID,
     IdQuery,
@@ -31,7 +32,11 @@ def _plain_tag(value: str) -> str:
     return value
 
 
-Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_tag)]
+Tag = Annotated[
+    str,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": patterns.TAG}),
+    AfterValidator(_plain_tag),
+]
 Tags = Annotated[list[Tag], Field(max_length=32)]
 SortRuns = Literal["created_at", "priority", "name"]
 
