@@ -53,16 +53,16 @@ from torch.utils.data import DataLoader, Dataset
 from visionyard.errors import VisionyardError
 from visionyard.training.config import TrainConfig
 from visionyard.training.control import StopSignal
-from visionyard.training.data import DatasetIndex, scan_dataset
-from visionyard.training.datasets import ImageFolderDataset
 from visionyard.training.demo import TINY_ARCHS, write_digits_dataset, write_tiny_model
 from visionyard.training.distributed import DistContext, resolve_device
 from visionyard.training.engine import StepInfo, TrainLoop, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
+from visionyard.training.image_dataset import ImageFolderDataset
+from visionyard.training.imagefolder import DatasetIndex, scan_dataset
+from visionyard.training.loaders import build_pipeline
 from visionyard.training.losses import build_loss
 from visionyard.training.modeling import build_model
 from visionyard.training.optim import build_optimizer, build_scheduler
-from visionyard.training.pipeline import build_pipeline
 from visionyard.training.transforms import ProcessorSpec, build_eval_transform, processor_spec
 
 CONTENDERS = ("engine", "plain", "trainer")

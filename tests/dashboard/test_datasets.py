@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.dashboard.test_projects import error_fields
 from visionyard.dashboard.services import datasets as datasets_service
-from visionyard.training.data import scan_dataset
+from visionyard.training.imagefolder import scan_dataset
 
 API = "/api/v1"
 SECRET = b"TOP-SECRET-OUTSIDE-THE-ROOT"

@@ -34,7 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from visionyard.errors import CheckpointError
 from visionyard.training.checkpoint import validate_checkpoint
 from visionyard.training.config import TrainConfig
-from visionyard.training.datasets import EpochSampler, EvalShardSampler
+from visionyard.training.image_dataset import EpochSampler, EvalShardSampler
 from visionyard.training.metrics import ClassificationMetrics
 from visionyard.training.runner import train
 

@@ -23,8 +23,8 @@ from visionyard.training.checkpoint import (
 )
 from visionyard.training.engine import TrainLoop
 from visionyard.training.export import unwrap_model
+from visionyard.training.loaders import DataPipeline
 from visionyard.training.optim import WarmupSchedule
-from visionyard.training.pipeline import DataPipeline
 from visionyard.training.repro import capture_rng_state, config_hash, restore_rng_state
 from visionyard.training.setup import RunSetup
 from visionyard.training.tracking import Tracker

@@ -20,15 +20,15 @@ from torch.nn.parallel import DistributedDataParallel
 from visionyard.errors import ConfigError
 from visionyard.training.config import TrainConfig
 from visionyard.training.control import StopSignal
-from visionyard.training.data import DatasetIndex, scan_dataset
 from visionyard.training.distributed import DistContext, resolve_device
 from visionyard.training.engine import BatchMixer, TrainLoop, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
+from visionyard.training.imagefolder import DatasetIndex, scan_dataset
+from visionyard.training.loaders import DataPipeline, build_pipeline
 from visionyard.training.losses import as_float_weights, build_loss
 from visionyard.training.metrics import ClassificationMetrics, scalar_metric_names, skipped_topk
 from visionyard.training.modeling import build_model
 from visionyard.training.optim import build_optimizer, build_scheduler
-from visionyard.training.pipeline import DataPipeline, build_pipeline
 from visionyard.training.repro import config_hash, environment_info, seed_everything
 from visionyard.training.rundir import RunPaths, check_resume_policy, default_run_name, run_paths
 from visionyard.training.tracking import Tracker

@@ -38,7 +38,7 @@ from visionyard.errors import (
 )
 from visionyard.paths import MAX_PATH_CHARS, is_inside, relative_posix, resolve_inside
 from visionyard.text import printable, storable
-from visionyard.training.data import IMAGE_EXTENSIONS, scan_dataset
+from visionyard.training.imagefolder import IMAGE_EXTENSIONS, scan_dataset
 
 SPLITS = ("train", "val", "test")
 #: longest failure reason kept per skipped file in the stored analysis

@@ -1,4 +1,4 @@
-"""Tests for visionyard.training.datasets: decoding, seeded transforms, sampler, loader, weights."""
+"""Tests for training.image_dataset: decoding, seeded transforms, sampler, loader, weights."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from visionyard.errors import DatasetError
-from visionyard.training.data import Sample, scan_dataset
-from visionyard.training.datasets import (
+from visionyard.training.image_dataset import (
     EpochSampler,
     ImageFolderDataset,
     balanced_class_weights,
@@ -25,6 +24,7 @@ from visionyard.training.datasets import (
     decode_rgb,
     sample_seed,
 )
+from visionyard.training.imagefolder import Sample, scan_dataset
 
 
 def noise(h: int, w: int, channels: int, seed: int = 0) -> np.ndarray:

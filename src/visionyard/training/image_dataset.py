@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from visionyard.errors import DatasetError
-from visionyard.training.data import Sample
+from visionyard.training.imagefolder import Sample
 
 _MASK64 = (1 << 64) - 1
 

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from visionyard.training.config import TrainConfig
-from visionyard.training.data import DatasetIndex
-from visionyard.training.datasets import (
+from visionyard.training.distributed import DistContext
+from visionyard.training.image_dataset import (
     EpochSampler,
     EvalShardSampler,
     ImageFolderDataset,
@@ -26,7 +26,7 @@ from visionyard.training.datasets import (
     balanced_sample_weights,
     build_loader,
 )
-from visionyard.training.distributed import DistContext
+from visionyard.training.imagefolder import DatasetIndex
 from visionyard.training.prefetch import BatchPreprocessor, DevicePrefetcher
 from visionyard.training.transforms import (
     build_eval_transform,

@@ -1,4 +1,4 @@
-"""Tests for visionyard.training.data: ImageFolder scanning, validation and fingerprinting."""
+"""Tests for visionyard.training.imagefolder: ImageFolder scanning, validation, fingerprint."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from visionyard.errors import DatasetError
-from visionyard.training.data import IMAGE_EXTENSIONS, Sample, scan_dataset
+from visionyard.training.imagefolder import IMAGE_EXTENSIONS, Sample, scan_dataset
 
 
 def write_image(path: Path, *, value: int = 0, size: int = 8, fmt: str | None = None) -> Path:
@@ -471,7 +471,7 @@ def test_unreadable_class_folder_is_a_dataset_error(dataset: Path) -> None:
 
 
 def test_symlink_loop_is_a_dataset_error_not_a_crash(tmp_path: Path) -> None:
-    from visionyard.training.data import scan_dataset as scan
+    from visionyard.training.imagefolder import scan_dataset as scan
 
     root = tmp_path / "ds"
     for split in ("train", "val"):
