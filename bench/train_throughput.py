@@ -53,12 +53,13 @@ from torch.utils.data import DataLoader, Dataset
 from visionyard.errors import VisionyardError
 from visionyard.training.config import TrainConfig
 from visionyard.training.control import StopSignal
+from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.demo import TINY_ARCHS, write_digits_dataset, write_tiny_model
 from visionyard.training.distributed import DistContext, resolve_device
 from visionyard.training.engine import StepInfo, TrainLoop, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
 from visionyard.training.image_dataset import ImageFolderDataset
-from visionyard.training.imagefolder import DatasetIndex, scan_dataset
+from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import build_pipeline
 from visionyard.training.losses import build_loss
 from visionyard.training.modeling import build_model

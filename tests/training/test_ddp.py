@@ -34,9 +34,9 @@ from torch.nn.parallel import DistributedDataParallel
 from visionyard.errors import CheckpointError
 from visionyard.training.checkpoint import validate_checkpoint
 from visionyard.training.config import TrainConfig
-from visionyard.training.image_dataset import EpochSampler, EvalShardSampler
 from visionyard.training.metrics import ClassificationMetrics
 from visionyard.training.runner import train
+from visionyard.training.samplers import EpochSampler, EvalShardSampler
 
 CLASSES = ("0", "1", "2", "3")
 TRAIN_PER_CLASS = 40  # 160 images: a multiple of the global batch, so no rank is padded

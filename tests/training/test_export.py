@@ -21,7 +21,7 @@ PER_CLASS = [
     {"class": "dog", "precision": 0.7, "recall": 0.95, "f1": 0.806, "support": 20},
     {"class": "fox", "precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 4},
 ]
-# The shape of visionyard.training.imagefolder.DatasetIndex.fingerprint() (the run's dataset.json).
+# The shape of DatasetIndex.fingerprint() (dataset_index.py; the run's dataset.json).
 FINGERPRINT = {
     "root": "/home/someone/private/animals",
     "classes": CLASSES,

@@ -2,60 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from tests.training.imagefiles import STANDARD, make_dataset, write_image
 
 from visionyard.errors import DatasetError
-from visionyard.training.imagefolder import IMAGE_EXTENSIONS, Sample, scan_dataset
-
-
-def write_image(path: Path, *, value: int = 0, size: int = 8, fmt: str | None = None) -> Path:
-    """Write a real tiny image; ``value`` makes files differ in content (and usually size)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(value)
-    pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path, format=fmt)
-    return path
-
-
-def make_dataset(root: Path, layout: dict[str, dict[str, int]], ext: str = ".png") -> Path:
-    """layout: split -> class -> number of images."""
-    for split, classes in layout.items():
-        for name, count in classes.items():
-            (root / split / name).mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                value = zlib.crc32(f"{split}/{name}/{i}".encode())
-                write_image(root / split / name / f"img_{i:03d}{ext}", value=value)
-    return root
-
-
-STANDARD = {
-    "train": {"dog": 3, "cat": 2, "ant": 4},
-    "val": {"dog": 1, "cat": 1, "ant": 2},
-}
+from visionyard.training.dataset_index import Sample
+from visionyard.training.imagefolder import IMAGE_EXTENSIONS, scan_dataset
 
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "ds", STANDARD)
-
-
-def png_bytes(value: int = 1) -> bytes:
-    """A noisy 32x32 PNG: its pixel data spans well past the header, so halving it truncates."""
-    buf = io.BytesIO()
-    noise = np.random.default_rng(value).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-# --------------------------------------------------------------------------- happy path
 
 
 def test_happy_path_classes_labels_counts(dataset: Path) -> None:
@@ -161,9 +122,6 @@ def test_non_image_and_hidden_entries_are_ignored(dataset: Path) -> None:
     assert all(not s.path.endswith(ignored) for s in index.splits["train"])
 
 
-# --------------------------------------------------------------------------- layout errors
-
-
 def test_missing_root(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist") as info:
         scan_dataset(tmp_path / "nowhere")
@@ -255,9 +213,6 @@ def test_empty_class_folder_explains_what_it_found(dataset: Path) -> None:
     assert "notes.txt" in message
 
 
-# --------------------------------------------------------------------------- symlinks
-
-
 def test_symlink_pointing_outside_root_is_refused(dataset: Path, tmp_path: Path) -> None:
     outside = write_image(tmp_path / "elsewhere" / "secret.png")
     link = dataset / "train" / "dog" / "link.png"
@@ -288,154 +243,6 @@ def test_broken_symlink_is_an_unreadable_image(dataset: Path) -> None:
         scan_dataset(dataset)
     index = scan_dataset(dataset, skip_corrupt=True)
     assert index.skipped == [("train/dog/gone.png", "broken symbolic link")]
-
-
-# --------------------------------------------------------------------------- corrupt images
-
-
-def test_corrupt_and_truncated_png_are_named(dataset: Path) -> None:
-    rng = np.random.default_rng(0)
-    (dataset / "train" / "dog" / "random.png").write_bytes(rng.bytes(200))
-    good = png_bytes()
-    (dataset / "val" / "ant" / "truncated.png").write_bytes(good[: len(good) // 2])
-    with pytest.raises(DatasetError) as info:
-        scan_dataset(dataset)
-    message = str(info.value)
-    assert message.startswith("2 unreadable image file(s)")
-    assert "train/dog/random.png: UnidentifiedImageError" in message
-    assert "val/ant/truncated.png: OSError: Truncated File Read" in message
-    assert "fix or delete them, or set skip_corrupt_images=true" in message.lower()
-
-
-def test_zero_byte_file_is_bad_even_with_checks_off(dataset: Path) -> None:
-    (dataset / "train" / "cat" / "empty.png").write_bytes(b"")
-    with pytest.raises(DatasetError, match=r"train/cat/empty\.png: empty file \(0 bytes\)"):
-        scan_dataset(dataset, image_check="off")
-
-
-def test_image_check_off_trusts_files(dataset: Path) -> None:
-    (dataset / "train" / "cat" / "junk.png").write_bytes(b"definitely not a png")
-    index = scan_dataset(dataset, image_check="off")
-    assert index.counts()["train"]["cat"] == 3
-
-
-def test_full_check_catches_truncated_jpeg_that_header_check_misses(dataset: Path) -> None:
-    buf = io.BytesIO()
-    noise = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(buf, format="JPEG")
-    data = buf.getvalue()
-    (dataset / "train" / "ant" / "cut.jpg").write_bytes(data[: len(data) // 2])
-
-    assert scan_dataset(dataset, image_check="header").counts()["train"]["ant"] == 5
-    with pytest.raises(DatasetError, match=r"train/ant/cut\.jpg: OSError: image file is truncated"):
-        scan_dataset(dataset, image_check="full")
-
-
-def test_many_bad_files_are_summarised(dataset: Path) -> None:
-    for i in range(13):
-        (dataset / "train" / "ant" / f"bad_{i:02d}.png").write_bytes(b"junk")
-    with pytest.raises(DatasetError) as info:
-        scan_dataset(dataset)
-    message = str(info.value)
-    assert message.startswith("13 unreadable image file(s)")
-    assert "bad_09.png" in message
-    assert "bad_10.png" not in message
-    assert "... and 3 more" in message
-
-
-def test_skip_corrupt_drops_and_records(dataset: Path) -> None:
-    (dataset / "train" / "dog" / "random.png").write_bytes(b"junk")
-    good = png_bytes()
-    (dataset / "val" / "ant" / "truncated.png").write_bytes(good[:-20])
-    index = scan_dataset(dataset, skip_corrupt=True)
-    assert [path for path, _ in index.skipped] == ["train/dog/random.png", "val/ant/truncated.png"]
-    assert all(reason for _, reason in index.skipped)
-    assert index.counts() == scan_dataset(dataset, skip_corrupt=True).counts()
-    assert index.counts()["train"]["dog"] == 3
-    assert index.counts()["val"]["ant"] == 2
-    kept = {s.path for samples in index.splits.values() for s in samples}
-    assert "train/dog/random.png" not in kept
-    assert index.fingerprint()["skipped"] == [list(item) for item in index.skipped]
-
-
-def test_skip_corrupt_that_empties_a_class_is_an_error(dataset: Path) -> None:
-    for f in (dataset / "val" / "cat").iterdir():
-        f.write_bytes(b"junk")
-    with pytest.raises(DatasetError, match=r"emptied class folder\(s\) \['val/cat'\]"):
-        scan_dataset(dataset, skip_corrupt=True)
-
-
-def test_invalid_image_check_value(dataset: Path) -> None:
-    with pytest.raises(DatasetError, match="image_check='quick'"):
-        scan_dataset(dataset, image_check="quick")  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- subsampling
-
-
-@pytest.fixture
-def big(tmp_path: Path) -> Path:
-    return make_dataset(tmp_path / "big", {"train": {"a": 20, "b": 6}, "val": {"a": 7, "b": 7}})
-
-
-def test_max_per_class_int_caps_train_only_deterministically(big: Path) -> None:
-    index = scan_dataset(big, max_per_class=5, seed=1)
-    assert index.counts() == {"train": {"a": 5, "b": 5}, "val": {"a": 7, "b": 7}}
-    again = scan_dataset(big, max_per_class=5, seed=1)
-    assert index.splits["train"] == again.splits["train"]
-    other = scan_dataset(big, max_per_class=5, seed=2)
-    assert other.splits["train"] != index.splits["train"]  # C(20,5)*C(6,5) choices: no clash
-
-    a_paths = [s.path for s in index.splits["train"] if s.label == 0]
-    assert a_paths == sorted(a_paths)  # sorted order preserved within a class
-    fingerprint = index.fingerprint()
-    assert fingerprint["subsampling"] == {
-        "max_per_class": 5,
-        "seed": 1,
-        "train_counts_before": {"a": 20, "b": 6},
-    }
-    assert fingerprint["num_images"] == {"train": 10, "val": 14}
-
-
-def test_max_per_class_list_gives_one_cap_per_class(big: Path) -> None:
-    index = scan_dataset(big, max_per_class=[3, 10], seed=0)
-    assert index.counts()["train"] == {"a": 3, "b": 6}  # a cap above the count keeps all
-    assert index.fingerprint()["subsampling"]["max_per_class"] == [3, 10]
-    # A class's choice depends only on (seed, class name, its files), not on other caps.
-    a_only = [s for s in scan_dataset(big, max_per_class=[3, 1]).splits["train"] if s.label == 0]
-    assert a_only == [s for s in index.splits["train"] if s.label == 0]
-
-
-def test_max_per_class_wrong_list_length(big: Path) -> None:
-    with pytest.raises(DatasetError) as info:
-        scan_dataset(big, max_per_class=[3, 3, 3])
-    message = str(info.value)
-    assert "3 entries" in message
-    assert "2 classes" in message
-    assert "['a', 'b']" in message
-
-
-@pytest.mark.parametrize("bad", [0, -1, [2, 0], True, "5"])
-def test_max_per_class_invalid_values(big: Path, bad: object) -> None:
-    with pytest.raises(DatasetError, match="max_per_class"):
-        scan_dataset(big, max_per_class=bad)  # type: ignore[arg-type]
-
-
-def test_subsampling_checks_only_chosen_files(big: Path) -> None:
-    # A corrupt file not chosen by the cap does not stop a quick subsampled experiment.
-    chosen = {s.path for s in scan_dataset(big, max_per_class=2, seed=0).splits["train"]}
-    victim = next(
-        f"train/a/{p.name}"
-        for p in sorted((big / "train" / "a").iterdir())
-        if f"train/a/{p.name}" not in chosen
-    )
-    (big / victim).write_bytes(b"junk")
-    index = scan_dataset(big, max_per_class=2, seed=0)
-    assert index.skipped == []
-    assert {s.path for s in index.splits["train"]} == chosen
-
-
-# --------------------------------------------------------------------------- expected classes
 
 
 def test_expected_classes_match_in_any_order(dataset: Path) -> None:

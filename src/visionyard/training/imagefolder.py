@@ -7,24 +7,23 @@ Layout (contract)::
 The class index is the position of the class name in the sorted train class names; val and test
 must hold exactly the same class folders, so a missing or extra folder is an error rather than a
 silent label shift. The scan is read-only and returns a :class:`DatasetIndex` whose
-:meth:`DatasetIndex.fingerprint` is what a run stores as ``dataset.json``.
+:meth:`DatasetIndex.fingerprint` is what a run stores as ``dataset.json``. What the scan found is
+``dataset_index.py``'s; the train subsampling (``max_per_class``) is ``subsample.py``'s and the
+readability check of every image ``image_check.py``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from PIL import Image
 
 from visionyard.errors import DatasetError
 from visionyard.paths import is_inside, resolved_or_none
+from visionyard.training.dataset_index import DatasetIndex, Sample
+from visionyard.training.image_check import ImageCheck, check_images, check_not_emptied
+from visionyard.training.subsample import class_caps, subsample_train
 
 #: File name suffixes (lower case, with the dot) that count as images; matching ignores case.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -33,79 +32,6 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 
 REQUIRED_SPLITS: tuple[str, ...] = ("train", "val")
 OPTIONAL_SPLITS: tuple[str, ...] = ("test",)
-
-ImageCheck = Literal["full", "header", "off"]
-
-# How many offending paths an error message lists before it summarises the rest.
-_MAX_LISTED = 10
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One image: where it is (POSIX path relative to the dataset root), its label and size."""
-
-    path: str
-    label: int
-    size: int
-
-
-@dataclass
-class DatasetIndex:
-    """The result of :func:`scan_dataset`: classes, per-split samples and what was left out."""
-
-    root: Path
-    classes: list[str]
-    splits: dict[str, list[Sample]]
-    skipped: list[tuple[str, str]]
-    #: how the train split was subsampled (``max_per_class``), or None when it was not
-    subsampling: dict[str, Any] | None = None
-
-    @property
-    def label2id(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.classes)}
-
-    @property
-    def id2label(self) -> dict[int, str]:
-        return dict(enumerate(self.classes))
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Split -> class -> number of images; every class is listed for every split."""
-        out: dict[str, dict[str, int]] = {}
-        for split, samples in self.splits.items():
-            per_class = [0] * len(self.classes)
-            for sample in samples:
-                per_class[sample.label] += 1
-            out[split] = dict(zip(self.classes, per_class, strict=True))
-        return out
-
-    def fingerprint(self) -> dict[str, Any]:
-        """JSON-able description of the dataset as scanned (the run's ``dataset.json``).
-
-        ``file_list_sha256`` covers the sorted (relative path, size) pairs of every split, so it
-        changes when a file is added, removed, renamed or rewritten with another size, and stays
-        the same when the dataset folder moves elsewhere.
-        """
-        out: dict[str, Any] = {
-            "root": str(self.root),
-            "classes": list(self.classes),
-            "num_images": {split: len(samples) for split, samples in self.splits.items()},
-            "counts": self.counts(),
-            "file_list_sha256": _file_list_sha256(self.splits),
-            "skipped": [[path, reason] for path, reason in self.skipped],
-        }
-        if self.subsampling is not None:
-            out["subsampling"] = self.subsampling
-        return out
-
-
-def _file_list_sha256(splits: dict[str, list[Sample]]) -> str:
-    digest = hashlib.sha256()
-    pairs = sorted((s.path, s.size) for samples in splits.values() for s in samples)
-    for path, size in pairs:
-        # NUL cannot occur in a POSIX file name, so "path NUL size LF" is unambiguous even for
-        # names holding newlines; surrogateescape keeps undecodable names hashable.
-        digest.update(f"{path}\0{size}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -189,17 +115,17 @@ def scan_dataset(
 
     subsampling = None
     if max_per_class is not None:
-        caps = _caps(max_per_class, classes)
-        splits["train"], subsampling = _subsample(splits["train"], classes, caps, seed)
+        caps = class_caps(max_per_class, classes)
+        splits["train"], subsampling = subsample_train(splits["train"], classes, caps, seed)
 
-    skipped = _check_images(root_real, splits, image_check, skip_corrupt)
+    skipped = check_images(root_real, splits, image_check, skip_corrupt)
     if skipped:
         dropped = {path for path, _ in skipped}
         splits = {
             split: [s for s in samples if s.path not in dropped]
             for split, samples in splits.items()
         }
-        _check_not_emptied(root_real, classes, splits)
+        check_not_emptied(root_real, classes, splits)
 
     return DatasetIndex(
         root=root_real, classes=classes, splits=splits, skipped=skipped, subsampling=subsampling
@@ -374,126 +300,3 @@ def _check_structure(
             raise DatasetError(problems[0])
         listing = "\n".join(f"  - {p}" for p in problems)
         raise DatasetError(f"Dataset {root_real} has {len(problems)} problems:\n{listing}")
-
-
-# --------------------------------------------------------------------------- subsampling
-
-
-def _caps(max_per_class: int | Sequence[int], classes: list[str]) -> list[int]:
-    if isinstance(max_per_class, (bool, str)):
-        raise DatasetError(
-            f"max_per_class={max_per_class!r} must be a positive integer or a list of them."
-        )
-    if isinstance(max_per_class, int):
-        caps = [max_per_class] * len(classes)
-    else:
-        caps = list(max_per_class)
-        if len(caps) != len(classes):
-            raise DatasetError(
-                f"max_per_class has {len(caps)} entries but the dataset has {len(classes)} "
-                f"classes; give one cap per class in this order: {classes}."
-            )
-    for name, cap in zip(classes, caps, strict=True):
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise DatasetError(
-                f"max_per_class entry for class {name!r} is {cap!r}; each cap must be an "
-                "integer >= 1."
-            )
-    return caps
-
-
-def _subsample(
-    train: list[Sample], classes: list[str], caps: list[int], seed: int
-) -> tuple[list[Sample], dict[str, Any]]:
-    by_class: list[list[Sample]] = [[] for _ in classes]
-    for sample in train:
-        by_class[sample.label].append(sample)
-    kept: list[Sample] = []
-    for name, samples, cap in zip(classes, by_class, caps, strict=True):
-        if len(samples) <= cap:
-            kept.extend(samples)
-            continue
-        # One RNG per class (string seeds hash deterministically, unlike hash()): a class's
-        # choice does not depend on the other classes or on the order they are visited.
-        rng = random.Random(f"visionyard-subsample:{seed}:{name}")
-        chosen = sorted(rng.sample(range(len(samples)), cap))
-        kept.extend(samples[i] for i in chosen)
-    info = {
-        "max_per_class": caps[0] if len(set(caps)) == 1 else caps,
-        "seed": seed,
-        "train_counts_before": {
-            name: len(samples) for name, samples in zip(classes, by_class, strict=True)
-        },
-    }
-    return kept, info
-
-
-# --------------------------------------------------------------------------- image checks
-
-
-def _check_one(path: str, mode: ImageCheck) -> str | None:
-    """Return why ``path`` is unreadable, or None when it is fine."""
-    try:
-        with Image.open(path) as image:
-            image.verify()
-        if mode == "full":
-            # verify() leaves the image unusable, so the full decode needs a fresh handle.
-            with Image.open(path) as image:
-                image.load()
-    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, struct.error...
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _check_workers() -> int:
-    # Threads, not processes: the work is file I/O and PIL's C decoders, which release the GIL.
-    return min(32, (os.cpu_count() or 1) + 4)
-
-
-def _check_images(
-    root_real: Path, splits: dict[str, list[Sample]], mode: ImageCheck, skip_corrupt: bool
-) -> list[tuple[str, str]]:
-    samples = [s for split_samples in splits.values() for s in split_samples]
-    bad: list[tuple[str, str]] = []
-    to_open: list[Sample] = []
-    for sample in samples:
-        if sample.size == 0:
-            full = root_real / sample.path
-            broken = full.is_symlink() and not full.exists()
-            reason = "broken symbolic link" if broken else "empty file (0 bytes)"
-            bad.append((sample.path, reason))
-        else:
-            to_open.append(sample)
-    if mode != "off" and to_open:
-        root_str = str(root_real)
-        paths = [os.path.join(root_str, s.path) for s in to_open]
-        with ThreadPoolExecutor(max_workers=_check_workers()) as pool:
-            reasons = pool.map(_check_one, paths, [mode] * len(paths))
-            bad.extend(
-                (s.path, reason) for s, reason in zip(to_open, reasons, strict=True) if reason
-            )
-    bad.sort()
-    if bad and not skip_corrupt:
-        listed = "\n".join(f"  - {path}: {reason}" for path, reason in bad[:_MAX_LISTED])
-        more = f"\n  ... and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-        raise DatasetError(
-            f"{len(bad)} unreadable image file(s) in dataset {root_real} "
-            f"(image_check={mode!r}):\n{listed}{more}\n"
-            "Fix or delete them, or set skip_corrupt_images=true to leave them out."
-        )
-    return bad
-
-
-def _check_not_emptied(
-    root_real: Path, classes: list[str], splits: dict[str, list[Sample]]
-) -> None:
-    emptied = []
-    for split, samples in splits.items():
-        present = {s.label for s in samples}
-        emptied.extend(f"{split}/{name}" for i, name in enumerate(classes) if i not in present)
-    if emptied:
-        raise DatasetError(
-            f"Leaving out unreadable images emptied class folder(s) {emptied} in dataset "
-            f"{root_real}; every class needs at least one readable image in every split. "
-            "Add readable images to them."
-        )

@@ -1,5 +1,6 @@
-"""Wire the dataset index, transforms, samplers, loaders and device prefetch into one object the
-runner iterates. Per-epoch, resumable, rank-aware.
+"""The DataLoaders of one run: :func:`build_loader`, and :class:`DataPipeline`, which wires the
+dataset index, transforms, samplers, loaders and device prefetch into the batches the runner
+iterates. Per-epoch, resumable, rank-aware.
 
 Under torchrun (DDP) ``batch_size`` is per process: each rank loads ``batch_size`` images per
 micro-batch from its own shard of the training order, so the global batch is ``world_size x
@@ -15,19 +16,15 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from visionyard.training.balancing import balanced_class_weights, balanced_sample_weights
 from visionyard.training.config import TrainConfig
+from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.distributed import DistContext
-from visionyard.training.image_dataset import (
-    EpochSampler,
-    EvalShardSampler,
-    ImageFolderDataset,
-    balanced_class_weights,
-    balanced_sample_weights,
-    build_loader,
-)
-from visionyard.training.imagefolder import DatasetIndex
+from visionyard.training.image_dataset import ImageFolderDataset
 from visionyard.training.prefetch import BatchPreprocessor, DevicePrefetcher
+from visionyard.training.samplers import EpochSampler, EvalShardSampler
 from visionyard.training.transforms import (
     build_eval_transform,
     build_train_transform,
@@ -35,6 +32,59 @@ from visionyard.training.transforms import (
 )
 
 Batches = Iterator[tuple[Tensor, Tensor]]
+
+
+def _init_worker(worker_id: int) -> None:
+    # One intra-op thread per worker: N workers each running torch's default thread pool would
+    # oversubscribe the cores the main process needs for the training step. (torch's worker loop
+    # does this too; stating it here keeps the guarantee independent of that detail.)
+    torch.set_num_threads(1)
+
+
+def _accelerator_available() -> bool:
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        return bool(accelerator.is_available())
+    return torch.cuda.is_available()
+
+
+def build_loader(
+    dataset: Dataset[Any],
+    sampler: Sampler[Any],
+    *,
+    batch_size: int,
+    num_workers: int,
+    prefetch_factor: int | None,
+    persistent_workers: bool,
+    pin_memory: bool,
+    drop_last: bool = False,
+) -> DataLoader[Any]:
+    """A DataLoader over ``dataset`` in ``sampler`` order with the default collate.
+
+    ``prefetch_factor`` and ``persistent_workers`` only reach the DataLoader when
+    ``num_workers > 0`` (torch rejects them otherwise), so one config works for both.
+    ``pin_memory`` is ignored without an accelerator (torch would only warn). The loader gets a
+    private generator for its per-iteration worker base seed, which torch otherwise draws from
+    the global RNG each time an epoch's iterator is created.
+    """
+    extra: dict[str, Any] = {}
+    if num_workers > 0:
+        extra["worker_init_fn"] = _init_worker
+        extra["persistent_workers"] = persistent_workers
+        if prefetch_factor is not None:
+            extra["prefetch_factor"] = prefetch_factor
+    generator = torch.Generator()
+    generator.manual_seed(int(getattr(sampler, "seed", 0)))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=pin_memory and _accelerator_available(),
+        drop_last=drop_last,
+        generator=generator,
+        **extra,
+    )
 
 
 class DataPipeline:

@@ -20,10 +20,11 @@ from torch.nn.parallel import DistributedDataParallel
 from visionyard.errors import ConfigError
 from visionyard.training.config import TrainConfig
 from visionyard.training.control import StopSignal
+from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.distributed import DistContext, resolve_device
 from visionyard.training.engine import BatchMixer, TrainLoop, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
-from visionyard.training.imagefolder import DatasetIndex, scan_dataset
+from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import DataPipeline, build_pipeline
 from visionyard.training.losses import as_float_weights, build_loss
 from visionyard.training.metrics import ClassificationMetrics, scalar_metric_names, skipped_topk

@@ -1,0 +1,138 @@
+"""Tests for visionyard.training.loaders: the DataLoader options, workers and mid-epoch resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tests.training.imagefiles import AUGMENT, make_split
+
+from visionyard.training.image_dataset import ImageFolderDataset
+from visionyard.training.loaders import build_loader
+from visionyard.training.samplers import EpochSampler
+
+
+def collect(loader: torch.utils.data.DataLoader, sampler: EpochSampler, epochs: int) -> list:
+    batches = []
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        batches.extend((images.clone(), labels.clone()) for images, labels in loader)
+    return batches
+
+
+def test_build_loader_single_process_accepts_worker_options(tmp_path: Path) -> None:
+    dataset = ImageFolderDataset(tmp_path, make_split(tmp_path, 5))
+    sampler = EpochSampler(len(dataset), shuffle=False)
+    loader = build_loader(
+        dataset,
+        sampler,
+        batch_size=2,
+        num_workers=0,
+        prefetch_factor=2,
+        persistent_workers=True,
+        pin_memory=True,  # pin_memory is a no-op here, without a warning
+    )
+    before = torch.get_rng_state()
+    batches = list(loader)
+    assert torch.equal(torch.get_rng_state(), before)  # no base-seed draw from the global RNG
+    assert [b[0].shape for b in batches] == [(2, 3, 16, 16), (2, 3, 16, 16), (1, 3, 16, 16)]
+    assert batches[0][0].dtype == torch.uint8
+    assert batches[0][1].dtype == torch.int64
+    assert torch.cat([b[1] for b in batches]).tolist() == [0, 1, 0, 1, 0]
+
+    dropped = build_loader(
+        dataset,
+        sampler,
+        batch_size=2,
+        num_workers=0,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory=False,
+        drop_last=True,
+    )
+    assert len(list(dropped)) == 2
+
+
+def test_workers_give_the_same_batches_as_the_main_process(tmp_path: Path) -> None:
+    samples = make_split(tmp_path, 10)
+    results = []
+    for num_workers in (0, 2):
+        dataset = ImageFolderDataset(tmp_path, samples, AUGMENT, seed=1, cache_decoded=True)
+        sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
+        loader = build_loader(
+            dataset,
+            sampler,
+            batch_size=3,
+            num_workers=num_workers,
+            prefetch_factor=2,
+            persistent_workers=True,
+            pin_memory=False,
+        )
+        results.append(collect(loader, sampler, epochs=2))
+    single, multi = results
+    assert len(single) == len(multi) == 8
+    for (xs, ys), (xm, ym) in zip(single, multi, strict=True):
+        assert torch.equal(xs, xm)
+        assert torch.equal(ys, ym)
+    assert not torch.equal(single[0][0], single[4][0][:3])  # epoch 2 is augmented differently
+
+
+def test_mid_epoch_resume_through_the_loader(tmp_path: Path) -> None:
+    samples = make_split(tmp_path, 9)
+    dataset = ImageFolderDataset(tmp_path, samples, AUGMENT, seed=2)
+    sampler = EpochSampler(len(dataset), shuffle=True, seed=6)
+    loader = build_loader(
+        dataset,
+        sampler,
+        batch_size=2,
+        num_workers=0,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory=False,
+    )
+    sampler.set_epoch(3)
+    full = torch.cat([x for x, _ in loader])
+    sampler.set_epoch(3, start=4)  # two batches of two were consumed before the interruption
+    tail = torch.cat([x for x, _ in loader])
+    assert torch.equal(tail, full[4:])
+
+
+class _ThreadCount(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, key: tuple[int, int]) -> int:
+        return torch.get_num_threads()
+
+
+def test_workers_run_single_threaded() -> None:
+    sampler = EpochSampler(4, shuffle=False)
+    loader = build_loader(
+        _ThreadCount(),
+        sampler,
+        batch_size=2,
+        num_workers=2,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory=False,
+    )
+    assert torch.cat(list(loader)).tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pin_memory_pins_batches_on_cuda_machines(tmp_path: Path) -> None:
+    dataset = ImageFolderDataset(tmp_path, make_split(tmp_path, 4))
+    loader = build_loader(
+        dataset,
+        EpochSampler(4, shuffle=False),
+        batch_size=2,
+        num_workers=2,
+        prefetch_factor=2,
+        persistent_workers=False,
+        pin_memory=True,
+    )
+    images, labels = next(iter(loader))
+    assert images.is_pinned()
+    assert labels.is_pinned()
