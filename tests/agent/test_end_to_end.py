@@ -154,8 +154,8 @@ def test_queue_train_watch_and_survive_a_dashboard_restart(platform: Platform) -
         assert steps == list(range(steps[0], steps[0] + len(steps)))
         logs = api.get(f"/runs/{run_id}/logs", params={"tail": 1000}).json()
         assert any("epoch 10/10" in line["message"] for line in logs["items"]), logs["items"][-5:]
-        checkpoints = api.get(f"/runs/{run_id}/checkpoints").json()
-        assert {c["name"] for c in checkpoints} >= {"last", "best"}
+        checkpoints = api.get(f"/runs/{run_id}/checkpoints", params={"limit": 200}).json()
+        assert {c["name"] for c in checkpoints["items"]} >= {"last", "best"}
         results = api.get(f"/runs/{run_id}/results").json()
         assert results["test"]["scalars"]["acc@1"] > 0.3
         files = api.get(f"/runs/{run_id}/files", params={"path": "model"}).json()

@@ -28,7 +28,9 @@ def test_tokens_created_listed_and_revoked(client: TestClient, anon: TestClient)
     header = {"Authorization": f"Bearer {secret}"}
     assert anon.get("/api/v1/auth/me", headers=header).json()["username"] == "admin"
     listed = client.get("/api/v1/tokens").json()
-    assert all("token" not in t and "token_hash" not in t for t in listed)
+    assert listed["total"] == len(listed["items"]) == 2  # the bootstrap token and this one
+    assert listed["items"][0]["id"] == created.json()["id"]  # newest first
+    assert all("token" not in t and "token_hash" not in t for t in listed["items"])
     token_id = created.json()["id"]
     assert client.delete(f"/api/v1/tokens/{token_id}").status_code == 204
     assert anon.get("/api/v1/auth/me", headers=header).status_code == 401
@@ -44,6 +46,9 @@ def test_users_admin_only_and_disabled_users_locked_out(
     login = anon.post("/api/v1/auth/login", json={"username": "ana", "password": "long-password"})
     assert login.status_code == 200
     assert anon.get("/api/v1/users").status_code == 403
+    users = client.get("/api/v1/users", params={"order": "asc"}).json()
+    assert [u["username"] for u in users["items"]] == ["admin", "ana"] and users["total"] == 2
+    assert client.get("/api/v1/users", params={"limit": 1}).json()["items"][0]["username"] == "ana"
     client.patch(f"/api/v1/users/{made.json()['id']}", json={"disabled": True})
     assert anon.get("/api/v1/auth/me").status_code == 401
 

@@ -323,8 +323,8 @@ def test_user_and_token_timestamps_are_rfc3339_with_offset(
 ) -> None:
     """Found by schemathesis' response-schema check: on SQLite these came back naive (no
     offset), which is not a JSON Schema date-time and a browser would read as local time."""
-    stamps = [u["created_at"] for u in client.get(f"{API}/users").json()]
-    for token in client.get(f"{API}/tokens").json():
+    stamps = [u["created_at"] for u in client.get(f"{API}/users").json()["items"]]
+    for token in client.get(f"{API}/tokens").json()["items"]:
         stamps += [token[k] for k in ("created_at", "expires_at", "revoked_at") if token[k]]
     created = client.post(f"{API}/tokens", json={"name": "t", "expires_in_days": 1}).json()
     stamps += [created["created_at"], created["expires_at"]]

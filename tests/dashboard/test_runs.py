@@ -539,13 +539,22 @@ def test_checkpoints_are_listed(client: TestClient, app: FastAPI, config_id: int
         runqueue.record_checkpoint(
             agent.db, run["id"], claimed.attempt, name, f"checkpoints/{name}", 1, step, metric
         )
-    listed = client.get(f"{API}/runs/{run['id']}/checkpoints").json()
+    url = f"{API}/runs/{run['id']}/checkpoints"
+    page = client.get(url, params={"order": "asc"}).json()
+    listed = page["items"]
     assert [(c["name"], c["step"], c["metric"]) for c in listed] == [
         ("best", 10, 0.9),
         ("last", 10, None),
         ("last", 20, None),
     ]
+    assert (page["total"], page["limit"], page["offset"]) == (3, 50, 0)
     assert listed[0]["attempt"] == 1 and listed[0]["path"] == "checkpoints/best"
+    # The shared pagination: newest step first by default, and pages of `limit`.
+    newest = client.get(url).json()["items"]
+    assert [(c["name"], c["step"]) for c in newest] == [("last", 20), ("last", 10), ("best", 10)]
+    second = client.get(url, params={"order": "asc", "limit": 2, "offset": 2}).json()
+    assert [(c["name"], c["step"]) for c in second["items"]] == [("last", 20)]
+    assert second["total"] == 3
     assert client.get(f"{API}/runs/999/checkpoints").status_code == 404
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from visionyard.dashboard.repositories import page
 from visionyard.db.models import ApiToken, LoginSession, User
 
 
@@ -22,8 +23,18 @@ def user_named(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
 
-def list_users(session: Session) -> Sequence[User]:
-    return session.scalars(select(User).order_by(User.id)).all()
+def users_page(
+    session: Session, *, descending: bool, limit: int, offset: int
+) -> tuple[Sequence[User], int]:
+    return page(
+        session,
+        select(User),
+        sort_column=User.id,
+        id_column=User.id,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def add(session: Session, row: User | ApiToken | LoginSession) -> None:
@@ -39,9 +50,18 @@ def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
 
 
-def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
-    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
-    return session.scalars(query).all()
+def tokens_page(
+    session: Session, user_id: int, *, descending: bool, limit: int, offset: int
+) -> tuple[Sequence[ApiToken], int]:
+    return page(
+        session,
+        select(ApiToken).where(ApiToken.user_id == user_id),
+        sort_column=ApiToken.id,
+        id_column=ApiToken.id,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def login_session_by_hash(session: Session, secret_hash: str) -> LoginSession | None:

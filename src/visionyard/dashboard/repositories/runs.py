@@ -170,9 +170,15 @@ def logs_tail(session: Session, run_id: int, tail: int) -> list[RunEvent]:
     return list(reversed(newest_first))
 
 
-def checkpoints(session: Session, run_id: int) -> Sequence[CheckpointRecord]:
-    return session.scalars(
-        select(CheckpointRecord)
-        .where(CheckpointRecord.run_id == run_id)
-        .order_by(CheckpointRecord.step, CheckpointRecord.id)
-    ).all()
+def checkpoints_page(
+    session: Session, run_id: int, *, descending: bool, limit: int, offset: int
+) -> tuple[Sequence[CheckpointRecord], int]:
+    return page(
+        session,
+        select(CheckpointRecord).where(CheckpointRecord.run_id == run_id),
+        sort_column=CheckpointRecord.step,
+        id_column=CheckpointRecord.id,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )

@@ -13,13 +13,15 @@ from visionyard.dashboard.schemas.auth import (
     TokenCreate,
     TokenCreated,
     TokenOut,
+    TokenPage,
     UserCreate,
     UserOut,
+    UserPage,
     UserUpdate,
 )
-from visionyard.dashboard.schemas.common import IdPath
+from visionyard.dashboard.schemas.common import IdPath, PageParams
 from visionyard.dashboard.services import auth as auth_service
-from visionyard.db.models import ApiToken, User
+from visionyard.db.models import User
 
 router = APIRouter(tags=["auth"])
 
@@ -53,9 +55,12 @@ def me(user: CurrentUser) -> Me:
     return Me(id=user.user_id, username=user.username, is_admin=user.is_admin, via=user.via)
 
 
-@router.get("/users", operation_id="listUsers", response_model=list[UserOut])
-def list_users(_admin: AdminUser, session: SessionDep) -> list[User]:
-    return list(auth_service.list_users(session))
+@router.get("/users", operation_id="listUsers", response_model=UserPage)
+def list_users(_admin: AdminUser, session: SessionDep, page: PageParams) -> UserPage:
+    items, total = auth_service.list_users(
+        session, descending=page.descending, limit=page.limit, offset=page.offset
+    )
+    return UserPage.of([UserOut.model_validate(u) for u in items], total, page)
 
 
 @router.post("/users", operation_id="createUser", response_model=UserOut, status_code=201)
@@ -70,9 +75,12 @@ def update_user(user_id: IdPath, body: UserUpdate, _admin: AdminUser, session: S
     )
 
 
-@router.get("/tokens", operation_id="listTokens", response_model=list[TokenOut])
-def list_tokens(user: CurrentUser, session: SessionDep) -> list[ApiToken]:
-    return list(auth_service.list_tokens(session, user))
+@router.get("/tokens", operation_id="listTokens", response_model=TokenPage)
+def list_tokens(user: CurrentUser, session: SessionDep, page: PageParams) -> TokenPage:
+    items, total = auth_service.list_tokens(
+        session, user, descending=page.descending, limit=page.limit, offset=page.offset
+    )
+    return TokenPage.of([TokenOut.model_validate(t) for t in items], total, page)
 
 
 @router.post("/tokens", operation_id="createToken", response_model=TokenCreated, status_code=201)

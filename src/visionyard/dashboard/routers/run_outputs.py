@@ -14,10 +14,11 @@ from pydantic import Field
 
 from visionyard.dashboard import patterns
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.schemas.common import IdPath, SafeStr
+from visionyard.dashboard.schemas.common import IdPath, PageParams, SafeStr
 from visionyard.dashboard.schemas.run_outputs import (
     MAX_EVENT_ID,
     CheckpointOut,
+    CheckpointPage,
     FileEntryOut,
     FileListing,
     LogLine,
@@ -87,14 +88,16 @@ def get_run_logs(
 
 
 @router.get(
-    "/runs/{run_id}/checkpoints",
-    operation_id="listRunCheckpoints",
-    response_model=list[CheckpointOut],
+    "/runs/{run_id}/checkpoints", operation_id="listRunCheckpoints", response_model=CheckpointPage
 )
 def list_run_checkpoints(
-    run_id: IdPath, _user: CurrentUser, session: SessionDep
-) -> list[CheckpointOut]:
-    return [CheckpointOut.model_validate(c) for c in outputs.checkpoints(session, run_id)]
+    run_id: IdPath, _user: CurrentUser, session: SessionDep, page: PageParams
+) -> CheckpointPage:
+    """The run's checkpoint records by step (`order=asc`: in training order)."""
+    items, total = outputs.checkpoints(
+        session, run_id, descending=page.descending, limit=page.limit, offset=page.offset
+    )
+    return CheckpointPage.of([CheckpointOut.model_validate(c) for c in items], total, page)
 
 
 @router.get("/runs/{run_id}/results", operation_id="getRunResults", response_model=dict[str, Any])

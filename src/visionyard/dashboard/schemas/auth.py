@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from visionyard.dashboard.schemas.common import ApiModel, Name, RequestBody, SafeStr, UtcDateTime
+from visionyard.dashboard.schemas.common import (
+    ApiModel,
+    Name,
+    Page,
+    RequestBody,
+    SafeStr,
+    UtcDateTime,
+)
 
 Username = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
@@ -63,3 +70,11 @@ class Me(BaseModel):
     username: str
     is_admin: bool
     via: str
+
+
+class UserPage(Page[UserOut]):
+    """A page of users."""
+
+
+class TokenPage(Page[TokenOut]):
+    """A page of the caller's API tokens."""

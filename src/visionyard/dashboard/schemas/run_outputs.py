@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from visionyard.dashboard.schemas.common import ApiModel, UtcDateTime
+from visionyard.dashboard.schemas.common import ApiModel, Page, UtcDateTime
 
 MAX_EVENT_ID = 2**63 - 1  # run_events.id is a BIGINT
 
@@ -49,6 +49,10 @@ class CheckpointOut(ApiModel):
     step: int
     metric: float | None
     created_at: UtcDateTime
+
+
+class CheckpointPage(Page[CheckpointOut]):
+    """A page of a run's checkpoint records, ordered by step."""
 
 
 class FileEntryOut(BaseModel):

@@ -162,8 +162,10 @@ def revoke_token(session: Session, token_id: int, principal: Principal) -> None:
     row.revoked_at = _now()
 
 
-def list_users(session: Session) -> Sequence[User]:
-    return repo.list_users(session)
+def list_users(
+    session: Session, *, descending: bool, limit: int, offset: int
+) -> tuple[Sequence[User], int]:
+    return repo.users_page(session, descending=descending, limit=limit, offset=offset)
 
 
 def update_user(
@@ -187,9 +189,13 @@ def update_user(
     return user
 
 
-def list_tokens(session: Session, principal: Principal) -> Sequence[ApiToken]:
+def list_tokens(
+    session: Session, principal: Principal, *, descending: bool, limit: int, offset: int
+) -> tuple[Sequence[ApiToken], int]:
     """The caller's own tokens."""
-    return repo.tokens_of(session, principal.user_id)
+    return repo.tokens_page(
+        session, principal.user_id, descending=descending, limit=limit, offset=offset
+    )
 
 
 def create_token_for(

@@ -52,9 +52,12 @@ def logs(
     return repo.logs_tail(session, run_id, tail)
 
 
-def checkpoints(session: Session, run_id: int) -> Sequence[CheckpointRecord]:
+def checkpoints(
+    session: Session, run_id: int, *, descending: bool, limit: int, offset: int
+) -> tuple[Sequence[CheckpointRecord], int]:
+    """A page of the run's checkpoint records, by step (then by when they were recorded)."""
     run_or_404(session, run_id)
-    return repo.checkpoints(session, run_id)
+    return repo.checkpoints_page(session, run_id, descending=descending, limit=limit, offset=offset)
 
 
 def _run_folder(session: Session, settings: Settings, run_id: int) -> Path:
