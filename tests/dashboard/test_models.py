@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tests.dashboard.test_projects import error_fields
-from visionyard.dashboard.services.models import check_source_syntax, decrypted_token
-from visionyard.db.models import ModelEntry
+from visionyard.agent.tokens import ModelTokens
+from visionyard.dashboard.services.models import check_source_syntax
 from visionyard.errors import ConfigError, ModelLoadError
 
 API = "/api/v1"
 TOKEN = "hf_SuperSecretTokenValue1234567890"
 TOKEN2 = "hf_AnotherSecretTokenValue0987654321"
+HUB_SOURCE = "google/vit-base-patch16-224"
 
 
 def local_model(folder: Path) -> Path:
@@ -37,11 +38,20 @@ def stored_token(app: FastAPI, model_id: int) -> bytes | None:
     return None if value is None else bytes(value)
 
 
+def agent_reads_token(app: FastAPI, project_id: int, source: str) -> str | None:
+    """The token as an agent reads it for a run of `source`: its own key loading, query and
+    decryption, so this proves the agent can use what the dashboard stored."""
+    settings = app.state.vy.settings
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    tokens = ModelTokens(app.state.vy.engine, data_dir=settings.data_dir, secret_key=key)
+    return tokens.for_model(project_id, source)
+
+
 def test_token_is_write_only_and_encrypted_at_rest(client: TestClient, app: FastAPI) -> None:
     pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
     created = client.post(
         f"{API}/projects/{pid}/models",
-        json={"name": "vit", "source": "google/vit-base-patch16-224", "access_token": TOKEN},
+        json={"name": "vit", "source": HUB_SOURCE, "access_token": TOKEN},
     )
     assert created.status_code == 201, created.text
     model = created.json()
@@ -52,8 +62,7 @@ def test_token_is_write_only_and_encrypted_at_rest(client: TestClient, app: Fast
 
     ciphertext = stored_token(app, mid)
     assert ciphertext is not None and TOKEN.encode() not in ciphertext
-    with app.state.vy.sessions() as session:
-        assert decrypted_token(app.state.vy, session.get(ModelEntry, mid)) == TOKEN
+    assert agent_reads_token(app, pid, HUB_SOURCE) == TOKEN
 
     # Omitting the token keeps it; a rename does not touch it.
     renamed = client.patch(f"{API}/models/{mid}", json={"name": "vit-b"})
@@ -61,8 +70,7 @@ def test_token_is_write_only_and_encrypted_at_rest(client: TestClient, app: Fast
     seen.append(renamed)
     replaced = client.patch(f"{API}/models/{mid}", json={"access_token": TOKEN2})
     assert replaced.json()["has_token"] is True
-    with app.state.vy.sessions() as session:
-        assert decrypted_token(app.state.vy, session.get(ModelEntry, mid)) == TOKEN2
+    assert agent_reads_token(app, pid, HUB_SOURCE) == TOKEN2
     seen += [
         replaced,
         client.get(f"{API}/models/{mid}"),
@@ -71,8 +79,7 @@ def test_token_is_write_only_and_encrypted_at_rest(client: TestClient, app: Fast
 
     cleared = client.patch(f"{API}/models/{mid}", json={"access_token": None})
     assert cleared.json()["has_token"] is False and stored_token(app, mid) is None
-    with app.state.vy.sessions() as session:
-        assert decrypted_token(app.state.vy, session.get(ModelEntry, mid)) is None
+    assert agent_reads_token(app, pid, HUB_SOURCE) is None
     seen.append(cleared)
 
     for response in seen:

@@ -4,7 +4,6 @@ never returned."""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Sequence
@@ -20,8 +19,6 @@ from visionyard.db.models import ModelEntry
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
 from visionyard.paths import MAX_PATH_CHARS, SHELL_METACHARACTERS, resolve_under
 from visionyard.text import text_problem
-
-log = logging.getLogger("visionyard.dashboard")
 
 # The same pattern as visionyard.training.modeling.resolve_model_source (a test pins the two
 # together); repeated here so the dashboard does not import torch to validate a string.
@@ -203,18 +200,3 @@ def update_model(
 def delete_model(session: Session, model_id: int) -> None:
     get_model(session, model_id)
     repo.remove(session, model_id)
-
-
-def decrypted_token(state: AppState, model_entry: ModelEntry) -> str | None:
-    """The entry's access token in clear, for handing to a trainer; None when it has none or
-    when it cannot be decrypted (the secret key changed: the token must be entered again)."""
-    if model_entry.token_encrypted is None:
-        return None
-    token = state.secrets.decrypt(bytes(model_entry.token_encrypted))
-    if token is None:
-        log.warning(
-            "the access token of model %s cannot be decrypted (was the secret key changed?); "
-            "enter it again",
-            model_entry.id,
-        )
-    return token
