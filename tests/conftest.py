@@ -35,6 +35,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id as in production, with a test-sized work factor, in this process only.
+
+    The production parameters (64 MiB, 3 passes, tuned to cost a CPU about a second under load)
+    are the point of a password hash, not of these tests: every app a test builds hashes the
+    bootstrap admin's password and every login verifies one, and at production cost that was a
+    second or more of most dashboard and agent tests. Hashes keep their format, salt and length
+    (and verify with whichever parameters they record); processes the tests start (`serve`,
+    `up`) keep the production parameters."""
+    from argon2 import PasswordHasher
+
+    from visionyard.dashboard import security
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def digits_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scikit-learn's 1,797 real 8x8 digits as ImageFolder train/val/test."""
