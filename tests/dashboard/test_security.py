@@ -60,6 +60,12 @@ def test_every_route_refuses_missing_or_bad_credentials(anon: TestClient, app: F
     assert not failures, failures
 
 
+def test_health_answers_ok_and_names_the_database_it_reached(anon: TestClient, db_url: str) -> None:
+    health = anon.get("/api/v1/health").json()
+    assert health["status"] == "ok"
+    assert health["database"] == db_url.split(":", 1)[0].split("+", 1)[0]
+
+
 def test_public_allowlist_is_small_and_explicit(anon: TestClient) -> None:
     assert anon.get("/api/v1/health").status_code == 200
     assert {path for _, path in PUBLIC_ROUTES} <= {

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from visionyard import __version__
 from visionyard.dashboard.deps import StateDep
 from visionyard.dashboard.schemas.system import Health
+from visionyard.dashboard.services.health import database_backend
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/health", operation_id="health", response_model=Health)
 def health(state: StateDep) -> Health:
-    with state.read_sessions() as session:
-        session.execute(text("SELECT 1"))
-    return Health(status="ok", version=__version__, database=state.engine.dialect.name)
+    return Health(status="ok", version=__version__, database=database_backend(state))
