@@ -31,6 +31,7 @@ from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN
 from visionyard.dashboard.app import create_app
 from visionyard.dashboard.events import EventBus, notify_topic
 from visionyard.dashboard.events.hub import Hub
+from visionyard.dashboard.events.messages import parse_topic
 from visionyard.dashboard.events.origin import origin_allowed
 from visionyard.dashboard.events.store import Event
 from visionyard.db.engine import make_engine
@@ -373,6 +374,12 @@ def test_runs_and_agents_topics_deliver_feed_events(server: LiveServer) -> None:
             "succeeded",
             "queued",
         ]
+
+
+def test_run_topic_is_the_spelling_the_protocol_parses() -> None:
+    # The run queue announces run_topic(id); clients subscribe to the same wire spelling.
+    topic = parse_topic(run_topic(42))
+    assert (topic.name, topic.run_id) == ("run:42", 42)
 
 
 def test_run_topic_values_are_json_safe(server: LiveServer) -> None:
