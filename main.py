@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from visionyard.cli import EXIT_STOPPED, run_config, setup_logging
+from visionyard.cli import run_config, setup_logging
 from visionyard.errors import VisionyardError
+from visionyard.exitcodes import EXIT_STOPPED
 
 
 def main(argv: list[str] | None = None) -> int:

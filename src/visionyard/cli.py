@@ -13,6 +13,7 @@ import typer
 
 from visionyard import __version__
 from visionyard.errors import VisionyardError
+from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_STOPPED
 
 app = typer.Typer(
     name="visionyard",
@@ -21,9 +22,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-#: exit code of a run that stopped on request (SIGTERM/SIGINT) after saving a checkpoint
-EXIT_STOPPED = 3
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TrainConfig JSON or YAML file.")
@@ -93,7 +91,7 @@ def train(
     setup_logging(verbose)
     if config is None and not set_:
         typer.secho("error: give --config FILE and/or --set key=value", fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         raise typer.Exit(run_config(config, set_ or []))
     except VisionyardError as exc:
@@ -133,7 +131,7 @@ def demo_data(
 
     if arch not in TINY_ARCHS:
         typer.secho(f"error: --arch must be one of {', '.join(TINY_ARCHS)}", fg="red", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_BAD_INPUT)
     paths = write_demo(directory, arch=arch)
     config_path = write_demo_config(directory, paths)
     typer.echo(f"dataset: {paths.dataset}\nmodel:   {paths.model}\nconfig:  {config_path}")

@@ -4,12 +4,14 @@ Every message says what is wrong and what to do about it. The CLI prints these w
 traceback; the dashboard (later) maps each class to one HTTP status in one handler.
 """
 
+from visionyard.exitcodes import EXIT_BAD_INPUT
+
 
 class VisionyardError(Exception):
     """Base class: an error caused by input the user can fix."""
 
     #: process exit code the CLI uses for this class of error
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class ConfigError(VisionyardError):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from visionyard.errors import VisionyardError
-from visionyard.training.watchdog import EXIT_SUPERVISOR_LOST, start_supervisor_watchdog
+from visionyard.exitcodes import EXIT_SUPERVISOR_LOST
+from visionyard.training.watchdog import start_supervisor_watchdog
 
 LOST_LINE = "exiting so that no orphan trainer keeps running"
 

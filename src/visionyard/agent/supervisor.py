@@ -41,16 +41,14 @@ from visionyard.agent.relay import (
     complete_lines_end,
     earlier_output_bytes,
 )
+from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_SUPERVISOR_LOST
 from visionyard.runqueue._db import DB
 from visionyard.runqueue.errors import StaleAttempt
-from visionyard.training.watchdog import EXIT_SUPERVISOR_LOST
 
 log = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT = 2
 #: share of the lease during which the agent keeps its trainer's liveness file fresh
 TRUSTED_SHARE = 0.6
-EXIT_STOPPED = 3
 _MAX_ERROR_CHARS = 4000
 
 

@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from visionyard.errors import VisionyardError
-
-#: exit status of a trainer that stopped because its supervisor was lost (EX_TEMPFAIL: retryable)
-EXIT_SUPERVISOR_LOST = 75
+from visionyard.exitcodes import EXIT_SUPERVISOR_LOST
 
 SUPERVISOR_FILE_ENV = "VISIONYARD_SUPERVISOR_FILE"
 SUPERVISOR_TIMEOUT_ENV = "VISIONYARD_SUPERVISOR_TIMEOUT"
