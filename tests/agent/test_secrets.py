@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from tests.agent.platform import Platform
 from visionyard import runqueue
 from visionyard.agent.supervisor import SupervisionOptions
-from visionyard.dashboard.security import SecretBox, load_or_create_key
 from visionyard.db.models import ModelEntry, RunState
+from visionyard.secretbox import SecretBox, load_or_create_key
 
 SECRET_KEY = "dashboard-secret-key-value-123"
 HF_TOKEN = "hf_registry_token_abcdef123456"

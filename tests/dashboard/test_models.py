@@ -238,7 +238,7 @@ def test_refused_sources_name_the_field(client: TestClient) -> None:
 
 def test_source_rules_match_the_training_core() -> None:
     """The registry accepts exactly the hub ids the trainer's resolve_model_source accepts."""
-    from visionyard.training.modeling import resolve_model_source
+    from visionyard.modelsource import resolve_model_source
 
     accepted = ["google/vit-base-patch16-224", "resnet-50", "a/b", "Org_1/x.y-z", "a" * 96]
     for source in accepted:

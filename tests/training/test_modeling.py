@@ -9,11 +9,8 @@ import pytest
 import torch
 
 from visionyard.errors import ModelLoadError
-from visionyard.training.modeling import (
-    build_model,
-    count_parameters,
-    resolve_model_source,
-)
+from visionyard.modelsource import resolve_model_source
+from visionyard.training.modeling import build_model, count_parameters
 
 CLASSES = ["cat", "dog", "fox"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from visionyard.agent.environment import trainer_env
 from visionyard.errors import ConfigError, ModelLoadError, VisionyardError
+from visionyard.modelsource import resolve_model_source
 from visionyard.paths import SHELL_METACHARACTERS, resolve_under
 from visionyard.training.config import TrainConfig, build_config
 from visionyard.training.fsutil import atomic_write_json
-from visionyard.training.modeling import resolve_model_source
 from visionyard.training.watchdog import SUPERVISOR_FILE_ENV, SUPERVISOR_TIMEOUT_ENV
 
 #: agent-owned files inside the run folder (configs it handed over, liveness, raw output)

@@ -6,17 +6,14 @@ with a token; every other run's trainer starts without one.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.security import SecretBox, load_or_create_key
 from visionyard.db.models import ModelEntry
 from visionyard.runqueue._db import DB, in_transaction
-
-log = logging.getLogger(__name__)
+from visionyard.secretbox import SecretBox, load_or_create_key
 
 
 class ModelTokens:
@@ -36,14 +33,4 @@ class ModelTokens:
                 .limit(1)
             ).scalar_one_or_none()
 
-        encrypted = in_transaction(self.db, work)
-        if encrypted is None:
-            return None
-        token = self._box.decrypt(bytes(encrypted))
-        if token is None:
-            log.warning(
-                "the access token for model %s cannot be decrypted (does this agent use the "
-                "dashboard's VISIONYARD_SECRET_KEY?); starting the trainer without it",
-                source,
-            )
-        return token
+        return self._box.model_token(in_transaction(self.db, work), model=source)

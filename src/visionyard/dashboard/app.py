@@ -32,11 +32,11 @@ from visionyard.dashboard.routers import (
     system,
     ws,
 )
-from visionyard.dashboard.security import SecretBox, load_or_create_key
 from visionyard.dashboard.services.auth import bootstrap_admin
 from visionyard.dashboard.state import AppState
 from visionyard.db.engine import is_sqlite, make_engine, make_session_factory
 from visionyard.db.migrate import ensure_schema
+from visionyard.secretbox import SecretBox, load_or_create_key
 from visionyard.settings import Settings, get_settings
 
 log = logging.getLogger("visionyard.dashboard")

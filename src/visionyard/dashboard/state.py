@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from visionyard.dashboard.security import SecretBox
+from visionyard.secretbox import SecretBox
 from visionyard.settings import Settings
 
 

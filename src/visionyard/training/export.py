@@ -20,11 +20,11 @@ from typing import Any, Protocol, runtime_checkable
 from torch import nn
 
 from visionyard.errors import ConfigError
+from visionyard.modelsource import is_hub_id
 from visionyard.training.checkpoint import swap_directory
 from visionyard.training.fsutil import fsync_dir
 from visionyard.training.hf_quiet import quiet_transformers
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 # TrainConfig fields worth a reader's attention, in the order the card lists them.
 _CONFIG_HIGHLIGHTS = (
     "model_flavour", "load_pretrained", "freeze_backbone", "epochs", "batch_size",
@@ -147,7 +147,7 @@ def _front_matter(base_model: str | None) -> list[str]:
         "- visionyard",
     ]
     # The Hub reads base_model as a repo id; a local path there would be a broken link.
-    if base_model and _HUB_ID.match(base_model) and not Path(base_model).exists():
+    if base_model and is_hub_id(base_model) and not Path(base_model).exists():
         lines.append(f"base_model: {base_model}")
     return [*lines, "---", ""]
 

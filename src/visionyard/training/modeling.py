@@ -7,7 +7,6 @@ be able to run code on the training machine.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,34 +14,8 @@ from typing import Any
 from torch import nn
 
 from visionyard.errors import ModelLoadError
+from visionyard.modelsource import resolve_model_source
 from visionyard.training.hf_quiet import quiet_transformers
-
-# Hugging Face repo ids: "name" or "org/name", letters, digits, '-', '_', '.'; no '..' segments.
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
-
-
-def resolve_model_source(model_flavour: str) -> str:
-    """Return a local folder path or a validated hub id; refuse anything else with a reason."""
-    candidate = Path(model_flavour).expanduser()
-    if candidate.exists():
-        if not candidate.is_dir():
-            raise ModelLoadError(
-                f"model_flavour {model_flavour!r} is a file; point it at a folder holding "
-                "config.json and the weights (a save_pretrained folder)"
-            )
-        if not (candidate / "config.json").is_file():
-            raise ModelLoadError(
-                f"model folder {candidate} has no config.json; it must be a Hugging Face "
-                "save_pretrained folder"
-            )
-        return str(candidate.resolve())
-    looks_like_path = model_flavour.startswith((".", "/", "~")) or model_flavour.count("/") > 1
-    if looks_like_path or ".." in model_flavour or not _HUB_ID.match(model_flavour):
-        raise ModelLoadError(
-            f"model_flavour {model_flavour!r} is neither an existing folder nor a valid Hugging "
-            "Face model id (like 'google/vit-base-patch16-224'); check the path or the id"
-        )
-    return model_flavour
 
 
 def _load_error(source: str, exc: Exception) -> ModelLoadError:

@@ -17,12 +17,10 @@ from visionyard.dashboard.services.projects import get_project
 from visionyard.dashboard.state import AppState
 from visionyard.db.models import ModelEntry
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
+from visionyard.modelsource import is_hub_id
 from visionyard.paths import MAX_PATH_CHARS, SHELL_METACHARACTERS, resolve_under
 from visionyard.text import text_problem
 
-# The same pattern as visionyard.training.modeling.resolve_model_source (a test pins the two
-# together); repeated here so the dashboard does not import torch to validate a string.
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 #: the width of model_entries.source
 MAX_SOURCE = MAX_PATH_CHARS
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -66,7 +64,7 @@ def check_source_syntax(source: str, *, field: str = "source") -> str:
     if any(part.startswith("-") for part in source.split("/")):
         # A program handed the name could read it as a command-line option.
         raise _bad_source(source, "a name starting with '-' is not allowed", field)
-    if not source.startswith("/") and HUB_ID.match(source):
+    if is_hub_id(source):
         return "hub"
     return "local"
 
