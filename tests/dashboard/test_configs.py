@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from visionyard.dashboard.routers import configs as configs_router
 from visionyard.training.config import build_config
-from visionyard.training.repro import config_hash
+from visionyard.training.confighash import config_hash
 
 API = "/api/v1"
 

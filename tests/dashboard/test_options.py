@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from tests.dashboard.test_configs import API, assert_routes_need_auth, make_project
 from visionyard.dashboard.routers import options as options_router
 from visionyard.db.models import ModelEntry
-from visionyard.training.config import build_config, config_json_schema
-from visionyard.training.transforms import TRAIN_PRESETS
+from visionyard.training.config import TRAIN_PRESETS, build_config, config_json_schema
+from visionyard.training.metric_registry import monitor_choices
 
 
 def test_train_config_schema_is_the_models_schema(client: TestClient) -> None:
@@ -39,6 +39,8 @@ def test_every_listed_choice_is_accepted_by_the_validator(client: TestClient) ->
         assert options[key], key
         for value in options[key]:
             assert getattr(build_config(base | {field: value}), field) == value
+    # Derived, not copied: the form offers exactly the registry's monitor candidates.
+    assert options["monitor_metrics"] == monitor_choices()
     for preset in options["train_presets"]:
         assert (
             build_config(base | {"train_preset": preset["value"]}).train_preset == preset["value"]

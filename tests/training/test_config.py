@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from visionyard.errors import ConfigError
 from visionyard.training.config import (
     FIELD_NAMES,
+    TRAIN_PRESETS,
     TrainConfig,
     build_config,
     config_json_schema,
@@ -190,3 +192,12 @@ def test_hypothesis_configs_are_valid_or_a_config_error(data: dict) -> None:
     else:
         assert isinstance(cfg, TrainConfig)
         TrainConfig.model_validate(cfg.model_dump(mode="json"))
+
+
+def test_the_train_presets_listed_are_the_ones_the_field_accepts() -> None:
+    """TRAIN_PRESETS (the descriptions the dashboard offers without importing torchvision) and
+    the train_preset field's choices are the same list."""
+    assert list(get_args(TrainConfig.model_fields["train_preset"].annotation)) == list(
+        TRAIN_PRESETS
+    )
+    assert all(TRAIN_PRESETS.values())

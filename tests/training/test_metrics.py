@@ -32,12 +32,11 @@ from torchmetrics.functional.classification import (
 )
 
 from visionyard.errors import ConfigError
+from visionyard.training.metric_registry import direction, is_known_metric_name
 from visionyard.training.metrics import (
     ClassificationMetrics,
     EvalResult,
-    default_mode,
     is_improvement,
-    is_known_metric_name,
     scalar_metric_names,
     skipped_topk,
 )
@@ -349,10 +348,10 @@ def test_metric_names_and_modes() -> None:
         assert is_known_metric_name(name), name
     for name in ("acc@0", "acc@x", "acc", "val_loss", "f1", "Loss", "acc@05"):
         assert not is_known_metric_name(name), name
-    assert default_mode("loss") == "min" and default_mode("ece") == "min"
-    assert default_mode("acc@1") == "max" and default_mode("kappa") == "max"
+    assert direction("loss") == "min" and direction("ece") == "min"
+    assert direction("acc@1") == "max" and direction("kappa") == "max"
     with pytest.raises(ConfigError, match="val_acc"):
-        default_mode("val_acc")
+        direction("val_acc")
 
 
 def test_is_improvement() -> None:

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from visionyard.errors import ConfigError
+from visionyard.training.confighash import config_hash
 from visionyard.training.repro import (
     capture_rng_state,
-    config_hash,
     environment_info,
     restore_rng_state,
     seed_everything,

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from visionyard.training.metric_registry import describe
 from visionyard.training.metrics import EvalResult
 from visionyard.training.tracking import EventLog, Tracker, render_confusion_matrix
 
@@ -199,6 +200,8 @@ def test_tracker_writes_tensorboard_and_events(tmp_path: Path) -> None:
     (text,) = acc.Tensors(text_tag)
     table = text.tensor_proto.string_val[0].decode()
     assert "| cat |" in table and "| bird |" in table and "support" in table
+    (definitions,) = acc.Tensors("metrics/definitions/text_summary")
+    assert definitions.tensor_proto.string_val[0].decode() == describe()
 
     events = _read_events(run / "events.jsonl")
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

@@ -27,6 +27,7 @@ from pydantic import (
 
 from visionyard.errors import ConfigError
 from visionyard.text import check_text, text_problem
+from visionyard.training import metric_registry
 
 AUTOCAST_ALIASES: dict[str, str] = {
     "auto": "auto",
@@ -52,12 +53,15 @@ LOSS_ALIASES: dict[str, str] = {
     "focal": "focal",
     "focal_loss": "focal",
 }
-TRAIN_PRESET_NAMES = ("none", "light", "standard", "strong")
+#: train augmentation presets (`train_preset`) and what each does; built by
+#: `visionyard.training.transforms`, listed here so the dashboard offers them without torchvision
+TRAIN_PRESETS: dict[str, str] = {
+    "none": "no augmentation: the eval resize/crop (debugging, exact determinism)",
+    "light": "mild random resized crop (70-100% area, near-square), no flip: digits, text, medical",
+    "standard": "random resized crop (8-100% area) + horizontal flip: natural photos",
+    "strong": "standard + TrivialAugmentWide: small datasets that overfit",
+}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_METRIC_NAME = re.compile(
-    r"^(loss|acc@\d+|balanced_acc|precision_macro|recall_macro|f1_macro|auroc_macro|kappa|ece)$"
-)
-_MINIMISED_METRICS = frozenset({"loss", "ece"})
 
 PositiveInt = Annotated[int, Field(ge=1)]
 # Caps far above any real use, so absurd values fail at the boundary instead of deep inside.
@@ -185,7 +189,10 @@ class TrainConfig(BaseModel):
     )
     monitor_metric: str = Field("acc@1", description="(original) Metric choosing the best epoch.")
     monitor_mode: Literal["auto", "min", "max"] = Field(
-        "auto", description="(original) auto: min for loss/ece, max otherwise."
+        "auto",
+        description="(original) auto: min for "
+        + "/".join(m.name for m in metric_registry.METRICS if m.direction == "min")
+        + ", max otherwise.",
     )
     eval_test: bool = Field(True, description="Evaluate the best checkpoint on test/ at the end.")
 
@@ -302,22 +309,8 @@ class TrainConfig(BaseModel):
     @field_validator("monitor_metric", mode="before")
     @classmethod
     def _monitor(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        name = value.strip()
-        # Accept the TensorBoard-style spellings users copy from their charts.
-        for prefix in ("val/", "val_", "eval/", "eval_"):
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
-        name = {"acc": "acc@1", "accuracy": "acc@1", "top1": "acc@1", "f1": "f1_macro"}.get(
-            name, name
-        )
-        if not _METRIC_NAME.match(name):
-            raise ValueError(
-                f"unknown metric {value!r}; use one of loss, acc@1, acc@K, balanced_acc, "
-                "precision_macro, recall_macro, f1_macro, auroc_macro, kappa, ece"
-            )
-        return name
+        # Accepts the TensorBoard-style spellings users copy from their charts too.
+        return metric_registry.canonical_name(value) if isinstance(value, str) else value
 
     @field_validator("device")
     @classmethod
@@ -350,7 +343,7 @@ class TrainConfig(BaseModel):
     def resolved_monitor_mode(self) -> Literal["min", "max"]:
         if self.monitor_mode != "auto":
             return self.monitor_mode
-        return "min" if self.monitor_metric in _MINIMISED_METRICS else "max"
+        return metric_registry.direction(self.monitor_metric)
 
     @property
     def expected_classes(self) -> list[str] | None:

@@ -3,7 +3,8 @@
 ``ClassificationMetrics`` accumulates device-side states over an evaluation pass and turns them
 into an ``EvalResult`` (scalars, per-class table, confusion matrix) in ``compute()``.
 
-Scalar definitions (the names are what ``scalar_metric_names`` returns; configs refer to them):
+Scalar definitions (the names, their order and which way is better are registered in
+`visionyard.training.metric_registry`; ``scalar_metric_names`` expands them for a class count):
 
 - ``loss``: sample-weighted mean of the batch-mean losses passed to ``update`` (NaN if none was).
 - ``acc@1``: micro accuracy, correct / total.
@@ -42,11 +43,10 @@ score lists are concatenated, so each sample counts once whatever rank evaluated
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -54,41 +54,15 @@ from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAUROC, MulticlassCalibrationError
 
 from visionyard.errors import ConfigError
+from visionyard.training.metric_registry import scalar_names
 
 __all__ = [
-    "ALL_METRIC_PATTERNS",
     "ClassificationMetrics",
     "EvalResult",
-    "default_mode",
     "is_improvement",
-    "is_known_metric_name",
     "scalar_metric_names",
     "skipped_topk",
 ]
-
-# Every scalar name this module can produce; "acc@<int>" covers any top-k. Used to validate
-# monitor_metric and similar config fields before the class count is known.
-ALL_METRIC_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p)
-    for p in (
-        r"loss",
-        r"acc@[1-9][0-9]*",
-        r"balanced_acc",
-        r"precision_macro",
-        r"recall_macro",
-        r"f1_macro",
-        r"auroc_macro",
-        r"kappa",
-        r"ece",
-    )
-)
-
-_LOWER_IS_BETTER = frozenset({"loss", "ece"})
-
-
-def is_known_metric_name(name: str) -> bool:
-    """True if ``name`` is a scalar this module can produce for some class count."""
-    return any(p.fullmatch(name) for p in ALL_METRIC_PATTERNS)
 
 
 def _validated_topk(topk: Sequence[int]) -> list[int]:
@@ -113,29 +87,9 @@ def _reported_topk(num_classes: int, topk: Sequence[int]) -> list[int]:
 
 
 def scalar_metric_names(num_classes: int, topk: Sequence[int]) -> list[str]:
-    """Names of every scalar in ``EvalResult.scalars``, in a stable display order."""
-    return [
-        "loss",
-        "acc@1",
-        "balanced_acc",
-        *(f"acc@{k}" for k in _reported_topk(num_classes, topk)),
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "auroc_macro",
-        "kappa",
-        "ece",
-    ]
-
-
-def default_mode(metric: str) -> Literal["min", "max"]:
-    """Whether lower (``loss``, ``ece``) or higher (everything else) is better for ``metric``."""
-    if not is_known_metric_name(metric):
-        raise ConfigError(
-            f"unknown metric {metric!r}; use one of loss, acc@1, acc@<k>, balanced_acc, "
-            "precision_macro, recall_macro, f1_macro, auroc_macro, kappa, ece."
-        )
-    return "min" if metric in _LOWER_IS_BETTER else "max"
+    """Names of every scalar in ``EvalResult.scalars``, in a stable display order (the
+    registry's: `visionyard.training.metric_registry`)."""
+    return scalar_names(_reported_topk(num_classes, topk))
 
 
 def is_improvement(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
@@ -389,8 +343,14 @@ class ClassificationMetrics:
             }
             for i, name in enumerate(self.class_names)
         ]
+        scalars = {name: s[name] for name in self.names}
+        if len(scalars) != len(s):
+            # Reported names come from the registry: a metric computed here but not registered
+            # would silently vanish from results, charts and the monitor_metric choices.
+            unregistered = sorted(set(s) - set(scalars))
+            raise RuntimeError(f"metrics {unregistered} are not in metric_registry.METRICS")
         return EvalResult(
-            scalars={name: s[name] for name in self.names},
+            scalars=scalars,
             per_class=per_class,
             confusion=confmat.tolist(),
             num_samples=n,

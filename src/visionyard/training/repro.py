@@ -1,15 +1,13 @@
-"""Reproducibility: seeding, RNG state capture/restore, environment capture, config hashing.
+"""Reproducibility: seeding, RNG state capture/restore, environment capture.
 
 What a run needs to be re-run (or resumed) bit-for-bit where the hardware allows: the seed, every
-RNG stream's state at checkpoint time, the exact config (by canonical hash) and the software and
-hardware it ran on (env.json).
+RNG stream's state at checkpoint time, the exact config (by canonical hash, see
+`visionyard.training.confighash`) and the software and hardware it ran on (env.json).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import platform
 import random
@@ -18,9 +16,8 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from enum import Enum
 from importlib import metadata
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -284,31 +281,3 @@ def environment_info(*, seed: int, devices: Sequence[str] = ()) -> dict[str, Any
         "argv": _redact_argv(sys.argv),
         "env": _relevant_env(),
     }
-
-
-# --------------------------------------------------------------------------- config hashing
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, PurePath):
-        return value.as_posix()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serialisable")
-
-
-def canonical_json(config: Mapping[str, Any]) -> str:
-    """The canonical text `config_hash` hashes: sorted keys, no whitespace, UTF-8 unescaped."""
-    try:
-        return json.dumps(
-            config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config cannot be hashed: {exc}; use JSON-compatible values") from None
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """sha256 (hex) of the config's canonical JSON; identical for any key order."""
-    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()

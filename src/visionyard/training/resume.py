@@ -21,11 +21,12 @@ from visionyard.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from visionyard.training.confighash import config_hash
 from visionyard.training.engine import TrainLoop
 from visionyard.training.export import unwrap_model
 from visionyard.training.loaders import DataPipeline
 from visionyard.training.optim import WarmupSchedule
-from visionyard.training.repro import capture_rng_state, config_hash, restore_rng_state
+from visionyard.training.repro import capture_rng_state, restore_rng_state
 from visionyard.training.setup import RunSetup
 from visionyard.training.tracking import Tracker
 

@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from visionyard.errors import ConfigError
 from visionyard.training.config import TrainConfig
+from visionyard.training.confighash import config_hash
 from visionyard.training.control import StopSignal
 from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.distributed import DistContext, resolve_device
@@ -30,7 +31,7 @@ from visionyard.training.losses import as_float_weights, build_loss
 from visionyard.training.metrics import ClassificationMetrics, scalar_metric_names, skipped_topk
 from visionyard.training.modeling import build_model
 from visionyard.training.optim import build_optimizer, build_scheduler
-from visionyard.training.repro import config_hash, environment_info, seed_everything
+from visionyard.training.repro import environment_info, seed_everything
 from visionyard.training.rundir import RunPaths, check_resume_policy, default_run_name, run_paths
 from visionyard.training.tracking import Tracker
 

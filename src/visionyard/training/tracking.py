@@ -29,7 +29,8 @@ a gap. A diverged loss therefore appears as ``"loss": null``.
 
 TensorBoard (``<run>/tb``): ``train/step_loss`` and ``train/lr`` at the optimizer step;
 ``<split>/<metric>`` at the global step of the epoch end; ``<split>/confusion_matrix`` (image) and
-``<split>/per_class`` (markdown table). The writer is flushed at epoch ends, not per step.
+``<split>/per_class`` (markdown table); ``metrics/definitions``, the metric registry's table (which
+way is better, what each metric means). The writer is flushed at epoch ends, not per step.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from visionyard.training.metric_registry import describe
 
 if TYPE_CHECKING:  # only for annotations: keeps this module free of the torchmetrics import
     from visionyard.training.metrics import EvalResult
@@ -250,6 +253,8 @@ class Tracker:
 
             self._events = EventLog(self.events_path)
             self._writer = SummaryWriter(log_dir=str(self.tb_dir), max_queue=1000)
+            # What each chart means and which way is better, next to the charts themselves.
+            self._writer.add_text("metrics/definitions", describe(), 0)
 
     # -- event helpers ---------------------------------------------------------------------------
 

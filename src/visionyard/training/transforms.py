@@ -23,6 +23,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from visionyard.errors import ConfigError, ModelLoadError
+from visionyard.training.config import TRAIN_PRESETS
 
 __all__ = [
     "TRAIN_PRESETS",
@@ -331,14 +332,6 @@ def build_eval_transform(spec: ProcessorSpec) -> Callable[[Tensor], Tensor]:
     """uint8 CHW -> uint8 CHW (spec.height, spec.width), exactly the processor's resize/crop."""
     transform: Callable[[Tensor], Tensor] = v2.Compose(_eval_steps(spec))
     return transform
-
-
-TRAIN_PRESETS: dict[str, str] = {
-    "none": "no augmentation: the eval resize/crop (debugging, exact determinism)",
-    "light": "mild random resized crop (70-100% area, near-square), no flip: digits, text, medical",
-    "standard": "random resized crop (8-100% area) + horizontal flip: natural photos",
-    "strong": "standard + TrivialAugmentWide: small datasets that overfit",
-}
 
 
 def build_train_transform(

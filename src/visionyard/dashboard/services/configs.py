@@ -35,8 +35,9 @@ from visionyard.db.models import ConfigVersion, ModelEntry, TrainingConfig
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
 from visionyard.paths import resolve_under
 from visionyard.text import text_problem
-from visionyard.training.config import TrainConfig, build_config
-from visionyard.training.repro import config_hash
+from visionyard.training.config import TRAIN_PRESETS, TrainConfig, build_config
+from visionyard.training.confighash import config_hash
+from visionyard.training.metric_registry import monitor_choices
 
 #: fields the agent decides (the run's folder under the runs root) -> the only accepted value
 PLACEMENT_FIELDS: dict[str, Any] = {
@@ -369,19 +370,6 @@ def delete_config(session: Session, config_id: int) -> None:
 
 # ---- choices for the config form ----------------------------------------------------------------
 
-#: metrics `monitor_metric` accepts (acc@K works for any K listed in eval_topk)
-MONITOR_METRICS = (
-    "acc@1",
-    "acc@5",
-    "loss",
-    "balanced_acc",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "auroc_macro",
-    "kappa",
-    "ece",
-)
 MAX_LISTED_MODELS = 500
 
 
@@ -404,8 +392,6 @@ class FormOptions:
 
 
 def form_options(session: Session, project_id: int | None) -> FormOptions:
-    from visionyard.training.transforms import TRAIN_PRESETS  # imports torchvision: only here
-
     models = None
     if project_id is not None:
         if not repo.project_exists(session, project_id):
@@ -417,7 +403,7 @@ def form_options(session: Session, project_id: int | None) -> FormOptions:
         losses=choices("loss_name"),
         train_presets=dict(TRAIN_PRESETS),
         autocast_dtypes=choices("autocast_dtype"),
-        monitor_metrics=list(MONITOR_METRICS),
+        monitor_metrics=monitor_choices(),
         monitor_modes=choices("monitor_mode"),
         models=models,
     )
