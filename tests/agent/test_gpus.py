@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -103,3 +105,21 @@ def test_own_process_appears_in_gpu_compute_pids() -> None:
     pids = gpu_compute_pids(0)
     assert pids is not None
     assert os.getpid() in pids
+
+
+def test_the_torch_fallback_asks_torch_in_a_child_process() -> None:
+    """The agent never runs a model: listing GPUs without NVML must not load torch (nor create
+    a CUDA context) in the agent's own process."""
+    code = (
+        "import json, sys\n"
+        "from visionyard.agent.gpus import _discover_torch\n"
+        "gpus = _discover_torch()\n"
+        "print(json.dumps([len(gpus), 'torch' in sys.modules]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    count, torch_loaded = json.loads(proc.stdout.splitlines()[-1])
+    assert not torch_loaded
+    assert count == (torch.cuda.device_count() if torch.cuda.is_available() else 0)

@@ -3,18 +3,42 @@
 NVML (the library behind nvidia-smi) reads the driver without creating a CUDA context, so an
 agent that only looks at its GPU does not take memory on it or show up as a compute process.
 NVML numbers GPUs physically and ignores CUDA_VISIBLE_DEVICES; the torch fallback numbers them
-as CUDA sees them, i.e. the visible devices only, renumbered from 0.
+as CUDA sees them, i.e. the visible devices only, renumbered from 0. The fallback asks torch in
+a child process: the agent never runs a model, and importing torch and initialising CUDA in it
+would cost seconds at start and hold a CUDA context (GPU memory) for the agent's whole life.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
 
+from visionyard.errors import VisionyardError
+
 _MIB = 1024 * 1024
+#: what the child process of `_discover_torch` runs: the visible CUDA devices as JSON
+_TORCH_PROBE = """
+import json, torch
+gpus = []
+if torch.cuda.is_available():
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        gpus.append({
+            "index": index,
+            "name": props.name,
+            "memory_total_bytes": int(props.total_memory),
+            "uuid": str(getattr(props, "uuid", "") or ""),
+            "compute_capability": f"{props.major}.{props.minor}",
+        })
+print(json.dumps(gpus))
+"""
+_TORCH_PROBE_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -83,25 +107,38 @@ def _discover_nvml(pynvml: ModuleType) -> list[GpuInfo]:
 
 
 def _discover_torch() -> list[GpuInfo]:
-    """Visible CUDA devices as torch numbers them. This initialises the CUDA runtime in the
-    calling process, which NVML avoids; hence only the fallback."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return []
+    """Visible CUDA devices as torch numbers them, asked in a child process (see the module
+    docstring); it initialises the CUDA runtime, which NVML avoids: hence only the fallback."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _TORCH_PROBE],
+            capture_output=True,
+            text=True,
+            timeout=_TORCH_PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise VisionyardError(
+            f"cannot list this machine's GPUs (NVML is unavailable and asking torch failed: "
+            f"{exc}); install the NVIDIA driver's NVML, or check the Python environment"
+        ) from None
+    if done.returncode != 0:
+        raise VisionyardError(
+            "cannot list this machine's GPUs (NVML is unavailable and asking torch failed):\n"
+            + done.stderr[-2000:]
+        )
     gpus = []
-    for index in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(index)
-        uuid = str(getattr(props, "uuid", "") or "")
+    for found in json.loads(done.stdout.splitlines()[-1]):
+        uuid = found["uuid"]
         if uuid and not uuid.startswith(("GPU-", "MIG-")):
             uuid = f"GPU-{uuid}"  # torch prints the bare UUID; NVML and nvidia-smi prefix it
         gpus.append(
             GpuInfo(
-                index=index,
-                name=props.name,
-                memory_total_mb=int(props.total_memory // _MIB),
+                index=found["index"],
+                name=found["name"],
+                memory_total_mb=found["memory_total_bytes"] // _MIB,
                 uuid=uuid,
-                compute_capability=f"{props.major}.{props.minor}",
+                compute_capability=found["compute_capability"],
             )
         )
     return gpus
