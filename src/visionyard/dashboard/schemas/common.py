@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
 from fastapi import Path as PathParam
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from visionyard.dashboard import patterns
 from visionyard.text import check_text
@@ -24,13 +24,25 @@ class ApiModel(BaseModel):
 
 
 class RequestBody(BaseModel):
-    """The base of every JSON request body: an unknown field is a 422 that names it.
+    """The base of every JSON request body: an unknown field is a 422 that names it, and so is
+    a value of another JSON type than the schema's.
 
     Silently dropping a misspelt field (`gpu_cout`) would queue a run with the default instead
-    of what the caller asked for.
+    of what the caller asked for. Strict types, because pydantic's lax mode reads `0` as
+    `false`, `false` as `0` and `"5"` as `5`: the OpenAPI document says boolean or integer, and
+    the client generated from it must be able to trust that.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _integral_numbers_are_integers(cls, value: Any) -> Any:
+        # JSON Schema counts 3.0 as an integer (and so does schemathesis); strict mode alone
+        # would refuse it. For every other type the strict check that follows is unchanged.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
 
 class Page(BaseModel, Generic[T]):
