@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup test test-fast lint demo bench lock clean
+.PHONY: setup test test-fast lint typecheck demo bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # --durations=25: CI output names the slowest tests, so a slow one is seen when it lands.
-test: $(STAMP) lint
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench main.py experiments.py
 	$(BIN)/ruff format --check src tests bench main.py experiments.py
+
+# pyproject.toml's [tool.mypy] says what is checked, and how strictly.
+typecheck: $(STAMP)
+	$(BIN)/mypy src/
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
