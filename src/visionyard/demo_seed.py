@@ -42,7 +42,9 @@ class ApiClient:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
 
-    def expect(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)):
+    def expect(
+        self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)
+    ) -> Any:
         status, payload = self.call(method, path, body)
         if status not in ok:
             raise ApiError(f"{method} {path} -> {status}: {payload}")
@@ -82,19 +84,22 @@ def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: in
     return int(run["id"])
 
 
-def wait_for_run(base_url: str, password: str, run_id: int, timeout: float = 1800) -> dict:
+def wait_for_run(
+    base_url: str, password: str, run_id: int, timeout: float = 1800
+) -> dict[str, Any]:
     client = ApiClient(base_url)
     client.expect("POST", "/auth/login", {"username": "admin", "password": password})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = client.expect("GET", f"/runs/{run_id}")
+        run: dict[str, Any] = client.expect("GET", f"/runs/{run_id}")
         if run["state"] in TERMINAL:
             return run
         time.sleep(1.0)
     raise ApiError(f"run {run_id} did not finish within {timeout:.0f} s")
 
 
-def run_results(base_url: str, password: str, run_id: int) -> dict:
+def run_results(base_url: str, password: str, run_id: int) -> dict[str, Any]:
     client = ApiClient(base_url)
     client.expect("POST", "/auth/login", {"username": "admin", "password": password})
-    return client.expect("GET", f"/runs/{run_id}/results")
+    results: dict[str, Any] = client.expect("GET", f"/runs/{run_id}/results")
+    return results

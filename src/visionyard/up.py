@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
@@ -36,6 +37,9 @@ from visionyard.db.engine import make_engine
 from visionyard.db.migrate import ensure_schema
 from visionyard.db.models import ApiToken, User
 from visionyard.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("visionyard.up")
 
@@ -102,7 +106,7 @@ class LocalAgents:
         self.settings = settings
         self.token = token
         self.cpu_only = cpu_only
-        self.procs: list[subprocess.Popen] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
 
     def commands(self) -> list[list[str]]:
         base = [sys.executable, "-m", "visionyard.cli", "agent"]
@@ -176,14 +180,14 @@ def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> st
 
 
 def _demo_thread(
-    server,
+    server: uvicorn.Server,
     settings: Settings,
     url: str,
     password: str,
     gpu_count: int,
     exit_after: bool,
-    result: dict,
-) -> None:  # noqa: ANN001
+    result: dict[str, str],
+) -> None:
     from visionyard.demo_seed import run_results, seed_demo, wait_for_run
 
     try:
@@ -218,7 +222,11 @@ def _demo_thread(
 
 
 def run_platform(
-    overrides: dict, *, cpu_only: bool = False, demo: bool = False, exit_after_demo: bool = False
+    overrides: dict[str, Any],
+    *,
+    cpu_only: bool = False,
+    demo: bool = False,
+    exit_after_demo: bool = False,
 ) -> int:
     """Run until interrupted (or, with exit_after_demo, until the demo run ends)."""
     import uvicorn
@@ -236,7 +244,7 @@ def run_platform(
         uvicorn.Config(application, host=settings.host, port=settings.port, log_level="warning")
     )
     print(_banner(url, login, names, settings), flush=True)
-    result: dict = {}
+    result: dict[str, str] = {}
     if demo:
         password = login.password or (
             settings.admin_password.get_secret_value() if settings.admin_password else ""
