@@ -76,7 +76,7 @@ def check_images(
 
 def check_not_emptied(root_real: Path, classes: list[str], splits: dict[str, list[Sample]]) -> None:
     """Raise when leaving out unreadable images left a class of some split with none."""
-    emptied = []
+    emptied: list[str] = []
     for split, samples in splits.items():
         present = {s.label for s in samples}
         emptied.extend(f"{split}/{name}" for i, name in enumerate(classes) if i not in present)

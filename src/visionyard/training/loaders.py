@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import torch
 from torch import Tensor
@@ -46,6 +46,15 @@ def _accelerator_available() -> bool:
     if accelerator is not None:
         return bool(accelerator.is_available())
     return torch.cuda.is_available()
+
+
+class LoaderOptions(TypedDict):
+    """The DataLoader settings every loader of a run shares (`build_loader`'s keywords)."""
+
+    num_workers: int
+    prefetch_factor: int | None
+    persistent_workers: bool
+    pin_memory: bool
 
 
 def build_loader(
@@ -121,7 +130,7 @@ class DataPipeline:
             weights=weights,
         )
         pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
-        loader_kwargs = {
+        loader_kwargs: LoaderOptions = {
             "num_workers": cfg.num_workers,
             "prefetch_factor": cfg.prefetch_factor,
             "persistent_workers": cfg.persistent_workers,
@@ -130,7 +139,7 @@ class DataPipeline:
         self.train_loader = build_loader(
             self.train_set, self.train_sampler, batch_size=cfg.batch_size, **loader_kwargs
         )
-        self.eval_loaders = {}
+        self.eval_loaders: dict[Literal["val", "test"], DataLoader[Any]] = {}
         for split in ("val", "test"):
             if split not in index.splits:
                 continue
@@ -173,7 +182,7 @@ class DataPipeline:
             )
         )
 
-    def _eval(self, split: str) -> Batches:
+    def _eval(self, split: Literal["val", "test"]) -> Batches:
         return iter(
             DevicePrefetcher(
                 self.eval_loaders[split],
@@ -192,10 +201,10 @@ class DataPipeline:
     def balanced_class_weights(self) -> Tensor:
         return balanced_class_weights(self.train_set.labels, len(self.index.classes))
 
-    def preprocess_state(self) -> dict:
+    def preprocess_state(self) -> dict[str, Any]:
         return self.train_preprocess.state_dict()
 
-    def load_preprocess_state(self, state: dict | None) -> None:
+    def load_preprocess_state(self, state: dict[str, Any] | None) -> None:
         if state:
             self.train_preprocess.load_state_dict(state)
 
