@@ -164,9 +164,7 @@ class _Counts(Metric):
         self.add_state("loss_sum", torch.zeros((), dtype=loss_dtype), "sum")
         self.add_state("loss_count", torch.zeros((), dtype=torch.long), "sum")
 
-    def update(  # type: ignore[override]
-        self, probs: Tensor, target: Tensor, loss: Tensor | None
-    ) -> None:
+    def update(self, probs: Tensor, target: Tensor, loss: Tensor | None) -> None:
         batch = target.shape[0]
         pred = probs.argmax(dim=1)
         self.confmat.scatter_add_(0, target * self.num_classes + pred, torch.ones_like(target))

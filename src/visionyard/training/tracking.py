@@ -169,7 +169,9 @@ class EventLog:
         with self._lock:
             if self._fd is None:
                 raise ValueError(f"EventLog {self.path} is closed")
-            event = _jsonable({"seq": self._next_seq, "time": time.time(), "type": type, **fields})
+            event: dict[str, Any] = _jsonable(
+                {"seq": self._next_seq, "time": time.time(), "type": type, **fields}
+            )
             data = (
                 json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":")) + "\n"
             ).encode("utf-8")
