@@ -12,3 +12,16 @@ def read_events(run_dir: Path) -> list[dict]:
 
 def results(run_dir: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
+
+
+def strict_loads(line: str) -> dict:
+    def reject(token: str) -> None:
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(line, parse_constant=reject)
+
+
+def read_events_strictly(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n")
+    return [strict_loads(line) for line in text.splitlines()]
