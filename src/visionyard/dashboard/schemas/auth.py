@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from visionyard.dashboard.schemas.common import (
     ApiModel,
@@ -44,6 +44,10 @@ class UserUpdate(RequestBody):
 
 
 class TokenCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "ci", "kind": "user", "expires_in_days": 30}]}
+    )
+
     name: Name
     kind: str = Field("user", pattern="^(user|agent)$")
     expires_in_days: int | None = Field(None, ge=1, le=3650)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pydantic import ConfigDict
+
 from visionyard.dashboard.schemas.common import ApiModel, Name, Page, RequestBody, Text, UtcDateTime
 
 
 class ProjectCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "pets", "description": "Cats and dogs"}]}
+    )
+
     name: Name
     description: Text = ""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from visionyard.dashboard import patterns
 from visionyard.dashboard.schemas.common import (
@@ -42,6 +42,10 @@ SortRuns = Literal["created_at", "priority", "name"]
 
 
 class RunCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"gpu_count": 1, "priority": 10, "tags": ["baseline"]}]}
+    )
+
     version: int | None = Field(None, ge=1, le=MAX_ID, description="Default: the latest.")
     name: Name | None = Field(None, description="Default: '<config name>-v<version>'.")
     priority: int = Field(0, ge=-1_000_000, le=1_000_000, description="Higher runs first.")
@@ -58,6 +62,8 @@ class RunRequeue(RequestBody):
 
 
 class TagsIn(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"tags": ["baseline", "resnet"]}]})
+
     tags: Tags
 
 
