@@ -30,8 +30,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/
 
+# The edit loop: the SQLite half of the backend matrix, without the tests that
+# train end to end or start the whole platform; `make test` runs them all, on both backends.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not postgresql" --durations=10
 
 # The whole platform on the embedded SQLite default, with the demo run queued; Ctrl-C stops it.
 # DEMO_ARGS=--exit-after-demo stops once the demo run has finished.

@@ -18,8 +18,17 @@ from visionyard.training.demo import write_digits_dataset, write_tiny_model
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every CUDA-only test carries the `gpu` marker, so that `-m gpu` selects exactly the tests
-    a GPU machine adds: a test skipped for want of CUDA without the marker is refused here."""
+    """Marks each test that uses the PostgreSQL server `postgresql` (`make test-fast` runs the
+    SQLite half of the backend matrix; `make test` runs both).
+
+    Every CUDA-only test carries the `gpu` marker, so that `-m gpu` selects exactly the tests a
+    GPU machine adds: a test skipped for want of CUDA without the marker is refused here."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        on_matrix = "postgresql" in (params.get("db_url"), params.get("backend"))
+        if on_matrix or "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
     unmarked = [
         item.nodeid
         for item in items

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.dbutil import pg_admin_url
 
 CLI = [sys.executable, "-m", "visionyard.cli"]
@@ -64,10 +66,10 @@ def test_db_upgrade_migrates_an_empty_database(tmp_path: Path) -> None:
     assert "empty -> " in proc.stdout
 
 
+@pytest.mark.postgresql
 def test_serve_refuses_an_out_of_date_postgresql_schema(tmp_path: Path) -> None:
     import uuid
 
-    import pytest
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
