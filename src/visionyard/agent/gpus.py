@@ -160,11 +160,13 @@ def discover_gpus() -> list[GpuInfo]:
 
 
 def _compute_processes(pynvml: ModuleType, handle: Any) -> list[Any]:
+    processes: list[Any]
     try:
-        return pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+        processes = pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
     except _nvml_errors(pynvml):
         # Drivers older than this pynvml lack the _v3 call that the unversioned name uses.
-        return pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
+        processes = pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
+    return processes
 
 
 def gpu_compute_pids(index: int) -> set[int] | None:

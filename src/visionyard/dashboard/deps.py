@@ -23,7 +23,8 @@ SESSION_COOKIE = "vy_session"
 
 
 def get_state(request: Request) -> AppState:
-    return request.app.state.vy
+    state: AppState = request.app.state.vy
+    return state
 
 
 StateDep = Annotated[AppState, Depends(get_state)]

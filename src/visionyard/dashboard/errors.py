@@ -8,6 +8,7 @@ the test suite fuzzes every route to keep that path unreachable.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -67,8 +68,10 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def error_body(code: str, message: str, fields: list[dict] | None = None) -> dict:
-    body: dict = {"code": code, "message": message}
+def error_body(
+    code: str, message: str, fields: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
     return {"error": body}

@@ -55,7 +55,8 @@ from __future__ import annotations
 
 from visionyard.dashboard.events.bus import EventBus
 from visionyard.dashboard.events.hub import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, Hub
-from visionyard.dashboard.events.pgnotify import EVENTS_CHANNEL, notify_topic
+from visionyard.dashboard.events.pgnotify import notify_topic
+from visionyard.runqueue.feed import EVENTS_CHANNEL
 
 __all__ = [
     "CLOSE_FORBIDDEN",

@@ -162,7 +162,7 @@ def _resolve_model(model_flavour: str, models_root: Path) -> str:
 
 def validate_config_data(
     data: Mapping[str, Any], *, datasets_root: Path, models_root: Path
-) -> tuple[dict, str]:
+) -> tuple[dict[str, Any], str]:
     """Validate a submitted TrainConfig; return (stored data, its canonical hash).
 
     ConfigError (422) lists every field problem found at once: unknown keys, types, bounds,
@@ -321,7 +321,9 @@ def list_versions(
     return repo.versions_page(session, config_id, descending=descending, limit=limit, offset=offset)
 
 
-def diff_data(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[list, list, list]:
+def diff_data(
+    old: Mapping[str, Any], new: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(changed, added, removed) top-level keys, sorted by key. TrainConfig is flat, so a
     nested value (a label map) is compared and reported whole."""
     changed = [
