@@ -35,6 +35,7 @@ def write(path: Path, cfg: dict) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_train_with_overrides_prints_results(base_config: dict, tmp_path: Path) -> None:
     cfg = write(tmp_path / "cfg.json", base_config)
     proc = run(
@@ -75,6 +76,7 @@ def test_corrupt_image_via_cli_names_the_file(
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_python_main_and_module_entry_points(base_config: dict, tmp_path: Path) -> None:
     cfg = write(tmp_path / "cfg.yaml", base_config)  # JSON is valid YAML
     main = run([sys.executable, "main.py", "--config", str(cfg), "--set", "run_name=main"])
@@ -87,6 +89,7 @@ def test_python_main_and_module_entry_points(base_config: dict, tmp_path: Path) 
     assert (Path(base_config["output_dir"]) / "mod" / "results.json").is_file()
 
 
+@pytest.mark.slow
 def test_python_main_runs_experiments_from_python(tmp_path: Path) -> None:
     proc = run(
         [sys.executable, "main.py", "--only", "digits-resnet-ce", "--set", "epochs=1"],
@@ -114,6 +117,7 @@ def test_demo_data_schema_and_validate(tmp_path: Path) -> None:
     assert "model_flavour" in json.loads(schema.stdout)["properties"]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_with_a_checkpoint_and_resume_finishes(
     digits_root: Path, tiny_model, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ def refused(done: subprocess.CompletedProcess, *needles: str) -> None:
         assert needle in done.stderr, done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_bad_start_options_are_refused_clearly(sqlite_platform: Platform) -> None:
     p = sqlite_platform
     refused(agent(p, "--device", "cpu", VISIONYARD_AGENT_TOKEN=""), "needs an API token")

@@ -165,6 +165,7 @@ def test_trainer_env_is_an_allowlist(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_hostile_snapshot_fails_at_once_without_any_trainer(sqlite_platform: Platform) -> None:
     """Through a real agent: the run fails with the reason, no folder or process is created."""
     p = sqlite_platform
@@ -181,6 +182,7 @@ def test_a_hostile_snapshot_fails_at_once_without_any_trainer(sqlite_platform: P
     assert not Path("/tmp/pwned").exists()
 
 
+@pytest.mark.slow
 def test_storage_trouble_is_a_crash_not_an_agent_failure(sqlite_platform: Platform) -> None:
     """A run folder that cannot be created fails over as a crash (retryable elsewhere); the
     agent itself keeps serving."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from tests.agent.platform import Platform
@@ -48,6 +49,7 @@ def stored_text(p: Platform, run_id: int) -> str:
     return "\n".join(rows + files)
 
 
+@pytest.mark.slow
 def test_trainer_env_holds_no_dashboard_secrets_only_its_models_token(platform: Platform) -> None:
     p = platform
     register_model_token(p)

@@ -273,6 +273,7 @@ def call_and_check(case: Any, app: FastAPI, counter: RequestCounter) -> None:
 # leave the other operations little but 404s.
 @schema.exclude(method="DELETE").parametrize()
 @FUZZ_SETTINGS
+@pytest.mark.slow
 def test_schemathesis_no_server_error(
     case: Any, app: FastAPI, fuzz_counter: RequestCounter
 ) -> None:
@@ -289,6 +290,7 @@ def delete_counter() -> Iterator[RequestCounter]:
 
 @schema.include(method="DELETE").parametrize()
 @FUZZ_SETTINGS
+@pytest.mark.slow
 def test_schemathesis_no_server_error_on_deletes(
     case: Any, app: FastAPI, delete_counter: RequestCounter
 ) -> None:
@@ -837,6 +839,7 @@ def snapshot(app: FastAPI) -> dict[str, Any]:
         }
 
 
+@pytest.mark.slow
 def test_injection_corpus_in_every_parameter(
     client: TestClient, app: FastAPI, seeded: Seeded
 ) -> None:
