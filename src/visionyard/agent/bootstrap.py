@@ -17,6 +17,7 @@ from visionyard.agent.sampler import SystemSampler
 from visionyard.agent.service import Agent, AgentSetup
 from visionyard.agent.supervisor import SupervisionOptions
 from visionyard.errors import ConfigError, DatabaseUnavailableError
+from visionyard.runqueue._db import DB
 from visionyard.settings import Settings, load_settings
 
 log = logging.getLogger("visionyard.agent")
@@ -78,7 +79,7 @@ def busy_reason(indices: tuple[int, ...]) -> str | None:
 
 
 def build_agent(
-    db: object,
+    db: DB,
     settings: Settings,
     options: AgentOptions,
     *,
@@ -106,7 +107,7 @@ def build_agent(
         ),
     )
     return Agent(
-        db,  # type: ignore[arg-type]
+        db,
         setup,
         sampler=SystemSampler(devices.gpu_indices),
         busy_gpus=lambda: busy_reason(devices.gpu_indices),

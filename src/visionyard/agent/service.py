@@ -235,6 +235,7 @@ class Agent:
                 try:
                     claimed = runqueue.claim_next(
                         self.db,
+                        # start() registered the agent (an int) before the loop runs.
                         agent_id=self.agent_id,  # type: ignore[arg-type]
                         capacity=self.setup.devices.capacity,
                         lease_seconds=self.setup.lease_seconds,

@@ -181,4 +181,5 @@ def install_openapi(app: FastAPI) -> None:
         assert app.openapi_schema is not None
         return app.openapi_schema
 
+    # FastAPI's documented way to customise the document: replace the app's openapi method.
     app.openapi = openapi  # type: ignore[method-assign]

@@ -37,6 +37,7 @@ def resolve_amp_dtype(name: str, device: torch.device) -> torch.dtype | None:
 
 def logits_of(output: object) -> Tensor:
     """HF models return ModelOutput with .logits; plain modules return the tensor."""
+    # Neither branch is typed Tensor (`output` is whatever the model returned): trust the model.
     return output.logits if hasattr(output, "logits") else output  # type: ignore[return-value]
 
 

@@ -161,6 +161,7 @@ class DevicePrefetcher:
         self.train = train
 
     def __len__(self) -> int:
+        # An Iterable need not be Sized; the loaders given here are DataLoaders, which are.
         return len(self.loader)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:

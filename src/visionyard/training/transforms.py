@@ -177,6 +177,7 @@ def _normalisation(processor: Any) -> tuple[tuple[float, float, float], tuple[fl
     scale = 255.0 * rescale
     out_mean = tuple((offset + m) / scale for m in mean)
     out_std = tuple(s / scale for s in std)
+    # tuple() of a generator types as tuple[float, ...]; mean and std have three items each.
     return out_mean, out_std  # type: ignore[return-value]
 
 
