@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # --durations=25: CI output names the slowest tests, so a slow one is seen when it lands.
+# Two pytest-xdist workers, a test file each at a time (--dist loadfile keeps a file's
+# module-scoped fixtures, such as a shared finished run, in one worker): most of the suite's time
+# is spent waiting on real agents, trainers and databases, so two workers on two cores take
+# 9.7 min where one took 16.6 (docs/benchmarks.md). TEST_WORKERS=1 runs it serially.
+TEST_WORKERS ?= 2
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench main.py experiments.py
