@@ -281,9 +281,9 @@ def test_traversal_corpus_on_every_file_route(
                 "data": seeded.config_data | {"root": payload},
             },
         )
-        # A model source is, by design, a hub id or ANY absolute save_pretrained folder on the
-        # dashboard's machine (S4 owns its rules): it may be accepted, but registering one
-        # must never read a file's content into the answer.
+        # A model source is a hub id or a save_pretrained folder under VISIONYARD_MODELS_DIR
+        # (S4 owns its rules; a payload may spell a valid hub id and be accepted), but
+        # registering one must never read a file's content into the answer.
         checker.check(
             f"createModel source={payload!r}",
             "POST",
