@@ -58,3 +58,33 @@ def test_up_demo_runs_the_demo_on_the_whole_platform(tmp_path: Path) -> None:
         if any(str(tmp_path) in part for part in p.info["cmdline"] or [])
     ]
     assert not leftovers  # no agent, trainer or server left behind
+
+
+def _platform_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VISIONYARD_", "DASHBOARD_"))}
+    env.update(VISIONYARD_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1")
+    return env
+
+
+def _up(data_dir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "visionyard.cli", "up", "--cpu", *args],
+        env=_platform_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_up_on_a_port_in_use_says_so_before_the_banner(tmp_path: Path) -> None:
+    """Issue 9, defect 13: the banner said "Visionyard is up", then [Errno 98] and exit code 3."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _up(tmp_path / "vy", "--port", str(port), timeout=120)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-4000:]
+    assert "Visionyard is up" not in out
+    assert f"port {port} on 127.0.0.1 is already in use" in out
+    assert 'make demo DEMO_ARGS="--port' in out and "--port" in out

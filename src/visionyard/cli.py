@@ -197,12 +197,15 @@ def serve(
     import uvicorn
 
     from visionyard.dashboard.app import create_app
+    from visionyard.ports import ensure_port_free
     from visionyard.settings import load_settings
 
     setup_logging()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     try:
         settings = load_settings(**overrides)
+        # before create_app, which may create the admin account and print its password
+        ensure_port_free(settings.host, settings.port)
         application = create_app(settings)
     except VisionyardError as exc:
         raise fail(exc) from None

@@ -232,9 +232,13 @@ def run_platform(
     import uvicorn
 
     from visionyard.dashboard.app import create_app
+    from visionyard.ports import ensure_port_free
     from visionyard.settings import load_settings
 
-    settings, login = admin_login(load_settings(**overrides))
+    settings = load_settings(**overrides)
+    # before the admin login, the agents and the banner: a taken port stops here with exit code 2
+    ensure_port_free(settings.host, settings.port)
+    settings, login = admin_login(settings)
     application = create_app(settings)
     token = mint_agent_token(settings)
     agents = LocalAgents(settings, token, cpu_only=cpu_only)

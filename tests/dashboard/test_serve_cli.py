@@ -58,6 +58,27 @@ def test_serve_starts_prints_the_login_once_and_answers(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "visionyard.db").is_file()
 
 
+def test_serve_on_a_port_in_use_exits_2_with_the_port_hint(tmp_path: Path) -> None:
+    """Issue 9, defect 13: a taken port must be reported before the "dashboard on" line."""
+    env = {**os.environ, "VISIONYARD_DATA_DIR": str(tmp_path / "data")}
+    env.pop("DASHBOARD_DB_URL", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*CLI, "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-4000:]
+    assert "Visionyard dashboard on" not in out
+    assert f"port {port} on 127.0.0.1 is already in use" in out and "--port" in out
+
+
 def test_db_upgrade_migrates_an_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     env = {**os.environ, "DASHBOARD_DB_URL": url, "VISIONYARD_DATA_DIR": str(tmp_path)}
