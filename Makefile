@@ -43,7 +43,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not postgresql" --durations=10
 
 # The whole platform on the embedded SQLite default, with the demo run queued; Ctrl-C stops it.
-# DEMO_ARGS=--exit-after-demo stops once the demo run has finished.
+# DEMO_ARGS=--exit-after-demo stops once the demo run has finished; DEMO_ARGS="--port N" if 8000 is taken.
 demo: $(STAMP)
 	VISIONYARD_DATA_DIR=$(CURDIR)/demo/platform $(BIN)/visionyard up --demo $(DEMO_ARGS)
 

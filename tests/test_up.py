@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -74,6 +75,23 @@ def _up(data_dir: Path, *args: str, timeout: float = 900) -> subprocess.Complete
         text=True,
         timeout=timeout,
     )
+
+
+def test_restarting_the_demo_reuses_the_earlier_demo_run(tmp_path: Path) -> None:
+    """Issue 9, defect 12: every `make demo` start queued another run named "demo"."""
+    first = _up(tmp_path / "vy", "--demo", "--exit-after-demo", "--port", str(free_port()))
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    port = free_port()
+    again = _up(tmp_path / "vy", "--demo", "--exit-after-demo", "--port", str(port))
+    out = again.stdout + again.stderr
+    # the finished run is reported (with its result), and nothing new is queued
+    assert again.returncode == 0, out[-4000:]
+    assert f"earlier demo run 1 exists (succeeded): http://127.0.0.1:{port}/api/v1/runs/1" in out
+    assert "demo run 1 succeeded" in out and "acc@1" in out
+    assert "not queuing another" in out and "queued; follow it" not in out
+    assert sorted(p.name for p in (tmp_path / "vy" / "runs").iterdir()) == ["1-demo"]
+    with sqlite3.connect(tmp_path / "vy" / "visionyard.db") as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
 
 
 def test_up_on_a_port_in_use_says_so_before_the_banner(tmp_path: Path) -> None:

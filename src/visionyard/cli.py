@@ -256,7 +256,12 @@ def up(
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="One CPU agent even if GPUs exist.")] = False,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Also write the demo dataset and queue a demo run.")
+        bool,
+        typer.Option(
+            "--demo",
+            help="Also write the demo dataset and queue a demo run (once: a restart reports the "
+            "earlier demo run).",
+        ),
     ] = False,
     exit_after_demo: Annotated[
         bool, typer.Option(help="With --demo: stop once the demo run has finished (for tests).")

@@ -9,6 +9,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from visionyard.settings import Settings
@@ -56,8 +57,24 @@ def _find(client: ApiClient, path: str, name: str) -> dict[str, Any] | None:
     return next((item for item in page["items"] if item["name"] == name), None)
 
 
-def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: int) -> int:
-    """Returns the id of the queued demo run."""
+@dataclass(frozen=True)
+class DemoRun:
+    id: int
+    state: str
+    #: False when an earlier start of the demo already queued this run (nothing new was queued)
+    queued_now: bool
+
+
+def _earlier_demo_run(client: ApiClient, project_id: int) -> dict[str, Any] | None:
+    """The newest run named "demo" in the demo project, whatever its state: restarting the demo
+    must not queue one more demo run each time (issue 9, defect 12)."""
+    page = client.expect("GET", f"/projects/{project_id}/runs?q=demo&limit=100")
+    runs = [run for run in page["items"] if run["name"] == "demo"]
+    return max(runs, key=lambda run: int(run["id"]), default=None)
+
+
+def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: int) -> DemoRun:
+    """Queues the demo run, or returns the earlier one if the demo project already has one."""
     dataset_dir = settings.datasets_root / "digits"
     model_dir = settings.models_root / "tiny-resnet"
     write_digits_dataset(dataset_dir)
@@ -67,6 +84,9 @@ def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: in
     project = _find(client, "/projects", "demo") or client.expect(
         "POST", "/projects", {"name": "demo", "description": "The bundled digits demo"}
     )
+    earlier = _earlier_demo_run(client, int(project["id"]))
+    if earlier is not None:
+        return DemoRun(int(earlier["id"]), str(earlier["state"]), queued_now=False)
     if _find(client, "/datasets", "digits") is None:
         client.expect("POST", "/datasets", {"name": "digits", "path": "digits"})
     data = demo_config(dataset_dir, model_dir, settings.runs_root)
@@ -81,7 +101,7 @@ def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: in
         f"/configs/{config['id']}/runs",
         {"name": "demo", "gpu_count": gpu_count, "max_restarts": 2},
     )
-    return int(run["id"])
+    return DemoRun(int(run["id"]), str(run["state"]), queued_now=True)
 
 
 def wait_for_run(

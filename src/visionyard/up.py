@@ -195,14 +195,24 @@ def _demo_thread(
             if server.should_exit:
                 return
             time.sleep(0.1)
-        run_id = seed_demo(url, settings, password, gpu_count=gpu_count)
-        print(
-            f"  demo:      run {run_id} queued; follow it at {url}api/v1/runs/{run_id} "
-            f"(metrics: {url}api/v1/runs/{run_id}/metrics, live: WebSocket {url}api/v1/ws)",
-            flush=True,
-        )
+        demo = seed_demo(url, settings, password, gpu_count=gpu_count)
+        run_id = demo.id
+        if demo.queued_now:
+            print(
+                f"  demo:      run {run_id} queued; follow it at {url}api/v1/runs/{run_id} "
+                f"(metrics: {url}api/v1/runs/{run_id}/metrics, live: WebSocket {url}api/v1/ws)",
+                flush=True,
+            )
+        else:
+            print(
+                f"  demo:      earlier demo run {run_id} exists ({demo.state}): "
+                f"{url}api/v1/runs/{run_id}; not queuing another "
+                f"(a fresh one: POST {url}api/v1/runs/{run_id}/requeue)",
+                flush=True,
+            )
         if not exit_after:
             return
+        # a finished earlier run is reported at once; a queued or running one is waited for
         run = wait_for_run(url, password, run_id)
         result["state"] = run["state"]
         if run["state"] == "succeeded":
