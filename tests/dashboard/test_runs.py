@@ -412,17 +412,23 @@ def test_series_keep_the_latest_attempts_points(
     assert names == ["train/lr", "train/step_loss", "val/acc@1"]
     response = client.get(
         f"{API}/runs/{run['id']}/metrics/series",
-        params={"names": ["train/step_loss", "val/acc@1", "nope"]},
+        params={"names": ["train/step_loss", "val/acc@1"]},
     )
     assert response.status_code == 200
-    loss, acc, nope = response.json()["series"]
+    loss, acc = response.json()["series"]
     # Steps 60-80 come from attempt 2; attempt 1's 90 and 100 were redone (stale tail dropped).
     assert loss["steps"] == [10, 20, 30, 40, 50, 60, 70, 80]
     assert loss["values"] == [1.0] * 5 + [2.0] * 3
     assert loss["total"] == 8 and loss["downsampled"] is False
     # Attempt 2 has not logged val/acc@1 yet: attempt 1's points are still the current ones.
     assert acc["steps"] == [50, 100] and acc["values"] == [0.5, 1.0]
-    assert nope == {"name": "nope", "steps": [], "values": [], "total": 0, "downsampled": False}
+    # A name the trainer reports but attempt 2 has not logged yet: empty, not an error.
+    test_acc = client.get(
+        f"{API}/runs/{run['id']}/metrics/series", params={"names": "test/acc@1"}
+    ).json()["series"]
+    assert test_acc == [
+        {"name": "test/acc@1", "steps": [], "values": [], "total": 0, "downsampled": False}
+    ]
 
     view = client.get(f"{API}/runs/{run['id']}").json()
     assert (view["attempt"], view["restarts"], view["state"]) == (2, 1, "running")
@@ -435,6 +441,62 @@ def test_series_keep_the_latest_attempts_points(
     assert client.get(f"{API}/runs/{run['id']}/metrics/series", params=too_many).status_code == 422
     assert client.get(f"{API}/runs/999/metrics").status_code == 404
     assert client.get(f"{API}/runs/999/metrics/series", params={"names": "x"}).status_code == 404
+
+
+def test_unknown_metric_names_are_404_naming_the_runs_metrics(
+    client: TestClient, app: FastAPI, config_id: int
+) -> None:
+    """A misspelt name used to answer 200 with an empty series, indistinguishable from a metric
+    not logged yet (issue 9, defect 9)."""
+    run = queue(client, config_id)
+    url = f"{API}/runs/{run['id']}/metrics/series"
+    # Queued, nothing logged: what the trainer and the agent will report draws empty charts.
+    live = ["train/step_loss", "train/lr", "val/acc@1", "test/acc@5", "system/cpu_percent"]
+    before = client.get(url, params={"names": live})
+    assert before.status_code == 200
+    assert [s["total"] for s in before.json()["series"]] == [0] * len(live)
+    # ...but a name no run can have is refused, before and after points arrive.
+    assert client.get(url, params={"names": "val/accuracy"}).status_code == 404
+
+    agent = FakeAgent(app)
+    claimed = agent.claim(run["id"])
+    agent.events(
+        claimed,
+        [{"type": "train_step", "step": 1, "loss": 1.0, "lr": 0.1}]
+        + [{"type": "metrics", "split": "val", "step": 1, "values": {"custom_score": 0.5}}],
+    )
+    # A name outside the registry that the run did log is served like any other.
+    custom = client.get(url, params={"names": "val/custom_score"})
+    assert custom.status_code == 200 and custom.json()["series"][0]["values"] == [0.5]
+
+    response = client.get(url, params={"names": ["train/step_loss", "nope", "val/acc"]})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    message = error["message"]
+    assert "'nope'" in message and "'val/acc'" in message and "'train/step_loss'" not in message
+    assert "train/lr, train/step_loss, val/custom_score" in message
+    assert f"/runs/{run['id']}/metrics" in message
+    assert client.get(f"{API}/runs/{run['id']}/metrics").json()["names"] == [
+        "train/lr",
+        "train/step_loss",
+        "val/custom_score",
+    ]
+
+
+def test_unknown_metric_message_caps_the_list_of_names(
+    client: TestClient, app: FastAPI, config_id: int
+) -> None:
+    run = queue(client, config_id)
+    agent = FakeAgent(app)
+    claimed = agent.claim(run["id"])
+    values = {f"extra_{i:02d}": float(i) for i in range(40)}
+    agent.events(claimed, [{"type": "metrics", "split": "val", "step": 1, "values": values}])
+    response = client.get(f"{API}/runs/{run['id']}/metrics/series", params={"names": "nope"})
+    assert response.status_code == 404
+    message = response.json()["error"]["message"]
+    assert "val/extra_00" in message and "val/extra_39" not in message
+    assert "and 20 more" in message
 
 
 def test_long_series_are_downsampled_within_bounds(

@@ -107,4 +107,13 @@ def test_wildcard_cors_with_credentials_is_refused(sqlite_url: str, settings_fac
 def test_forged_host_header_is_rejected(anon: TestClient) -> None:
     response = anon.get("/api/v1/health", headers={"Host": "evil.example"})
     assert response.status_code == 400
+    # The body says what to change (issue 9, defect 14: it was a bare "Invalid host header").
+    error = response.json()["error"]
+    assert error["code"] == "invalid_host"
+    assert "'evil.example'" in error["message"]
+    assert "VISIONYARD_ALLOWED_HOSTS" in error["message"]
+    by_ip = anon.get("/api/v1/health", headers={"Host": "192.0.2.7:8000"})
+    assert by_ip.status_code == 400 and "'192.0.2.7'" in by_ip.json()["error"]["message"]
+    missing = anon.get("/api/v1/health", headers={"Host": ""})
+    assert missing.status_code == 400 and "VISIONYARD_ALLOWED_HOSTS" in missing.text
     assert anon.get("/api/v1/health", headers={"Host": "localhost"}).status_code == 200

@@ -52,7 +52,11 @@ def get_run_metric_series(
     max_points: Annotated[int, Query(ge=10, le=10_000)] = 1000,
 ) -> MetricSeries:
     """Each metric's current points (the latest attempt wins per step), ordered by step and
-    downsampled to at most `max_points` (min/max per bucket, so spikes survive)."""
+    downsampled to at most `max_points` (min/max per bucket, so spikes survive).
+
+    A name the run has not logged answers an empty series if the platform reports it for every
+    run (`train/step_loss`, `train/lr`, `train|val|test/<registered metric>`, `system/*`), and
+    404 naming the run's metrics otherwise; `listRunMetrics` lists what the run has."""
     series = metrics.metric_series(session, run_id, names, max_points)
     return MetricSeries(
         run_id=run_id,

@@ -10,6 +10,12 @@ Decisions (documented for the API's users):
 - Series longer than ``max_points`` are downsampled by min/max buckets: the points are cut into
   max_points // 2 consecutive buckets and each bucket keeps its minimum and its maximum (in step
   order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap.
+- A requested name is served (possibly as an empty series) when the run has logged it, or when
+  it is one the platform reports for every run and may simply not have arrived yet: the
+  trainer's "train/step_loss" and "train/lr", "<train|val|test>/<registered metric>" (see
+  `visionyard.training.metric_registry`) and the agent's "system/<sample>". Any other name is a
+  404 naming it and the run's own metric names (`GET /runs/{id}/metrics` lists them all), so a
+  misspelling is not mistaken for a metric not logged yet while a queued run's charts still load.
 """
 
 from __future__ import annotations
@@ -22,6 +28,17 @@ from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
+from visionyard.errors import NotFoundError
+from visionyard.training.metric_registry import is_known_metric_name
+
+#: the trainer's per-step scalars ("train_step" events), logged for every run
+STEP_METRICS = frozenset({"train/step_loss", "train/lr"})
+#: the splits whose scalars are registry metrics ("<split>/<metric>")
+EVALUATED_SPLITS = ("train", "val", "test")
+#: the agent's host samples: their names depend on the machine, so any "system/<x>" may come
+SYSTEM_PREFIX = "system/"
+#: how many of the run's names an unknown-name message lists
+NAMES_IN_MESSAGE = 20
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,26 @@ class Series:
 def metric_names(session: Session, run_id: int) -> list[str]:
     run_or_404(session, run_id)
     return repo.metric_names(session, run_id)
+
+
+def expected_metric_name(name: str) -> bool:
+    """True if every run may report `name` later, though this one has not logged it yet."""
+    if name in STEP_METRICS:
+        return True
+    if name.startswith(SYSTEM_PREFIX):
+        return len(name) > len(SYSTEM_PREFIX)
+    split, _, scalar = name.partition("/")
+    return split in EVALUATED_SPLITS and is_known_metric_name(scalar)
+
+
+def _unknown_names_message(run_id: int, unknown: Sequence[str], known: Sequence[str]) -> str:
+    listed = ", ".join(known[:NAMES_IN_MESSAGE]) if known else "none yet"
+    if len(known) > NAMES_IN_MESSAGE:
+        listed += f" (and {len(known) - NAMES_IN_MESSAGE} more)"
+    return (
+        f"run {run_id} has no metric {', '.join(repr(n) for n in unknown)}; "
+        f"its metrics: {listed}; GET /api/v1/runs/{run_id}/metrics lists them all"
+    )
 
 
 def current_points(
@@ -83,7 +120,16 @@ def downsample(
 def metric_series(
     session: Session, run_id: int, names: Sequence[str], max_points: int
 ) -> list[Series]:
+    """The named series (see the module docstring for which names are served); raises
+    NotFoundError (404) naming the names that are neither the run's nor expected of it."""
     run_or_404(session, run_id)
+    candidates = [n for n in dict.fromkeys(names) if not expected_metric_name(n)]
+    if candidates:
+        known = repo.metric_names(session, run_id)
+        stored = set(known)
+        unknown = [n for n in candidates if n not in stored]
+        if unknown:
+            raise NotFoundError(_unknown_names_message(run_id, unknown, known))
     rows: dict[str, list[tuple[int, int, float | None]]] = defaultdict(list)
     for name, step, attempt, value in repo.metric_points(session, run_id, set(names)):
         rows[name].append((step, attempt, value))
