@@ -198,7 +198,7 @@ def serve(
 
     from visionyard.dashboard.app import create_app
     from visionyard.ports import ensure_port_free
-    from visionyard.settings import load_settings
+    from visionyard.settings import allowed_hosts_hint, load_settings
 
     setup_logging()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -216,6 +216,9 @@ def serve(
             fg="yellow",
             err=True,
         )
+    hint = allowed_hosts_hint(settings)
+    if hint:
+        typer.secho(hint, fg="yellow", err=True)
     typer.echo(f"Visionyard dashboard on http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 

@@ -120,6 +120,18 @@ class Settings(BaseSettings):
         return self.runs_dir.expanduser().resolve()
 
 
+def allowed_hosts_hint(settings: Settings) -> str | None:
+    """One line for `serve`/`up` to print at start when the dashboard listens beyond loopback
+    but the Host allowlist is still the loopback default: every request that names this machine
+    by IP or name would be refused (400), which looks like a broken server."""
+    if settings.host in LOOPBACK_HOSTS or settings.allowed_hosts != LOOPBACK_HOSTS:
+        return None
+    return (
+        f"hint: listening on {settings.host}, but only loopback names are allowed in the Host "
+        "header; set VISIONYARD_ALLOWED_HOSTS to the names or IPs clients use (comma-separated)"
+    )
+
+
 def load_settings(**overrides: Any) -> Settings:
     from pydantic import ValidationError
 

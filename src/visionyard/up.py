@@ -36,7 +36,7 @@ from visionyard.dashboard.services.auth import create_token
 from visionyard.db.engine import make_engine
 from visionyard.db.migrate import ensure_schema
 from visionyard.db.models import ApiToken, User
-from visionyard.settings import Settings
+from visionyard.settings import Settings, allowed_hosts_hint
 
 if TYPE_CHECKING:
     import uvicorn
@@ -164,6 +164,7 @@ def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> st
             who += f"  (kept in {login.password_file}; delete it once you store it elsewhere)"
     else:
         who = f"user {login.username!r} with the password you set (VISIONYARD_ADMIN_PASSWORD)"
+    hint = allowed_hosts_hint(settings)
     return "\n".join(
         [
             "",
@@ -174,6 +175,7 @@ def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> st
             f"  database:  {settings.database_url.split('@')[-1]}",
             f"  runs:      {settings.runs_root}",
             "  stop:      Ctrl-C (running trainers checkpoint; their runs go back to the queue)",
+            *([f"  {hint}"] if hint else []),
             "",
         ]
     )

@@ -4,12 +4,15 @@ own route table, so a new route cannot slip through), CORS and Host checks."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from visionyard.dashboard.app import create_app
+from visionyard.settings import allowed_hosts_hint, load_settings
+from visionyard.up import Login, _banner
 
 #: (method, path) pairs reachable without credentials; the auth test enumerates every other route
 PUBLIC_ROUTES = frozenset(
@@ -117,3 +120,20 @@ def test_forged_host_header_is_rejected(anon: TestClient) -> None:
     missing = anon.get("/api/v1/health", headers={"Host": ""})
     assert missing.status_code == 400 and "VISIONYARD_ALLOWED_HOSTS" in missing.text
     assert anon.get("/api/v1/health", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_a_public_bind_with_the_default_allowlist_prints_a_hint(tmp_path: Path) -> None:
+    """`--host 0.0.0.0` with the loopback-only allowlist refuses every request by IP or name;
+    `serve` and `up` say so at start, naming the setting (issue 9, defect 14)."""
+    base = {"data_dir": tmp_path, "admin_password": "pw-for-the-hint-test"}
+    public = load_settings(host="0.0.0.0", **base)
+    hint = allowed_hosts_hint(public)
+    assert hint is not None and "VISIONYARD_ALLOWED_HOSTS" in hint and "\n" not in hint
+    login = Login(username="admin", password=None, password_file=None)
+    assert hint in _banner("http://0.0.0.0:8000/", login, ["cpu"], public)
+    # Loopback binds, and an allowlist the operator set, need no hint.
+    assert allowed_hosts_hint(load_settings(**base)) is None
+    listed = load_settings(host="0.0.0.0", allowed_hosts="10.0.0.5", **base)
+    assert allowed_hosts_hint(listed) is None
+    loopback = load_settings(**base)
+    assert "VISIONYARD_ALLOWED_HOSTS" not in _banner("http://127.0.0.1:8000/", login, [], loopback)

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from visionyard import __version__
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
+from visionyard.dashboard.hosts import HostAllowlistMiddleware
 from visionyard.dashboard.methods import MethodNotAllowedMiddleware
 from visionyard.dashboard.openapi import install_openapi
 from visionyard.dashboard.reaper import LeaseReaper
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # Innermost: CORS answers its preflight OPTIONS requests before this sees them.
     app.add_middleware(MethodNotAllowedMiddleware, router=app.router)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(HostAllowlistMiddleware, allowed_hosts=settings.allowed_hosts)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
