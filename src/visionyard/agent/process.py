@@ -99,17 +99,34 @@ class TrainerProcess:
                     log.exception("dropping a line of trainer output")
 
     def poll(self) -> int | None:
-        return self._proc.poll()
+        """The leader's exit code once it has exited, else None, WITHOUT reaping it.
+
+        While the exited leader stays an unreaped zombie the kernel keeps its pid, so the group
+        id cannot be handed to another process and `kill`/`reap` may still signal the group.
+        Once reaped, the pid is free (pid_max is often only 32768, and threads use pids too):
+        signalling the old group id could SIGKILL an unrelated process that got it.
+        """
+        if self._proc.returncode is not None:
+            return self._proc.returncode
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # already reaped elsewhere
+            return self._proc.poll()
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
     def request_stop(self) -> None:
         """SIGTERM to the trainer itself: checkpoint and exit (exit code 3)."""
-        if self._proc.poll() is None:
+        if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGTERM)
 
     def kill(self) -> None:
-        """SIGKILL the whole process group (trainer, its workers, torchrun's workers)."""
-        kill_group(self.pgid)
+        """SIGKILL the whole process group (trainer, its workers, torchrun's workers), as long as
+        the leader is not reaped (see `poll`): after that the group id may name someone else."""
+        if self._proc.returncode is None:
+            kill_group(self.pgid)
 
     def wait(self, timeout: float | None = None) -> int | None:
         try:
@@ -122,9 +139,10 @@ class TrainerProcess:
         self._reader.join(timeout)
 
     def reap(self) -> int:
-        """After the leader exited: kill stragglers in its group (a worker that outlived it) and
-        return the leader's exit code."""
+        """After the leader exited: kill stragglers in its group (a worker that outlived it),
+        then reap the leader and return its exit code. In this order, because the unreaped
+        leader is what keeps the group id from being reused (see `poll`)."""
+        self.kill()
         code = self._proc.wait()
-        kill_group(self.pgid)
         self.finish_output()
         return code
