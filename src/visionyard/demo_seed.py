@@ -65,14 +65,6 @@ class DemoRun:
     queued_now: bool
 
 
-def _earlier_demo_run(client: ApiClient, project_id: int) -> dict[str, Any] | None:
-    """The newest run named "demo" in the demo project, whatever its state: restarting the demo
-    must not queue one more demo run each time (issue 9, defect 12)."""
-    page = client.expect("GET", f"/projects/{project_id}/runs?q=demo&limit=100")
-    runs = [run for run in page["items"] if run["name"] == "demo"]
-    return max(runs, key=lambda run: int(run["id"]), default=None)
-
-
 def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: int) -> DemoRun:
     """Queues the demo run, or returns the earlier one if the demo project already has one."""
     dataset_dir = settings.datasets_root / "digits"
@@ -84,7 +76,9 @@ def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: in
     project = _find(client, "/projects", "demo") or client.expect(
         "POST", "/projects", {"name": "demo", "description": "The bundled digits demo"}
     )
-    earlier = _earlier_demo_run(client, int(project["id"]))
+    # Restarting the demo must not queue one more demo run each time (issue 9, defect 12): the
+    # newest run named "demo" (run lists are newest first) is reported, whatever its state.
+    earlier = _find(client, f"/projects/{project['id']}/runs", "demo")
     if earlier is not None:
         return DemoRun(int(earlier["id"]), str(earlier["state"]), queued_now=False)
     if _find(client, "/datasets", "digits") is None:
