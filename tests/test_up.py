@@ -23,27 +23,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_up_demo_runs_the_demo_on_the_whole_platform(tmp_path: Path) -> None:
+def _platform_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VISIONYARD_", "DASHBOARD_"))}
-    env.update(VISIONYARD_DATA_DIR=str(tmp_path / "vy"), HF_HUB_OFFLINE="1")
-    port = free_port()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "visionyard.cli",
-            "up",
-            "--cpu",
-            "--demo",
-            "--exit-after-demo",
-            "--port",
-            str(port),
-        ],
-        env=env,
+    env.update(VISIONYARD_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1")
+    return env
+
+
+def _up(data_dir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "visionyard.cli", "up", "--cpu", *args],
+        env=_platform_env(data_dir),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
+
+
+def test_up_demo_runs_the_demo_on_the_whole_platform(tmp_path: Path) -> None:
+    port = free_port()
+    done = _up(tmp_path / "vy", "--demo", "--exit-after-demo", "--port", str(port))
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     assert f"Visionyard is up: http://127.0.0.1:{port}/" in out
@@ -59,22 +57,6 @@ def test_up_demo_runs_the_demo_on_the_whole_platform(tmp_path: Path) -> None:
         if any(str(tmp_path) in part for part in p.info["cmdline"] or [])
     ]
     assert not leftovers  # no agent, trainer or server left behind
-
-
-def _platform_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VISIONYARD_", "DASHBOARD_"))}
-    env.update(VISIONYARD_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1")
-    return env
-
-
-def _up(data_dir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "visionyard.cli", "up", "--cpu", *args],
-        env=_platform_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_restarting_the_demo_reuses_the_earlier_demo_run(tmp_path: Path) -> None:
