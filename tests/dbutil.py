@@ -73,12 +73,7 @@ class _PgTemplate:
                 self._name = self._migrate_template(admin_url)
                 self._admin_url = admin_url
             name = f"vy_test_{uuid.uuid4().hex[:12]}"
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._name}"'))
-            finally:
-                admin.dispose()
+            _admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self._name}"')
             return name
 
     def drop_later(self, admin_url: str, name: str) -> None:
@@ -102,12 +97,7 @@ class _PgTemplate:
 
     def _migrate_template(self, admin_url: str) -> str:
         name = f"vy_test_template_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        finally:
-            admin.dispose()
+        _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
         engine = make_engine(_database_url(admin_url, name))
         try:
             upgrade(engine)
@@ -126,10 +116,15 @@ class _PgTemplate:
 
 
 def _drop(admin_url: str, name: str) -> None:
+    _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_execute(admin_url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE refuse to run in one)."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(statement))
     finally:
         admin.dispose()
 
