@@ -128,12 +128,6 @@ class TrainerProcess:
         if self._proc.returncode is None:
             kill_group(self.pgid)
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        try:
-            return self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
     def finish_output(self, timeout: float = 5.0) -> None:
         """Wait for the reader to see end of file (the last lines are relayed too)."""
         self._reader.join(timeout)
