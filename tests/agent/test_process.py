@@ -73,15 +73,13 @@ def test_after_reap_the_old_group_id_is_never_signalled(
     proc = _start(tmp_path, "pass")
     _poll_until_exited(proc)
     proc.reap()
-    signalled: list[int] = []
-    real_killpg = os.killpg
+    signalled: list[tuple[str, int]] = []
 
-    def recording_killpg(pgid: int, sig: int) -> None:
-        signalled.append(pgid)
-        real_killpg(pgid, sig)
-
-    # Recording the real call: the pid may already be someone else's, so no signal may go out.
-    monkeypatch.setattr(os, "killpg", recording_killpg)
+    # Recorded, never sent: the pid may already be someone else's, so no signal may go out,
+    # neither to the group (kill) nor to the leader (request_stop).
+    monkeypatch.setattr(os, "killpg", lambda pgid, _sig: signalled.append(("killpg", pgid)))
+    monkeypatch.setattr(os, "kill", lambda pid, _sig: signalled.append(("kill", pid)))
     proc.kill()
     proc.request_stop()
+    proc.reap()
     assert signalled == []
