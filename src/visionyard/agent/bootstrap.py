@@ -24,15 +24,18 @@ log = logging.getLogger("visionyard.agent")
 
 
 def resolve_devices(
-    device: str, gpu_index: str | None, gpus: list[GpuInfo]
+    device: str, gpu_index: str | None, discover: Callable[[], list[GpuInfo]]
 ) -> tuple[AgentDevices, list[GpuInfo]]:
-    """`device` is "cpu" or "auto"; `gpu_index` picks GPUs by physical index."""
+    """`device` is "cpu" or "auto"; `gpu_index` picks GPUs by physical index. `discover` lists
+    the machine's GPUs, and is called only when the answer matters: a CPU agent does not pay for
+    it (without NVML it is a child process that imports torch, seconds at every start)."""
     if device == "cpu":
         if gpu_index:
             raise ConfigError("give either --device cpu or --gpu-index (GPU_INDEX), not both")
         return AgentDevices(), []
     if device != "auto":
         raise ConfigError(f"--device must be 'auto' or 'cpu', got {device!r}")
+    gpus = discover()
     by_index = {gpu.index: gpu for gpu in gpus}
     if gpu_index:
         try:
@@ -86,7 +89,7 @@ def build_agent(
     device: str = "auto",
     check_credential: Callable[[], object] | None = None,
 ) -> Agent:
-    devices, chosen = resolve_devices(device, options.gpu_index, discover_gpus())
+    devices, chosen = resolve_devices(device, options.gpu_index, discover_gpus)
     setup = AgentSetup(
         name=options.name or default_name(devices),
         devices=devices,
