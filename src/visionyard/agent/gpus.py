@@ -106,6 +106,14 @@ def _discover_nvml(pynvml: ModuleType) -> list[GpuInfo]:
     return gpus
 
 
+def _probe_failed(detail: str) -> VisionyardError:
+    return VisionyardError(
+        "cannot list this machine's GPUs: NVML is unavailable and asking torch failed; install "
+        "the NVIDIA driver's NVML, or check that this Python environment imports torch "
+        f"(`python -c 'import torch'`), or start the agent with --device cpu:\n{detail}"
+    )
+
+
 def _discover_torch() -> list[GpuInfo]:
     """Visible CUDA devices as torch numbers them, asked in a child process (see the module
     docstring); it initialises the CUDA runtime, which NVML avoids: hence only the fallback."""
@@ -118,15 +126,9 @@ def _discover_torch() -> list[GpuInfo]:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise VisionyardError(
-            f"cannot list this machine's GPUs (NVML is unavailable and asking torch failed: "
-            f"{exc}); install the NVIDIA driver's NVML, or check the Python environment"
-        ) from None
+        raise _probe_failed(str(exc)) from None
     if done.returncode != 0:
-        raise VisionyardError(
-            "cannot list this machine's GPUs (NVML is unavailable and asking torch failed):\n"
-            + done.stderr[-2000:]
-        )
+        raise _probe_failed(done.stderr[-2000:].strip())
     gpus = []
     for found in json.loads(done.stdout.splitlines()[-1]):
         uuid = found["uuid"]
