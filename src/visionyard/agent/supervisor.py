@@ -41,7 +41,7 @@ from visionyard.agent.relay import (
     complete_lines_end,
     earlier_output_bytes,
 )
-from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_SUPERVISOR_LOST
+from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, EXIT_SUPERVISOR_LOST
 from visionyard.runqueue._db import DB
 from visionyard.runqueue.errors import StaleAttempt
 
@@ -121,7 +121,7 @@ def _signal_name(code: int) -> str:
 
 def classify(code: int, stop_reason: str | None, output: OutputLog) -> tuple[Ending, str | None]:
     """(outcome kind, message) from the trainer's exit code and what we asked of it."""
-    if code == 0:
+    if code == EXIT_OK:
         return "succeeded", None
     if stop_reason == "cancel":
         return "canceled", "canceled on request"
