@@ -10,6 +10,7 @@ import pytest
 from tests.training.runfolder import read_events, results
 
 from visionyard.training.config import build_config
+from visionyard.training.confighash import config_hash
 from visionyard.training.runner import train
 
 
@@ -114,6 +115,11 @@ def test_training_options_run(base_config: dict) -> None:
     assert first.status == second.status == "succeeded"
     fingerprint = json.loads((second.run_dir / "dataset.json").read_text())
     assert fingerprint["counts"]["train"] == {"0": 10, "1": 8, "2": 12}
+    # env.json and every checkpoint record the hash of the config.json the run wrote.
+    config = json.loads((second.run_dir / "config.json").read_text())
+    env = json.loads((second.run_dir / "env.json").read_text())
+    state = json.loads((second.run_dir / "checkpoints" / "best" / "state.json").read_text())
+    assert env["config_hash"] == state["config_hash"] == config_hash(config)
 
 
 def test_topk_larger_than_class_count_is_skipped_with_a_note(base_config: dict) -> None:

@@ -62,7 +62,7 @@ def publish_results(
             class_names=setup.classes,
             metrics={"val": val.scalars} | ({"test": test.scalars} if test else {}),
             per_class=(test or val).per_class,
-            dataset_fingerprint=setup.index.fingerprint(),
+            dataset_fingerprint=setup.dataset_fingerprint,
             train_config=cfg.model_dump(mode="json"),
             base_model=cfg.model_flavour,
         )

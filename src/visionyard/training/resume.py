@@ -21,7 +21,6 @@ from visionyard.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from visionyard.training.confighash import config_hash
 from visionyard.training.engine import TrainLoop
 from visionyard.training.export import unwrap_model
 from visionyard.training.loaders import DataPipeline
@@ -89,7 +88,7 @@ def _checkpoint_payload(
         "monitor": setup.cfg.monitor_metric,
         "history": progress.history,
         "rng": rng_json,
-        "config_hash": config_hash(setup.cfg.model_dump(mode="json")),
+        "config_hash": setup.config_hash,
         "world_size": setup.ctx.world_size,
     }
     return training_state, state

@@ -18,8 +18,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from visionyard.errors import ConfigError
+from visionyard.training import confighash
 from visionyard.training.config import TrainConfig
-from visionyard.training.confighash import config_hash
 from visionyard.training.control import StopSignal
 from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.distributed import DistContext, resolve_device
@@ -51,6 +51,17 @@ class RunSetup:
     processor: Any
     paths: RunPaths
     resuming: bool  # the run folder holds an earlier start of this run to continue
+
+    @functools.cached_property
+    def config_hash(self) -> str:
+        """The resolved config's hash, as env.json and every checkpoint record it."""
+        return confighash.config_hash(self.cfg.model_dump(mode="json"))
+
+    @functools.cached_property
+    def dataset_fingerprint(self) -> dict[str, Any]:
+        """``index.fingerprint()`` (dataset.json, the model card), computed once: it sorts and
+        hashes the whole file list."""
+        return self.index.fingerprint()
 
 
 def prepare_run(cfg: TrainConfig) -> RunSetup:
@@ -146,9 +157,9 @@ def write_metadata(setup: RunSetup) -> None:
     atomic_write_json(
         paths.env_json,
         environment_info(seed=setup.cfg.seed, devices=[str(setup.device)])
-        | {"config_hash": config_hash(config), "world_size": setup.ctx.world_size},
+        | {"config_hash": setup.config_hash, "world_size": setup.ctx.world_size},
     )
-    atomic_write_json(paths.dataset_json, setup.index.fingerprint())
+    atomic_write_json(paths.dataset_json, setup.dataset_fingerprint)
 
 
 def open_tracker(setup: RunSetup) -> Tracker:
