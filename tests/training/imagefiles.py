@@ -37,9 +37,7 @@ def make_split(root: Path, n: int, size: int = 16, num_classes: int = 2) -> list
 def write_image(path: Path, *, value: int = 0, size: int = 8, fmt: str | None = None) -> Path:
     """Write a real tiny image; ``value`` makes files differ in content (and usually size)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(value)
-    pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path, format=fmt)
+    Image.fromarray(noise(size, size, 3, value)).save(path, format=fmt)
     return path
 
 
@@ -63,8 +61,7 @@ STANDARD = {
 def png_bytes(value: int = 1) -> bytes:
     """A noisy 32x32 PNG: its pixel data spans well past the header, so halving it truncates."""
     buf = io.BytesIO()
-    noise = np.random.default_rng(value).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(buf, format="PNG")
+    Image.fromarray(noise(32, 32, 3, value)).save(buf, format="PNG")
     return buf.getvalue()
 
 
