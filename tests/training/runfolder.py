@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def read_events(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    """A run's events.jsonl, read as strictly as the event log's own tests read it."""
+    return read_events_strictly(run_dir / "events.jsonl")
 
 
 def results(run_dir: Path) -> dict:
