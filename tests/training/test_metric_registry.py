@@ -97,3 +97,16 @@ def test_describe_lists_every_metric_with_direction_and_meaning() -> None:
     assert "| acc@K | higher | top-K accuracy" in table
     assert "| ece | lower |" in table
     assert len(table.splitlines()) == 2 + len(registry.METRICS)
+
+
+def test_compute_names_a_metric_missing_from_either_side() -> None:
+    """The registry and the evaluator out of step (a metric added on one side only) is an error
+    naming the metric and both places, not a KeyError or a metric silently left out."""
+    metrics = ClassificationMetrics(3, ["a", "b", "c"], topk=(1,))
+    metrics.update(torch.randn(6, 3), torch.arange(6) % 3, torch.tensor(0.5))
+    metrics.names = [name for name in metrics.names if name != "kappa"]
+    with pytest.raises(RuntimeError, match=r"not registered: \['kappa'\].*METRICS"):
+        metrics.compute()
+    metrics.names = [*metrics.names, "kappa", "bleu"]
+    with pytest.raises(RuntimeError, match=r"not computed: \['bleu'\].*compute"):
+        metrics.compute()

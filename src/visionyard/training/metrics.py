@@ -341,12 +341,16 @@ class ClassificationMetrics:
             }
             for i, name in enumerate(self.class_names)
         ]
-        scalars = {name: s[name] for name in self.names}
-        if len(scalars) != len(s):
+        if set(s) != set(self.names):
             # Reported names come from the registry: a metric computed here but not registered
             # would silently vanish from results, charts and the monitor_metric choices.
-            unregistered = sorted(set(s) - set(scalars))
-            raise RuntimeError(f"metrics {unregistered} are not in metric_registry.METRICS")
+            raise RuntimeError(
+                f"computed but not registered: {sorted(set(s) - set(self.names))}; registered "
+                f"but not computed: {sorted(set(self.names) - set(s))}. Every metric needs a "
+                "MetricSpec in visionyard.training.metric_registry.METRICS and its computation in "
+                "ClassificationMetrics.compute"
+            )
+        scalars = {name: s[name] for name in self.names}
         return EvalResult(
             scalars=scalars,
             per_class=per_class,
