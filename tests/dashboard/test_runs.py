@@ -276,6 +276,9 @@ def test_list_filters_sorts_and_pages(
     assert a["group_id"] == group
 
     assert client.get(f"{API}/projects/999/runs").status_code == 404
+    # On /runs, project_id is a filter, not a lookup: no 404, and the document declares none.
+    assert names(project_id=999) == []
+    assert "404" not in app.openapi()["paths"][f"{API}/runs"]["get"]["responses"]
     for params in ({"state": "bogus"}, {"sort": "id"}, {"project_id": 0}, {"limit": 1000}):
         assert client.get(f"{API}/runs", params=params).status_code == 422, params
     assert client.get(f"{API}/runs", params={"q": "a\x00"}).status_code == 422

@@ -79,7 +79,6 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("PUT", "/api/v1/configs/{config_id}"): frozenset({400, 409}),
     ("POST", "/api/v1/configs/{config_id}/clone"): frozenset({409}),
     ("POST", "/api/v1/configs/{config_id}/runs"): frozenset({429}),
-    ("GET", "/api/v1/runs"): frozenset({404}),
     ("POST", "/api/v1/runs/{run_id}/cancel"): frozenset({409}),
     ("POST", "/api/v1/runs/{run_id}/requeue"): frozenset({409, 429}),
     ("DELETE", "/api/v1/runs/{run_id}"): frozenset({409}),
