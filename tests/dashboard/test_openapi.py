@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.dashboard.test_security import PUBLIC_ROUTES
+from tests.dashboard.test_security import PUBLIC_ROUTES, concrete
 from visionyard.dashboard.openapi import RAISED_BY_SERVICES, SECURITY_SCHEMES
 
 API = "/api/v1"
@@ -28,10 +28,6 @@ def documented_operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]
         for path, operations in app.openapi()["paths"].items()
         for method, operation in operations.items()
     ]
-
-
-def concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "1", path)
 
 
 def test_every_error_response_is_the_one_error_schema(app: FastAPI) -> None:

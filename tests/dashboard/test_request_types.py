@@ -5,40 +5,17 @@ fraction (`3` or `3.0`), never `false` or `"3"`."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.dashboard.test_fuzz import Seeded, fuzz_dataset_source, seeded
+from tests.dashboard.test_fuzz import Seeded, fuzz_dataset_source, operations, seeded
+from tests.dashboard.test_security import concrete
 
 __all__ = ["fuzz_dataset_source", "seeded"]  # fixtures this module uses
 
 API = "/api/v1"
-
-
-def body_schemas(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, path, properties) of every operation's JSON request body."""
-    document = app.openapi()
-    schemas = document["components"]["schemas"]
-    found = []
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            content = operation.get("requestBody", {}).get("content", {})
-            schema = content.get("application/json", {}).get("schema")
-            if schema is None:
-                continue
-            if "anyOf" in schema:  # an optional body
-                schema = next(s for s in schema["anyOf"] if "$ref" in s)
-            name = schema["$ref"].rsplit("/", 1)[-1]
-            found.append((method.upper(), path, schemas[name].get("properties", {})))
-    return found
-
-
-def json_types(prop: dict[str, Any]) -> set[str]:
-    options = prop.get("anyOf", [prop])
-    return {option.get("type") for option in options if "type" in option}
 
 
 def named_fields(response: Any) -> list[str]:
@@ -53,22 +30,21 @@ def test_body_fields_refuse_other_json_types(
     JSON types with a 422 naming it, before anything else is looked at."""
     ids = {"run_id": seeded.finished_run_id, "config_id": seeded.config_id}
     checked = 0
-    for method, path, properties in body_schemas(app):
-        url = path
+    for op in operations(app):
+        url = op.path
         for name, value in ids.items():
             url = url.replace(f"{{{name}}}", str(value))
-        url = re.sub(r"\{[^}]+\}", "1", url)
-        for field_name, prop in properties.items():
-            types = json_types(prop)
+        url = concrete(url)
+        for field_name, types in op.body_fields.items():
             wrong = []
             if "boolean" in types:
                 wrong = [0, 1, "true"]
             elif "integer" in types:
                 wrong = [False, True, "5"]
             for value in wrong:
-                response = client.request(method, url, json={field_name: value})
-                assert response.status_code == 422, (method, path, field_name, value)
-                assert field_name in named_fields(response), (path, field_name, response.text)
+                response = client.request(op.method, url, json={field_name: value})
+                assert response.status_code == 422, (op.method, op.path, field_name, value)
+                assert field_name in named_fields(response), (op.path, field_name, response.text)
                 checked += 1
     assert checked >= 30, checked
 
