@@ -126,3 +126,8 @@ def test_a_route_without_an_explicit_operation_id_gets_its_function_name_in_came
 
     route = next(r for r in app.router.routes if getattr(r, "name", "") == "list_example_things")
     assert operation_id(route) == "listExampleThings"  # type: ignore[arg-type]
+    # ...and the app names operations with it: the document says so too.
+    document = app.openapi()
+    assert document["paths"]["/api/v1/example-without-id"]["get"]["operationId"] == (
+        "listExampleThings"
+    )
