@@ -22,6 +22,9 @@ from visionyard.runqueue.fencing import LockedRun, lock_current_attempt
 #: event types stored as one row each, under their own kind (anything else is kind "other")
 ROW_KINDS = frozenset({"log", "progress", "checkpoint", "state", "artifact", "system"})
 _CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
+#: the metric rows a ``train_step`` event becomes: its loss and its learning rate
+STEP_LOSS_METRIC = "train/step_loss"
+STEP_LR_METRIC = "train/lr"
 
 
 def _value(raw: Any) -> float | None:
@@ -100,7 +103,7 @@ def event_rows(
                 split = str(event.get("split", "train"))
                 pairs = [(f"{split}/{k}", v) for k, v in dict(event.get("values") or {}).items()]
             else:
-                pairs = [("train/step_loss", event.get("loss")), ("train/lr", event.get("lr"))]
+                pairs = [(STEP_LOSS_METRIC, event.get("loss")), (STEP_LR_METRIC, event.get("lr"))]
             for name, value in pairs:
                 row = _metric(run_id, attempt, name, step, value, created, extra)
                 rows.setdefault(row["dedupe_key"], row)

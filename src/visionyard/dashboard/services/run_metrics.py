@@ -29,10 +29,11 @@ from sqlalchemy.orm import Session
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.errors import NotFoundError
+from visionyard.runqueue.events import STEP_LOSS_METRIC, STEP_LR_METRIC
 from visionyard.training.metric_registry import is_known_metric_name
 
 #: the trainer's per-step scalars ("train_step" events), logged for every run
-STEP_METRICS = frozenset({"train/step_loss", "train/lr"})
+STEP_METRICS = frozenset({STEP_LOSS_METRIC, STEP_LR_METRIC})
 #: the splits whose scalars are registry metrics ("<split>/<metric>")
 EVALUATED_SPLITS = ("train", "val", "test")
 #: the agent's host samples: their names depend on the machine, so any "system/<x>" may come
