@@ -8,14 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams, SafeStr
+from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams, RelPath, SafeStr
 from visionyard.dashboard.schemas.datasets import (
     DatasetAnalysis,
     DatasetCreate,
     DatasetOut,
     DatasetPage,
     FolderListingOut,
-    RelPath,
     SampleOut,
     SamplePage,
 )

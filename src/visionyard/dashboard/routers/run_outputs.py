@@ -12,9 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import Field
 
-from visionyard.dashboard import patterns
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.schemas.common import IdPath, PageParams, SafeStr
+from visionyard.dashboard.schemas.common import IdPath, PageParams, RelPath, SafeStr
 from visionyard.dashboard.schemas.run_outputs import (
     MAX_EVENT_ID,
     CheckpointOut,
@@ -123,14 +122,7 @@ def get_run_files(
     _user: CurrentUser,
     session: SessionDep,
     state: StateDep,
-    path: Annotated[
-        str,
-        Query(
-            max_length=1024,
-            description="Relative to the run folder",
-            json_schema_extra={"pattern": patterns.RELATIVE_PATH},
-        ),
-    ] = "",
+    path: Annotated[RelPath, Query(description="Relative to the run folder")] = "",
 ) -> Any:
     """A folder inside the run's own folder (JSON listing) or a file in it (download)."""
     found = outputs.browse(session, state.settings, run_id, path)

@@ -10,6 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from visionyard.dashboard import patterns
+from visionyard.paths import MAX_PATH_CHARS
 from visionyard.text import check_text
 
 T = TypeVar("T")
@@ -99,6 +100,14 @@ Text = Annotated[str, AfterValidator(check_text), _NoNulSchema, Field(max_length
 IdPath = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 #: an optional id filter in the query string
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+# Plain str on purpose: NUL, '..', absolute paths... are refused by the service with a 400
+# that says why (PathOutsideRootError), the same answer for every route taking a path. The
+# pattern states those rules in the OpenAPI document only.
+#: a path relative to a server folder (a dataset's, a run's), in a body or the query string
+RelPath = Annotated[
+    str, Field(max_length=MAX_PATH_CHARS, json_schema_extra={"pattern": patterns.RELATIVE_PATH})
+]
 
 #: the `q` filter of list routes: a case-insensitive substring of the name
 NameFilter = Annotated[

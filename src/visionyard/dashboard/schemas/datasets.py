@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from visionyard.dashboard import patterns
-from visionyard.dashboard.schemas.common import ApiModel, Name, Page, RequestBody, UtcDateTime
-
-# Plain str on purpose: NUL, '..', absolute paths... are refused by the service with a 400
-# that says why (PathOutsideRootError), the same answer for every route taking a path. The
-# pattern states those rules in the OpenAPI document only.
-RelPath = Annotated[
-    str, Field(max_length=1024, json_schema_extra={"pattern": patterns.RELATIVE_PATH})
-]
+from visionyard.dashboard.schemas.common import (
+    ApiModel,
+    Name,
+    Page,
+    RelPath,
+    RequestBody,
+    UtcDateTime,
+)
 
 
 class DatasetCreate(RequestBody):
