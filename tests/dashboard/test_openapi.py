@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.dashboard.test_api_boundary import example
 from tests.dashboard.test_security import PUBLIC_ROUTES, concrete
 from visionyard.dashboard.openapi import RAISED_BY_SERVICES, SECURITY_SCHEMES
 
@@ -86,17 +87,38 @@ def test_operations_refusing_a_non_admin_declare_403(
     )
 
 
+#: a value for each required query parameter, so that a request gets past validation
+REQUIRED_QUERY = {"path": "a.png", "names": "train/step_loss", "from": "1", "to": "2"}
+#: operations that inspect a well-formed request's content before looking up its path id
+CONTENT_FIRST = {("POST", f"{API}/projects/{{project_id}}/configs")}  # the TrainConfig: 422
+
+
 def test_operations_with_a_path_id_declare_404_and_answer_it(
     client: TestClient, app: FastAPI
 ) -> None:
+    document = app.openapi()
     missing = 2_000_000_000
+    checked = 0
     for method, path, operation in documented_operations(app):
         if "{" not in path:
             continue
         assert "404" in operation["responses"], (method, path)
         url = re.sub(r"\{[^}]+\}", str(missing), path)
-        response = client.request(method, url, json={"tags": []} if "tags" in path else {})
+        # A well-formed request (required query parameters and body fields present), so that
+        # validation cannot answer 422 before the missing id is looked up.
+        params = {
+            p["name"]: REQUIRED_QUERY[p["name"]]
+            for p in operation.get("parameters", [])
+            if p["in"] == "query" and p.get("required")
+        }
+        content = operation.get("requestBody", {}).get("content", {})
+        body = example(content["application/json"]["schema"], document) if content else None
+        response = client.request(method, url, params=params, json=body)
         assert response.status_code in (404, 422), (method, path, response.text)
+        expected = 422 if (method, path) in CONTENT_FIRST else 404
+        assert response.status_code == expected, (method, path, response.text)
+        checked += 1
+    assert checked >= 40
 
 
 def test_service_statuses_name_documented_operations(app: FastAPI) -> None:
