@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from visionyard.db.models import ApiToken, User
+from visionyard.db.timestamps import as_utc
 from visionyard.errors import AuthenticationError, PermissionDeniedError
 from visionyard.runqueue._db import DB, in_transaction
 
@@ -37,9 +38,7 @@ def verify_agent_token(db: DB, secret: str | None) -> str:
         if row is None:
             raise AuthenticationError("the agent's API token is not known to this database")
         token, user = row
-        expires = token.expires_at
-        if expires is not None and expires.tzinfo is None:
-            expires = expires.replace(tzinfo=UTC)
+        expires = as_utc(token.expires_at)
         if token.revoked_at is not None or (expires is not None and expires <= now):
             raise AuthenticationError(
                 f"the agent's API token {token.prefix}… is revoked or expired; create a new one"

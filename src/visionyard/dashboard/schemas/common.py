@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
@@ -10,6 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from visionyard.dashboard import patterns
+from visionyard.db.timestamps import as_utc
 from visionyard.paths import MAX_PATH_CHARS
 from visionyard.text import check_text
 
@@ -116,11 +117,5 @@ NameFilter = Annotated[
 ]
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns (written in UTC); without an
-    # offset a browser would read them as local time.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 #: a timestamp that always serialises with its UTC offset, on SQLite as on PostgreSQL
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]

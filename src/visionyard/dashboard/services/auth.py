@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import overload
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from visionyard.dashboard.security import (
     verify_password,
 )
 from visionyard.db.models import ApiToken, LoginSession, User
+from visionyard.db.timestamps import as_utc
 from visionyard.errors import AuthenticationError, ConflictError, NotFoundError
 
 log = logging.getLogger("visionyard.dashboard")
@@ -37,17 +37,6 @@ class Principal:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@overload
-def _aware(value: datetime) -> datetime: ...
-@overload
-def _aware(value: datetime | None) -> datetime | None: ...
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes for timezone-aware columns; they were written in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def create_user(session: Session, username: str, password: str | None, *, is_admin: bool) -> User:
@@ -140,7 +129,7 @@ def logout(session: Session, secret: str) -> None:
 
 def principal_from_session(session: Session, secret: str) -> Principal | None:
     row = repo.login_session_by_hash(session, sha256_hex(secret))
-    if row is None or _aware(row.expires_at) <= _now() or row.user.disabled:
+    if row is None or as_utc(row.expires_at) <= _now() or row.user.disabled:
         return None
     return Principal(row.user.id, row.user.username, row.user.is_admin, "session")
 
@@ -149,7 +138,7 @@ def principal_from_token(session: Session, secret: str) -> Principal | None:
     row = repo.token_by_hash(session, sha256_hex(secret))
     if row is None or row.revoked_at is not None or row.user.disabled:
         return None
-    expires = _aware(row.expires_at)
+    expires = as_utc(row.expires_at)
     if expires is not None and expires <= _now():
         return None
     return Principal(row.user.id, row.user.username, row.user.is_admin, "token", row.kind)
