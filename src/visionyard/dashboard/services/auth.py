@@ -147,7 +147,7 @@ def principal_from_token(session: Session, secret: str) -> Principal | None:
 def revoke_token(session: Session, token_id: int, principal: Principal) -> None:
     row = repo.get_token(session, token_id)
     if row is None or (row.user_id != principal.user_id and not principal.is_admin):
-        raise NotFoundError(f"token {token_id} does not exist")
+        raise NotFoundError(f"token {token_id} does not exist; list tokens to find its id")
     row.revoked_at = _now()
 
 
@@ -168,7 +168,7 @@ def update_user(
     """Change what is given; None keeps the current value."""
     user = repo.get_user(session, user_id)
     if user is None:
-        raise NotFoundError(f"user {user_id} does not exist")
+        raise NotFoundError(f"user {user_id} does not exist; list users to find its id")
     if password is not None:
         user.password_hash = hash_password(password)
     if disabled is not None:
@@ -193,6 +193,6 @@ def create_token_for(
     """A new token of the calling user; its secret is returned once."""
     owner = repo.get_user(session, principal.user_id)
     if owner is None:  # deleted between authentication and now
-        raise NotFoundError(f"user {principal.user_id} does not exist")
+        raise NotFoundError(f"user {principal.user_id} was deleted; log in as an existing user")
     expires = _now() + timedelta(days=expires_in_days) if expires_in_days else None
     return create_token(session, owner, name, kind=kind, expires_at=expires)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import configs as repo
 from visionyard.dashboard.services.models import resolve_source
+from visionyard.dashboard.services.projects import project_not_found
 from visionyard.db.models import ConfigVersion, ModelEntry, TrainingConfig
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
 from visionyard.paths import resolve_under
@@ -209,7 +210,7 @@ def _version_or_404(session: Session, config: TrainingConfig, version: int) -> C
 
 def _new_config(session: Session, project_id: int, name: str) -> TrainingConfig:
     if not repo.project_exists(session, project_id):
-        raise NotFoundError(f"project {project_id} does not exist; create it first")
+        raise project_not_found(project_id)
     if repo.get_by_name(session, project_id, name) is not None:
         raise ConflictError(
             f"project {project_id} already has a config named {name!r}; choose another name "
@@ -298,7 +299,7 @@ def list_configs(
     offset: int,
 ) -> tuple[Sequence[TrainingConfig], int]:
     if not repo.project_exists(session, project_id):
-        raise NotFoundError(f"project {project_id} does not exist")
+        raise project_not_found(project_id)
     return repo.list_page(
         session,
         project_id=project_id,
@@ -397,7 +398,7 @@ def form_options(session: Session, project_id: int | None) -> FormOptions:
     models = None
     if project_id is not None:
         if not repo.project_exists(session, project_id):
-            raise NotFoundError(f"project {project_id} does not exist")
+            raise project_not_found(project_id)
         models = repo.project_models(session, project_id, limit=MAX_LISTED_MODELS)
     return FormOptions(
         optimizers=choices("optimizer"),

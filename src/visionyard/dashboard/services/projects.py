@@ -27,10 +27,15 @@ def _duplicate(name: str) -> ConflictError:
     return ConflictError(f"a project named {name!r} already exists; choose another name")
 
 
+def project_not_found(project_id: int) -> NotFoundError:
+    """The one answer for a project id that names no project, wherever it is looked up."""
+    return NotFoundError(f"project {project_id} does not exist; list projects to find its id")
+
+
 def get_project(session: Session, project_id: int) -> Project:
     project = repo.get(session, project_id)
     if project is None:
-        raise NotFoundError(f"project {project_id} does not exist; list projects to find its id")
+        raise project_not_found(project_id)
     return project
 
 
@@ -84,7 +89,7 @@ def delete_project(
     """
     project = repo.get(session, project_id, for_update=True)
     if project is None:
-        raise NotFoundError(f"project {project_id} does not exist; list projects to find its id")
+        raise project_not_found(project_id)
     active = repo.active_runs(session, project_id)
     if active:
         listed = ", ".join(f"{run.id} ({run.state.value})" for run in active[:10])

@@ -25,6 +25,7 @@ from visionyard import runqueue
 from visionyard.dashboard.repositories import configs as configs_repo
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.files import delete_run_files, run_dir_target
+from visionyard.dashboard.services.projects import project_not_found
 from visionyard.db.models import TERMINAL_STATES, Run, RunState
 from visionyard.errors import NotFoundError, RateLimitedError, RunStateError
 from visionyard.settings import Settings
@@ -105,7 +106,7 @@ def list_runs(
     require_project: bool = False,
 ) -> tuple[list[RunView], int]:
     if require_project and project_id is not None and not repo.project_exists(session, project_id):
-        raise NotFoundError(f"project {project_id} does not exist")
+        raise project_not_found(project_id)
     runs, total = repo.list_page(
         session,
         project_id=project_id,
