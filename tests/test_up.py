@@ -60,7 +60,7 @@ def test_up_demo_runs_the_demo_on_the_whole_platform(tmp_path: Path) -> None:
 
 
 def test_restarting_the_demo_reuses_the_earlier_demo_run(tmp_path: Path) -> None:
-    """Issue 9, defect 12: every `make demo` start queued another run named "demo"."""
+    """Every `make demo` start used to queue another run named "demo"."""
     first = _up(tmp_path / "vy", "--demo", "--exit-after-demo", "--port", str(free_port()))
     assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
     port = free_port()
@@ -77,7 +77,7 @@ def test_restarting_the_demo_reuses_the_earlier_demo_run(tmp_path: Path) -> None
 
 
 def test_up_on_a_port_in_use_says_so_before_the_banner(tmp_path: Path) -> None:
-    """Issue 9, defect 13: the banner said "Visionyard is up", then [Errno 98] and exit code 3."""
+    """A taken port used to print the banner, then [Errno 98], and exit 3 ("stopped on request")."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -76,7 +76,7 @@ def seed_demo(base_url: str, settings: Settings, password: str, *, gpu_count: in
     project = _find(client, "/projects", "demo") or client.expect(
         "POST", "/projects", {"name": "demo", "description": "The bundled digits demo"}
     )
-    # Restarting the demo must not queue one more demo run each time (issue 9, defect 12): the
+    # Restarting the demo must not queue one more demo run each time: the
     # newest run named "demo" (run lists are newest first) is reported, whatever its state.
     earlier = _find(client, f"/projects/{project['id']}/runs", "demo")
     if earlier is not None:

@@ -450,7 +450,7 @@ def test_unknown_metric_names_are_404_naming_the_runs_metrics(
     client: TestClient, app: FastAPI, config_id: int
 ) -> None:
     """A misspelt name used to answer 200 with an empty series, indistinguishable from a metric
-    not logged yet (issue 9, defect 9)."""
+    not logged yet."""
     run = queue(client, config_id)
     url = f"{API}/runs/{run['id']}/metrics/series"
     # Queued, nothing logged: what the trainer and the agent will report draws empty charts.

@@ -120,7 +120,7 @@ def test_wildcard_cors_with_credentials_is_refused(sqlite_url: str, settings_fac
 def test_forged_host_header_is_rejected(anon: TestClient) -> None:
     response = anon.get("/api/v1/health", headers={"Host": "evil.example"})
     assert response.status_code == 400
-    # The body says what to change (issue 9, defect 14: it was a bare "Invalid host header").
+    # The body says what to change (it used to be a bare "Invalid host header").
     error = response.json()["error"]
     assert error["code"] == "invalid_host"
     assert "'evil.example'" in error["message"]
@@ -134,7 +134,7 @@ def test_forged_host_header_is_rejected(anon: TestClient) -> None:
 
 def test_a_public_bind_with_the_default_allowlist_prints_a_hint(tmp_path: Path) -> None:
     """`--host 0.0.0.0` with the loopback-only allowlist refuses every request by IP or name;
-    `serve` and `up` say so at start, naming the setting (issue 9, defect 14)."""
+    `serve` and `up` say so at start, naming the setting."""
     base = {"data_dir": tmp_path, "admin_password": "pw-for-the-hint-test"}
     public = load_settings(host="0.0.0.0", **base)
     hint = allowed_hosts_hint(public)

@@ -59,7 +59,7 @@ def test_serve_starts_prints_the_login_once_and_answers(tmp_path: Path) -> None:
 
 
 def test_serve_on_a_port_in_use_exits_2_with_the_port_hint(tmp_path: Path) -> None:
-    """Issue 9, defect 13: a taken port must be reported before the "dashboard on" line."""
+    """A taken port must be reported before the "dashboard on" line."""
     env = {**os.environ, "VISIONYARD_DATA_DIR": str(tmp_path / "data")}
     env.pop("DASHBOARD_DB_URL", None)
     with socket.socket() as taken:
