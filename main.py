@@ -9,11 +9,40 @@ python main.py --config cfg.json --set lr=3e-4 --set epochs=5
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
+from pathlib import Path
 
-from visionyard.cli import run_config, setup_logging
-from visionyard.errors import VisionyardError
-from visionyard.exitcodes import EXIT_STOPPED
+_REEXEC_MARK = "VISIONYARD_MAIN_REEXEC"
+
+
+def _run_in_project_venv() -> None:
+    """`python main.py` from a shell without the virtual environment activated: run again with
+    the interpreter of the project's `.venv` (what `make setup`, `make demo` and `make test`
+    create) rather than fail on the first import."""
+    if importlib.util.find_spec("visionyard") is not None:
+        return
+    venv_python = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+    if venv_python.exists() and not os.environ.get(_REEXEC_MARK):
+        os.environ[_REEXEC_MARK] = "1"  # a broken venv must not re-exec forever
+        os.execv(venv_python, [str(venv_python), __file__, *sys.argv[1:]])
+    print(
+        "error: the visionyard package is not installed for this Python "
+        f"({sys.executable}). Run `make setup` in {Path(__file__).resolve().parent} first "
+        "(it creates .venv/), then `python main.py` again, or activate the environment you "
+        "installed visionyard into.",
+        file=sys.stderr,
+    )
+    sys.exit(2)
+
+
+_run_in_project_venv()
+
+# Imported after the check above: they need the installed package.
+from visionyard.cli import run_config, setup_logging  # noqa: E402
+from visionyard.errors import VisionyardError  # noqa: E402
+from visionyard.exitcodes import EXIT_STOPPED  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

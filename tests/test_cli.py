@@ -105,6 +105,50 @@ def test_python_main_runs_experiments_from_python(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "nope" in unknown.stderr
 
 
+def _without_pythonpath() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def _bare_python_without_visionyard() -> str:
+    """The interpreter the venv was made from: what `python` is in a shell that has not
+    activated the venv."""
+    base = getattr(sys, "_base_executable", None) or ""
+    if not base or sys.prefix == sys.base_prefix:
+        pytest.skip("this Python is not a virtual environment's: no bare interpreter to try")
+    probe = subprocess.run(
+        [base, "-c", "import importlib.util as u; print(u.find_spec('visionyard'))"],
+        env=_without_pythonpath(),
+        capture_output=True,
+        text=True,
+    )
+    if probe.stdout.strip() != "None":
+        pytest.skip(f"{base} has visionyard installed itself")
+    return base
+
+
+def test_python_main_py_without_the_venv_activated(tmp_path: Path) -> None:
+    bare = _bare_python_without_visionyard()
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("main.py", "experiments.py"):
+        (project / name).write_text((REPO / name).read_text())
+    env = _without_pythonpath()
+
+    no_venv = subprocess.run(
+        [bare, "main.py", "--only", "nope"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert no_venv.returncode == 2, no_venv.stderr
+    assert "make setup" in no_venv.stderr and "Traceback" not in no_venv.stderr
+
+    (project / ".venv").symlink_to(sys.prefix)  # this test's own virtual environment
+    in_venv = subprocess.run(
+        [bare, "main.py", "--only", "nope"], cwd=project, env=env, capture_output=True, text=True
+    )
+    # Ran on: the project's .venv interpreter found experiments.py and the unknown name.
+    assert in_venv.returncode == 2, in_venv.stderr
+    assert "no experiment named nope in experiments.py" in in_venv.stderr
+
+
 def test_demo_data_schema_and_validate(tmp_path: Path) -> None:
     proc = run([*VISIONYARD, "demo-data", str(tmp_path / "d"), "--arch", "vit"])
     assert proc.returncode == 0, proc.stderr

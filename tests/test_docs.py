@@ -20,6 +20,16 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+from typer.testing import CliRunner
+
+import visionyard.dashboard.events as events_protocol
+from visionyard.agent.options import AgentOptions
+from visionyard.cli import app as cli_app
+from visionyard.runqueue.events import RUN_EVENT_KINDS
+from visionyard.settings import Settings
+
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src"
 RELIABILITY = REPO / "docs" / "reliability.md"
@@ -219,3 +229,56 @@ def test_the_training_core_imports_no_service_layer() -> None:
         if forbidden.search(path.read_text(encoding="utf-8"))
     ]
     assert not offenders, offenders
+
+
+def test_the_websocket_protocol_documents_every_run_event_kind() -> None:
+    """The protocol text in visionyard.dashboard.events lists each kind a `run:<id>` event can
+    have, and no other: the stored kinds are what clients switch on."""
+    doc = events_protocol.__doc__ or ""
+    documented = re.findall(r'^ {10}"(\w+)" {2,}', doc, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(RUN_EVENT_KINDS)
+
+
+def _env_names(settings_class: type[BaseSettings]) -> dict[str, str]:
+    """environment variable -> field name, for every field of a settings class."""
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    names: dict[str, str] = {}
+    for field_name, field in settings_class.model_fields.items():
+        names[f"{prefix}{field_name}".upper()] = field_name
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names.update({str(choice): field_name for choice in choices if isinstance(choice, str)})
+    return names
+
+
+def test_every_setting_the_readme_documents_is_read_and_used() -> None:
+    """A setting in the README's environment tables is read by the settings classes and used
+    somewhere else in the code: documenting one that does nothing yet (a knob for a feature
+    still to come) sends users looking for behaviour that is not there."""
+    readme = (REPO / "README.md").read_text()
+    documented = {
+        name
+        for row in re.findall(r"^\| (`[^|]*`) \|", readme, flags=re.MULTILINE)
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)
+    }
+    assert {"DASHBOARD_DB_URL", "GPU_INDEX", "VISIONYARD_LEASE_SECONDS"} <= documented
+    # An attribute read (`settings.lease_seconds`, `self.db_url` in a derived property):
+    # a field's definition is spelled `name: type`, so it does not count.
+    code = {path: path.read_text() for path in SRC.rglob("*.py")}
+    for settings_class in (Settings, AgentOptions):
+        env = _env_names(settings_class)
+        for name in sorted(documented & set(env)):
+            field = env[name]
+            users = [p for p, text in code.items() if re.search(rf"\.{field}\b", text)]
+            owner = f"{settings_class.__name__}.{field}"
+            assert users, f"README documents {name}, but nothing uses {owner}"
+    unknown = documented - set(_env_names(Settings)) - set(_env_names(AgentOptions))
+    assert not unknown, f"README documents settings that nothing reads: {sorted(unknown)}"
+
+
+def test_the_readme_and_the_demo_command_state_the_same_training_time() -> None:
+    claim = re.compile(r"about (\d+) s\b")
+    readme = " ".join((REPO / "README.md").read_text().split())
+    help_text = " ".join(CliRunner().invoke(cli_app, ["demo", "--help"]).output.split())
+    assert claim.findall(help_text), help_text
+    assert set(claim.findall(help_text)) <= set(claim.findall(readme))

@@ -110,6 +110,17 @@ def test_register_analyse_list_get_delete(client: TestClient, datasets_root: Pat
     assert (root / "train" / "cat" / "cat_1.png").is_file()  # files are never deleted
 
 
+def test_an_absolute_path_inside_datasets_dir_registers_as_a_config_root_does(
+    client: TestClient, datasets_root: Path
+) -> None:
+    write_dataset(datasets_root / "pets" / "v2")
+    created = register(client, "pets", str(datasets_root / "pets" / "v2"))
+    assert created.status_code == 201, created.text
+    assert created.json()["path"] == "pets/v2"  # stored relative, like a relative registration
+    again = register(client, "pets-again", "pets/v2")
+    assert again.status_code == 409 and "already registered" in again.text
+
+
 def test_registration_refuses_bad_layouts_and_paths(
     client: TestClient, datasets_root: Path, tmp_path: Path
 ) -> None:
@@ -131,7 +142,14 @@ def test_registration_refuses_bad_layouts_and_paths(
     assert "loop" in loop.json()["error"]["message"]
 
     missing = register(client, "missing", "does/not/exist")
-    assert missing.status_code == 422 and "does not exist" in missing.json()["error"]["message"]
+    message = missing.json()["error"]["message"]
+    assert missing.status_code == 422 and "is not a folder under DATASETS_DIR" in message
+    # It names this request's field and what to do, not a config's `root` setting.
+    assert "'does/not/exist'" in message and "/api/v1/datasets/browse" in message
+    assert "root" not in message.replace(str(datasets_root.resolve()), "")
+    not_a_folder = datasets_root / "a-file"
+    not_a_folder.write_text("x")
+    assert register(client, "file", "a-file").status_code == 422
 
     outside = write_dataset(tmp_path / "outside-ds")
     os.symlink(outside, datasets_root / "linked")

@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from visionyard.db.models import RunEvent
 from visionyard.runqueue import claim_next, event_rows, finish_run, record_checkpoint, write_events
+from visionyard.runqueue.events import RUN_EVENT_KINDS
+from visionyard.training.eventlog import EVENT_TYPES
 
 from .queuedb import QueueDB
 
@@ -85,7 +87,36 @@ def test_event_rows_non_finite_and_unknown_types() -> None:
     other = next(r for r in rows if r["kind"] == "other")
     assert other["payload"] == {"type": "brand_new_type", "seq": 3, "x": None}
     assert other["created_at"] == 7.0  # no "time" field: stored at the relay's clock
-    assert any(r["kind"] == "system" and r["dedupe_key"] == "1:system:4" for r in rows)
+    # System samples reach the queue as metrics named system/<sample>; a "system" event type
+    # is not one the trainer writes, so it is kept as "other" like any unknown type.
+    assert any(r["kind"] == "other" and r["dedupe_key"] == "1:other:4" for r in rows)
+
+
+def test_every_trainer_event_type_is_stored_under_a_documented_kind_and_label() -> None:
+    one_of_each = {
+        "state": {"state": "running"},
+        "log": {"level": "warning", "message": "careful"},
+        "metrics": {"split": "val", "values": {"accuracy": 0.5}},
+        "train_step": {"loss": 1.0, "lr": 0.1},
+        "progress": {"epoch": 1, "epochs": 2, "total_steps": 8, "eta_s": 3.0},
+        "checkpoint": {"name": "best", "path": "checkpoints/best", "epoch": 1, "metric": 0.5},
+        "artifact": {"kind": "model", "path": "model"},
+    }
+    assert set(one_of_each) == EVENT_TYPES
+    events = [
+        {"type": kind, "seq": seq, "step": 4, **fields}
+        for seq, (kind, fields) in enumerate(one_of_each.items(), start=1)
+    ]
+    rows = event_rows(1, 1, events, now=1.0)
+    assert {r["kind"] for r in rows} | {"other"} == RUN_EVENT_KINDS
+    names = {r["kind"]: r["name"] for r in rows if r["kind"] != "metric"}
+    assert names == {
+        "state": "running",
+        "log": "warning",
+        "progress": None,
+        "checkpoint": "best",
+        "artifact": "model",
+    }
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,11 @@ from visionyard.runqueue.feed import announce, run_topic
 from visionyard.runqueue.fencing import LockedRun, lock_current_attempt
 
 #: event types stored as one row each, under their own kind (anything else is kind "other")
-ROW_KINDS = frozenset({"log", "progress", "checkpoint", "state", "artifact", "system"})
+ROW_KINDS = frozenset({"log", "progress", "checkpoint", "state", "artifact"})
+#: every kind a stored run event can have (the WebSocket protocol documents each one)
+RUN_EVENT_KINDS = ROW_KINDS | {"metric", "other"}
+#: the event field a row's `name` holds, per kind: what a client filters or shows it by
+_LABEL_FIELD = {"checkpoint": "name", "artifact": "kind", "log": "level", "state": "state"}
 _CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
 #: the metric rows a ``train_step`` event becomes: its loss and its learning rate
 STEP_LOSS_METRIC = "train/step_loss"
@@ -112,7 +116,8 @@ def event_rows(
         if seq is None:
             raise ValueError(f"{kind} event without an integer 'seq': {dict(event)!r}")
         stored_kind = kind if kind in ROW_KINDS else "other"
-        label = event.get("name") if kind in ("checkpoint", "artifact") else event.get("level")
+        label = _LABEL_FIELD.get(stored_kind)
+        label = event.get(label) if label else None
         key = f"{attempt}:{stored_kind}:{seq}"
         rows.setdefault(
             key,

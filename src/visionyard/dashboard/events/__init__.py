@@ -26,9 +26,23 @@ Server -> client
         Sent first for each subscription. S is T's newest sequence number at that moment:
         a backfill (after < S) ends with the event whose seq is S (or the newest below it).
     {"type": "event", "topic": T, "seq": N, "ts": <unix seconds>, "data": {...}}
-        seq strictly increases per topic. "run:<id>" data: {"kind": "metric" | "log" |
-        "progress" | "checkpoint" | "system", "name", "step", "value", "attempt",
-        "payload": {...}} (a NaN or infinite value is sent as null: JSON has no such numbers).
+        seq strictly increases per topic. "run:<id>" data: {"kind", "name", "step", "value",
+        "attempt", "payload": {...}} (a NaN or infinite value is sent as null: JSON has no such
+        numbers). The kinds:
+          "metric"      name "<split>/<metric>" (e.g. "val/accuracy", "train/step_loss",
+                        "train/lr"), step, value. System samples are metrics too, named
+                        "system/<sample>" (e.g. "system/cpu_percent"); their step is the unix
+                        time in seconds.
+          "log"         a line of the trainer's output: name is its level; payload "message".
+          "progress"    payload: epoch, epochs, step, total_steps, eta_s.
+          "checkpoint"  name (best, last, epoch_NNN), step; payload: path, epoch, metric.
+          Every payload also holds the event's own "type", "seq" and "time".
+          "state"       the trainer's own state changes: name is the state (starting,
+                        running, resumed, stopping, stopped, succeeded, failed, canceled);
+                        payload: the event with its details (e.g. "reason", "epoch").
+          "artifact"    name: what was written (model, results, confusion_matrix); payload
+                        "path", relative to the run folder.
+          "other"       any other event type the trainer wrote, as its payload.
         "runs"/"agents" data: the change-feed payload, e.g.
         {"run_id", "state", "attempt", "agent"} or {"agent_id", "name", "event", "drained"}.
     {"type": "unsubscribed", "topic": T}

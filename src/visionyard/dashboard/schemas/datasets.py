@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from visionyard.dashboard import patterns
 from visionyard.dashboard.schemas.common import (
     ApiModel,
     Name,
     Page,
-    RelPath,
     RequestBody,
     UtcDateTime,
 )
+from visionyard.paths import MAX_PATH_CHARS
+
+#: A folder under DATASETS_DIR: relative to it (the pattern of every relative path) or absolute
+#: inside it, like a config's `root`. Whether it is inside is the service's check (400).
+DatasetFolder = Annotated[
+    str,
+    Field(
+        max_length=MAX_PATH_CHARS,
+        json_schema_extra={"pattern": rf"^(?:/.*|{patterns.RELATIVE_PATH[1:-1]})$"},
+        description="Folder holding train/ and val/ (test/ optional): relative to DATASETS_DIR, "
+        "or its absolute path inside it",
+    ),
+]
 
 
 class DatasetCreate(RequestBody):
     name: Name
-    path: RelPath = Field(
-        description="Folder relative to DATASETS_DIR holding train/ and val/ (test/ optional)"
-    )
+    path: DatasetFolder
 
 
 class SkippedFile(BaseModel):

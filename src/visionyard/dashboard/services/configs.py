@@ -145,8 +145,9 @@ def _resolve_root(root: str, datasets_root: Path) -> str:
         raise _field_error(
             "root",
             root,
-            f"is not a dataset folder under DATASETS_DIR ({datasets_root.resolve()}); upload "
-            "or register the dataset first, or fix the path",
+            f"is not a dataset folder under DATASETS_DIR ({datasets_root.resolve()}); copy the "
+            "dataset there first (train/ and val/ class folders) or fix the path; GET "
+            "/api/v1/datasets lists the registered ones",
         )
     return str(resolved)
 

@@ -1,4 +1,5 @@
-"""Datasets: folders under DATASETS_DIR registered by relative path, validated and analysed by
+"""Datasets: folders under DATASETS_DIR registered by path (relative to it, or absolute inside
+it, as a config's ``root`` may be), validated and analysed by
 the training core's own scanner, browsed and previewed safely.
 
 Decision on corrupt files: registration and re-analysis scan with ``skip_corrupt=True``, so a
@@ -36,7 +37,13 @@ from visionyard.errors import (
     NotFoundError,
     VisionyardError,
 )
-from visionyard.paths import MAX_PATH_CHARS, is_inside, relative_posix, resolve_inside
+from visionyard.paths import (
+    MAX_PATH_CHARS,
+    is_inside,
+    relative_posix,
+    resolve_inside,
+    resolve_under,
+)
 from visionyard.text import printable, storable
 from visionyard.training.imagefolder import IMAGE_EXTENSIONS, scan_dataset
 
@@ -145,10 +152,31 @@ def _duplicate_name(name: str) -> ConflictError:
     return ConflictError(f"a dataset named {name!r} is already registered; choose another name")
 
 
+def _registrable_folder(datasets_root: Path, path: str) -> Path:
+    # A relative path gets the strict lexical rules of every client path (no '..', no
+    # backslash); an absolute one only has to resolve inside DATASETS_DIR.
+    if path.startswith("/"):
+        root = resolve_under(path, datasets_root, what="dataset path", env_name="DATASETS_DIR")
+    else:
+        root = resolve_inside(datasets_root.resolve(), path, what="dataset path")
+    if not root.is_dir():
+        # Said here rather than by the training core's scanner, whose message is about a
+        # config's `root` setting, which this request does not have.
+        raise DatasetError(
+            f"dataset path {printable(path)[:200]!r} is not a folder under DATASETS_DIR "
+            f"({datasets_root.resolve()}). Copy the dataset there first (train/ and val/ class "
+            "folders, test/ optional) and give its path relative to DATASETS_DIR; GET "
+            "/api/v1/datasets/browse lists the folders that are there."
+        )
+    return root
+
+
 def register_dataset(session: Session, state: AppState, *, name: str, path: str) -> Dataset:
-    """Register the folder `path` (relative to DATASETS_DIR) under `name` after scanning it."""
+    """Register the folder `path` under `name` after scanning it. `path` is relative to
+    DATASETS_DIR or absolute inside it (the same rule as a config's `root`, so a path that works
+    in a config registers too); the relative form is what is stored."""
     datasets_root = state.settings.datasets_root
-    root = resolve_inside(datasets_root, path, what="dataset path")
+    root = _registrable_folder(datasets_root, path)
     rel_path = relative_posix(datasets_root, root)
     if len(rel_path) > MAX_PATH_CHARS:
         # a link inside DATASETS_DIR can resolve to a longer path than the one given
