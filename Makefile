@@ -8,6 +8,14 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # Hub costs ~25 s a load to fail). Only the test targets run offline: the platform `make demo`
 # leaves running is the one people go on using with their own Hub models.
 test test-fast lint typecheck: export HF_HUB_OFFLINE := 1
+# The browser tests drive the system's Chromium: Playwright's own browser download needs a
+# network that test machines lack. `make test` installs Debian's package when CHROMIUM is
+# missing (as root; CHROMIUM=/path/to/chrome uses another), and a browser test that finds no
+# browser fails there instead of skipping, so that CI cannot pass without running them.
+CHROMIUM ?= /usr/bin/chromium
+APT_GET  ?= apt-get
+test: export VISIONYARD_REQUIRE_BROWSER := 1
+test: export VISIONYARD_CHROMIUM := $(CHROMIUM)
 
 .PHONY: setup test test-fast lint typecheck demo bench lock clean
 
@@ -20,13 +28,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
+$(CHROMIUM):
+	@echo "Installing Chromium for the browser tests ($@ is missing)"
+	$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends chromium \
+	  || { echo "make: could not install Chromium, which the browser tests need: run 'apt-get install chromium' as root, or name a Chromium or Chrome you have: make test CHROMIUM=/path/to/chromium" >&2; exit 1; }
+	@test -x $@ || { echo "make: the chromium package did not provide $@; name the browser to use: make test CHROMIUM=/path/to/chromium" >&2; exit 1; }
+
 # --durations=25: CI output names the slowest tests, so a slow one is seen when it lands.
 # Two pytest-xdist workers, a test file each at a time (--dist loadfile keeps a file's
 # module-scoped fixtures, such as a shared finished run, in one worker): most of the suite's time
 # is spent waiting on real agents, trainers and databases, so two workers on two cores take
 # 9.7 min where one took 16.6 (docs/benchmarks.md). TEST_WORKERS=1 runs it serially.
 TEST_WORKERS ?= 2
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: $(STAMP)
@@ -38,7 +52,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/
 
 # The edit loop: the SQLite half of the backend matrix, without the tests that
-# train end to end or start the whole platform; `make test` runs them all, on both backends.
+# train end to end or start the whole platform (nor the browser tests, which start a server);
+# `make test` runs them all, on both backends.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not postgresql" --durations=10
 
@@ -55,4 +70,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable --all | grep -v '^pip==' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache demo runs
+	rm -rf $(VENV) .pytest_cache .browser demo runs

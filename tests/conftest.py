@@ -16,6 +16,9 @@ import pytest
 
 from visionyard.training.demo import write_digits_dataset, write_tiny_model
 
+#: the `browser` and `page` fixtures (a real Chromium, see tests/browser.py)
+pytest_plugins = ("tests.browser",)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks each test that uses the PostgreSQL server `postgresql` (`make test-fast` runs the

@@ -19,30 +19,51 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 
 
-def _offline_setting_seen_by(target: str, tmp_path: Path) -> list[str]:
-    """HF_HUB_OFFLINE as each program of `target`'s recipe sees it, make run from an environment
-    without it.
+def _stand_in(path: Path, script: str) -> Path:
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
 
-    The recipe runs for real, with BIN pointing at stand-ins for the venv's programs (python,
-    ruff, mypy, visionyard) that print the variable, and no set-up prerequisite (STAMP=), so
-    nothing is installed or started.
-    """
+
+def _make(target: str, tmp_path: Path, *settings: str) -> subprocess.CompletedProcess[str]:
+    """`make target` for real, with BIN pointing at stand-ins for the venv's programs (python,
+    ruff, mypy, visionyard) that print the environment variables named in PRINTED, and no set-up
+    prerequisite (STAMP=), so nothing is installed or started. Chromium is a stand-in file
+    unless `settings` ("NAME=value" make variables) say otherwise."""
     fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
+    fake_bin.mkdir(exist_ok=True)
+    printed = " ".join(f"${{{name}:-<unset>}}" for name in PRINTED)
     for program in ("python", "ruff", "mypy", "visionyard"):
-        stand_in = fake_bin / program
-        stand_in.write_text('#!/bin/sh\necho "${HF_HUB_OFFLINE:-<unset>}"\n')
-        stand_in.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_HUB_", "MAKE"))}
-    result = subprocess.run(
-        ["make", "-s", "-C", str(REPO), target, "STAMP=", f"BIN={fake_bin}", "DEMO_ARGS="],
+        _stand_in(fake_bin / program, f'echo "{printed}"\n')
+    chromium = _stand_in(tmp_path / "chromium", "exit 0\n")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HF_HUB_", "MAKE", "VISIONYARD_"))
+    }
+    return subprocess.run(
+        ["make", "-s", "-C", str(REPO), target, "STAMP=", f"BIN={fake_bin}", "DEMO_ARGS="]
+        + [f"CHROMIUM={chromium}", *settings],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
     )
-    return result.stdout.split()
+
+
+#: what the stand-ins print, in this order
+PRINTED = ("HF_HUB_OFFLINE", "VISIONYARD_REQUIRE_BROWSER", "VISIONYARD_CHROMIUM")
+
+
+def _seen_by(target: str, tmp_path: Path, variable: str, *settings: str) -> list[str]:
+    """`variable` as each program of `target`'s recipe sees it, make run from an environment
+    without it."""
+    done = _make(target, tmp_path, *settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    column = PRINTED.index(variable)
+    return [line.split()[column] for line in done.stdout.splitlines() if line.strip()]
+
+
+def _offline_setting_seen_by(target: str, tmp_path: Path) -> list[str]:
+    return _seen_by(target, tmp_path, "HF_HUB_OFFLINE")
 
 
 def test_make_demo_does_not_put_the_platform_offline(tmp_path: Path) -> None:
@@ -54,3 +75,68 @@ def test_the_test_targets_run_offline(tmp_path: Path) -> None:
     assert _offline_setting_seen_by("test", tmp_path) == ["1", "1", "1", "1"]
     (tmp_path / "fast").mkdir()
     assert _offline_setting_seen_by("test-fast", tmp_path / "fast") == ["1"]
+
+
+# ---- the browser tests' Chromium ---------------------------------------------------------------
+
+
+def _apt_get_stand_in(tmp_path: Path, chromium: Path, exit_code: int = 0) -> tuple[Path, Path]:
+    """An apt-get that logs its arguments and, on `install`, puts an executable at `chromium`
+    (or fails with `exit_code`); returns it and its log."""
+    log = tmp_path / "apt-get.log"
+    log.touch()
+    script = f'echo "$*" >> {log}\n'
+    if exit_code:
+        script += f"exit {exit_code}\n"
+    else:
+        script += f'case "$1" in install) echo exit 0 > {chromium}; chmod +x {chromium};; esac\n'
+    return _stand_in(tmp_path / "apt-get", script), log
+
+
+def test_make_test_makes_a_missing_browser_fail_the_browser_tests(tmp_path: Path) -> None:
+    # Every program of `make test` sees the requirement, and the Chromium it names.
+    assert _seen_by("test", tmp_path, "VISIONYARD_REQUIRE_BROWSER") == ["1"] * 4
+    assert _seen_by("test", tmp_path, "VISIONYARD_CHROMIUM") == [str(tmp_path / "chromium")] * 4
+    # The edit loop leaves the browser tests out (they start a server) and installs nothing.
+    (tmp_path / "fast").mkdir()
+    assert _seen_by("test-fast", tmp_path / "fast", "VISIONYARD_REQUIRE_BROWSER") == ["<unset>"]
+
+
+def test_make_test_installs_chromium_once_when_it_is_missing(tmp_path: Path) -> None:
+    chromium = tmp_path / "system" / "chromium"
+    chromium.parent.mkdir()
+    apt_get, log = _apt_get_stand_in(tmp_path, chromium)
+    settings = (f"CHROMIUM={chromium}", f"APT_GET={apt_get}")
+
+    first = _make("test", tmp_path, *settings)
+    assert first.returncode == 0, first.stdout + first.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].split()[0] == "update" and calls[1].split()[0] == "install", calls
+    assert {"-y", "--no-install-recommends", "chromium"} <= set(calls[1].split())
+    assert os.access(chromium, os.X_OK)
+    # The tests ran after it, with that browser.
+    assert first.stdout.splitlines()[-1].split()[-1] == str(chromium)
+
+    again = _make("test", tmp_path, *settings)
+    assert again.returncode == 0 and len(log.read_text().splitlines()) == 2  # not again
+
+    fast = tmp_path / "fast"
+    fast.mkdir()
+    absent = fast / "chromium-absent"
+    apt_get, log = _apt_get_stand_in(fast, absent)
+    done = _make("test-fast", fast, f"CHROMIUM={absent}", f"APT_GET={apt_get}")
+    assert done.returncode == 0 and log.read_text() == "" and not absent.exists()
+
+
+def test_a_chromium_that_cannot_be_installed_stops_make_test_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """As a user without root sees it: apt-get refuses, and make says how to go on."""
+    chromium = tmp_path / "system" / "chromium"
+    apt_get, log = _apt_get_stand_in(tmp_path, chromium, exit_code=100)
+    done = _make("test", tmp_path, f"CHROMIUM={chromium}", f"APT_GET={apt_get}")
+    assert done.returncode != 0
+    assert "could not install Chromium" in done.stderr
+    assert "apt-get install chromium" in done.stderr and "CHROMIUM=/path/to" in done.stderr
+    assert log.read_text().startswith("update")
+    assert done.stdout.strip().splitlines()[-1].startswith("Installing Chromium")  # no tests ran

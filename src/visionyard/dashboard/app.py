@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from visionyard import __version__
+from visionyard.dashboard.apidocs import docs_path, install_api_docs
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
 from visionyard.dashboard.hosts import HostAllowlistMiddleware
@@ -109,7 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Visionyard",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        # The docs page FastAPI would add loads Swagger UI from a CDN (a blank page offline):
+        # install_api_docs serves it from the dashboard's own files instead.
+        docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.vy = build_state(settings)
     install_error_handlers(app)
     install_openapi(app)
+    install_api_docs(app, API_PREFIX)
     # Innermost: CORS answers its preflight OPTIONS requests before this sees them.
     app.add_middleware(MethodNotAllowedMiddleware, router=app.router)
     app.add_middleware(HostAllowlistMiddleware, allowed_hosts=settings.allowed_hosts)
@@ -147,6 +151,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def front_door() -> RedirectResponse:
         # Until the web UI is served here, the front door is the interactive API documentation.
-        return RedirectResponse(f"{API_PREFIX}/docs")
+        return RedirectResponse(docs_path(API_PREFIX))
 
     return app
