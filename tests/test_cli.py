@@ -76,6 +76,32 @@ def test_corrupt_image_via_cli_names_the_file(
     assert "Traceback" not in proc.stderr
 
 
+def test_a_mistyped_local_model_is_a_did_you_mean_before_training(
+    base_config: dict, tiny_model, tmp_path: Path
+) -> None:
+    """`visionyard train` and `python main.py --config` with a local model name one letter off:
+    exit 2 with the folder it was probably meant to be, before anything is written. A bare name
+    or a path is refused at once; an `org/name` is a Hub id first, and only once the Hub has
+    failed does the message point at the local folder of nearly that name."""
+    models = tiny_model("resnet").parent
+    absolute = str(models / "tiny-resnet")
+    cases = [
+        ([*VISIONYARD, "train"], "tiny-resnett", models, "'tiny-resnet'"),
+        ([*VISIONYARD, "train"], absolute + "t", REPO, repr(absolute)),
+        ([sys.executable, str(REPO / "main.py")], f"{models.name}/tiny-resnett", models.parent,
+         repr(f"{models.name}/tiny-resnet")),
+    ]  # fmt: skip
+    for index, (command, flavour, cwd, meant) in enumerate(cases):
+        cfg = write(tmp_path / f"c{index}.json", base_config | {"model_flavour": flavour})
+        proc = run([*command, "--config", str(cfg)], cwd=cwd)
+        assert proc.returncode == 2, (flavour, proc.stderr)
+        assert f"Did you mean {meant}?" in proc.stderr, (flavour, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        assert not Path(base_config["output_dir"]).exists()
+        if index == 0:  # the rule that made it a local name is stated
+            assert "a name without '/'" in proc.stderr and "'org/name'" in proc.stderr
+
+
 @pytest.mark.slow
 def test_python_main_and_module_entry_points(base_config: dict, tmp_path: Path) -> None:
     cfg = write(tmp_path / "cfg.yaml", base_config)  # JSON is valid YAML

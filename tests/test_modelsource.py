@@ -3,6 +3,7 @@ card share."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,27 @@ def test_an_existing_folder_wins_over_the_hub(tmp_path: Path) -> None:
         resolve_model_source(str(folder))
     (folder / "config.json").write_text("{}")
     assert resolve_model_source(str(folder)) == str(folder.resolve())
+
+
+def test_a_local_name_beside_a_close_folder_is_refused_with_a_did_you_mean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare name or a path one letter off an existing model folder is a typo: refused before
+    any Hub request, naming the folder. An `org/name` stays a Hub id even then (a local
+    mirror's neighbour may well be on the Hub), and so does a bare name close to nothing."""
+    for folder in (tmp_path / "tiny-resnet", tmp_path / "org" / "tiny-resnet"):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    (tmp_path / "no-config").mkdir()  # not a model: never suggested
+    monkeypatch.chdir(tmp_path)
+    for typo, meant in (
+        ("tiny-resnett", "'tiny-resnet'"),
+        ("./tiny-resnett", "'./tiny-resnet'"),
+        (str(tmp_path / "tiny-resnett"), repr(str(tmp_path / "tiny-resnet"))),
+        ("./org/tiny-resnett", "'./org/tiny-resnet'"),
+    ):
+        with pytest.raises(ModelLoadError, match=re.escape(f"Did you mean {meant}?")) as caught:
+            resolve_model_source(typo)
+        assert "'org/name'" in str(caught.value)
+    for hub_id in ("org/tiny-resnett", "zzzzzz", "no-confg"):
+        assert resolve_model_source(hub_id) == hub_id

@@ -283,13 +283,13 @@ def test_model_flavour_is_a_hub_id_or_a_folder_under_the_models_root(
         assert response.status_code == 422, (flavour, response.text)
         assert error_fields(response) == ["model_flavour"], (flavour, response.json())
 
-    # The dashboard's working directory plays no part: a name is a hub id unless the models root
-    # holds a folder of that name.
+    # The dashboard's working directory plays no part: a bare name is a folder under the models
+    # root (or a Hub id the project registered), never one beside the dashboard process.
     shutil.copytree(Path(make_data()["model_flavour"]), tmp_path / "cwd-model")
     monkeypatch.chdir(tmp_path)
     cwd = create(client, project, make_data(model_flavour="cwd-model"), name="cwd")
-    assert cwd.status_code == 201, cwd.text
-    assert cwd.json()["latest"]["data"]["model_flavour"] == "cwd-model"
+    assert cwd.status_code == 422, cwd.text
+    assert error_fields(cwd) == ["model_flavour"] and "VISIONYARD_MODELS_DIR" in cwd.text
 
 
 def test_model_flavour_must_resolve_inside_the_models_root(
@@ -323,6 +323,99 @@ def test_model_flavour_must_resolve_inside_the_models_root(
     )
     assert saved.status_code == 400 and saved.json()["error"]["code"] == "path_outside_root"
     assert client.get(f"{API}/configs/{config_id}").json()["latest_version"] == 1
+
+
+def test_a_mistyped_local_model_name_is_refused_naming_the_closest_folder(
+    client: TestClient, project: int, make_data, models_dir: Path
+) -> None:
+    """A typo in a local model name is a 422 when the config is saved, naming the folder it
+    was probably meant to be and where models go, not a Hub error when the run starts."""
+    assert (models_dir / "tiny-resnet" / "config.json").is_file()  # from make_data
+    root = str(models_dir.resolve())
+    for typo, meant in (
+        ("tiny-resnett", "tiny-resnet"),  # bare name: a local folder by the rule
+        ("./tiny-resnett", "tiny-resnet"),  # a path
+        (f"{models_dir}/tiny-resnett", "tiny-resnet"),  # an absolute path
+    ):
+        response = create(client, project, make_data(model_flavour=typo), name="typo")
+        assert response.status_code == 422, (typo, response.text)
+        assert error_fields(response) == ["model_flavour"], response.json()
+        message = response.json()["error"]["fields"][0]["message"]
+        assert f"Did you mean {meant!r}?" in message, message
+        assert "VISIONYARD_MODELS_DIR" in message and root in message, message
+    bare = create(client, project, make_data(model_flavour="tiny-resnett"), name="typo")
+    rule = bare.json()["error"]["fields"][0]["message"]
+    assert "a name without '/'" in rule and "'org/name'" in rule, rule
+    # Nothing close: still refused, with where to put models and how Hub ids are written.
+    far = create(client, project, make_data(model_flavour="zzzzzz"), name="far")
+    assert far.status_code == 422 and "Did you mean" not in far.text
+    assert "VISIONYARD_MODELS_DIR" in far.text and "'org/name'" in far.text
+    assert client.get(f"{API}/projects/{project}/configs").json()["total"] == 0
+
+    # The existing local name is accepted (stored resolved); so are Hub ids written org/name,
+    # even one whose name is close to a local folder.
+    good = create(client, project, make_data(model_flavour="tiny-resnet"), name="good")
+    assert good.status_code == 201, good.text
+    assert good.json()["latest"]["data"]["model_flavour"] == str(models_dir / "tiny-resnet")
+    for index, hub_id in enumerate(("google/vit-base-patch16-224", "org/tiny-resnett")):
+        made = create(client, project, make_data(model_flavour=hub_id), name=f"hub-{index}")
+        assert made.status_code == 201, (hub_id, made.text)
+        assert made.json()["latest"]["data"]["model_flavour"] == hub_id
+
+    # Saving a new version is checked the same way and leaves the history as it was.
+    config_id = good.json()["id"]
+    saved = client.put(
+        f"{API}/configs/{config_id}", json={"data": make_data(model_flavour="tiny-resnett")}
+    )
+    assert saved.status_code == 422 and "Did you mean 'tiny-resnet'?" in saved.text
+    assert client.get(f"{API}/configs/{config_id}").json()["latest_version"] == 1
+
+
+def test_registry_models_are_accepted_and_suggested(
+    client: TestClient, project: int, make_data, tiny_model
+) -> None:
+    """A bare Hub id (the Hub's legacy spelling) is usable once the project registers it; a
+    registered local folder is usable by its name; both are offered as suggestions."""
+    tiny_model("convnext")
+    for name, source in (("resnet", "resnet-50"), ("convnext", "tiny-convnext")):
+        made = client.post(
+            f"{API}/projects/{project}/models", json={"name": name, "source": source}
+        )
+        assert made.status_code == 201, made.text
+    for index, source in enumerate(("resnet-50", "tiny-convnext")):
+        response = create(client, project, make_data(model_flavour=source), name=f"r{index}")
+        assert response.status_code == 201, (source, response.text)
+    typo = create(client, project, make_data(model_flavour="resnet-5O"), name="typo")
+    assert typo.status_code == 422 and "Did you mean 'resnet-50'" in typo.text, typo.text
+    # Registered in one project only: another project's config may not name it bare.
+    other = make_project(client, "other")
+    refused = create(client, other, make_data(model_flavour="resnet-50"))
+    assert refused.status_code == 422 and error_fields(refused) == ["model_flavour"]
+    assert "register" in refused.json()["error"]["fields"][0]["message"]
+
+
+def test_clone_queue_and_requeue_check_the_model_again(
+    client: TestClient, project: int, make_data, models_dir: Path
+) -> None:
+    """A model folder removed after the config was saved: cloning that version, queueing a run
+    of it and re-queueing a run of it are refused with a 422 naming model_flavour, not left to
+    fail on an agent."""
+    config_id = create(client, project, make_data()).json()["id"]
+    assert client.post(f"{API}/configs/{config_id}/clone", json={"name": "ok"}).status_code == 201
+    run = client.post(f"{API}/configs/{config_id}/runs", json={"gpu_count": 0}).json()
+    assert client.post(f"{API}/runs/{run['id']}/cancel").status_code == 200
+    shutil.rmtree(models_dir / "tiny-resnet")
+    clone = client.post(f"{API}/configs/{config_id}/clone", json={"name": "copy"})
+    queued = client.post(f"{API}/configs/{config_id}/runs", json={"gpu_count": 0})
+    requeued = client.post(f"{API}/runs/{run['id']}/requeue")
+    for response, saved_as in ((clone, "version 1"), (queued, "version 1"), (requeued, "run ")):
+        assert response.status_code == 422, response.text
+        assert error_fields(response) == ["model_flavour"], response.json()
+        message = response.json()["error"]["message"]
+        assert saved_as in message and "does not exist" in message, message
+        assert "Save a new version" in message, message
+    assert client.get(f"{API}/projects/{project}/configs").json()["total"] == 2
+    assert client.get(f"{API}/runs", params={"project_id": project}).json()["total"] == 1
 
 
 # ---- list, clone, delete, errors -----------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from visionyard.errors import ModelLoadError
-from visionyard.modelsource import resolve_model_source
+from visionyard.modelsource import resolve_model_source, suggest_local_folder
 from visionyard.training.hf_quiet import quiet_transformers
 
 
@@ -22,16 +22,20 @@ def _load_error(source: str, exc: Exception) -> ModelLoadError:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
     if Path(source).is_dir():
         return ModelLoadError(f"cannot load the model in folder {source}: {exc}")
+    # An `org/name` is tried on the Hub first (a local folder could mirror it); once the Hub
+    # failed, a local folder of nearly that name is the likelier meaning.
+    local = suggest_local_folder(source)
+    hint = f" {local} (a local folder)" if local else ""
     if offline:
         return ModelLoadError(
             f"model {source!r} is not in the local Hugging Face cache and the Hub is offline "
             "(HF_HUB_OFFLINE=1). Download it on a machine with access "
-            f"(`hf download {source}`) or set model_flavour to a local folder."
+            f"(`hf download {source}`) or set model_flavour to a local folder.{hint}"
         )
     return ModelLoadError(
         f"cannot fetch model {source!r} from the Hugging Face Hub ({type(exc).__name__}: "
         f"{str(exc).splitlines()[0] if str(exc) else ''}). Check the id, your network and, for "
-        "gated models, your access token; or set model_flavour to a local folder."
+        f"gated models, your access token; or set model_flavour to a local folder.{hint}"
     )
 
 

@@ -67,3 +67,12 @@ def list_page(
 
 def remove(session: Session, model_id: int) -> None:
     session.execute(delete(ModelEntry).where(ModelEntry.id == model_id))
+
+
+def hub_sources(session: Session, project_id: int) -> set[str]:
+    """The Hub ids the project's registry holds (a config may name them however they are
+    spelled)."""
+    query = select(ModelEntry.source).where(
+        ModelEntry.project_id == project_id, ModelEntry.kind == "hub"
+    )
+    return set(session.scalars(query))

@@ -178,9 +178,16 @@ def diff_config_versions(
     status_code=status.HTTP_201_CREATED,
 )
 def clone_config(
-    config_id: IdPath, body: ConfigClone, user: CurrentUser, session: SessionDep
+    config_id: IdPath, body: ConfigClone, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> ConfigOut:
+    """A new config whose version 1 copies `version` (default: the latest); its model is
+    checked again first (422 naming `model_flavour` when its folder is gone)."""
     detail = service.clone_config(
-        session, config_id, name=body.name, version=body.version, user_id=user.user_id
+        session,
+        config_id,
+        name=body.name,
+        version=body.version,
+        user_id=user.user_id,
+        models_root=state.settings.models_root,
     )
     return _out(detail)

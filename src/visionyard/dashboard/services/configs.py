@@ -9,7 +9,12 @@ Decisions (documented for the API's users):
 - ``model_flavour`` follows the model registry's rules (`services.models.resolve_source`): a
   Hugging Face id, or a save_pretrained folder under VISIONYARD_MODELS_DIR given relative to it
   or as an absolute path inside it, stored resolved (outside it: ``PathOutsideRootError``, 400).
-  URLs, ``..`` and shell metacharacters are refused (422).
+  URLs, ``..`` and shell metacharacters are refused (422). A bare name (no '/') or a path must
+  be a folder under VISIONYARD_MODELS_DIR, or a Hub id in the project's model registry; a Hub
+  model is otherwise written ``org/name`` (`services.models.resolve_model_flavour`). A local
+  name that does not exist is a 422 suggesting the closest folder ("did you mean"), at save
+  time rather than when an agent starts the run. Cloning a version and queueing a run from one
+  check its model again (a folder may have been removed since): 422 naming ``model_flavour``.
 - Run placement belongs to the agent, which puts each run under the runs root: ``output_dir``,
   ``tb_root``, ``ckpt_dir`` and ``run_name`` must keep their defaults and ``resume`` may only be
   ``auto`` or ``never`` (a checkpoint path would read outside the run); other values are a 422
@@ -21,7 +26,7 @@ Decisions (documented for the API's users):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -30,7 +35,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import configs as repo
-from visionyard.dashboard.services.models import resolve_source
+from visionyard.dashboard.services.models import (
+    recheck_saved_model,
+    registered_hub_ids,
+    resolve_model_flavour,
+)
 from visionyard.dashboard.services.projects import project_not_found
 from visionyard.db.models import ConfigVersion, ModelEntry, TrainingConfig
 from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
@@ -152,23 +161,27 @@ def _resolve_root(root: str, datasets_root: Path) -> str:
     return str(resolved)
 
 
-def _resolve_model(model_flavour: str, models_root: Path) -> str:
+def _resolve_model(model_flavour: str, models_root: Path, registered: Collection[str]) -> str:
     """The registry's rules (one implementation): a hub id as given, or a save_pretrained folder
-    under VISIONYARD_MODELS_DIR stored as its resolved absolute path."""
+    under VISIONYARD_MODELS_DIR stored as its resolved absolute path; a local name must exist."""
     try:
-        stored, _kind = resolve_source(model_flavour, models_root, field="model_flavour")
+        return resolve_model_flavour(model_flavour, models_root, registered=registered)
     except ModelLoadError as exc:
         raise _field_error("model_flavour", model_flavour, str(exc)) from None
-    return stored
 
 
 def validate_config_data(
-    data: Mapping[str, Any], *, datasets_root: Path, models_root: Path
+    data: Mapping[str, Any],
+    *,
+    datasets_root: Path,
+    models_root: Path,
+    registered_models: Collection[str] = (),
 ) -> tuple[dict[str, Any], str]:
     """Validate a submitted TrainConfig; return (stored data, its canonical hash).
 
     ConfigError (422) lists every field problem found at once: unknown keys, types, bounds,
-    placement fields, NUL characters, non-finite numbers.
+    placement fields, NUL characters, non-finite numbers. `registered_models` are the Hub ids
+    of the project's model registry (a bare one is a Hub id only when registered).
     """
     problems = _bad_values(dict(data), "") + _placement_errors(data)
     try:
@@ -184,7 +197,7 @@ def validate_config_data(
         raise ConfigError(f"invalid training config:\n{lines}", unique)
     assert cfg is not None
     updates = {"root": _resolve_root(cfg.root, datasets_root)}
-    updates["model_flavour"] = _resolve_model(cfg.model_flavour, models_root)
+    updates["model_flavour"] = _resolve_model(cfg.model_flavour, models_root, registered_models)
     stored = cfg.model_copy(update=updates).model_dump(mode="json")
     return stored, config_hash(stored)
 
@@ -237,8 +250,12 @@ def create_config(
     datasets_root: Path,
     models_root: Path,
 ) -> ConfigDetail:
+    # The TrainConfig is inspected first (an unknown project's registry is just empty).
     stored, digest = validate_config_data(
-        data, datasets_root=datasets_root, models_root=models_root
+        data,
+        datasets_root=datasets_root,
+        models_root=models_root,
+        registered_models=registered_hub_ids(session, project_id),
     )
     config = _new_config(session, project_id, name)
     version = repo.add_version(
@@ -261,7 +278,10 @@ def save_version(
     version creates nothing (created=False)."""
     config = _config_or_404(session, config_id, for_update=True)
     stored, digest = validate_config_data(
-        data, datasets_root=datasets_root, models_root=models_root
+        data,
+        datasets_root=datasets_root,
+        models_root=models_root,
+        registered_models=registered_hub_ids(session, config.project_id),
     )
     latest = _version_or_404(session, config, config.latest_version)
     created = latest.config_hash != digest
@@ -349,12 +369,20 @@ def diff_versions(
 
 
 def clone_config(
-    session: Session, config_id: int, *, name: str, version: int | None, user_id: int
+    session: Session,
+    config_id: int,
+    *,
+    name: str,
+    version: int | None,
+    user_id: int,
+    models_root: Path,
 ) -> ConfigDetail:
     """A new config in the same project whose version 1 is a copy of `version` (default: the
-    latest). The data was validated when that version was saved, so it is copied as is."""
+    latest). The data was validated when that version was saved, so it is copied as is; only
+    its model is checked again (its folder may be gone)."""
     source = _config_or_404(session, config_id)
     picked = _version_or_404(session, source, version or source.latest_version)
+    check_version_model(session, source, picked, models_root)
     config = _new_config(session, source.project_id, name)
     copy = repo.add_version(
         session,
@@ -365,6 +393,18 @@ def clone_config(
         created_by=user_id,
     )
     return ConfigDetail(config, copy, [copy])
+
+
+def check_version_model(
+    session: Session, config: TrainingConfig, version: ConfigVersion, models_root: Path
+) -> None:
+    """The model of a saved version is still usable (ConfigError, 422, if not)."""
+    recheck_saved_model(
+        version.data,
+        models_root,
+        registered=registered_hub_ids(session, config.project_id),
+        saved_as=f"config {config.id} ({config.name!r}) version {version.version}",
+    )
 
 
 def delete_config(session: Session, config_id: int) -> None:

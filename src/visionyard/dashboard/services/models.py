@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,8 +17,20 @@ from visionyard.dashboard.repositories import models as repo
 from visionyard.dashboard.services.projects import get_project
 from visionyard.dashboard.state import AppState
 from visionyard.db.models import ModelEntry
-from visionyard.errors import ConfigError, ConflictError, ModelLoadError, NotFoundError
-from visionyard.modelsource import is_hub_id
+from visionyard.errors import (
+    ConfigError,
+    ConflictError,
+    ModelLoadError,
+    NotFoundError,
+    PathOutsideRootError,
+)
+from visionyard.modelsource import (
+    NAMING_RULE,
+    did_you_mean,
+    is_hub_id,
+    is_local_name,
+    model_folders,
+)
 from visionyard.paths import MAX_PATH_CHARS, SHELL_METACHARACTERS, resolve_under
 from visionyard.text import text_problem
 
@@ -103,6 +116,69 @@ def resolve_source(source: str, models_root: Path, *, field: str = "source") -> 
             f"({getattr(exc, 'strerror', None) or exc}); check the path and its permissions."
         ) from None
     return str(folder), "local"
+
+
+def _closest_models(source: str, models_root: Path, registered: Collection[str]) -> str:
+    """did_you_mean over what a config could have meant: the save_pretrained folders under the
+    models root (two levels deep, as given relative to it) and the registry's Hub ids."""
+    typed = source.removeprefix("./")
+    base = models_root.resolve()
+    if Path(typed).is_absolute() and Path(typed).is_relative_to(base):
+        typed = Path(typed).relative_to(base).as_posix()
+    return did_you_mean(typed, [*model_folders(base, depth=2), *registered])
+
+
+def resolve_model_flavour(
+    source: str, models_root: Path, *, registered: Collection[str], field: str = "model_flavour"
+) -> str:
+    """A config's model, stored as `resolve_source` stores it, with one rule more: a local
+    spelling (`modelsource.is_local_name`: a bare name or a path) must be a folder under the
+    models root, unless it is a Hub id the project's registry holds (the way to use one of the
+    Hub's legacy bare ids). A bare name the root does not hold is refused here, at save time,
+    rather than sent to the Hub by the trainer and failing there. `org/name` stays a Hub id.
+
+    Failures say what was meant, when a folder or a registered id is close ("did you mean"),
+    and where models go (ModelLoadError, 422; a path leading out: PathOutsideRootError, 400).
+    """
+    try:
+        stored, kind = resolve_source(source, models_root, field=field)
+    except ModelLoadError as exc:  # a folder that is missing, a file, or has no config.json
+        suggestion = _closest_models(source, models_root, registered)
+        if not suggestion:
+            raise
+        raise ModelLoadError(f"{exc} {suggestion}") from None
+    if kind == "hub" and is_local_name(stored) and stored not in registered:
+        base = models_root.resolve()
+        suggestion = _closest_models(source, models_root, registered)
+        raise ModelLoadError(
+            f"{field} {source[:200]!r} is not a model folder under {MODELS_ENV} ({base}) "
+            f"nor a Hub id registered in this project. {suggestion + ' ' if suggestion else ''}"
+            "Copy the save_pretrained "
+            f"folder into {MODELS_ENV}, or give the Hub model as 'org/name' (or register it "
+            f"in this project's models first). The rule: {NAMING_RULE}."
+        )
+    return stored
+
+
+def registered_hub_ids(session: Session, project_id: int) -> set[str]:
+    return repo.hub_sources(session, project_id)
+
+
+def recheck_saved_model(
+    data: Mapping[str, Any], models_root: Path, *, registered: Collection[str], saved_as: str
+) -> None:
+    """Refuse (ConfigError, 422 naming model_flavour) a saved config whose model can no longer
+    be used: its folder was removed or renamed since, it left the models root, or it was saved
+    before bare names were checked. Cloning or queueing it would only fail later, on an agent."""
+    source = str(data.get("model_flavour", ""))
+    try:
+        resolve_model_flavour(source, models_root, registered=registered)
+    except (ModelLoadError, ConfigError, PathOutsideRootError) as exc:
+        message = (
+            f"{saved_as} names a model that cannot be used now: {exc} Save a new version of "
+            "the config naming an existing model, then use that version."
+        )
+        raise ConfigError(message, [{"field": "model_flavour", "message": message}]) from None
 
 
 def _duplicate(name: str) -> ConflictError:

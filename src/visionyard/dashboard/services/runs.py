@@ -10,6 +10,9 @@ Decisions (documented for the API's users):
   relative to the runs root); the agent passes it to the trainer as output_dir/run_name.
 - Re-queue ("reproduce") creates a NEW run with the same snapshot and hash, tagged
   ``requeue-of:<original id>`` (shown as ``requeued_from``); only finished runs qualify.
+- Queueing and re-queueing check the snapshot's model again (its folder may have been removed
+  since the version was saved): a 422 naming ``model_flavour`` instead of a run that an agent
+  could only fail.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from visionyard import runqueue
 from visionyard.dashboard.repositories import configs as configs_repo
 from visionyard.dashboard.repositories import runs as repo
+from visionyard.dashboard.services.configs import check_version_model
 from visionyard.dashboard.services.files import delete_run_files, run_dir_target
+from visionyard.dashboard.services.models import recheck_saved_model, registered_hub_ids
 from visionyard.dashboard.services.projects import project_not_found
 from visionyard.db.models import TERMINAL_STATES, Run, RunState
 from visionyard.errors import NotFoundError, RateLimitedError, RunStateError
@@ -178,6 +183,7 @@ def queue_run(
             f"group {group_id} does not exist in project {config.project_id}; create the group "
             "in the config's project or leave group_id out"
         )
+    check_version_model(session, config, picked, settings.models_root)
     _check_quota(session, settings, user_id)
     return _enqueue(
         session,
@@ -222,6 +228,12 @@ def requeue_run(
             f"run {run_id} is {original.state.value}; only finished runs (succeeded, failed, "
             "canceled) can be re-queued. Cancel it first, or wait for it to finish."
         )
+    recheck_saved_model(
+        original.config_snapshot,
+        settings.models_root,
+        registered=registered_hub_ids(session, original.project_id),
+        saved_as=f"run {run_id}'s config",
+    )
     _check_quota(session, settings, user_id)
     tags = {t.tag for t in original.tags if not t.tag.startswith(REQUEUE_TAG)}
     return _enqueue(
