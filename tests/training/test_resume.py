@@ -1,22 +1,48 @@
 """Stopping and resuming through `train()` (resume.py): bit-identical to a run that never
-stopped, at an epoch boundary and mid-epoch; a torn `last` checkpoint is skipped, never fatal."""
+stopped, at an epoch boundary and mid-epoch (weights, val and train metrics in results, events
+and TensorBoard); a torn `last` checkpoint is skipped, never fatal; a mid-epoch checkpoint from
+before the train sums were saved still resumes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tests.training.runfolder import read_events, results
 
 from visionyard.training.config import build_config
 from visionyard.training.control import StopSignal
+from visionyard.training.resume import EPOCH_SUMS_KEY
 from visionyard.training.runner import train
 
 
 def _final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(run_dir / "checkpoints" / "last" / "model.safetensors")
+
+
+def _epoch_metrics(run_dir: Path, split: str) -> list[tuple[int, int, dict]]:
+    """(epoch, step, values) of every `metrics` event of `split`, over all of the run's starts."""
+    return [
+        (e["epoch"], e["step"], e["values"])
+        for e in read_events(run_dir)
+        if e["type"] == "metrics" and e["split"] == split
+    ]
+
+
+def _tb_scalars(run_dir: Path, prefix: str) -> dict[str, list[tuple[int, float]]]:
+    """TensorBoard's own reading of the run's scalars under `prefix` (every event file)."""
+    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {
+        tag: [(e.step, e.value) for e in acc.Scalars(tag)]
+        for tag in acc.Tags()["scalars"]
+        if tag.startswith(prefix)
+    }
 
 
 def _assert_same_run(a: Path, b: Path) -> None:
@@ -26,10 +52,13 @@ def _assert_same_run(a: Path, b: Path) -> None:
         assert torch.equal(wa[key], wb[key]), key
     ha, hb = results(a)["history"], results(b)["history"]
     assert [h["val"] for h in ha] == [h["val"] for h in hb]
-    # a run resumed mid-epoch reports no train mean for the partial epoch; compare the rest
-    for x, y in zip(ha, hb, strict=True):
-        if x["train"] and y["train"]:
-            assert x["train"] == y["train"]
+    # Every epoch's train means, the resumed one included, to the bit.
+    assert all(h["train"] for h in ha + hb), (ha, hb)
+    assert [h["train"] for h in ha] == [h["train"] for h in hb]
+    for split in ("train", "val"):
+        assert _epoch_metrics(a, split) == _epoch_metrics(b, split), split
+    assert _tb_scalars(a, "train/") == _tb_scalars(b, "train/")
+    assert set(_tb_scalars(a, "train/")) >= {"train/loss", "train/acc@1"}
     sa = json.loads((a / "checkpoints" / "last" / "state.json").read_text())
     sb = json.loads((b / "checkpoints" / "last" / "state.json").read_text())
     assert sa["step"] == sb["step"]
@@ -46,6 +75,21 @@ class StopAfterPolls(StopSignal):
         self.remaining -= 1
         if self.remaining < 0:
             self.set("test stop")
+        return super().is_set()
+
+
+class CrashAfterPolls(StopSignal):
+    """A crash (an exception out of the loop, as a failing step would raise) once the loop has
+    polled for a stop `n` times, i.e. right after optimizer step n + 1 and its checkpoint."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.remaining = n
+
+    def is_set(self) -> bool:
+        self.remaining -= 1
+        if self.remaining < 0:
+            raise RuntimeError("simulated crash")
         return super().is_set()
 
 
@@ -75,9 +119,72 @@ def test_stop_mid_epoch_then_resume_is_bit_identical(base_config: dict) -> None:
     assert stopped.status == "stopped" and stopped.epochs_completed == 1
     state = json.loads((stopped.run_dir / "checkpoints" / "last" / "state.json").read_text())
     assert state["batches_done"] > 0  # genuinely mid-epoch
+    sums = torch.load(
+        stopped.run_dir / "checkpoints" / "last" / "training_state.pt", weights_only=True
+    )[EPOCH_SUMS_KEY]
+    assert int(sums["samples"][0]) == state["batches_done"] * cfg["batch_size"]
     resumed = train(build_config(cfg | {"run_name": "split"}))
     assert resumed.status == "succeeded"
     _assert_same_run(straight.run_dir, resumed.run_dir)
+
+
+def test_crash_after_a_periodic_checkpoint_then_resume_keeps_the_train_metrics(
+    base_config: dict,
+) -> None:
+    """The sums a periodic (checkpoint_every_steps) save holds are the ones at its step: a run
+    that crashes after it resumes from there with the same train means as the straight run."""
+    cfg = base_config | {"epochs": 2, "checkpoint_every_steps": 2}
+    straight = train(build_config(cfg | {"run_name": "straight"}))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(build_config(cfg | {"run_name": "split"}), stop=CrashAfterPolls(2))
+    run_dir = Path(cfg["output_dir"]) / "split"
+    state = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
+    assert (state["step"], state["batches_done"]) == (2, 2)  # the periodic save, mid-epoch
+    resumed = train(build_config(cfg | {"run_name": "split"}))
+    assert resumed.status == "succeeded"
+    _assert_same_run(straight.run_dir, resumed.run_dir)
+
+
+def _rewrite_training_state(checkpoint: Path, change) -> None:
+    """Rewrite a checkpoint's training_state.pt through `change` and its manifest entry, as a
+    Visionyard that wrote that content would have."""
+    path = checkpoint / "training_state.pt"
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, path)
+    manifest_path = checkpoint / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["files"]:
+        if entry["file"] == path.name:
+            entry["size"] = path.stat().st_size
+            entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_a_mid_epoch_checkpoint_without_train_sums_still_resumes(base_config: dict) -> None:
+    """A mid-epoch checkpoint written before the running train sums were saved: the run resumes
+    and finishes with the same weights and val metrics; only the resumed epoch reports no train
+    means (the old behaviour, said in the run's log), and no train event for it."""
+    cfg = base_config | {"epochs": 2}
+    straight = train(build_config(cfg | {"run_name": "straight"}))
+    stopped = train(build_config(cfg | {"run_name": "split"}), stop=StopAfterPolls(2))
+    assert stopped.status == "stopped" and stopped.epochs_completed == 0
+    last = stopped.run_dir / "checkpoints" / "last"
+    _rewrite_training_state(last, lambda state: state.pop(EPOCH_SUMS_KEY))
+    resumed = train(build_config(cfg | {"run_name": "split"}))
+    assert resumed.status == "succeeded"
+    history, reference = results(resumed.run_dir)["history"], results(straight.run_dir)["history"]
+    assert [h["train"] for h in history] == [{}, reference[1]["train"]]
+    assert [h["val"] for h in history] == [h["val"] for h in reference]
+    assert [epoch for epoch, _, _ in _epoch_metrics(resumed.run_dir, "train")] == [2]
+    for key, value in _final_weights(resumed.run_dir).items():
+        assert torch.equal(value, _final_weights(straight.run_dir)[key]), key
+    warnings = [
+        e["message"]
+        for e in read_events(resumed.run_dir)
+        if e["type"] == "log" and e["level"] == "warning"
+    ]
+    assert any("predates saved train sums" in m and "epoch 1" in m for m in warnings), warnings
 
 
 def test_torn_last_checkpoint_falls_back_to_an_older_valid_one(base_config: dict) -> None:

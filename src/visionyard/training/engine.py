@@ -42,22 +42,24 @@ def logits_of(output: object) -> Tensor:
 
 
 @dataclass
-class StepInfo:
-    """What the runner sees after each optimizer step."""
-
-    step: int  # global optimizer steps completed
-    epoch: int
-    batches_done: int  # micro-batches of this epoch consumed (for mid-epoch resume)
-    loss: Tensor  # detached mean loss of the last micro-batch, still on the device
-
-
-@dataclass
 class EpochStats:
+    """The epoch's running train sums (device tensors, no host sync while training) and where
+    the epoch stands. A mid-epoch checkpoint saves the sums, so a resumed epoch reports the
+    same means as one that never stopped."""
+
     loss_sum: Tensor
     correct: Tensor
     samples: int = 0
     batches_done: int = 0
     stopped: bool = False
+
+    @classmethod
+    def zeros(cls, device: torch.device, *, batches_done: int = 0) -> EpochStats:
+        return cls(
+            loss_sum=torch.zeros((), device=device),
+            correct=torch.zeros((), device=device, dtype=torch.long),
+            batches_done=batches_done,
+        )
 
     def summary(self, all_reduce_sum: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
         """Host values; syncs once per epoch. Under DDP pass the context's ``all_reduce_sum`` (every
@@ -76,6 +78,17 @@ class EpochStats:
         if samples == 0:
             return {}
         return {"loss": loss_sum / samples, "acc@1": correct / samples}
+
+
+@dataclass
+class StepInfo:
+    """What the runner sees after each optimizer step."""
+
+    step: int  # global optimizer steps completed
+    epoch: int
+    batches_done: int  # micro-batches of this epoch consumed (for mid-epoch resume)
+    loss: Tensor  # detached mean loss of the last micro-batch, still on the device
+    stats: EpochStats  # the epoch's running sums so far (a mid-epoch checkpoint saves them)
 
 
 class BatchMixer:
@@ -165,19 +178,22 @@ class TrainLoop:
         epoch: int,
         num_batches: int,
         start_batch: int = 0,
+        carried: EpochStats | None = None,
         on_step: Callable[[StepInfo], None] | None = None,
     ) -> EpochStats:
         """Train over `batches` (already on the device, normalised), which start at micro-batch
         `start_batch` of an epoch of `num_batches`. Stops early, at an optimizer-step boundary,
-        when `stop_requested()` turns true."""
+        when `stop_requested()` turns true. `carried` holds the sums of the `start_batch`
+        micro-batches trained before a resume; they are added to, so the epoch's means cover
+        all of it."""
         if start_batch % self.grad_accum_steps and start_batch != num_batches:
             raise ValueError("resume position must sit on an accumulation-window boundary")
         self.model.train()
-        stats = EpochStats(
-            loss_sum=torch.zeros((), device=self.device),
-            correct=torch.zeros((), device=self.device, dtype=torch.long),
-            batches_done=start_batch,
-        )
+        stats = EpochStats.zeros(self.device, batches_done=start_batch)
+        if carried is not None:
+            stats.loss_sum = carried.loss_sum.to(self.device, stats.loss_sum.dtype).clone()
+            stats.correct = carried.correct.to(self.device, stats.correct.dtype).clone()
+            stats.samples = carried.samples
         accum = self.grad_accum_steps
         index = start_batch
         for images, labels in batches:
@@ -205,7 +221,7 @@ class TrainLoop:
             if closes_window:
                 self._optimizer_step()
                 if on_step is not None:
-                    on_step(StepInfo(self.step, epoch, index, detached))
+                    on_step(StepInfo(self.step, epoch, index, detached, stats))
                 if self.stop_requested():
                     stats.stopped = index < num_batches
                     break

@@ -3,6 +3,13 @@ run continues from one exactly where it stopped (bit-identical to a run that nev
 
 Every save writes ``last`` (the full state at the current position) and copies it to the other
 names asked for (``best``, ``epoch_NNN``). The format on disk is ``checkpoint.py``'s.
+
+A mid-epoch checkpoint also holds the epoch's running train sums (loss sum, correct count,
+sample count), one slot per rank under ``training_state["train_epoch_sums"]``: the resumed epoch
+adds to them and reports the same train means as a run that never stopped. A mid-epoch
+checkpoint written before these sums were saved still resumes; that one epoch then reports no
+train means (``"train": {}``: half an epoch's mean would mislead), as every resumed epoch did
+before, and the run says so in its log.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ from visionyard.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from visionyard.training.engine import TrainLoop
+from visionyard.training.distributed import DistContext
+from visionyard.training.engine import EpochStats, TrainLoop
 from visionyard.training.export import unwrap_model
 from visionyard.training.loaders import DataPipeline
 from visionyard.training.optim import WarmupSchedule
 from visionyard.training.repro import capture_rng_state, restore_rng_state
 from visionyard.training.setup import RunSetup
 from visionyard.training.tracking import Tracker
+
+#: training_state key of the interrupted epoch's running train sums (absent at an epoch boundary)
+EPOCH_SUMS_KEY = "train_epoch_sums"
 
 
 @dataclass
@@ -41,6 +52,24 @@ class Progress:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def gather_epoch_sums(stats: EpochStats, ctx: DistContext) -> dict[str, torch.Tensor]:
+    """Every rank's running train sums, slot `rank` holding that rank's, on the CPU. A
+    collective: every rank calls it. Each rank fills only its own slot and the others' are
+    zeros, so the sum over ranks copies every value exactly."""
+    device = stats.loss_sum.device
+    slots = {
+        "loss_sum": (stats.loss_sum, stats.loss_sum.dtype),
+        "correct": (stats.correct, stats.correct.dtype),
+        "samples": (torch.tensor(stats.samples, device=device), torch.long),
+    }
+    gathered = {}
+    for name, (value, dtype) in slots.items():
+        slot = torch.zeros(ctx.world_size, dtype=dtype, device=device)
+        slot[ctx.rank] = value
+        gathered[name] = ctx.all_reduce_sum(slot).cpu()
+    return gathered
+
+
 def save_run_checkpoint(
     setup: RunSetup,
     tracker: Tracker,
@@ -48,10 +77,15 @@ def save_run_checkpoint(
     data: DataPipeline,
     progress: Progress,
     names: list[str],
+    *,
+    epoch_sums: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Save ``last`` at the current position, then copy it to ``names``. Rank 0 only."""
+    """Save ``last`` at the current position, then copy it to ``names``. Rank 0 only.
+    `epoch_sums` (from `gather_epoch_sums`) are the running train sums of a mid-epoch save."""
     ckpt_dir = setup.paths.ckpt_dir
     training_state, state = _checkpoint_payload(setup, loop, data, progress)
+    if epoch_sums is not None:
+        training_state[EPOCH_SUMS_KEY] = epoch_sums
     path = save_checkpoint(
         ckpt_dir,
         "last",
@@ -123,8 +157,10 @@ def restore_checkpoint(
     scaler: torch.amp.GradScaler | None,
     data: DataPipeline,
     total_steps: int,
-) -> tuple[int, Progress]:
-    """Load ``path`` into the bare model and the training state; returns (step, progress).
+) -> tuple[int, Progress, EpochStats | None]:
+    """Load ``path`` into the bare model and the training state; returns (step, progress, this
+    rank's running train sums of the interrupted epoch). The sums are None at an epoch boundary,
+    and for a mid-epoch checkpoint written before they were saved (see the module docstring).
 
     Takes the loop's parts rather than the loop: an error raised here must not keep the DDP
     wrapper alive (the traceback holds this frame) past the process group's shutdown.
@@ -151,7 +187,8 @@ def restore_checkpoint(
             scaler.load_state_dict(ts["scaler"])
         data.load_preprocess_state(ts.get("device_aug"))
         restore_rng_state(st["rng"], ts["rng"])
-    except (KeyError, ValueError, RuntimeError) as exc:
+        carried = _carried_sums(ts, setup, batches_done=int(st["batches_done"]))
+    except (KeyError, ValueError, RuntimeError, IndexError) as exc:
         raise CheckpointError(
             f"checkpoint {path} does not fit this model/optimizer ({exc}); "
             "start a new run (another run_name) or fix resume"
@@ -163,4 +200,18 @@ def restore_checkpoint(
         best_epoch=st.get("best_epoch"),
         history=list(st.get("history", [])),
     )
-    return int(st["step"]), progress
+    return int(st["step"]), progress, carried
+
+
+def _carried_sums(ts: dict[str, Any], setup: RunSetup, *, batches_done: int) -> EpochStats | None:
+    """This rank's slot of the saved running train sums, on its device."""
+    sums = ts.get(EPOCH_SUMS_KEY)
+    if batches_done == 0 or sums is None:
+        return None
+    rank, device = setup.ctx.rank, setup.device
+    return EpochStats(
+        loss_sum=sums["loss_sum"][rank].to(device),
+        correct=sums["correct"][rank].to(device),
+        samples=int(sums["samples"][rank]),
+        batches_done=batches_done,
+    )

@@ -29,6 +29,7 @@ from visionyard.training.results import RunResult, publish_results, run_result
 from visionyard.training.resume import (
     Progress,
     choose_checkpoint,
+    gather_epoch_sums,
     restore_checkpoint,
     save_run_checkpoint,
 )
@@ -90,6 +91,9 @@ class Run:
         self.metrics = parts.metrics
         self.steps_per_epoch = parts.steps_per_epoch
         self.progress = Progress()
+        # The resumed epoch's train sums from before the stop (None: none to carry, or a
+        # checkpoint older than the saved sums).
+        self.carried: EpochStats | None = None
 
     def close(self) -> None:
         """Drop the training loop, which alone holds the DDP wrapper. The wrapper's reducer holds
@@ -100,12 +104,23 @@ class Run:
         del self.loop
 
     # ---- checkpoints -----------------------------------------------------------------------------
-    def save(self, names: list[str], *, sync: bool = True) -> None:
+    def save(
+        self, names: list[str], *, sync: bool = True, running: EpochStats | None = None
+    ) -> None:
         """Save `last` (full state at the current position), then copy it to other names.
-        Rank 0 writes; with `sync` every rank waits for it (no rank runs ahead of a checkpoint)."""
+        Rank 0 writes; with `sync` every rank waits for it (no rank runs ahead of a checkpoint).
+        Mid-epoch, `running` are the epoch's train sums so far: every rank's are saved (a
+        collective, so every rank calls save)."""
+        sums = gather_epoch_sums(running, self.ctx) if running is not None else None
         if self.ctx.is_main:
             save_run_checkpoint(
-                self.setup, self.tracker, self.loop, self.data, self.progress, names
+                self.setup,
+                self.tracker,
+                self.loop,
+                self.data,
+                self.progress,
+                names,
+                epoch_sums=sums,
             )
         if sync:
             self.ctx.barrier()
@@ -117,7 +132,7 @@ class Run:
             self.say(f"skipping invalid checkpoint {bad}: {reason}", "warning")
         if path is None:
             return
-        self.loop.step, self.progress = restore_checkpoint(
+        self.loop.step, self.progress, self.carried = restore_checkpoint(
             path,
             self.setup,
             model=unwrap_model(self.loop.model),
@@ -132,6 +147,12 @@ class Run:
             f"batch {self.progress.batches_done}, step {self.loop.step}"
         )
         self.tracker.state("resumed", checkpoint=str(path), step=self.loop.step)
+        if self.progress.batches_done and self.carried is None:
+            self.say(
+                f"checkpoint {path} predates saved train sums: epoch {self.progress.epoch + 1} "
+                "will report no train metrics (its other metrics are unaffected)",
+                "warning",
+            )
 
     # ---- reporting -------------------------------------------------------------------------------
     def say(self, message: str, level: str = "info") -> None:
@@ -175,7 +196,7 @@ class Run:
             every = cfg.checkpoint_every_steps
             if every and info.step % every == 0 and info.batches_done < self.data.train_batches:
                 self.progress.batches_done = info.batches_done
-                self.save([])
+                self.save([], running=info.stats)
 
         return on_step
 
@@ -199,6 +220,7 @@ class Run:
         while self.progress.epoch < cfg.epochs:
             epoch = self.progress.epoch
             start_batch = self.progress.batches_done
+            carried, self.carried = self.carried, None
             batches = self.data.train_batches_from(epoch, start_batch)
             with tqdm(
                 total=self.data.train_batches,
@@ -213,18 +235,19 @@ class Run:
                     epoch=epoch,
                     num_batches=self.data.train_batches,
                     start_batch=start_batch,
+                    carried=carried,
                     on_step=self._on_step(bar, started, first_step),
                 )
             if stats.stopped:
                 self.progress.batches_done = stats.batches_done
-                self.save([], sync=False)
+                self.save([], sync=False, running=stats)
                 self.say(f"stop requested: saved a checkpoint at step {self.loop.step}")
                 self.tracker.state("stopped", step=self.loop.step)
                 # Only now may the other ranks exit: when one worker exits, torchrun signals the
                 # rest, and rank 0 must have recorded the stop by then.
                 self.ctx.barrier()
                 return run_result(self.setup, "stopped", self.progress, self.loop.step)
-            self._end_epoch(epoch, stats, resumed_mid_epoch=start_batch > 0)
+            self._end_epoch(epoch, stats, whole=start_batch == 0 or carried is not None)
             # Collective: a signal that reached one rank only must stop all of them here.
             if self.ctx.any_flag(self.stop.is_set(), self.setup.device):
                 self.tracker.state("stopped", step=self.loop.step)
@@ -232,11 +255,14 @@ class Run:
                 return run_result(self.setup, "stopped", self.progress, self.loop.step)
         return self.finish()
 
-    def _end_epoch(self, epoch: int, stats: EpochStats, *, resumed_mid_epoch: bool) -> None:
+    def _end_epoch(self, epoch: int, stats: EpochStats, *, whole: bool) -> None:
+        """`whole`: the sums cover the entire epoch (it was not resumed mid-way, or it was and
+        its checkpoint carried the sums from before the stop)."""
         cfg = self.cfg
-        # A partial (resumed) epoch reports no train means: half an epoch's mean would mislead.
-        # The same on every rank, so the collective inside summary() runs on all or none.
-        train = {} if resumed_mid_epoch else stats.summary(self.ctx.all_reduce_sum)
+        # Only a resumed epoch whose earlier part's sums were not saved (an older checkpoint)
+        # reports no train means: half an epoch's mean would mislead. The same on every rank,
+        # so the collective inside summary() runs on all or none.
+        train = stats.summary(self.ctx.all_reduce_sum) if whole else {}
         self.ctx.broadcast_buffers(unwrap_model(self.loop.model))
         val = self.loop.evaluate(self.data.val_batches(), self.metrics)
         value = val.scalars[cfg.monitor_metric]
