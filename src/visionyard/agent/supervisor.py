@@ -11,6 +11,11 @@ Exit codes of `python -m visionyard.training` decide the outcome (with what the 
 anything else         crashed: re-queued as the next attempt while restarts remain
 ====================  =====================================================================
 
+A user's cancel reaches the supervisor within a second (`CancelWatch`: LISTEN/NOTIFY on
+PostgreSQL, a 0.5 s poll of the run's flag on SQLite; the lease renewal, every third of a lease,
+is the fallback), and the trainer gets SIGTERM at once: it stops after its current optimizer
+step and saves `last`, so the run can be resumed later.
+
 A lost lease (StaleAttempt on any write) kills the trainer at once and reports nothing: another
 agent may already own the run. The trainer cannot outlive a lease the agent no longer believes
 in: its liveness file is touched only while the lease is locally valid (see `LeaseClock`).
@@ -43,6 +48,7 @@ from visionyard.agent.relay import (
 )
 from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, EXIT_SUPERVISOR_LOST
 from visionyard.runqueue._db import DB
+from visionyard.runqueue.control import DEFAULT_POLL_INTERVAL, CancelWatch
 from visionyard.runqueue.errors import StaleAttempt
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,8 @@ class SupervisionOptions:
     max_log_bytes: int = 8 * 1024 * 1024
     sample_interval: float = 5.0
     tick: float = 0.25
+    #: SQLite: how often the run's cancel flag is read (PostgreSQL is told by NOTIFY)
+    cancel_poll_interval: float = DEFAULT_POLL_INTERVAL
 
 
 class Sampler(Protocol):
@@ -206,6 +214,14 @@ class Supervision:
         )
         toucher = threading.Thread(target=self._touch_while_trusted, daemon=True)
         toucher.start()
+        cancel_watch = CancelWatch(
+            self.db,
+            run_id=launch.run_id,
+            attempt=launch.attempt,
+            agent_id=self.agent_id,
+            poll_interval=self.options.cancel_poll_interval,
+            on_error=self.db_health.failed,
+        )
         try:
             self.process = TrainerProcess(
                 launch.argv, env=launch.env, cwd=launch.run_dir, on_line=output.add
@@ -219,8 +235,9 @@ class Supervision:
                 self.process.pid,
                 " ".join(launch.argv[1:4]),
             )
-            return self._supervise(self.process, relay, output)
+            return self._supervise(self.process, relay, output, cancel_watch)
         finally:
+            cancel_watch.close()
             self._toucher_stop.set()
             with contextlib.suppress(OSError):
                 launch.supervisor_file.unlink()
@@ -228,7 +245,9 @@ class Supervision:
                 self.process.kill()  # never leave a trainer behind, whatever happened
             output.close()
 
-    def _supervise(self, proc: TrainerProcess, relay: Relay, output: OutputLog) -> Outcome:
+    def _supervise(
+        self, proc: TrainerProcess, relay: Relay, output: OutputLog, cancel_watch: CancelWatch
+    ) -> Outcome:
         launch, opts = self.launch, self.options
         renew_every = max(0.2, opts.lease_seconds / 3)
         next_renew = time.monotonic() + renew_every
@@ -274,7 +293,12 @@ class Supervision:
                     self.housekeeping()
                 if code is not None:
                     break
-                time.sleep(opts.tick)
+                if stop_reason is None:
+                    # The pause between ticks, cut short by a cancel request.
+                    if cancel_watch.wait(opts.tick):
+                        stop_reason = "cancel"
+                else:
+                    time.sleep(opts.tick)
             code = proc.reap()
             output.close()
             self._final_pump(relay)

@@ -81,6 +81,7 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/configs/{config_id}/runs"): frozenset({429}),
     ("POST", "/api/v1/runs/{run_id}/cancel"): frozenset({409}),
     ("POST", "/api/v1/runs/{run_id}/requeue"): frozenset({409, 429}),
+    ("POST", "/api/v1/runs/{run_id}/resume"): frozenset({409, 429}),
     ("DELETE", "/api/v1/runs/{run_id}"): frozenset({409}),
     ("GET", "/api/v1/runs/{run_id}/results"): frozenset({400, 409}),
     ("GET", "/api/v1/runs/{run_id}/files"): frozenset({400, 409}),

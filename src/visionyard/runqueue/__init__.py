@@ -1,6 +1,7 @@
 """The run queue: enqueue, atomic claim, leases and the reaper, fenced agent writes, lifecycle
-transitions and wake-ups. Shared by the dashboard and the training agents; works on SQLite and
-PostgreSQL. Every function takes the database (an Engine or a sessionmaker) explicitly.
+transitions (cancel, resume), wake-ups and cancel delivery to agents. Shared by the dashboard
+and the training agents; works on SQLite and PostgreSQL. Every function takes the database (an
+Engine or a sessionmaker) explicitly.
 
 Semantics: docs/architecture.md, "The run queue: states, leases, fencing"; the promises (R1-R5,
 R15) and the tests in tests/runqueue that prove them: docs/reliability.md.
@@ -15,6 +16,7 @@ from visionyard.runqueue.agents import (
     set_agent_drained,
 )
 from visionyard.runqueue.claim import DEFAULT_LEASE_SECONDS, ClaimedRun, claim_next
+from visionyard.runqueue.control import CANCEL_CHANNEL, CancelWatch, cancel_requested
 from visionyard.runqueue.enqueue import enqueue
 from visionyard.runqueue.errors import RunNotFound, StaleAttempt, UnknownAgent
 from visionyard.runqueue.events import event_rows, record_checkpoint, write_events
@@ -28,12 +30,16 @@ from visionyard.runqueue.lifecycle import (
     requeue_for_drain,
 )
 from visionyard.runqueue.notify import CHANNEL, WorkWaiter
+from visionyard.runqueue.resume import RESUMABLE_STATES, not_resumable_reason, resume_run
 
 __all__ = [
+    "CANCEL_CHANNEL",
     "CHANNEL",
     "DEFAULT_LEASE_SECONDS",
     "OUTCOMES",
+    "RESUMABLE_STATES",
     "CancelResult",
+    "CancelWatch",
     "ClaimedRun",
     "Outcome",
     "ReapResult",
@@ -42,16 +48,19 @@ __all__ = [
     "UnknownAgent",
     "WorkWaiter",
     "agent_heartbeat",
+    "cancel_requested",
     "claim_next",
     "enqueue",
     "event_rows",
     "finish_run",
     "reap_expired",
     "record_checkpoint",
+    "not_resumable_reason",
     "register_agent",
     "renew_lease",
     "request_cancel",
     "requeue_for_drain",
+    "resume_run",
     "runs_held_by",
     "set_agent_drained",
     "write_events",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.db.models import TERMINAL_STATES, Agent, Run, RunState
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or
+from visionyard.runqueue.control import notify_cancel
 from visionyard.runqueue.feed import RUNS_TOPIC, emit, run_change
 from visionyard.runqueue.fencing import LockedRun, lock_current_attempt, lock_run
 from visionyard.runqueue.notify import notify_work
@@ -150,8 +151,9 @@ class CancelResult:
 
 def request_cancel(db: DB, run_id: int, *, now: float | None = None) -> CancelResult:
     """Cancel a run: queued → canceled at once (it can never be claimed afterwards); running →
-    `cancel_requested` (the agent sees it on its next lease renewal, stops the trainer and
-    reports "canceled"); finished → nothing to do. RunNotFound for an unknown id."""
+    `cancel_requested` (its agent's `CancelWatch` sees it within a second, at the latest its
+    next lease renewal does; it stops the trainer and reports "canceled"); finished → nothing
+    to do. RunNotFound for an unknown id."""
     ts = now_or(now)
 
     def work(session: Session) -> CancelResult:
@@ -172,6 +174,7 @@ def request_cancel(db: DB, run_id: int, *, now: float | None = None) -> CancelRe
                 [run_change(run_id, run.state, run.attempt, run.agent_name, cancel_requested=True)],
                 ts,
             )
+            notify_cancel(session, run_id)
             msg = f"cancel of run {run_id} requested; its agent stops it within seconds"
             return CancelResult(run_id, run.state, True, msg)
         assert run.state in TERMINAL_STATES

@@ -18,7 +18,6 @@ promotes or deletes them. Only one process (rank 0) writes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -26,7 +25,6 @@ import pickle
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,20 +35,45 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from visionyard.errors import CheckpointError
+from visionyard.training.checkpoint_files import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    REQUIRED_FILES,
+    STATE_FILE,
+    TRAINING_STATE_FILE,
+    WEIGHTS_FILE,
+    check_files,
+    find_resumable,
+    leftover_dirs,
+    read_manifest,
+    read_state_json,
+    recency_key,
+    sha256_file,
+    validate_checkpoint,
+)
 from visionyard.training.fsutil import fsync_dir
 
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-TRAINING_STATE_FILE = "training_state.pt"
-STATE_FILE = "state.json"
-MANIFEST_FILE = "MANIFEST.json"
-REQUIRED_FILES = (WEIGHTS_FILE, TRAINING_STATE_FILE, STATE_FILE)
+# The format and its validation live in the torch-free `checkpoint_files`; re-exported here so
+# that callers find the whole checkpoint API in one module.
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST_FILE",
+    "REQUIRED_FILES",
+    "STATE_FILE",
+    "TRAINING_STATE_FILE",
+    "WEIGHTS_FILE",
+    "Checkpoint",
+    "copy_checkpoint",
+    "find_resumable",
+    "load_checkpoint",
+    "save_checkpoint",
+    "swap_directory",
+    "validate_checkpoint",
+]
 
 # Pickle-based weight files other tools leave behind; we name them when refusing a directory.
 _PICKLE_WEIGHT_FILES = ("pytorch_model.bin", "model.pt", "model.pth", "checkpoint.pt")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_LEFTOVER_RE = re.compile(r"^\.(tmp|old)-(?P<name>.+)-(?P<uid>[0-9a-f]{32})$")
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -63,14 +86,6 @@ class Checkpoint:
 
 
 # --------------------------------------------------------------------------- small file helpers
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -130,150 +145,6 @@ def swap_directory(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _leftovers(ckpt_dir: Path) -> Iterator[tuple[Path, str]]:
-    """(path, checkpoint name) of every ``.tmp-*`` / ``.old-*`` directory in `ckpt_dir`."""
-    for entry in ckpt_dir.iterdir():
-        match = _LEFTOVER_RE.match(entry.name)
-        if match and entry.is_dir():
-            yield entry, match.group("name")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _read_manifest(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    manifest_path = path / MANIFEST_FILE
-    if not manifest_path.is_file():
-        return None, f"missing {MANIFEST_FILE} (the save did not finish)"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"unreadable {MANIFEST_FILE}: {exc}"
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        return None, f"malformed {MANIFEST_FILE}: no 'files' list"
-    if manifest.get("format_version") != FORMAT_VERSION:
-        return None, (
-            f"unsupported checkpoint format_version {manifest.get('format_version')!r} "
-            f"(this Visionyard reads {FORMAT_VERSION})"
-        )
-    return manifest, None
-
-
-def _manifest_entries(manifest: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], str | None]:
-    entries: dict[str, dict[str, Any]] = {}
-    for item in manifest["files"]:
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("file"), str)
-            or not isinstance(item.get("size"), int)
-            or not isinstance(item.get("sha256"), str)
-            or "/" in item["file"]
-            or item["file"].startswith(".")
-        ):
-            return {}, f"malformed {MANIFEST_FILE} entry {item!r}"
-        entries[item["file"]] = item
-    missing = [name for name in REQUIRED_FILES if name not in entries]
-    if missing:
-        return {}, f"{MANIFEST_FILE} does not list {', '.join(missing)}"
-    return entries, None
-
-
-def _read_state_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"unreadable {STATE_FILE}: {exc}"
-    if not isinstance(state, dict):
-        return None, f"{STATE_FILE} is not a JSON object"
-    step = state.get("step")
-    if not isinstance(step, int) or isinstance(step, bool):
-        return None, f"{STATE_FILE} has no integer 'step' (got {step!r})"
-    return state, None
-
-
-def _check_files(path: Path, *, hashes: bool) -> str | None:
-    """Cheap structural checks (manifest, sizes, state.json) and, if `hashes`, sha256 of all."""
-    if not path.is_dir():
-        return "not a directory"
-    manifest, reason = _read_manifest(path)
-    if manifest is None:
-        return reason
-    entries, reason = _manifest_entries(manifest)
-    if reason:
-        return reason
-    for name, item in entries.items():
-        file_path = path / name
-        try:
-            size = file_path.stat().st_size
-        except OSError:
-            return f"{name} is listed in {MANIFEST_FILE} but missing"
-        if size != item["size"]:
-            return f"size mismatch for {name}: {size} bytes on disk, {item['size']} in manifest"
-    if hashes:
-        for name, item in entries.items():
-            try:
-                actual = _sha256_file(path / name)
-            except OSError as exc:
-                return f"cannot read {name}: {exc}"
-            if actual != item["sha256"]:
-                return f"hash mismatch for {name} (file changed or corrupted after saving)"
-    _, reason = _read_state_json(path)
-    return reason
-
-
-def validate_checkpoint(path: Path) -> str | None:
-    """Return None if `path` is a complete, untampered checkpoint, else the reason it is not."""
-    return _check_files(Path(path), hashes=True)
-
-
-def _sort_key(path: Path) -> tuple[int, float] | None:
-    state, _ = _read_state_json(path)
-    if state is None:
-        return None
-    try:
-        mtime = (path / MANIFEST_FILE).stat().st_mtime
-    except OSError:
-        return None
-    return state["step"], mtime
-
-
-def find_resumable(ckpt_dir: Path) -> tuple[Path | None, list[tuple[Path, str]]]:
-    """Newest valid checkpoint in `ckpt_dir` by (step, manifest mtime), plus what was skipped.
-
-    Candidates are the visible sub-directories and any ``.tmp-*``/``.old-*`` leftover that holds a
-    manifest (a crash between the two renames of a swap). Structural checks run on all of them;
-    the sha256 check, which reads every byte, runs newest first and stops at the first valid one.
-    The skipped list holds every candidate found invalid on the way, with its reason. Never raises
-    for a damaged checkpoint; a missing `ckpt_dir` gives ``(None, [])``.
-    """
-    ckpt_dir = Path(ckpt_dir)
-    if not ckpt_dir.is_dir():
-        return None, []
-    skipped: list[tuple[Path, str]] = []
-    ranked: list[tuple[tuple[int, float], Path]] = []
-    leftovers = {path for path, _ in _leftovers(ckpt_dir)}
-    for entry in sorted(ckpt_dir.iterdir()):
-        if not entry.is_dir():
-            continue
-        # A leftover without a manifest is expected crash debris, not a torn checkpoint.
-        is_debris = entry not in leftovers or not (entry / MANIFEST_FILE).exists()
-        if entry.name.startswith(".") and is_debris:
-            continue
-        reason = _check_files(entry, hashes=False)
-        key = _sort_key(entry) if reason is None else None
-        if reason is not None or key is None:
-            skipped.append((entry, reason or "unreadable metadata"))
-            continue
-        ranked.append((key, entry))
-    ranked.sort(key=lambda item: item[0], reverse=True)
-    for _, entry in ranked:
-        reason = validate_checkpoint(entry)
-        if reason is None:
-            return entry, skipped
-        skipped.append((entry, reason))
-    return None, skipped
-
-
 def _recover_leftovers(ckpt_dir: Path) -> None:
     """Finish or undo a swap interrupted by a crash, then delete the debris.
 
@@ -281,12 +152,12 @@ def _recover_leftovers(ckpt_dir: Path) -> None:
     ``<name>``; everything else is removed. Safe because only one process writes checkpoints.
     """
     groups: dict[str, list[Path]] = {}
-    for path, name in _leftovers(ckpt_dir):
+    for path, name in leftover_dirs(ckpt_dir):
         groups.setdefault(name, []).append(path)
     for name, paths in groups.items():
         final = ckpt_dir / name
         candidates = [p for p in [final, *paths] if p.is_dir() and validate_checkpoint(p) is None]
-        keyed = [(key, p) for p in candidates if (key := _sort_key(p)) is not None]
+        keyed = [(key, p) for p in candidates if (key := recency_key(p)) is not None]
         if keyed:
             best = max(keyed, key=lambda item: item[0])[1]
             if best != final:
@@ -355,7 +226,7 @@ def save_checkpoint(
         _write_durable(tmp / TRAINING_STATE_FILE, training_bytes)
         _write_durable(tmp / STATE_FILE, state_bytes)
         entries = [
-            {"file": f, "size": (tmp / f).stat().st_size, "sha256": _sha256_file(tmp / f)}
+            {"file": f, "size": (tmp / f).stat().st_size, "sha256": sha256_file(tmp / f)}
             for f in REQUIRED_FILES
         ]
         _write_manifest(tmp, entries, name=name, step=step)
@@ -379,10 +250,10 @@ def copy_checkpoint(ckpt_dir: Path, src_name: str, dst_name: str) -> Path:
     _check_name(dst_name)
     ckpt_dir = Path(ckpt_dir)
     src = ckpt_dir / src_name
-    reason = _check_files(src, hashes=False)
+    reason = check_files(src, hashes=False)
     if reason is not None:
         raise CheckpointError(f"cannot copy checkpoint {src}: {reason}")
-    manifest, _ = _read_manifest(src)
+    manifest, _ = read_manifest(src)
     assert manifest is not None  # checked above
     _recover_leftovers(ckpt_dir)
     tmp = ckpt_dir / f".tmp-{dst_name}-{uuid.uuid4().hex}"
@@ -437,7 +308,7 @@ def load_checkpoint(
             f"{path} is not a valid checkpoint: {reason}. Resume from another one "
             "(find_resumable picks the newest valid) or delete this directory."
         )
-    state, reason = _read_state_json(path)
+    state, reason = read_state_json(path)
     if state is None:
         raise CheckpointError(f"{path}: {reason}")
     ts_path = path / TRAINING_STATE_FILE

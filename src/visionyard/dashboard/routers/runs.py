@@ -172,7 +172,8 @@ def requeue_run(
     body: RunRequeue | None = None,
 ) -> RunDetail:
     """Reproduce a finished run: a NEW queued run with the same config snapshot and hash,
-    tagged `requeue-of:<id>`."""
+    tagged `requeue-of:<id>`, trained from scratch (step 0, a folder of its own). To continue a
+    failed or canceled run from its checkpoint instead, resume it (`POST /runs/{id}/resume`)."""
     body = body or RunRequeue()
     view = service.requeue_run(
         session,

@@ -9,7 +9,9 @@ Decisions (documented for the API's users):
 - Each run gets its own folder ``<runs root>/<run id>-<slug of its name>`` (``Run.run_dir``,
   relative to the runs root); the agent passes it to the trainer as output_dir/run_name.
 - Re-queue ("reproduce") creates a NEW run with the same snapshot and hash, tagged
-  ``requeue-of:<original id>`` (shown as ``requeued_from``); only finished runs qualify.
+  ``requeue-of:<original id>`` (shown as ``requeued_from``), trained from scratch in a folder
+  of its own; only finished runs qualify. To continue a failed or canceled run from its
+  checkpoint instead, resume it (`visionyard.dashboard.services.run_control`).
 - Queueing and re-queueing check the snapshot's model again (its folder may have been removed
   since the version was saved): a 422 naming ``model_flavour`` instead of a run that an agent
   could only fail.
@@ -221,7 +223,9 @@ def requeue_run(
     priority: int | None,
     user_id: int,
 ) -> RunView:
-    """Reproduce a finished run: a new queued run with the same snapshot and hash."""
+    """Reproduce a finished run: a new queued run with the same snapshot and hash, trained
+    from scratch (step 0, a new folder). `run_control.resume_run` continues the same run from
+    its checkpoint instead."""
     original = run_or_404(session, run_id)
     if original.state not in TERMINAL_STATES:
         raise RunStateError(
