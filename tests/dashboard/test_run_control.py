@@ -131,6 +131,7 @@ def test_resume_refuses_runs_that_did_not_end_without_success(
     [
         ("no folder", "it has no run folder"),
         ("no checkpoint", "it saved no checkpoint"),
+        ("no config.json", "its run folder holds no config.json"),
         ("no manifest", "none of its checkpoints is valid (last: missing MANIFEST.json"),
         ("flipped byte", "none of its checkpoints is valid (last: hash mismatch"),
     ],
@@ -146,6 +147,8 @@ def test_resume_without_a_valid_checkpoint_is_refused_with_the_reason(
             for child in path.iterdir():
                 child.unlink()
             path.rmdir()
+        elif damage == "no config.json":
+            (folder / "config.json").unlink()
         elif damage == "no manifest":
             (path / MANIFEST_FILE).unlink()
         else:

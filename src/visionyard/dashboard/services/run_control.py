@@ -53,6 +53,10 @@ def resumable_checkpoint(settings: Settings, run: Run) -> Path:
         ) from None
     if folder is None or not folder.is_dir():
         raise _no_checkpoint(run, "it has no run folder (it never started training)")
+    if not (folder / "config.json").is_file():
+        # The trainer resumes only a folder holding the run's resolved config; without it, it
+        # would train from scratch.
+        raise _no_checkpoint(run, "its run folder holds no config.json (it never started)")
     checkpoints = resolved_inside(folder / CHECKPOINTS_FOLDER, folder)
     if checkpoints is None:
         raise _no_checkpoint(run, "its checkpoints folder leads outside the run folder")
