@@ -6,6 +6,7 @@ by the trainer's own checkpoint code."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -204,3 +205,17 @@ def test_resume_counts_against_the_queued_runs_limit(
             assert api.get(f"{API}/runs/{run['id']}").json()["state"] == "canceled"
     finally:
         limited.state.vy.engine.dispose()
+
+
+def test_resume_of_a_run_whose_model_folder_is_gone_names_the_model(
+    app: FastAPI, client: TestClient, config_id: int
+) -> None:
+    run, _ = ended(app, client, config_id, "canceled")
+    save_real_checkpoint(app, run)
+    shutil.rmtree(run["config_snapshot"]["model_flavour"])
+    response = client.post(f"{API}/runs/{run['id']}/resume")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["fields"][0]["field"] == "model_flavour"
+    assert f"run {run['id']}'s config names a model that cannot be used now" in error["message"]
+    assert client.get(f"{API}/runs/{run['id']}").json()["state"] == "canceled"
