@@ -13,7 +13,7 @@ from visionyard.errors import ConfigError, DatasetError, VisionyardError
 
 def test_codes_are_distinct_and_a_user_error_exits_bad_input() -> None:
     codes = [exitcodes.EXIT_OK, exitcodes.EXIT_BAD_INPUT, exitcodes.EXIT_STOPPED]
-    codes.append(exitcodes.EXIT_SUPERVISOR_LOST)
+    codes += [exitcodes.EXIT_SUPERVISOR_LOST, exitcodes.EXIT_DASHBOARD_DIED]
     assert len(set(codes)) == len(codes)
     for error in (VisionyardError, ConfigError, DatasetError):
         assert error.exit_code == exitcodes.EXIT_BAD_INPUT

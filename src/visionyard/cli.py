@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,13 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a field: --set lr=3e-4 (repeatable)."),
 ]
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 def _migration_steps_only(record: logging.LogRecord) -> bool:
@@ -192,6 +200,12 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            help="uvicorn's log level (info logs every request; `visionyard up` uses warning)."
+        ),
+    ] = LogLevel.info,
 ) -> None:
     """Run the dashboard API (and, once built, the web UI) with uvicorn."""
     import uvicorn
@@ -220,7 +234,7 @@ def serve(
     if hint:
         typer.secho(hint, fg="yellow", err=True)
     typer.echo(f"Visionyard dashboard on http://{settings.host}:{settings.port}/", err=True)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=log_level.value)
 
 
 @app.command()

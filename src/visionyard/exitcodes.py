@@ -1,4 +1,5 @@
-"""Exit statuses of the trainer process (`visionyard train`, `python -m visionyard.training`).
+"""Exit statuses of the trainer process (`visionyard train`, `python -m visionyard.training`),
+and the one status of `visionyard up` that is not the trainer's.
 
 The contract between the trainer and whoever started it: the agent's supervisor reads these to
 decide a run's outcome (`visionyard.agent.supervisor.classify`), the CLI and `main.py` return
@@ -18,3 +19,7 @@ EXIT_STOPPED = 3
 #: the trainer lost its supervisor and ended itself (EX_TEMPFAIL: retryable); see
 #: `visionyard.training.watchdog`
 EXIT_SUPERVISOR_LOST = 75
+#: `visionyard up` only: its dashboard process died without being asked to stop (a crash, a
+#: kill, or a start that failed); up stopped the agents (their runs went back to the queue) and
+#: exited (EX_UNAVAILABLE: the platform is down, a service manager may start it again)
+EXIT_DASHBOARD_DIED = 69

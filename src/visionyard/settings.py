@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     session_ttl_hours: float = Field(24 * 7, gt=0)
     secure_cookies: bool = False
     lease_seconds: float = Field(30.0, ge=1)
+    heartbeat_interval: float | None = Field(
+        None,
+        ge=0.1,
+        description="Seconds between an agent's heartbeats (default: a third of the lease). An "
+        "agent is shown offline once its last heartbeat is two intervals old, so dashboards "
+        "and agents must agree on it, as on the lease.",
+    )
     reaper_interval: float = Field(5.0, gt=0)
     events_poll_interval: float = Field(0.25, gt=0)
     max_queued_runs_per_user: int = Field(
@@ -99,6 +106,11 @@ class Settings(BaseSettings):
         if self.models_dir is None:
             self.models_dir = self.data_dir / "models"
         return self
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often an agent heartbeats: `heartbeat_interval`, or a third of the lease."""
+        return self.heartbeat_interval or self.lease_seconds / 3
 
     @property
     def database_url(self) -> str:

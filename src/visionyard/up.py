@@ -1,9 +1,18 @@
 """`visionyard up`: the whole platform on one machine with one command.
 
-The dashboard runs in this process; one agent per visible GPU (or one CPU agent) runs as a child
-process tied to this one (PDEATHSIG), authenticated by an agent token minted for this start (the
-previous start's token is revoked). On Ctrl-C / SIGTERM the dashboard stops first, then the
-agents drain: running trainers checkpoint and their runs go back to the queue.
+`up` starts and watches two kinds of child processes (`visionyard.up_children`): the dashboard
+(`visionyard serve`) and one agent per visible GPU (or one CPU agent), authenticated by an agent
+token minted for this start (the previous start's token is revoked). Each child is tied to `up`
+(PDEATHSIG): whatever kills `up` takes them along.
+
+- An agent that dies is logged and started again with a back-off; the run it held is re-queued
+  by its next life at once and resumes from its checkpoint.
+- The dashboard that dies without being asked (a crash, a kill, a start that failed) is the
+  platform going down: `up` logs it, stops the agents (running trainers checkpoint, their runs
+  go back to the queue) and exits with `EXIT_DASHBOARD_DIED` (69). The dashboard used to run
+  inside `up`, where nothing could tell its death apart from `up`'s own.
+- On Ctrl-C / SIGTERM the dashboard stops first, then each agent gets one SIGTERM and drains;
+  a second Ctrl-C makes the agents kill their trainers at once.
 
 The first start creates the admin account. Unless VISIONYARD_ADMIN_PASSWORD is set, its password
 is generated and kept in `<data_dir>/initial-admin-password` (mode 0600) so that it can be shown
@@ -16,36 +25,41 @@ import logging
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from visionyard.agent.gpus import discover_gpus
-from visionyard.agent.process import _die_with_parent
-from visionyard.dashboard.services.auth import create_token
+from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin, create_token
 from visionyard.db.engine import make_engine
 from visionyard.db.migrate import ensure_schema
 from visionyard.db.models import ApiToken, User
+from visionyard.errors import ConflictError
+from visionyard.exitcodes import EXIT_DASHBOARD_DIED
 from visionyard.settings import Settings, allowed_hosts_hint
-
-if TYPE_CHECKING:
-    import uvicorn
+from visionyard.up_children import (
+    DASHBOARD_STOP_SECONDS,
+    Child,
+    LocalAgents,
+    child_env,
+    describe_exit,
+)
 
 log = logging.getLogger("visionyard.up")
 
 PASSWORD_FILE = "initial-admin-password"
 AGENT_TOKEN_NAME = "visionyard-up"
-AGENT_DRAIN_SECONDS = 60.0
+#: how often `up` looks at its children
+WATCH_INTERVAL = 0.2
 
 
 @dataclass(frozen=True)
@@ -81,80 +95,39 @@ def admin_login(settings: Settings) -> tuple[Settings, Login]:
 
 
 def mint_agent_token(settings: Settings) -> str:
-    """A fresh agent token for this start's local agents; earlier ones are revoked."""
+    """A fresh agent token for this start's local agents; earlier ones are revoked. The admin
+    owns it, so the first start creates the admin account here, as the dashboard would (which
+    then finds it), and prints what it generated."""
     engine = make_engine(settings.database_url)
     try:
+        ensure_schema(engine, auto_upgrade=engine.dialect.name == "sqlite")
         with Session(engine) as session, session.begin():
+            generated = bootstrap_admin(
+                session,
+                password=_secret(settings.admin_password),
+                token=_secret(settings.admin_token),
+            )
             admin = session.scalar(select(User).where(User.username == "admin"))
             if admin is None:
-                raise RuntimeError("the admin account does not exist yet")
+                raise ConflictError(
+                    "the database has users but no 'admin' account, which `visionyard up` "
+                    "gives its agents' token to; create a user named admin, or start the "
+                    "dashboard and agents separately (`visionyard serve`, `visionyard agent`)"
+                )
             session.execute(
                 update(ApiToken)
                 .where(ApiToken.name == AGENT_TOKEN_NAME, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
             _, secret = create_token(session, admin, AGENT_TOKEN_NAME, kind="agent")
-            return secret
     finally:
         engine.dispose()
+    announce_generated(generated)
+    return secret
 
 
-class LocalAgents:
-    """The agent processes of this machine."""
-
-    def __init__(self, settings: Settings, token: str, *, cpu_only: bool = False) -> None:
-        self.settings = settings
-        self.token = token
-        self.cpu_only = cpu_only
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def commands(self) -> list[list[str]]:
-        base = [sys.executable, "-m", "visionyard.cli", "agent"]
-        host = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())[:96]
-        gpus = [] if self.cpu_only else discover_gpus()
-        if not gpus:
-            return [[*base, "--device", "cpu", "--name", f"{host}-cpu"]]
-        return [
-            [*base, "--gpu-index", str(g.index), "--name", f"{host}-gpu{g.index}"] for g in gpus
-        ]
-
-    def start(self) -> list[str]:
-        env = dict(os.environ)
-        env.update(
-            DASHBOARD_DB_URL=self.settings.database_url,
-            VISIONYARD_DATA_DIR=str(self.settings.data_dir),
-            DATASETS_DIR=str(self.settings.datasets_root),
-            VISIONYARD_RUNS_DIR=str(self.settings.runs_root),
-            VISIONYARD_MODELS_DIR=str(self.settings.models_root),
-            VISIONYARD_AGENT_TOKEN=self.token,
-        )
-        env.pop("GPU_INDEX", None)
-        names = []
-        for argv in self.commands():
-            self.procs.append(
-                # Own session: a Ctrl-C in the terminal reaches `up` only, which then sends each
-                # agent exactly one SIGTERM (a second one would mean "kill the trainer now").
-                subprocess.Popen(
-                    argv,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,
-                )
-            )
-            names.append(argv[-1])
-        return names
-
-    def stop(self, timeout: float = AGENT_DRAIN_SECONDS) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> str:
@@ -182,7 +155,7 @@ def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> st
 
 
 def _demo_thread(
-    server: uvicorn.Server,
+    stop: threading.Event,
     settings: Settings,
     url: str,
     password: str,
@@ -193,10 +166,6 @@ def _demo_thread(
     from visionyard.demo_seed import run_results, seed_demo, wait_for_run
 
     try:
-        while not server.started:
-            if server.should_exit:
-                return
-            time.sleep(0.1)
         demo = seed_demo(url, settings, password, gpu_count=gpu_count)
         run_id = demo.id
         if demo.queued_now:
@@ -230,7 +199,64 @@ def _demo_thread(
         print(f"  demo failed: {exc}", flush=True)
     finally:
         if exit_after:
-            server.should_exit = True
+            stop.set()
+
+
+def _shared_env(settings: Settings) -> dict[str, str]:
+    """What every child must agree on with `up`: the database and the shared folders."""
+    return {
+        "DASHBOARD_DB_URL": settings.database_url,
+        "VISIONYARD_DATA_DIR": str(settings.data_dir),
+        "DATASETS_DIR": str(settings.datasets_root),
+        "VISIONYARD_RUNS_DIR": str(settings.runs_root),
+        "VISIONYARD_MODELS_DIR": str(settings.models_root),
+    }
+
+
+def dashboard_child(settings: Settings) -> Child:
+    env = _shared_env(settings)
+    if settings.admin_password is not None:  # generated by admin_login on the first start
+        env["VISIONYARD_ADMIN_PASSWORD"] = settings.admin_password.get_secret_value()
+    argv = [sys.executable, "-m", "visionyard.cli", "serve", "--host", settings.host]
+    argv += ["--port", str(settings.port), "--log-level", "warning"]
+    return Child("the dashboard", argv, child_env(env, drop=("VISIONYARD_AGENT_TOKEN",)))
+
+
+def answers(url: str) -> bool:
+    """Does the dashboard answer HTTP at `url` (any status: a Host allowlist may refuse us)?"""
+    try:
+        with urllib.request.urlopen(url + "api/v1/health", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _probe_url(settings: Settings) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.host, settings.host)  # noqa: S104
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/"
+
+
+class _StopRequests:
+    """Ctrl-C / SIGTERM: the first one stops the platform, a second one hurries the agents."""
+
+    def __init__(self, agents: LocalAgents) -> None:
+        self.agents = agents
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.event.is_set():
+            log.warning("%s again: the agents kill their trainers now", signal.Signals(signum).name)
+            self.agents.hurry()
+            return
+        self.event.set()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self)
 
 
 def run_platform(
@@ -240,10 +266,8 @@ def run_platform(
     demo: bool = False,
     exit_after_demo: bool = False,
 ) -> int:
-    """Run until interrupted (or, with exit_after_demo, until the demo run ends)."""
-    import uvicorn
-
-    from visionyard.dashboard.app import create_app
+    """Run until interrupted (or, with exit_after_demo, until the demo run ends, or until the
+    dashboard dies: EXIT_DASHBOARD_DIED)."""
     from visionyard.ports import ensure_port_free
     from visionyard.settings import load_settings
 
@@ -251,33 +275,67 @@ def run_platform(
     # before the admin login, the agents and the banner: a taken port stops here with exit code 2
     ensure_port_free(settings.host, settings.port)
     settings, login = admin_login(settings)
-    application = create_app(settings)
     token = mint_agent_token(settings)
-    agents = LocalAgents(settings, token, cpu_only=cpu_only)
-    names = agents.start()
-    url = f"http://{settings.host}:{settings.port}/"
-    server = uvicorn.Server(
-        uvicorn.Config(application, host=settings.host, port=settings.port, log_level="warning")
+    agents_env = child_env(
+        _shared_env(settings) | {"VISIONYARD_AGENT_TOKEN": token}, ("GPU_INDEX",)
     )
-    print(_banner(url, login, names, settings), flush=True)
+    agents = LocalAgents(agents_env, cpu_only=cpu_only)
+    stop = _StopRequests(agents)
+    stop.install()
+    dashboard = dashboard_child(settings)
+    url = f"http://{settings.host}:{settings.port}/"
     result: dict[str, str] = {}
-    if demo:
-        password = login.password or (
-            settings.admin_password.get_secret_value() if settings.admin_password else ""
-        )
-        gpu_count = 0 if cpu_only or len(names) == 1 and names[0].endswith("-cpu") else 1
-        threading.Thread(
-            target=_demo_thread,
-            args=(server, settings, url, password, gpu_count, exit_after_demo, result),
-            daemon=True,
-        ).start()
+    died: int | None = None
     try:
-        server.run()
+        dashboard.start()
+        names = agents.start()
+        up = False
+        while not stop.event.is_set():
+            died = dashboard.exit_code()
+            if died is not None:
+                break
+            agents.watch()
+            if not up and answers(_probe_url(settings)):
+                up = True
+                print(_banner(url, login, names, settings), flush=True)
+                if demo:
+                    _start_demo(stop.event, settings, login, url, names, exit_after_demo, result)
+            stop.event.wait(WATCH_INTERVAL)
+        if died is not None:
+            when = "while running" if up else "before it answered"
+            log.error(
+                "the dashboard (pid %s) died %s: %s; stopping the agents (their runs go back to "
+                "the queue). Its last messages above say why; start `visionyard up` again.",
+                dashboard.pid,
+                when,
+                describe_exit(died),
+            )
     finally:
+        dashboard.signal(signal.SIGTERM)
+        dashboard.wait_or_kill(DASHBOARD_STOP_SECONDS)
         agents.stop()
-    if not server.started:
-        log.error("the dashboard could not start on %s (is the port in use? try --port)", url)
-        return 1
+    if died is not None:
+        return EXIT_DASHBOARD_DIED
     if exit_after_demo:
         return 0 if result.get("state") == "succeeded" else 1
     return 0
+
+
+def _start_demo(
+    stop: threading.Event,
+    settings: Settings,
+    login: Login,
+    url: str,
+    names: list[str],
+    exit_after: bool,
+    result: dict[str, str],
+) -> None:
+    password = login.password or (
+        settings.admin_password.get_secret_value() if settings.admin_password else ""
+    )
+    gpu_count = 0 if len(names) == 1 and names[0].endswith("-cpu") else 1
+    threading.Thread(
+        target=_demo_thread,
+        args=(stop, settings, url, password, gpu_count, exit_after, result),
+        daemon=True,
+    ).start()

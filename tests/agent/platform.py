@@ -30,6 +30,10 @@ from visionyard.runqueue import ClaimedRun
 
 T = TypeVar("T")
 LEASE_SECONDS = 6.0
+#: a short heartbeat for liveness tests (the default is a third of the lease); the `api`
+#: fixture's dashboard uses it, agents get it with `start_agent(..., **HEARTBEAT_ENV)`
+HEARTBEAT = 1.0
+HEARTBEAT_ENV = {"VISIONYARD_HEARTBEAT_INTERVAL": str(HEARTBEAT)}
 PASSWORD = "a-long-password"
 
 

@@ -40,11 +40,11 @@ def register(app: FastAPI, name: str, *, age: float = 0.0, gpus: list | None = N
 def test_list_shows_liveness_gpus_and_current_run(
     client: TestClient, app: FastAPI, make_data
 ) -> None:
-    lease = app.state.vy.settings.lease_seconds
+    heartbeat = app.state.vy.settings.heartbeat_seconds  # a third of the lease by default
     gpus = [{"index": 0, "name": "H100", "memory_mb": 81559}]
     busy = register(app, "gpu-box", gpus=gpus)
-    register(app, "late", age=2.5 * lease)  # within 3 leases: still alive
-    register(app, "gone", age=3.5 * lease)
+    register(app, "late", age=1.5 * heartbeat)  # one heartbeat late: still alive
+    register(app, "gone", age=2.5 * heartbeat)  # two missed: gone
     project = make_project(client)
     config_id = create(client, project, make_data()).json()["id"]
     run = client.post(f"{API}/configs/{config_id}/runs", json={"name": "r1"}).json()
@@ -56,7 +56,7 @@ def test_list_shows_liveness_gpus_and_current_run(
     agents = {a["name"]: a for a in listed["items"]}
     assert [a["name"] for a in listed["items"]] == ["late", "gpu-box", "gone"]  # name, desc
     assert agents["gpu-box"]["alive"] and agents["late"]["alive"] and not agents["gone"]["alive"]
-    assert agents["gone"]["seconds_since_heartbeat"] >= 3.5 * lease
+    assert agents["gone"]["seconds_since_heartbeat"] >= 2.5 * heartbeat
     assert agents["gpu-box"]["gpus"] == gpus and agents["gpu-box"]["device"] == "cuda:0"
     assert agents["gpu-box"]["current_run"] == {
         "id": run["id"],

@@ -112,7 +112,8 @@ def test_queue_snapshots_the_version_and_later_edits_never_change_it(
     assert run["run_dir"] == f"{run['id']}-baseline-v1" and run["created_by"] == 1
     assert run["created_at"].endswith(("Z", "+00:00"))
     defaults = client.post(f"{API}/configs/{config_id}/runs", json={}).json()
-    assert (defaults["gpu_count"], defaults["max_restarts"], defaults["priority"]) == (1, 3, 0)
+    # no GPU agent registered: a CPU run (test_run_gpus has the whole rule)
+    assert (defaults["gpu_count"], defaults["max_restarts"], defaults["priority"]) == (0, 3, 0)
 
     # A later edit: the queued run keeps its snapshot; new runs default to the new version.
     client.put(f"{API}/configs/{config_id}", json={"data": make_data(lr=0.05, epochs=3)})

@@ -33,12 +33,12 @@ def test_an_untargeted_run_waits_for_an_online_undrained_agent_with_enough_gpus(
     client: TestClient, app: FastAPI, make_data
 ) -> None:
     engine = app.state.vy.engine
-    lease = app.state.vy.settings.lease_seconds
+    heartbeat = app.state.vy.settings.heartbeat_seconds
     config_id = create(client, make_project(client), make_data()).json()["id"]
-    run = _queue(client, config_id)  # the API's default: one GPU
+    run = _queue(client, config_id, gpu_count=1)
     assert run["waiting_for"].startswith("no agent is online: start one with `visionyard agent`")
 
-    register(app, "gone", age=3.5 * lease, gpus=GPU)  # registered, but not heartbeating
+    register(app, "gone", age=2.5 * heartbeat, gpus=GPU)  # registered, but not heartbeating
     assert _waiting(client, run["id"]).startswith("no agent is online")
 
     cpu = register(app, "cpu")

@@ -100,6 +100,7 @@ def build_agent(
         data_dir=settings.data_dir,
         secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
         lease_seconds=settings.lease_seconds,
+        heartbeat_interval=settings.heartbeat_seconds,
         reaper_interval=settings.reaper_interval,
         idle_wait=options.idle_wait,
         supervision=SupervisionOptions(

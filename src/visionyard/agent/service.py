@@ -66,6 +66,13 @@ class AgentSetup:
     reaper_interval: float
     idle_wait: float
     supervision: SupervisionOptions
+    #: seconds between heartbeats (None: a third of the lease); the dashboard shows the agent
+    #: offline once its last heartbeat is two intervals old
+    heartbeat_interval: float | None = None
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.heartbeat_interval or self.lease_seconds / 3
 
 
 class Agent:
@@ -176,7 +183,7 @@ class Agent:
         now = time.monotonic()
         try:
             if now >= self._next_heartbeat:
-                self._next_heartbeat = now + max(0.2, self.setup.lease_seconds / 3)
+                self._next_heartbeat = now + self.setup.heartbeat_seconds
                 drained = runqueue.agent_heartbeat(self.db, self.agent_id)
                 self.db_health.ok()
                 if drained != self.drained:
@@ -206,6 +213,12 @@ class Agent:
             self.control.drain = True
             self.exit_code = exc.exit_code
 
+    def _pause(self, wanted: float) -> float:
+        """How long an idle wait may last: never past the next heartbeat, which the dashboard's
+        liveness allows to be late by one interval at most."""
+        until_heartbeat = self._next_heartbeat - time.monotonic()
+        return max(0.05, min(wanted, self.setup.lease_seconds / 3, until_heartbeat))
+
     def _gpu_busy(self) -> str | None:
         if self._busy_gpus is None or self.setup.devices.is_cpu:
             return None
@@ -222,7 +235,7 @@ class Agent:
             while not self.exiting:
                 self.housekeeping()
                 if self.drained:
-                    time.sleep(min(1.0, self.setup.idle_wait))
+                    time.sleep(self._pause(min(1.0, self.setup.idle_wait)))
                     continue
                 busy = self._gpu_busy()
                 if busy != self._busy_reported:
@@ -230,7 +243,7 @@ class Agent:
                         log.warning("not claiming: %s", busy)
                     self._busy_reported = busy
                 if busy:
-                    time.sleep(min(5.0, self.setup.idle_wait))
+                    time.sleep(self._pause(min(5.0, self.setup.idle_wait)))
                     continue
                 try:
                     claimed = runqueue.claim_next(
@@ -245,7 +258,7 @@ class Agent:
                     time.sleep(1.0)
                     continue
                 if claimed is None:
-                    waiter.wait_for_work(min(self.setup.idle_wait, self.setup.lease_seconds / 3))
+                    waiter.wait_for_work(self._pause(self.setup.idle_wait))
                     continue
                 self.outcomes.append(self.serve(claimed))
         finally:

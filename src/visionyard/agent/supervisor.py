@@ -321,6 +321,8 @@ class Supervision:
             relay.pump()
             if relay.idle:
                 return
+            if self.housekeeping is not None:
+                self.housekeeping()  # up to 10 s here: the agent must not look dead meanwhile
             time.sleep(0.5)
         log.error(
             "run %s: could not relay the last events; they stay in events.jsonl",

@@ -34,7 +34,7 @@ from visionyard.dashboard.routers import (
     system,
     ws,
 )
-from visionyard.dashboard.services.auth import bootstrap_admin
+from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin
 from visionyard.dashboard.state import AppState
 from visionyard.db.engine import is_sqlite, make_engine, make_session_factory
 from visionyard.db.migrate import ensure_schema
@@ -84,11 +84,7 @@ def build_state(settings: Settings) -> AppState:
             else None,
             token=settings.admin_token.get_secret_value() if settings.admin_token else None,
         )
-    if generated:
-        # Printed once, on the very first start; only hashes are stored.
-        lines = [f"  {k}: {v}" for k, v in generated.items()]
-        print("Visionyard admin account created (user 'admin'). Save these now:", flush=True)
-        print("\n".join(lines), flush=True)
+    announce_generated(generated)
     return state
 
 

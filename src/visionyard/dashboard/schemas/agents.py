@@ -25,7 +25,10 @@ class AgentOut(BaseModel):
     gpus: list[Any]
     drained: bool
     version: str
-    alive: bool = Field(description="Heartbeat within 3 leases (3 x VISIONYARD_LEASE_SECONDS).")
+    alive: bool = Field(
+        description="Last heartbeat at most two heartbeat intervals ago "
+        "(VISIONYARD_HEARTBEAT_INTERVAL, by default a third of VISIONYARD_LEASE_SECONDS)."
+    )
     last_heartbeat_at: UtcDateTime | None
     seconds_since_heartbeat: float
     current_run: AgentRun | None

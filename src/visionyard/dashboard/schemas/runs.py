@@ -50,7 +50,15 @@ class RunCreate(RequestBody):
     name: Name | None = Field(None, description="Default: '<config name>-v<version>'.")
     priority: int = Field(0, ge=-1_000_000, le=1_000_000, description="Higher runs first.")
     target_agent: Name | None = Field(None, description="Only this agent (by name) may run it.")
-    gpu_count: int = Field(1, ge=0, le=64, description="GPUs the run needs; 0 for a CPU run.")
+    gpu_count: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="GPUs the run needs; 0 for a CPU run. Default: what the platform can serve: "
+        "0 when the config's device is cpu, 1 when it is cuda or cuda:N, and for device auto 1 "
+        "if any registered agent serves a GPU, otherwise 0. A count no online agent can serve "
+        "is kept, and the run's waiting_for says why it does not start.",
+    )
     max_restarts: int = Field(3, ge=0, le=100, description="Retries after crashes/lost agents.")
     group_id: int | None = Field(None, ge=1, le=MAX_ID)
     tags: Tags = Field(default_factory=list)

@@ -1,8 +1,11 @@
 """Agents: liveness from heartbeats, the run each is working on, drain and un-drain.
 
-An agent is alive while its last heartbeat is at most 3 leases old (`settings.lease_seconds`):
-one missed heartbeat is normal jitter, three mean it is gone (the reaper re-queues its run once
-the run's own lease expires).
+An agent is alive while its last heartbeat is at most two heartbeat intervals old
+(`settings.heartbeat_seconds`, a third of the lease by default): one late heartbeat is jitter, a
+missing second one means the process is gone. Liveness used to wait three whole leases (90 s by
+default), so a killed agent looked alive, and queued runs looked claimable, long after it died.
+An agent keeps its heartbeats on time (its idle waits end at the next one); the reaper still
+re-queues a dead agent's run only once the run's own lease expires.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from visionyard.db.models import Agent
 from visionyard.errors import NotFoundError
 from visionyard.settings import Settings
 
-LIVENESS_LEASES = 3
+#: heartbeat intervals after the last heartbeat during which an agent still counts as alive
+LIVENESS_HEARTBEATS = 2
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class AgentView:
 
 
 def alive_window(settings: Settings) -> float:
-    return LIVENESS_LEASES * settings.lease_seconds
+    return LIVENESS_HEARTBEATS * settings.heartbeat_seconds
 
 
 def heartbeat_age(agent_last_heartbeat_at: float, now: float) -> float:

@@ -108,6 +108,15 @@ def bootstrap_admin(session: Session, *, password: str | None, token: str | None
     return generated
 
 
+def announce_generated(generated: dict[str, str]) -> None:
+    """Print what `bootstrap_admin` generated: once, on the very first start (only hashes are
+    stored)."""
+    if generated:
+        lines = [f"  {k}: {v}" for k, v in generated.items()]
+        print("Visionyard admin account created (user 'admin'). Save these now:", flush=True)
+        print("\n".join(lines), flush=True)
+
+
 def login(session: Session, username: str, password: str, ttl: timedelta) -> tuple[User, str]:
     user = repo.user_named(session, username)
     if user is None or user.disabled or not verify_password(password, user.password_hash):

@@ -33,6 +33,7 @@ from visionyard.dashboard.services.configs import check_version_model
 from visionyard.dashboard.services.files import delete_run_files, run_dir_target
 from visionyard.dashboard.services.models import recheck_saved_model, registered_hub_ids
 from visionyard.dashboard.services.projects import project_not_found
+from visionyard.dashboard.services.run_gpus import default_gpu_count
 from visionyard.db.models import TERMINAL_STATES, Run, RunState
 from visionyard.errors import NotFoundError, RateLimitedError, RunStateError
 from visionyard.settings import Settings
@@ -163,13 +164,14 @@ def queue_run(
     name: str | None,
     priority: int,
     target_agent: str | None,
-    gpu_count: int,
+    gpu_count: int | None,
     max_restarts: int,
     group_id: int | None,
     tags: Sequence[str],
     user_id: int,
 ) -> RunView:
-    """Queue a run of `version` (default: the latest) of a config, with a snapshot of it."""
+    """Queue a run of `version` (default: the latest) of a config, with a snapshot of it.
+    Without a `gpu_count`, the run asks for what the platform can serve (`run_gpus`)."""
     config = configs_repo.get(session, config_id)
     if config is None:
         raise NotFoundError(f"config {config_id} does not exist; list a project's configs")
@@ -195,7 +197,7 @@ def queue_run(
         config_hash=picked.config_hash,
         priority=priority,
         target_agent=target_agent,
-        gpu_count=gpu_count,
+        gpu_count=default_gpu_count(session, picked.data) if gpu_count is None else gpu_count,
         max_restarts=max_restarts,
         group_id=group_id,
         config_version_id=picked.id,
