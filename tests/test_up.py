@@ -192,8 +192,11 @@ def test_a_killed_agent_is_restarted_and_its_run_resumes_from_its_checkpoint(
     up = up_platform
     copy_digits(digits_root, up.data_dir / "datasets" / "digits")
     shutil.copytree(tiny_model("resnet"), up.data_dir / "models" / "tiny-resnet")
-    with up.api() as api:
+    api = up.api()
+    try:
         _train_kill_the_agent_and_resume(up, api)
+    finally:
+        api.close()
     assert up.stop() == 0
 
 
@@ -262,6 +265,7 @@ def _train_kill_the_agent_and_resume(up: Up, api: httpx.Client) -> None:
 def test_a_dead_dashboard_stops_up_and_its_agents(up_platform: Up) -> None:
     """The dashboard used to run inside `up`, where its death could not be told from up's."""
     up = up_platform
+    up.wait_for("agent ready", lambda: "ready (token of admin)" in up.output(), timeout=60)
     dashboard, agent = up.child("serve"), up.child("agent")
     assert dashboard is not None and agent is not None
     dashboard.send_signal(signal.SIGKILL)
