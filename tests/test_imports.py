@@ -21,6 +21,11 @@ ENTRY_POINTS = (
     "visionyard.agent.bootstrap",
     "visionyard.cli",
     "visionyard.up",
+    # the terminal client, as each of its commands runs (`runs import` reads a run folder)
+    "visionyard.client.commands.runs",
+    "visionyard.client.commands.queue",
+    "visionyard.client.runfolder",
+    "visionyard.client.api",
 )
 
 #: torch-free rule modules both sides import
@@ -33,6 +38,7 @@ RULE_MODULES = (
     "visionyard.training.config",
     "visionyard.training.confighash",
     "visionyard.training.metric_registry",
+    "visionyard.training.runreader",
 )
 
 

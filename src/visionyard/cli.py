@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from visionyard import __version__
+from visionyard.client.commands import register as register_client_commands
 from visionyard.errors import VisionyardError
 from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_STOPPED
 
@@ -300,6 +301,10 @@ def up(
 def version() -> None:
     """Print the Visionyard version."""
     typer.echo(__version__)
+
+
+# The dashboard's terminal client: login, logout, queue, runs, datasets.
+register_client_commands(app)
 
 
 def main() -> None:

@@ -61,6 +61,15 @@ class PathOutsideRootError(VisionyardError):
     """A user-supplied path resolves outside the directory it must stay in."""
 
 
+class RunFolderError(VisionyardError):
+    """A folder (or an upload of one) is not a run folder written by the trainer: a required
+    file is missing or unreadable, or its event log is not whole lines of JSON events."""
+
+
+class PayloadTooLargeError(VisionyardError):
+    """An upload is larger than the server accepts (`VISIONYARD_MAX_IMPORT_BYTES`)."""
+
+
 class RateLimitedError(VisionyardError):
     """Too many requests or queued runs; try again later."""
 

@@ -1,5 +1,6 @@
 """Exit statuses of the trainer process (`visionyard train`, `python -m visionyard.training`),
-and the one status of `visionyard up` that is not the trainer's.
+the one status of `visionyard up` that is not the trainer's, and those of the terminal client's
+commands (at the end).
 
 The contract between the trainer and whoever started it: the agent's supervisor reads these to
 decide a run's outcome (`visionyard.agent.supervisor.classify`), the CLI and `main.py` return
@@ -23,3 +24,13 @@ EXIT_SUPERVISOR_LOST = 75
 #: kill, or a start that failed); up stopped the agents (their runs went back to the queue) and
 #: exited (EX_UNAVAILABLE: the platform is down, a service manager may start it again)
 EXIT_DASHBOARD_DIED = 69
+
+# The dashboard's terminal client (`visionyard login`, `runs`, `queue`, `datasets`) exits
+# EXIT_OK when the dashboard did what was asked and EXIT_BAD_INPUT when it refused the request
+# (400, 404, 409, 413, 422, 429: its message is printed) or the local input is wrong. Two more:
+#: the dashboard cannot be reached at the configured URL (sysexits' EX_NOHOST)
+EXIT_UNREACHABLE = 68
+#: no valid credentials: log in with `visionyard login` or set VISIONYARD_TOKEN (EX_NOPERM)
+EXIT_NOT_LOGGED_IN = 77
+#: the dashboard answered with a server error (5xx); its log has the details
+EXIT_SERVER_ERROR = 1

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Queued runs one user may have at once; queueing more answers 429.",
     )
+    max_import_bytes: int = Field(
+        16 * 1024**3,
+        ge=1,
+        description="Largest run folder upload (`visionyard runs import`) accepted; more "
+        "answers 413. The default leaves room for a few checkpoints of a base-size model.",
+    )
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

@@ -29,6 +29,7 @@ from visionyard.dashboard.routers import (
     options,
     projects,
     run_control,
+    run_import,
     run_outputs,
     runs,
     system,
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs,
         run_control,
         run_outputs,
+        run_import,
         agents,
         ws,
     ):

@@ -25,8 +25,10 @@ from visionyard.errors import (
     ModelLoadError,
     NotFoundError,
     PathOutsideRootError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
+    RunFolderError,
     RunStateError,
     VisionyardError,
 )
@@ -40,11 +42,13 @@ STATUS_BY_ERROR: list[tuple[type[VisionyardError], int, str]] = [
     (PathOutsideRootError, 400, "path_outside_root"),
     (ConflictError, 409, "conflict"),
     (RunStateError, 409, "invalid_state"),
+    (PayloadTooLargeError, 413, "too_large"),
     (RateLimitedError, 429, "rate_limited"),
     (ConfigError, 422, "invalid_config"),
     (DatasetError, 422, "invalid_dataset"),
     (ModelLoadError, 422, "invalid_model"),
     (CheckpointError, 422, "invalid_checkpoint"),
+    (RunFolderError, 422, "invalid_run_folder"),
     (VisionyardError, 400, "bad_request"),
 ]
 

@@ -46,7 +46,8 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
 #: what each error status means in this API, with the `error.code` values it carries
 DESCRIPTIONS: dict[int, str] = {
     400: "The body is not JSON (`http_error`), or a path is not a plain relative path or "
-    "leads outside its root (`path_outside_root`)",
+    "leads outside its root (`path_outside_root`), or an upload is not a tar of plain files "
+    "(`bad_request`)",
     401: "No valid credentials: log in, or send `Authorization: Bearer <API token>` "
     "(`unauthenticated`)",
     403: "The account may not do this; it needs an admin (`forbidden`)",
@@ -55,7 +56,8 @@ DESCRIPTIONS: dict[int, str] = {
     "wrong state, a concurrent change (`conflict`, `invalid_state`)",
     422: "The request is invalid: its parameters or body do not match this schema "
     "(`invalid_request`, naming the fields), or its content is refused on inspection "
-    "(`invalid_config`, `invalid_dataset`, `invalid_model`)",
+    "(`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`)",
+    413: "The upload is larger than the server accepts, or holds too many files (`too_large`)",
     429: "Too many queued runs for this user; wait or cancel some (`rate_limited`)",
 }
 
@@ -86,6 +88,7 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/v1/runs/{run_id}/results"): frozenset({400, 409}),
     ("GET", "/api/v1/runs/{run_id}/files"): frozenset({400, 409}),
     ("GET", "/api/v1/options"): frozenset({404}),
+    ("POST", "/api/v1/projects/{project_id}/runs/import"): frozenset({400, 409, 413}),
 }
 
 

@@ -1,0 +1,94 @@
+"""Importing a run trained outside the queue: `POST /projects/{id}/runs/import` takes the run
+folder as a tar stream (what `visionyard runs import` sends).
+
+Semantics and decisions: `visionyard.dashboard.services.run_import` (and `run_archive` for what
+an upload may hold).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from visionyard.dashboard.deps import CurrentUser, StateDep
+from visionyard.dashboard.routers.runs import _detail
+from visionyard.dashboard.schemas.common import IdPath, Name
+from visionyard.dashboard.schemas.run_import import RunImported
+from visionyard.dashboard.services import run_import as service
+from visionyard.dashboard.services.runs import get_run
+from visionyard.errors import PayloadTooLargeError
+
+router = APIRouter(tags=["runs"])
+
+#: the request body as the OpenAPI document states it (FastAPI only describes JSON and forms)
+ARCHIVE_BODY = {
+    "required": True,
+    "description": "The run folder as an uncompressed tar stream of its files (paths relative "
+    "to the folder; plain files and folders only). At most VISIONYARD_MAX_IMPORT_BYTES.",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"the upload is larger than this dashboard accepts ({limit} bytes, "
+        "VISIONYARD_MAX_IMPORT_BYTES); leave large files out of the run folder, or ask the "
+        "administrator to raise the limit"
+    )
+
+
+async def received_archive(request: Request, state: StateDep) -> AsyncIterator[Path]:
+    """The request body, received into a file under the runs root (bounded in size)."""
+    limit = state.settings.max_import_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    fd, name = tempfile.mkstemp(suffix=".tar", dir=service.staging_root(state))
+    path = Path(name)
+    try:
+        received = 0
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise _too_large(limit)
+                out.write(chunk)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.post(
+    "/projects/{project_id}/runs/import",
+    operation_id="importRun",
+    response_model=RunImported,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={"requestBody": ARCHIVE_BODY},
+)
+def import_run(
+    project_id: IdPath,
+    user: CurrentUser,  # before the upload: an unauthenticated caller is refused unread
+    state: StateDep,
+    archive: Annotated[Path, Depends(received_archive)],
+    name: Annotated[
+        Name | None, Query(description="Run name (default: the run_name in its config.json)")
+    ] = None,
+) -> RunImported:
+    """Register a run trained with `visionyard train` / `python main.py` from its run folder:
+    config, metrics, logs, checkpoints, results and files, in a terminal state."""
+    imported = service.import_run(
+        state, project_id=project_id, archive=archive, name=name, user_id=user.user_id
+    )
+    with state.read_sessions() as session:
+        detail = _detail(get_run(session, imported.run_id), session, state.settings)
+    return RunImported(
+        message=f"imported run {imported.run_id} ({detail.state.value}) with "
+        f"{imported.files} files",
+        files=imported.files,
+        run=detail,
+    )
