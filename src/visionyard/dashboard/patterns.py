@@ -17,10 +17,15 @@ _CONTROL = r"\x00-\x1f\x7f"
 #: free text stored in the database: no NUL character (PostgreSQL cannot store one)
 TEXT = r"^[^\x00]*$"
 
+#: the characters Python's str.strip() removes that are not control characters, as the
+#: characters themselves: `\s` means another set in each engine (ECMAScript's leaves out U+0085
+#: and takes in U+FEFF, which Python keeps)
+_SPACE = " \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
 #: a run tag: single-line (no control characters), no leading or trailing whitespace
 TAG = (
-    rf"^[^\s{_CONTROL}]"
-    rf"(?:[^{_CONTROL}]*[^\s{_CONTROL}])?$"
+    rf"^[^{_SPACE}{_CONTROL}]"
+    rf"(?:[^{_CONTROL}]*[^{_SPACE}{_CONTROL}])?$"
 )
 
 # A relative path (visionyard.paths.check_relative): components separated by '/', the first one
