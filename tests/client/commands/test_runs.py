@@ -125,9 +125,18 @@ def test_cancel_then_cancel_again_is_the_apis_409(dashboard: Dashboard, cli: Cli
     assert "re-queue it to run it again" in again.stderr and "Traceback" not in again.stderr
 
 
-def test_resume_of_an_unknown_run_is_a_clear_refusal(dashboard: Dashboard, cli: Cli) -> None:
-    """Against a dashboard without the resume operation, the client says the dashboard is
-    older than the client; with it, the API's 404 message. Never a traceback."""
-    done = cli("runs", "resume", "999999")
-    assert done.returncode == EXIT_BAD_INPUT
-    assert "999999" in done.stderr and "Traceback" not in done.stderr
+def test_resume_refusals_are_the_apis_messages(dashboard: Dashboard, cli: Cli) -> None:
+    project = dashboard.new_project()
+    queued = queue_run(dashboard, project["id"])
+    busy = cli("runs", "resume", str(queued["id"]))
+    assert busy.returncode == EXIT_BAD_INPUT
+    assert f"run {queued['id']}" in busy.stderr and "queued" in busy.stderr
+    assert dashboard.api("POST", f"/runs/{queued['id']}/cancel").status_code == 200
+    never_started = cli("runs", "resume", str(queued["id"]))
+    assert never_started.returncode == EXIT_BAD_INPUT
+    assert "cannot be resumed" in never_started.stderr and "requeue" in never_started.stderr
+    missing = cli("runs", "resume", "999999")
+    assert missing.returncode == EXIT_BAD_INPUT
+    assert "run 999999 does not exist" in missing.stderr
+    for done in (busy, never_started, missing):
+        assert "Traceback" not in done.stderr

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.client.conftest import Cli, Dashboard
-from tests.client.helpers import database
+from tests.client.helpers import claim, database, queue_run
 from tests.training.runfolder import read_events_strictly
 from tests.training.test_resume import StopAfterPolls
+from visionyard import runqueue
 from visionyard.db.models import RunEvent
 from visionyard.exitcodes import EXIT_BAD_INPUT
 from visionyard.training.confighash import config_hash
@@ -239,6 +240,35 @@ def test_a_stopped_run_is_imported_as_canceled_under_the_given_name(
     assert "stopped on request" in run["error"]
     results = dashboard.api("GET", f"/runs/{run['id']}/results")
     assert results.status_code == 404
+
+
+def test_resume_continues_a_canceled_run_from_the_checkpoint_in_its_folder(
+    dashboard: Dashboard, cli: Cli, local_runs: dict[str, Path]
+) -> None:
+    """`runs resume`: a queued run that an agent (the run queue's own functions here) trained
+    until a stop, its folder holding that stop's checkpoint, goes back to the queue as the same
+    run's next attempt."""
+    project = dashboard.new_project()
+    run = queue_run(dashboard, project["id"], priority=1_000_000)
+    with database(dashboard) as engine:
+        agent, attempt = claim(engine, run["id"])
+        shutil.copytree(local_runs["stopped"], dashboard.settings.runs_root / run["run_dir"])
+        runqueue.finish_run(engine, run["id"], attempt, agent, "canceled")
+    done = cli("runs", "resume", str(run["id"]))
+    assert done.returncode == 0, done.stderr
+    assert f"run {run['id']}" in done.stdout and "queued again, attempt 2" in done.stdout
+    after = dashboard.api("GET", f"/runs/{run['id']}").json()
+    assert (after["state"], after["attempt"]) == ("queued", 2)
+
+    # An imported run resumes by the same rules: this one names a model folder outside the
+    # dashboard's models root, which the dashboard refuses naming the field.
+    code, out, err = import_without_torch(
+        cli, "runs", "import", str(local_runs["stopped"]), "-p", str(project["id"]), "--json"
+    )
+    assert code == 0, err
+    imported = json.loads(out)["run"]["id"]
+    refused = cli("runs", "resume", str(imported))
+    assert refused.returncode == EXIT_BAD_INPUT and "model_flavour" in refused.stderr
 
 
 def test_a_folder_that_is_not_a_run_is_refused_before_any_upload(
