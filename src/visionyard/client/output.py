@@ -28,9 +28,10 @@ _STATE_STYLE = {
 }
 
 
-def console() -> Console:
+def console(err: bool = False) -> Console:
     # soft_wrap: long cells and log lines are not cut at the terminal's width when piped.
-    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    stream = sys.stderr if err else sys.stdout
+    return Console(highlight=False, soft_wrap=not stream.isatty(), stderr=err)
 
 
 def print_json(data: Any) -> None:
@@ -76,8 +77,9 @@ def fields(item: Mapping[str, Any], keys: Sequence[str]) -> None:
         out.print(f"[bold]{key.ljust(width)}[/bold]  {shown}")
 
 
-def message(text: str) -> None:
-    console().print(printable(text).replace("[", r"\["))
+def message(text: str, *, err: bool = False) -> None:
+    """A line for people: stdout, or stderr for notes and warnings beside the result."""
+    console(err).print(printable(text).replace("[", r"\["))
 
 
 def progress_text(progress: Mapping[str, Any]) -> str | None:

@@ -39,7 +39,8 @@ def login(
     login session; with --token, that token is checked and stored. The file is
     $XDG_CONFIG_HOME/visionyard/credentials.json (~/.config/...), readable only by you."""
     from visionyard.client import credentials
-    from visionyard.client.api import Api, login_session
+    from visionyard.client.api import Api, api_message, login_session
+    from visionyard.client.errors import ClientError, exit_code_for_status
     from visionyard.client.output import message
 
     with client_errors():
@@ -62,9 +63,6 @@ def login(
                     json={"name": f"visionyard-cli@{socket.gethostname()}"[:128], "kind": "user"},
                 )
                 if not created.is_success:
-                    from visionyard.client.api import api_message
-                    from visionyard.client.errors import ClientError, exit_code_for_status
-
                     raise ClientError(
                         f"logged in, but could not create an API token: {api_message(created)}",
                         exit_code_for_status(created.status_code),
@@ -78,7 +76,9 @@ def login(
         path = credentials.save(base, secret, token_id)
         message(f"logged in to {base} as {me['username']}; credentials stored in {path}")
         if os.environ.get(credentials.TOKEN_ENV):
-            message(f"note: {credentials.TOKEN_ENV} is set and overrides the stored token")
+            message(
+                f"note: {credentials.TOKEN_ENV} is set and overrides the stored token", err=True
+            )
 
 
 def logout() -> None:
@@ -101,8 +101,8 @@ def logout() -> None:
                 with Api(creds) as api:
                     api.request("DELETE", f"/tokens/{int(token_id)}")
             except ClientError as exc:
-                message(f"warning: the token was not revoked on the dashboard ({exc})")
+                message(f"warning: the token was not revoked on the dashboard ({exc})", err=True)
         removed = credentials.forget()
         message(f"removed {removed}" if removed else "no stored credentials")
         if os.environ.get(credentials.TOKEN_ENV):
-            message(f"note: {credentials.TOKEN_ENV} is still set in this environment")
+            message(f"note: {credentials.TOKEN_ENV} is still set in this environment", err=True)
