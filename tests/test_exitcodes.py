@@ -14,6 +14,7 @@ from visionyard.errors import ConfigError, DatasetError, VisionyardError
 def test_codes_are_distinct_and_a_user_error_exits_bad_input() -> None:
     codes = [exitcodes.EXIT_OK, exitcodes.EXIT_BAD_INPUT, exitcodes.EXIT_STOPPED]
     codes += [exitcodes.EXIT_SUPERVISOR_LOST, exitcodes.EXIT_DASHBOARD_DIED]
+    codes += [exitcodes.EXIT_UNREACHABLE, exitcodes.EXIT_NOT_LOGGED_IN, exitcodes.EXIT_SERVER_ERROR]
     assert len(set(codes)) == len(codes)
     for error in (VisionyardError, ConfigError, DatasetError):
         assert error.exit_code == exitcodes.EXIT_BAD_INPUT

@@ -27,7 +27,7 @@ EXIT_DASHBOARD_DIED = 69
 
 # The dashboard's terminal client (`visionyard login`, `runs`, `queue`, `datasets`) exits
 # EXIT_OK when the dashboard did what was asked and EXIT_BAD_INPUT when it refused the request
-# (400, 404, 409, 413, 422, 429: its message is printed) or the local input is wrong. Two more:
+# (400, 404, 409, 413, 422, 429: its message is printed) or the local input is wrong. And:
 #: the dashboard cannot be reached at the configured URL (sysexits' EX_NOHOST)
 EXIT_UNREACHABLE = 68
 #: no valid credentials: log in with `visionyard login` or set VISIONYARD_TOKEN (EX_NOPERM)
