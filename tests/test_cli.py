@@ -42,6 +42,9 @@ def test_train_with_overrides_prints_results(base_config: dict, tmp_path: Path) 
         [*VISIONYARD, "train", "--config", str(cfg), "--set", "epochs=2", "--set", "run_name=cli"]
     )
     assert proc.returncode == 0, proc.stderr
+    # One line: an agent stores the trainer's output line by line, and an indented summary
+    # arrived in the run's logs as a dozen records of brackets and fragments.
+    assert len(proc.stdout.splitlines()) == 1, proc.stdout
     out = json.loads(proc.stdout)
     assert out["run_dir"].endswith("cli") and out["val"]["acc@1"] >= 0
     stored = json.loads((Path(out["run_dir"]) / "config.json").read_text())

@@ -85,7 +85,9 @@ def run_config(config: Path | str | None, overrides: list[str]) -> int:
     if not DistContext.from_env().is_main:
         return 0  # under torchrun every rank holds the same synced metrics: rank 0 reports them
     summary = {"val": result.val, "test": result.test}
-    typer.echo(json.dumps({"run_dir": str(result.run_dir), **summary}, indent=2))
+    # One line of JSON: output is read line by line (an agent stores each line as one log
+    # record, scripts take the last line); `| jq` shows it indented.
+    typer.echo(json.dumps({"run_dir": str(result.run_dir), **summary}))
     typer.echo(f"run folder: {result.run_dir}", err=True)
     return 0
 

@@ -41,6 +41,15 @@ class RunStateError(VisionyardError):
     """A run cannot do what was asked in its current state (e.g. resume with another config)."""
 
 
+class InvalidRequestError(VisionyardError):
+    """A well-formed request asks for something that cannot be answered as asked (a mismatch
+    between its parameters). `fields` lists {"field", "message"} pairs, as ConfigError's."""
+
+    def __init__(self, message: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields: list[dict[str, str]] = fields or []
+
+
 class NotFoundError(VisionyardError):
     """The thing asked for does not exist (or is not visible to the caller)."""
 

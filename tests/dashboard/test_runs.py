@@ -436,7 +436,11 @@ def test_series_keep_the_latest_attempts_points(
 
     view = client.get(f"{API}/runs/{run['id']}").json()
     assert (view["attempt"], view["restarts"], view["state"]) == (2, 1, "running")
-    assert view["progress"]["epoch"] == 2 and "lease expired" in view["error"]
+    assert view["progress"]["epoch"] == 2
+    # The running attempt 2 has no error of its own; attempt 1's is kept, named by attempt.
+    assert view["error"] is None
+    assert [e["attempt"] for e in view["earlier_errors"]] == [1]
+    assert "lease expired" in view["earlier_errors"][0]["error"]
 
     for params in ({}, {"names": "x", "max_points": 5}, {"names": "x", "max_points": 10**6}):
         bad = client.get(f"{API}/runs/{run['id']}/metrics/series", params=params)
@@ -597,11 +601,17 @@ def test_logs_tail_and_pages(client: TestClient, app: FastAPI, config_id: int) -
     assert client.get(f"{API}/runs/999/logs").status_code == 404
 
 
-def test_checkpoints_are_listed(client: TestClient, app: FastAPI, config_id: int) -> None:
+def test_checkpoints_are_listed_one_row_per_checkpoint_folder(
+    client: TestClient, app: FastAPI, config_id: int
+) -> None:
+    """Each save rewrites `last` (and `best` when it improves): the list has one row per
+    folder, at its newest save (it had one per save: 14 rows for 2 folders)."""
     run = queue(client, config_id)
     agent = FakeAgent(app)
     claimed = agent.claim(run["id"])
-    for name, step, metric in (("last", 20, None), ("best", 10, 0.9), ("last", 10, None)):
+    saves = [("last", 10, None), ("best", 10, 0.9), ("last", 20, None), ("epoch_001", 10, None)]
+    saves += [("last", step, None) for step in (30, 40)] + [("best", 40, 0.95)]
+    for name, step, metric in saves:
         runqueue.record_checkpoint(
             agent.db, run["id"], claimed.attempt, name, f"checkpoints/{name}", 1, step, metric
         )
@@ -609,17 +619,21 @@ def test_checkpoints_are_listed(client: TestClient, app: FastAPI, config_id: int
     page = client.get(url, params={"order": "asc"}).json()
     listed = page["items"]
     assert [(c["name"], c["step"], c["metric"]) for c in listed] == [
-        ("best", 10, 0.9),
-        ("last", 10, None),
-        ("last", 20, None),
+        ("epoch_001", 10, None),
+        ("last", 40, None),
+        ("best", 40, 0.95),
     ]
     assert (page["total"], page["limit"], page["offset"]) == (3, 50, 0)
-    assert listed[0]["attempt"] == 1 and listed[0]["path"] == "checkpoints/best"
+    assert listed[2]["attempt"] == 1 and listed[2]["path"] == "checkpoints/best"
     # The shared pagination: newest step first by default, and pages of `limit`.
     newest = client.get(url).json()["items"]
-    assert [(c["name"], c["step"]) for c in newest] == [("last", 20), ("last", 10), ("best", 10)]
+    assert [(c["name"], c["step"]) for c in newest] == [
+        ("best", 40),
+        ("last", 40),
+        ("epoch_001", 10),
+    ]
     second = client.get(url, params={"order": "asc", "limit": 2, "offset": 2}).json()
-    assert [(c["name"], c["step"]) for c in second["items"]] == [("last", 20)]
+    assert [(c["name"], c["step"]) for c in second["items"]] == [("best", 40)]
     assert second["total"] == 3
     assert client.get(f"{API}/runs/999/checkpoints").status_code == 404
 

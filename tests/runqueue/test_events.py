@@ -7,7 +7,7 @@ import math
 import pytest
 from sqlalchemy import select
 
-from visionyard.db.models import RunEvent
+from visionyard.db.models import CheckpointRecord, RunEvent
 from visionyard.runqueue import claim_next, event_rows, finish_run, record_checkpoint, write_events
 from visionyard.runqueue.events import RUN_EVENT_KINDS
 from visionyard.training.eventlog import EVENT_TYPES
@@ -189,10 +189,7 @@ def test_record_checkpoint_is_idempotent(q: QueueDB) -> None:
     run_id, agent = _running(q)
     first = record_checkpoint(q.factory, run_id, 1, "best", "checkpoints/best", 2, 300, 0.75)
     again = record_checkpoint(q.factory, run_id, 1, "best", "checkpoints/best", 2, 300, 0.75)
-    later = record_checkpoint(
-        q.factory, run_id, 1, "best", "checkpoints/best", 3, 400, math.nan, agent_id=agent
-    )
-    assert first.id == again.id != later.id
+    assert first.id == again.id
     assert (first.name, first.path, first.epoch, first.step, first.metric) == (
         "best",
         "checkpoints/best",
@@ -201,4 +198,25 @@ def test_record_checkpoint_is_idempotent(q: QueueDB) -> None:
         0.75,
     )
     assert first.attempt == 1 and first.created_at is not None
-    assert later.metric is None
+    assert (again.step, again.metric) == (300, 0.75)
+
+
+def test_a_checkpoint_folder_saved_again_is_one_record_at_its_newest_save(q: QueueDB) -> None:
+    """Every save rewrites `last` (and `best` when it improves) in place: a record per save
+    listed 14 rows for 2 folders. One record per folder, moved to the newest save; a late
+    re-delivery of an older save does not move it back."""
+    run_id, agent = _running(q)
+    for step in (100, 200, 300):
+        record_checkpoint(q.factory, run_id, 1, "last", "checkpoints/last", step // 100, step, None)
+    record_checkpoint(q.factory, run_id, 1, "best", "checkpoints/best", 2, 200, 0.75)
+    later = record_checkpoint(
+        q.factory, run_id, 1, "best", "checkpoints/best", 3, 300, math.nan, agent_id=agent
+    )
+    late = record_checkpoint(q.factory, run_id, 1, "last", "checkpoints/last", 1, 100, None)
+    assert (later.step, later.epoch, later.metric) == (300, 3, None)
+    assert (late.step, late.epoch) == (300, 3)  # the newer save stays
+    with q.factory() as session:
+        rows = session.scalars(
+            select(CheckpointRecord).where(CheckpointRecord.run_id == run_id)
+        ).all()
+    assert sorted((r.name, r.step) for r in rows) == [("best", 300), ("last", 300)]

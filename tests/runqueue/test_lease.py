@@ -62,7 +62,11 @@ def test_expired_lease_requeues_with_next_attempt_and_leaves_live_runs_alone(q: 
     run = q.run(expired)
     assert (run.state, run.attempt, run.restarts) == (RunState.queued, 2, 1)
     assert run.agent_id is None and run.lease_expires_at is None
-    assert run.error == "lease expired on agent box-7 (attempt 1)"
+    # The retry starts without an error of its own; the lost attempt's stays readable.
+    assert run.error is None
+    assert run.earlier_errors == [
+        {"attempt": 1, "error": "lease expired on agent box-7 (attempt 1)"}
+    ]
     untouched = q.run(live)
     assert (untouched.state, untouched.attempt, untouched.agent_id) == (RunState.running, 1, agent)
     assert q.feed(expired)[-1] == {

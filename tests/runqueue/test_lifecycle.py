@@ -65,9 +65,13 @@ def test_crash_requeues_charging_a_restart(q: QueueDB) -> None:
     assert finish_run(q.factory, run_id, 1, agent, "crashed", "SIGKILL") == RunState.queued
     run = q.run(run_id)
     assert (run.state, run.attempt, run.restarts, run.agent_id) == (RunState.queued, 2, 1, None)
-    assert run.error == "attempt 1 crashed on agent w: SIGKILL"
+    # The error belongs to attempt 1, which has ended: the retry has none of its own.
+    assert run.error is None
+    assert run.earlier_errors == [{"attempt": 1, "error": "attempt 1 crashed on agent w: SIGKILL"}]
     assert _current_run(q, agent) is None
     _claim(q, agent, attempt=2)
+    running = q.run(run_id)
+    assert (running.state, running.error) == (RunState.running, None)
 
 
 def test_crash_loop_stops_at_max_restarts(q: QueueDB) -> None:
@@ -83,6 +87,7 @@ def test_crash_loop_stops_at_max_restarts(q: QueueDB) -> None:
     assert run.error == (
         "attempt 3 crashed on agent w: segfault; restart budget used up (2 restarts)"
     )
+    assert [e["attempt"] for e in run.earlier_errors] == [1, 2]
     assert claim_next(q.factory, agent_id=agent, capacity=0) is None
     assert [e["state"] for e in q.feed(run_id)] == [
         "queued", "running", "queued", "running", "queued", "running", "failed",

@@ -28,6 +28,7 @@ from visionyard.dashboard.routers import (
     models,
     options,
     projects,
+    run_compare,
     run_control,
     run_import,
     run_outputs,
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models,
         configs,
         options,
+        run_compare,  # before runs: /runs/compare is not /runs/{run_id}
         runs,
         run_control,
         run_outputs,

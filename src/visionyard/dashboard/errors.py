@@ -22,6 +22,7 @@ from visionyard.errors import (
     ConfigError,
     ConflictError,
     DatasetError,
+    InvalidRequestError,
     ModelLoadError,
     NotFoundError,
     PathOutsideRootError,
@@ -49,6 +50,7 @@ STATUS_BY_ERROR: list[tuple[type[VisionyardError], int, str]] = [
     (ModelLoadError, 422, "invalid_model"),
     (CheckpointError, 422, "invalid_checkpoint"),
     (RunFolderError, 422, "invalid_run_folder"),
+    (InvalidRequestError, 422, "invalid_request"),
     (VisionyardError, 400, "bad_request"),
 ]
 

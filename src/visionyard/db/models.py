@@ -236,8 +236,15 @@ class Run(Timestamped, Base):
     lease_expires_at: Mapped[float | None] = mapped_column(Float)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its first attempt was claimed; kept across attempts (the run's wall time starts here).
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The current attempt's error; what ended earlier attempts is kept in `earlier_errors`,
+    # [{"attempt": n, "error": message}, ...] oldest first.
     error: Mapped[str | None] = mapped_column(Text)
+    earlier_errors: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     run_dir: Mapped[str | None] = mapped_column(String(1024))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -278,9 +285,36 @@ class RunEvent(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class RunMetricSummary(Base):
+    """Per run and metric: its best candidates and last value, kept up to date as the metric's
+    points are written (`visionyard.runqueue.metric_summary`), so run lists sort and filter by
+    metrics in SQL without reading the points.
+
+    Only the current points count (the newest attempt wins from the step it resumed at, as in
+    the metric series): `attempt` is the newest attempt that logged the metric and `first_step`
+    where its points begin.
+    """
+
+    __tablename__ = "run_metric_summaries"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(BigInteger)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_epoch: Mapped[int | None] = mapped_column(Integer)
+    min_value: Mapped[float | None] = mapped_column(Float)
+    min_step: Mapped[int | None] = mapped_column(BigInteger)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    max_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class CheckpointRecord(Base):
+    """One row per checkpoint folder of a run (`last`, `best`, `epoch_NNN`): a folder written
+    again (every save rewrites `last`) updates its row."""
+
     __tablename__ = "checkpoints"
-    __table_args__ = (UniqueConstraint("run_id", "name", "step"),)
+    __table_args__ = (UniqueConstraint("run_id", "name", name="uq_checkpoints_run_name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     attempt: Mapped[int] = mapped_column(Integer)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import false, or_, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from visionyard.db.models import Agent, Run, RunState
@@ -89,6 +89,7 @@ def claim_in_session(
             agent_id=agent_id,
             lease_expires_at=ts + lease_seconds,
             claimed_at=as_datetime(ts),
+            started_at=func.coalesce(runs.c.started_at, as_datetime(ts)),
             cancel_requested=False,
         )
         .returning(

@@ -11,13 +11,14 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from visionyard.db.models import CheckpointRecord, Run, RunEvent
+from visionyard.db.models import CheckpointRecord, Run, RunEvent, utcnow
 from visionyard.runqueue._db import DB, in_transaction, now_or, upsert_insert
 from visionyard.runqueue.feed import announce, run_topic
 from visionyard.runqueue.fencing import LockedRun, lock_current_attempt
+from visionyard.runqueue.metric_summary import update_summaries
 
 #: event types stored as one row each, under their own kind (anything else is kind "other")
 ROW_KINDS = frozenset({"log", "progress", "checkpoint", "state", "artifact"})
@@ -196,6 +197,7 @@ def write_events(
         stored = _store(session, rows) if rows else 0
         if stored:
             announce(session, run_topic(run_id))
+            update_summaries(session, run_id, attempt, rows)
         progress = _newest_progress(batch, attempt, run.progress)
         if progress is not None:
             session.execute(update(Run).where(Run.id == run_id).values(progress=progress))
@@ -216,30 +218,44 @@ def record_checkpoint(
     *,
     agent_id: int | None = None,
 ) -> CheckpointRecord:
-    """Record a checkpoint the trainer saved; idempotent on (run, name, step) — a repeated call
-    returns the existing record. Fenced like `write_events`."""
+    """Record a checkpoint the trainer saved: one record per checkpoint folder (run, name).
+
+    Every save rewrites `last` (and `best` when it improves) in place, so a folder saved again
+    updates its record to the newer save; a repeated call, or an older save delivered late,
+    changes nothing (newer means a later attempt, or a later step of the same attempt).
+    Returns the folder's record as stored afterwards. Fenced like `write_events`.
+    """
 
     def work(session: Session) -> CheckpointRecord:
         lock_current_attempt(session, run_id, attempt, agent_id)
         table = CheckpointRecord.__table__
+        insert = upsert_insert(session, table).values(
+            run_id=run_id,
+            attempt=attempt,
+            name=name,
+            path=path,
+            epoch=epoch,
+            step=step,
+            metric=_value(metric),
+            created_at=utcnow(),
+        )
+        newer = or_(
+            insert.excluded.attempt > table.c.attempt,
+            and_(insert.excluded.attempt == table.c.attempt, insert.excluded.step > table.c.step),
+        )
         session.execute(
-            upsert_insert(session, table)
-            .values(
-                run_id=run_id,
-                attempt=attempt,
-                name=name,
-                path=path,
-                epoch=epoch,
-                step=step,
-                metric=_value(metric),
+            insert.on_conflict_do_update(
+                index_elements=["run_id", "name"],
+                set_={
+                    c: insert.excluded[c]
+                    for c in ("attempt", "path", "epoch", "step", "metric", "created_at")
+                },
+                where=newer,
             )
-            .on_conflict_do_nothing(index_elements=["run_id", "name", "step"])
         )
         record = session.execute(
             select(CheckpointRecord).where(
-                CheckpointRecord.run_id == run_id,
-                CheckpointRecord.name == name,
-                CheckpointRecord.step == step,
+                CheckpointRecord.run_id == run_id, CheckpointRecord.name == name
             )
         ).scalar_one()
         # Detached and fully loaded: usable after the transaction, whatever the sessionmaker's

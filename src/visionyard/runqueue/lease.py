@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.db.models import Agent, Run, RunState
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or
+from visionyard.runqueue.attempt_errors import archive_error
 from visionyard.runqueue.errors import StaleAttempt
 from visionyard.runqueue.feed import RUNS_TOPIC, emit, run_change
 from visionyard.runqueue.fencing import lock_current_attempt
@@ -158,6 +159,8 @@ def reap_expired(db: DB, *, now: float | None = None) -> ReapResult:
         moved = [r.id for r in (*canceled, *failed, *requeued)]
         if not moved:
             return ReapResult()
+        for r in requeued:  # the retry starts without the lost attempt's error
+            archive_error(session, r.id, r.attempt - 1, r.error)
         session.execute(
             update(agents).where(agents.c.current_run_id.in_(moved)).values(current_run_id=None)
         )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.db.models import TERMINAL_STATES, Agent, Run, RunState
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or
+from visionyard.runqueue.attempt_errors import archive_error
 from visionyard.runqueue.control import notify_cancel
 from visionyard.runqueue.feed import RUNS_TOPIC, emit, run_change
 from visionyard.runqueue.fencing import LockedRun, lock_current_attempt, lock_run
@@ -57,8 +58,9 @@ def _requeue(
     }
     if charge_restart:
         values["restarts"] = run.restarts + 1
-        values["error"] = note
     session.execute(update(Run).where(Run.id == run.id).values(**values))
+    if charge_restart:
+        archive_error(session, run.id, run.attempt, note)
     emit(
         session,
         RUNS_TOPIC,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import name_contains, page
@@ -20,8 +20,6 @@ from visionyard.db.models import (
     RunState,
     RunTag,
 )
-
-SORT_COLUMNS = {"created_at": Run.created_at, "priority": Run.priority, "name": Run.name}
 
 
 def get(session: Session, run_id: int) -> Run | None:
@@ -47,12 +45,15 @@ def list_page(
     group_id: int | None,
     tag: str | None,
     q: str | None,
-    sort: str,
+    order_by: ColumnElement[Any],
+    conditions: Sequence[ColumnElement[bool]] = (),
     descending: bool,
     limit: int,
     offset: int,
 ) -> tuple[Sequence[Run], int]:
-    query = select(Run)
+    """A page of runs ordered by `order_by` (runs without a value last, in either direction;
+    then by id) among those meeting every condition, and how many meet them."""
+    query = select(Run).where(*conditions)
     if project_id is not None:
         query = query.where(Run.project_id == project_id)
     if state is not None:
@@ -63,15 +64,12 @@ def list_page(
         query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
     if q:
         query = query.where(name_contains(Run.name, q))
-    return page(
-        session,
-        query,
-        sort_column=SORT_COLUMNS[sort],
-        id_column=Run.id,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-    )
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if descending:
+        ordered = query.order_by(order_by.desc().nulls_last(), Run.id.desc())
+    else:
+        ordered = query.order_by(order_by.asc().nulls_last(), Run.id.asc())
+    return session.scalars(ordered.limit(limit).offset(offset)).all(), int(total or 0)
 
 
 def agent_names(session: Session, agent_ids: Collection[int]) -> dict[int, str]:
@@ -182,3 +180,37 @@ def checkpoints_page(
         limit=limit,
         offset=offset,
     )
+
+
+def get_many(session: Session, run_ids: Collection[int]) -> Sequence[Run]:
+    return session.scalars(select(Run).where(Run.id.in_(list(run_ids)))).all()
+
+
+def metric_points_of_runs(
+    session: Session, run_ids: Collection[int], names: Collection[str]
+) -> list[tuple[int, str, int, int, float | None, int | None]]:
+    """(run id, name, step, attempt, value, epoch) of the named metrics of these runs."""
+    if not run_ids or not names:
+        return []
+    rows = session.execute(
+        select(
+            RunEvent.run_id,
+            RunEvent.name,
+            RunEvent.step,
+            RunEvent.attempt,
+            RunEvent.value,
+            RunEvent.payload,
+        ).where(
+            RunEvent.run_id.in_(list(run_ids)),
+            RunEvent.kind == "metric",
+            RunEvent.name.in_(list(names)),
+            RunEvent.step.is_not(None),
+        )
+    ).all()
+    points = []
+    for run_id, name, step, attempt, value, payload in rows:
+        epoch = (payload or {}).get("epoch")
+        if not isinstance(epoch, int) or isinstance(epoch, bool):
+            epoch = None
+        points.append((run_id, str(name), int(step), attempt, value, epoch))
+    return points

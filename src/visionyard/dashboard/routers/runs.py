@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, IdQuery, PageParams, Pagination
+from visionyard.dashboard.schemas.run_summary import RunSummaryOut
 from visionyard.dashboard.schemas.runs import (
     RunCanceled,
     RunCreate,
@@ -25,6 +26,7 @@ from visionyard.dashboard.schemas.runs import (
     TagsIn,
 )
 from visionyard.dashboard.services import runs as service
+from visionyard.dashboard.services.run_progress import shown_progress
 from visionyard.dashboard.services.waiting import AgentPool
 from visionyard.settings import Settings
 
@@ -41,7 +43,9 @@ def _summary(view: service.RunView, pool: AgentPool) -> dict[str, Any]:
         "tags": sorted(t.tag for t in run.tags),
         "requeued_from": view.requeued_from,
         "waiting_for": pool.waiting_for(run),
-        "progress": dict(run.progress or {}),
+        "progress": shown_progress(run.state, run.progress),
+        "earlier_errors": list(run.earlier_errors or []),
+        "summary": RunSummaryOut.model_validate(view.summary),
     }
 
 
@@ -68,6 +72,7 @@ def _list(
         tag=filters.tag,
         q=filters.q,
         sort=filters.sort,
+        where=filters.where,
         descending=page.descending,
         limit=page.limit,
         offset=page.offset,

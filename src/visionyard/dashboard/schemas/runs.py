@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -19,6 +19,8 @@ from visionyard.dashboard.schemas.common import (
     SafeStr,
     UtcDateTime,
 )
+from visionyard.dashboard.schemas.run_summary import AttemptError, RunSummaryOut
+from visionyard.dashboard.services import run_keys
 from visionyard.db.models import RunState
 from visionyard.text import check_text
 
@@ -38,7 +40,36 @@ Tag = Annotated[
     AfterValidator(_plain_tag),
 ]
 Tags = Annotated[list[Tag], Field(max_length=32)]
-SortRuns = Literal["created_at", "priority", "name"]
+
+#: a sort key (grammar: `visionyard.dashboard.services.run_keys`)
+SortKey = Annotated[
+    str,
+    Field(max_length=160, json_schema_extra={"pattern": run_keys.KEY_PATTERN}),
+    AfterValidator(run_keys.checked_key),
+]
+#: a filter expression `<key><op><value>`
+FilterExpr = Annotated[
+    str,
+    Field(max_length=400, json_schema_extra={"pattern": run_keys.FILTER_PATTERN}),
+    AfterValidator(run_keys.checked_filter),
+]
+MAX_FILTERS = 10
+SORT_DESCRIPTION = (
+    "What to order by (the direction is `order`; runs without the value come last either "
+    "way): `created_at`, `priority`, `name`; the summary's `duration` (seconds), "
+    "`epochs_done`, `best` and `last` (each run's own monitored metric); any metric as "
+    "`best:<metric>` (by its direction: lower loss, higher accuracy), `last:<metric>` (value "
+    "at its last step), `min:<metric>`, `max:<metric>`, e.g. `best:val/acc@1`; any scalar "
+    "config field as `param:<field>`, e.g. `param:lr`. An unknown key is a 422 listing the "
+    "accepted ones."
+)
+FILTER_DESCRIPTION = (
+    f"Repeatable (at most {MAX_FILTERS}, all must hold): `<key><op><value>` with a sort key "
+    "(but not created_at) and op one of `>=` `<=` `>` `<` `=` `!=`; numbers for numeric keys, "
+    "`true`/`false` for switches, text for `name` and text config fields (`=`/`!=` only). "
+    "E.g. `best:val/acc@1>=0.9`, `param:optimizer=sgd`, `duration<600`. A run without the "
+    "value (a metric it never logged) does not match. A bad expression is a 422 naming it."
+)
 
 
 class RunCreate(RequestBody):
@@ -98,8 +129,19 @@ class RunOut(BaseModel):
         description="Why a queued run has not started (no agent online, none with enough GPUs, "
         "its target agent offline or drained) and what to do; null when an agent can claim it."
     )
-    progress: dict[str, Any]
-    error: str | None
+    progress: dict[str, Any] = Field(
+        description="The trainer's newest progress report (epoch, epochs, step, total_steps, "
+        "eta_s). Succeeded: complete (step == total_steps, complete: true, no eta_s); any "
+        "other state but running: where it stopped, without eta_s."
+    )
+    error: str | None = Field(
+        description="What went wrong in the current attempt (null while it runs without "
+        "trouble); errors of earlier, retried attempts are in earlier_errors."
+    )
+    earlier_errors: list[AttemptError] = Field(
+        description="What ended each earlier attempt that was retried, oldest first."
+    )
+    summary: RunSummaryOut
     tags: list[str]
     requeued_from: int | None = Field(description="The run this one re-queues, if any.")
     run_dir: str | None
@@ -126,7 +168,8 @@ class RunFilters:
     group_id: int | None
     tag: str | None
     q: str | None
-    sort: SortRuns
+    sort: run_keys.RunKey
+    where: list[run_keys.RunFilter]
 
 
 def run_filters(
@@ -134,9 +177,28 @@ def run_filters(
     group_id: IdQuery = None,
     tag: Annotated[SafeStr | None, Query(max_length=64)] = None,
     q: NameFilter = None,
-    sort: SortRuns = "created_at",
+    sort: Annotated[
+        SortKey,
+        Query(description=SORT_DESCRIPTION, examples=["created_at", "best:val/acc@1"]),
+    ] = "created_at",
+    filter_: Annotated[
+        list[FilterExpr] | None,
+        Query(
+            alias="filter",
+            max_length=MAX_FILTERS,
+            description=FILTER_DESCRIPTION,
+            examples=[["best:val/acc@1>=0.9"]],
+        ),
+    ] = None,
 ) -> RunFilters:
-    return RunFilters(state=state, group_id=group_id, tag=tag, q=q, sort=sort)
+    return RunFilters(
+        state=state,
+        group_id=group_id,
+        tag=tag,
+        q=q,
+        sort=run_keys.parse_key(sort),
+        where=[run_keys.parse_filter(f) for f in filter_ or []],
+    )
 
 
 RunFilterParams = Annotated[RunFilters, Depends(run_filters)]

@@ -21,7 +21,7 @@ Decisions (documented for the API's users):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.errors import NotFoundError
 from visionyard.runqueue.events import STEP_LOSS_METRIC, STEP_LR_METRIC
+from visionyard.runqueue.metric_summary import current_points
 from visionyard.training.metric_registry import is_known_metric_name
 
 #: the trainer's per-step scalars ("train_step" events), logged for every run
@@ -74,27 +75,6 @@ def _unknown_names_message(run_id: int, unknown: Sequence[str], known: Sequence[
         f"run {run_id} has no metric {', '.join(repr(n) for n in unknown)}; "
         f"its metrics: {listed}; GET /api/v1/runs/{run_id}/metrics lists them all"
     )
-
-
-def current_points(
-    rows: Iterable[tuple[int, int, float | None]],
-) -> list[tuple[int, float | None]]:
-    """One metric's (step, attempt, value) rows -> its current (step, value) points by step.
-
-    A point of attempt A survives only below the first step of every later attempt (see the
-    module docstring); within an attempt, steps are unique (the event dedupe key).
-    """
-    by_attempt: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
-    for step, attempt, value in rows:
-        by_attempt[attempt].append((step, value))
-    kept: list[tuple[int, float | None]] = []
-    cutoff: float = float("inf")
-    for attempt in sorted(by_attempt, reverse=True):
-        points = by_attempt[attempt]
-        kept.extend(p for p in points if p[0] < cutoff)
-        cutoff = min(cutoff, min(step for step, _ in points))
-    kept.sort(key=lambda p: p[0])
-    return kept
 
 
 def downsample(

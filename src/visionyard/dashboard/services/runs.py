@@ -20,6 +20,7 @@ Decisions (documented for the API's users):
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +29,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from visionyard import runqueue
 from visionyard.dashboard.repositories import configs as configs_repo
+from visionyard.dashboard.repositories import run_keys as run_keys_sql
 from visionyard.dashboard.repositories import runs as repo
+from visionyard.dashboard.services import run_summary
 from visionyard.dashboard.services.configs import check_version_model
 from visionyard.dashboard.services.files import delete_run_files, run_dir_target
 from visionyard.dashboard.services.models import recheck_saved_model, registered_hub_ids
 from visionyard.dashboard.services.projects import project_not_found
 from visionyard.dashboard.services.run_gpus import default_gpu_count
+from visionyard.dashboard.services.run_keys import RunFilter, RunKey
+from visionyard.dashboard.services.run_summary import RunSummary
 from visionyard.db.models import TERMINAL_STATES, Run, RunState
 from visionyard.errors import NotFoundError, RateLimitedError, RunStateError
 from visionyard.settings import Settings
@@ -50,6 +55,7 @@ class RunView:
     agent_name: str | None
     config_id: int | None
     config_version: int | None
+    summary: RunSummary
 
     @property
     def requeued_from(self) -> int | None:
@@ -81,10 +87,13 @@ def _views(session: Session, runs: Sequence[Run]) -> list[RunView]:
     versions = repo.config_versions(
         session, {r.config_version_id for r in runs if r.config_version_id is not None}
     )
+    summaries = run_summary.summaries(session, runs)
     views = []
     for run in runs:
         config_id, number = versions.get(run.config_version_id or 0, (None, None))
-        views.append(RunView(run, agents.get(run.agent_id or 0), config_id, number))
+        views.append(
+            RunView(run, agents.get(run.agent_id or 0), config_id, number, summaries[run.id])
+        )
     return views
 
 
@@ -107,14 +116,17 @@ def list_runs(
     group_id: int | None,
     tag: str | None,
     q: str | None,
-    sort: str,
+    sort: RunKey,
+    where: Sequence[RunFilter] = (),
     descending: bool,
     limit: int,
     offset: int,
     require_project: bool = False,
 ) -> tuple[list[RunView], int]:
+    """A page of runs, sorted and filtered by run keys (`run_keys`) in the database."""
     if require_project and project_id is not None and not repo.project_exists(session, project_id):
         raise project_not_found(project_id)
+    now = time.time()
     runs, total = repo.list_page(
         session,
         project_id=project_id,
@@ -122,7 +134,8 @@ def list_runs(
         group_id=group_id,
         tag=tag,
         q=q,
-        sort=sort,
+        order_by=run_keys_sql.expression(session, sort, now),
+        conditions=[run_keys_sql.condition(session, f, now) for f in where],
         descending=descending,
         limit=limit,
         offset=offset,
