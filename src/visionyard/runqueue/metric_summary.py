@@ -141,7 +141,9 @@ def summarise_from_points(session: Session, run_id: int, name: str) -> Summary |
         (int(step), attempt, Point(int(step), value, _epoch(payload)))
         for step, attempt, value, payload in rows
     )
-    return Summary.of(max(r.attempt for r in rows), [p for _, p in points])
+    newest = max(r.attempt for r in rows)
+    first = min(int(r.step) for r in rows if r.attempt == newest)
+    return replace(Summary.of(newest, [p for _, p in points]), first_step=first)
 
 
 def update_summaries(

@@ -47,7 +47,7 @@ RunIds = Annotated[
     AfterValidator(_distinct),
 ]
 MetricNames = Annotated[
-    list[Annotated[str, Field(max_length=128, pattern=METRIC_NAME.pattern.join("^$"))]],
+    list[Annotated[str, Field(max_length=128, pattern=METRIC_NAME.pattern.join("^$"))]] | None,
     Query(
         max_length=service.MAX_METRICS,
         description="Metrics to align (default: every per-epoch metric the runs logged), e.g. "
@@ -61,7 +61,7 @@ def compare_runs(
     _user: CurrentUser,
     session: SessionDep,
     ids: RunIds,
-    metrics: MetricNames | None = None,
+    metrics: MetricNames = None,
     by: Annotated[
         Literal["epoch", "step"],
         Query(description="Rows: one per epoch, or one per optimizer step."),
