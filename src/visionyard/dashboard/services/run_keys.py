@@ -132,7 +132,8 @@ _TEXT = "[^\\x00]{1,200}"
 def _registry_scalar(name: str) -> str:
     if not re.fullmatch("[A-Za-z0-9_@]+", name):
         raise AssertionError(f"metric {name!r} needs escaping in the key pattern")
-    return name.replace("@K", "@[1-9][0-9]*") if name.endswith("@K") else name
+    # K up to 9 digits: the name stays within the 128 characters of a metric name.
+    return name.replace("@K", "@[1-9][0-9]{0,8}") if name.endswith("@K") else name
 
 
 def _alternatives(names: Iterable[str]) -> str:
