@@ -741,6 +741,9 @@ class Baseline:
             "names": "train/step_loss",
             "from": "1",
             "to": "2",
+            # One value per parameter here; compareRuns wants two ids, so its baseline is a
+            # 422, and each hostile value must still be refused without a 5xx.
+            "ids": str(seeded.finished_run_id),
         }
 
     def unique(self, prefix: str) -> str:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
 
 from visionyard.db.engine import make_engine
-from visionyard.db.migrate import SchemaOutOfDate, current_revision, ensure_schema, head_revision
+from visionyard.db.migrate import (
+    SchemaOutOfDate,
+    alembic_config,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
 from visionyard.db.models import Base
 
 
@@ -26,4 +38,98 @@ def test_out_of_date_schema_gets_an_actionable_message(tmp_path) -> None:
         ensure_schema(engine, auto_upgrade=False)
     ensure_schema(engine, auto_upgrade=True)
     assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def _at_0001(db_url: str) -> Engine:
+    """The test's database taken back to revision 0001 (which also runs 0002's downgrade)."""
+    engine = make_engine(db_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert current_revision(engine) == "0001"
+    return engine
+
+
+def test_0002_keeps_one_checkpoint_per_folder_moves_stale_errors_and_summarises(
+    db_url: str,
+) -> None:
+    engine = _at_0001(db_url)
+    project = sa.table("projects", sa.column("id"), sa.column("name"), sa.column("description"),
+                       sa.column("created_at"), sa.column("updated_at"))  # fmt: skip
+    runs = sa.table(
+        "runs", *(sa.column(c) for c in (
+            "id", "project_id", "name", "config_hash", "state", "priority", "gpu_count",
+            "attempt", "restarts", "max_restarts", "cancel_requested", "error", "claimed_at",
+            "created_at")),
+        sa.column("config_snapshot", sa.JSON), sa.column("progress", sa.JSON),
+    )  # fmt: skip
+    events = sa.table(
+        "run_events", *(sa.column(c) for c in (
+            "run_id", "attempt", "kind", "name", "step", "value", "dedupe_key", "created_at")),
+        sa.column("payload", sa.JSON),
+    )  # fmt: skip
+    checkpoints = sa.table("checkpoints", *(sa.column(c) for c in (
+        "run_id", "attempt", "name", "path", "epoch", "step", "metric", "created_at")))  # fmt: skip
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    run = {"project_id": 1, "config_hash": "h", "priority": 0, "gpu_count": 0, "restarts": 1,
+           "max_restarts": 3, "cancel_requested": False, "config_snapshot": {}, "progress": {},
+           "created_at": now}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(sa.insert(project).values(id=1, name="p", description="", created_at=now,
+                                               updated_at=now))  # fmt: skip
+        conn.execute(
+            sa.insert(runs).values(
+                id=1,
+                name="retrying",
+                state="queued",
+                attempt=2,
+                error="attempt 1 crashed",
+                claimed_at=None,
+                **run,
+            )
+        )
+        conn.execute(
+            sa.insert(runs).values(
+                id=2,
+                name="failed",
+                state="failed",
+                attempt=1,
+                error="bad config",
+                claimed_at=now,
+                **run,
+            )
+        )
+        conn.execute(sa.insert(events), [
+            {"run_id": 1, "attempt": a, "kind": "metric", "name": "val/acc@1", "step": s,
+             "value": v, "dedupe_key": f"{a}:m:{s}:val/acc@1", "created_at": 0.0,
+             "payload": {"epoch": s // 10}}
+            for a, s, v in [(1, 10, 0.5), (1, 20, 0.8), (2, 30, 0.7)]
+        ])  # fmt: skip
+        conn.execute(sa.insert(checkpoints), [
+            {"run_id": 1, "attempt": a, "name": n, "path": f"checkpoints/{n}", "epoch": s // 10,
+             "step": s, "metric": None, "created_at": now}
+            for a, n, s in [(1, "last", 10), (1, "best", 10), (1, "last", 20), (2, "last", 5)]
+        ])  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        # Nothing cascaded away (rebuilding `runs` on SQLite, foreign keys on, would have).
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM run_events")).scalar_one() == 3
+        kept = conn.execute(sa.text("SELECT name, attempt, step FROM checkpoints ORDER BY name"))
+        assert [tuple(r) for r in kept] == [("best", 1, 10), ("last", 2, 5)]
+        rows = conn.execute(
+            sa.select(sa.column("id"), sa.column("error"), sa.column("earlier_errors", sa.JSON),
+                      sa.column("started_at")).select_from(sa.table("runs")).order_by("id")
+        ).all()  # fmt: skip
+        # The queued retry's error was attempt 1's; a finished run's error is its own.
+        assert rows[0].error is None and rows[0].started_at is None
+        assert rows[0].earlier_errors == [{"attempt": 1, "error": "attempt 1 crashed"}]
+        assert (rows[1].error, rows[1].earlier_errors) == ("bad config", [])
+        assert rows[1].started_at is not None
+        summary = conn.execute(
+            sa.text("SELECT max_value, max_step, last_value, last_step, last_epoch "
+                    "FROM run_metric_summaries WHERE run_id = 1 AND name = 'val/acc@1'")
+        ).one()  # fmt: skip
+        assert tuple(summary) == (0.8, 20, 0.7, 30, 3)
     engine.dispose()

@@ -140,11 +140,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "name"),
     )
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("started_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("earlier_errors", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
-        )
+    # Plain ALTER TABLE ADD COLUMN, also on SQLite: batch mode would rebuild `runs`, and with
+    # foreign keys on, dropping the old table cascades to every run's events and checkpoints.
+    op.add_column("runs", sa.Column("started_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "runs",
+        sa.Column("earlier_errors", sa.JSON(), server_default=sa.text("'[]'"), nullable=False),
+    )
     op.execute("UPDATE runs SET started_at = claimed_at WHERE claimed_at IS NOT NULL")
     _fill_metric_summaries(dialect)
     _move_stale_errors()
@@ -164,7 +166,6 @@ def downgrade() -> None:
             batch_op.create_unique_constraint(
                 "uq_checkpoints_run_id_name_step", _OLD_CHECKPOINT_COLUMNS
             )
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("earlier_errors")
-        batch_op.drop_column("started_at")
+    op.drop_column("runs", "earlier_errors")  # ALTER TABLE DROP COLUMN: no rebuild (above)
+    op.drop_column("runs", "started_at")
     op.drop_table("run_metric_summaries")
