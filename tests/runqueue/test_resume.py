@@ -35,6 +35,7 @@ def test_a_canceled_run_is_queued_again_as_its_next_attempt(q: QueueDB) -> None:
     run = q.run(run_id)
     assert (run.state, run.attempt, run.restarts) == (RunState.queued, 2, 0)
     assert run.error is None and run.finished_at is None and run.cancel_requested is False
+    assert run.earlier_errors == [{"attempt": 1, "error": "canceled on request"}]
     assert run.agent_id is None and run.lease_expires_at is None and run.claimed_at is None
     assert run.run_dir == "7-r"
     assert q.feed(run_id)[-1] == {

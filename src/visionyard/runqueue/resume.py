@@ -15,7 +15,8 @@ The rules, for the API's users:
   that failed because its budget was used up can be resumed, and gets the whole budget again.
 - What described the end it resumes from is cleared (`error`, `finished_at`, the cancel request,
   agent, lease and claim time); that end (state and error) is kept in the "runs" feed event of
-  the resume, as its `reason`, so the history stays on the change feed.
+  the resume, as its `reason`, so the history stays on the change feed, and the error in
+  `earlier_errors` with the attempt it ended.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from visionyard.db.models import Run, RunState
 from visionyard.errors import RunStateError
 from visionyard.runqueue._db import DB, in_transaction, now_or
+from visionyard.runqueue.attempt_errors import archive_error
 from visionyard.runqueue.feed import RUNS_TOPIC, emit, run_change
 from visionyard.runqueue.fencing import lock_run
 from visionyard.runqueue.notify import notify_work
@@ -78,6 +80,8 @@ def resume_run(db: DB, run_id: int, *, now: float | None = None) -> int:
                 error=None,
             )
         )
+        if error:  # the ended attempt's error stays readable, with that attempt
+            archive_error(session, run_id, run.attempt, error)
         ended = f"resumed on request; attempt {run.attempt} had ended {run.state.value}"
         if error:
             ended += f": {error}"
