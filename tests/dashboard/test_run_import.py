@@ -130,6 +130,17 @@ def test_a_run_folder_becomes_a_finished_run_with_its_events(
     ]
     checkpoints = client.get(f"{API}/runs/{run['id']}/checkpoints").json()["items"]
     assert [(c["name"], c["step"], c["attempt"]) for c in checkpoints] == [("last", 2, 1)]
+    # Summarised like an agent's run: its monitored metric, epochs, and its events' time span.
+    summary = run["summary"]
+    assert (summary["monitor"]["best"], summary["epochs_done"], summary["epochs_total"]) == (
+        0.5,
+        1,
+        2,
+    )
+    assert summary["duration_s"] == 10.0
+    # The redone step's 9.0 is no current point, so not the loss's maximum.
+    below = client.get(f"{API}/runs", params={"filter": "max:train/step_loss<3"}).json()
+    assert [item["id"] for item in below["items"]] == [run["id"]]
     assert client.get(f"{API}/runs/{run['id']}/results").json() == RESULTS
     tb = client.get(f"{API}/runs/{run['id']}/files", params={"path": "tb/events.out"})
     assert tb.content == b"\x00\x01"

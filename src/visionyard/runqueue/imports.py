@@ -18,6 +18,7 @@ from visionyard.db.models import TERMINAL_STATES, CheckpointRecord, Run, RunStat
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or, upsert_insert
 from visionyard.runqueue.events import _CHUNK, _newest_progress, _store, _value, event_rows
 from visionyard.runqueue.feed import RUNS_TOPIC, announce, emit, run_change, run_topic
+from visionyard.runqueue.metric_summary import update_summaries
 
 #: the tag every imported run carries, so lists can tell them from queued runs
 IMPORTED_TAG = "imported"
@@ -82,27 +83,36 @@ def record_imported_run(
                 progress={},
                 created_at=as_datetime(started),
                 claimed_at=as_datetime(started),
+                started_at=as_datetime(started),
                 finished_at=as_datetime(ended),
             )
             .returning(Run.id)
         ).scalar_one()
         session.execute(insert(RunTag), [{"run_id": run_id, "tag": IMPORTED_TAG}])
-        rows: list[dict[str, Any]] = []
-        checkpoints: list[dict[str, Any]] = []
+        by_attempt: list[list[dict[str, Any]]] = []
+        # One record per checkpoint folder, its newest save (as `record_checkpoint` keeps it).
+        checkpoints: dict[str, dict[str, Any]] = {}
         progress: dict[str, Any] = {}
         for number, events in enumerate(attempts, start=1):
-            rows.extend(event_rows(run_id, number, events, now=ts))
-            checkpoints.extend(
-                _checkpoint_row(run_id, number, e) for e in events if e.get("type") == "checkpoint"
-            )
+            by_attempt.append(event_rows(run_id, number, events, now=ts))
+            for event in events:
+                if event.get("type") == "checkpoint":
+                    row = _checkpoint_row(run_id, number, event)
+                    known = checkpoints.get(row["name"], row)
+                    if (row["attempt"], row["step"]) >= (known["attempt"], known["step"]):
+                        checkpoints[row["name"]] = row
             progress = _newest_progress(events, number, progress) or progress
+        rows = [row for attempt_rows in by_attempt for row in attempt_rows]
         if rows:
             _store(session, rows)
-        for start in range(0, len(checkpoints), _CHUNK):
+            for number, attempt_rows in enumerate(by_attempt, start=1):
+                update_summaries(session, run_id, number, attempt_rows)
+        saved = list(checkpoints.values())
+        for start in range(0, len(saved), _CHUNK):
             session.execute(
                 upsert_insert(session, CheckpointRecord.__table__)
-                .values(checkpoints[start : start + _CHUNK])
-                .on_conflict_do_nothing(index_elements=["run_id", "name", "step"])
+                .values(saved[start : start + _CHUNK])
+                .on_conflict_do_nothing(index_elements=["run_id", "name"])
             )
         if progress:
             session.execute(update(Run).where(Run.id == run_id).values(progress=progress))
