@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from visionyard.errors import ModelLoadError
-from visionyard.modelsource import is_hub_id, resolve_model_source
+from visionyard.modelsource import did_you_mean, is_hub_id, resolve_model_source
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,13 @@ def test_a_local_name_beside_a_close_folder_is_refused_with_a_did_you_mean(
         assert "'org/name'" in str(caught.value)
     for hub_id in ("org/tiny-resnett", "zzzzzz", "no-confg"):
         assert resolve_model_source(hub_id) == hub_id
+
+
+def test_only_genuinely_close_names_are_suggested() -> None:
+    # Names sharing only a prefix such as "tiny-" are not offered: that is noise, not help.
+    folders = ["tiny-resnet", "tiny-vit", "tiny-convnext", "tiny-resnet-v2"]
+    assert (
+        did_you_mean("tiny-resnett", folders) == "Did you mean 'tiny-resnet' or 'tiny-resnet-v2'?"
+    )
+    assert did_you_mean("tiny-vitt", folders) == "Did you mean 'tiny-vit'?"
+    assert did_you_mean("resnet-50", folders) == ""

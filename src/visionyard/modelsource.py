@@ -70,9 +70,15 @@ def model_folders(folder: Path, *, depth: int = 1) -> list[str]:
     return sorted(found)
 
 
+#: how alike (difflib's ratio) a folder must be to be suggested: model names share long prefixes
+#: ("tiny-", "vit-base-"), so difflib's default 0.6 offers 'tiny-vit' for 'tiny-resnett'
+SUGGEST_CUTOFF = 0.75
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A question naming the closest of `candidates` to `name` (up to three), or ""."""
-    return _question(difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6))
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=SUGGEST_CUTOFF)
+    return _question(close)
 
 
 def _question(close: list[str]) -> str:
@@ -86,7 +92,7 @@ def suggest_local_folder(model_flavour: str) -> str:
     path = Path(spelled)
     prefix = spelled[: len(spelled) - len(path.name)]
     nearby = {name: prefix + name for name in model_folders(path.expanduser().parent)}
-    close = difflib.get_close_matches(path.name, sorted(nearby), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(path.name, sorted(nearby), n=3, cutoff=SUGGEST_CUTOFF)
     return _question([nearby[c] for c in close])
 
 
