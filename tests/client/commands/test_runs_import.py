@@ -1,12 +1,14 @@
 """`visionyard runs import`: a run trained locally with the training core (tiny model, digits;
-stopped mid-epoch and resumed, so it has two trainer starts) appears in the dashboard beside
-queued runs, and everything read back through the API equals the run folder: every metric value
-at every step, logs, checkpoints, results and files. The run is trained once per module."""
+stopped mid-epoch, then resumed and finished by `python main.py --config`, so it has two trainer
+starts) appears in the dashboard beside queued runs, and everything read back through the API
+equals the run folder: every metric value at every step, logs, checkpoints, results and files.
+The run is trained once per module."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from visionyard.db.models import RunEvent
 from visionyard.exitcodes import EXIT_BAD_INPUT
 from visionyard.training.confighash import config_hash
 
+REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow  # trains a run (a few seconds) and starts a server per backend
 
 #: puts torch's presence in the client process on its last stderr line (the client must not
@@ -67,14 +70,24 @@ def local_runs(
     stopped = train(build_config(config), stop=StopAfterPolls(3))
     assert stopped.status == "stopped"
     shutil.copytree(stopped.run_dir, out / "stopped-run")
-    finished = train(build_config(config))
-    assert finished.status == "succeeded"
-    return {"finished": finished.run_dir, "stopped": out / "stopped-run"}
+    # The rest is trained as a user does it from a terminal: `python main.py --config`, which
+    # resumes the same run folder and finishes it.
+    config_file = out / "local-run.json"
+    config_file.write_text(json.dumps(config))
+    resumed = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "--config", str(config_file)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    finished = stopped.run_dir
+    assert json.loads((finished / "results.json").read_text())["status"] == "succeeded"
+    return {"finished": finished, "stopped": out / "stopped-run"}
 
 
 def import_without_torch(cli: Cli, *args: str) -> tuple[int, str, str]:
-    import subprocess
-
     done = subprocess.run(
         [sys.executable, "-c", TORCH_PROBE, *args],
         env=cli.env,
@@ -206,10 +219,9 @@ def test_an_imported_run_reads_back_identical_to_its_folder(
     checkpoints = dashboard.api(
         "GET", f"/runs/{run_id}/checkpoints", params={"order": "asc", "limit": 200}
     ).json()["items"]
-    saved = [e for e in events if e["type"] == "checkpoint"]
-    assert sorted((c["name"], c["step"]) for c in checkpoints) == sorted(
-        {(e["name"], e["step"]) for e in saved}
-    )
+    # One record per checkpoint folder, at its newest save (the last one the log records).
+    newest_save = {e["name"]: e["step"] for e in events if e["type"] == "checkpoint"}
+    assert sorted((c["name"], c["step"]) for c in checkpoints) == sorted(newest_save.items())
     logs = dashboard.api("GET", f"/runs/{run_id}/logs", params={"tail": 5000}).json()["items"]
     assert [line["message"] for line in logs] == [
         e["message"] for e in events if e["type"] == "log"
