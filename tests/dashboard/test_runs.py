@@ -304,7 +304,7 @@ def test_cancel_queued_and_running_runs(client: TestClient, app: FastAPI, config
     assert view["state"] == "running" and view["agent_name"] == "agent-1"
     asked = client.post(f"{API}/runs/{running['id']}/cancel").json()
     assert asked["run"]["state"] == "running" and asked["run"]["cancel_requested"] is True
-    assert "within seconds" in asked["message"]
+    assert "within about a second" in asked["message"]
     repeat = client.post(f"{API}/runs/{running['id']}/cancel")
     assert repeat.status_code == 200 and "already requested" in repeat.json()["message"]
     # The agent sees the request on its next lease renewal and reports the cancel.

@@ -177,7 +177,7 @@ def request_cancel(db: DB, run_id: int, *, now: float | None = None) -> CancelRe
                 ts,
             )
             notify_cancel(session, run_id)
-            msg = f"cancel of run {run_id} requested; its agent stops it within seconds"
+            msg = f"cancel of run {run_id} requested; its agent stops it within about a second"
             return CancelResult(run_id, run.state, True, msg)
         assert run.state in TERMINAL_STATES
         msg = f"run {run_id} already {run.state}; nothing to cancel"

@@ -166,7 +166,7 @@ def logs(
 
 @app.command("cancel")
 def cancel(run_id: RunId, as_json: JsonOption = False) -> None:
-    """Cancel a run: a queued run at once, a running one within seconds."""
+    """Cancel a run: a queued run at once, a running one within about a second."""
     from visionyard.client.output import message, print_json
 
     with client_errors(), connect() as api:
@@ -174,7 +174,8 @@ def cancel(run_id: RunId, as_json: JsonOption = False) -> None:
         if as_json:
             print_json(answer)
             return
-        message(f"run {run_id}: {answer['message']} (state: {answer['run']['state']})")
+        # The dashboard's message names the run already.
+        message(f"{answer['message']} (state: {answer['run']['state']})")
 
 
 @app.command("resume")

@@ -157,8 +157,8 @@ def get_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: Stat
 def cancel_run(
     run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
 ) -> RunCanceled:
-    """Queued: canceled at once. Running: cancel requested; its agent stops it within
-    seconds. Finished: 409."""
+    """Queued: canceled at once. Running: cancel requested; its agent stops it within about
+    a second. Finished: 409."""
     view, message = service.cancel_run(session, run_id)
     return RunCanceled(message=message, run=_detail(view, session, state.settings))
 
