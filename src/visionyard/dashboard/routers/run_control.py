@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
-from visionyard.dashboard.routers.runs import _detail as run_detail  # one RunDetail builder
+from visionyard.dashboard.routers.runs import run_detail
 from visionyard.dashboard.schemas.common import IdPath
 from visionyard.dashboard.schemas.runs import RunDetail
 from visionyard.dashboard.services import run_control as service

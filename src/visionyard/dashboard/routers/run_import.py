@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from visionyard.dashboard.deps import CurrentUser, StateDep
-from visionyard.dashboard.routers.runs import _detail
+from visionyard.dashboard.routers.runs import run_detail
 from visionyard.dashboard.schemas.common import IdPath, Name
 from visionyard.dashboard.schemas.run_import import RunImported
 from visionyard.dashboard.services import run_import as service
@@ -85,7 +85,7 @@ def import_run(
         state, project_id=project_id, archive=archive, name=name, user_id=user.user_id
     )
     with state.read_sessions() as session:
-        detail = _detail(get_run(session, imported.run_id), session, state.settings)
+        detail = run_detail(get_run(session, imported.run_id), session, state.settings)
     return RunImported(
         message=f"imported run {imported.run_id} ({detail.state.value}) with "
         f"{imported.files} files",

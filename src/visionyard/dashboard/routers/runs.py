@@ -49,7 +49,7 @@ def _summary(view: service.RunView, pool: AgentPool) -> dict[str, Any]:
     }
 
 
-def _detail(view: service.RunView, session: Session, settings: Settings) -> RunDetail:
+def run_detail(view: service.RunView, session: Session, settings: Settings) -> RunDetail:
     pool = AgentPool.load(session, settings)
     return RunDetail(**_summary(view, pool), config_snapshot=view.run.config_snapshot)
 
@@ -106,7 +106,7 @@ def create_run(
         tags=body.tags,
         user_id=user.user_id,
     )
-    return _detail(view, session, state.settings)
+    return run_detail(view, session, state.settings)
 
 
 @router.get("/runs", operation_id="listRuns", response_model=RunPage)
@@ -150,7 +150,7 @@ def list_project_runs(
 
 @router.get("/runs/{run_id}", operation_id="getRun", response_model=RunDetail)
 def get_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep) -> RunDetail:
-    return _detail(service.get_run(session, run_id), session, state.settings)
+    return run_detail(service.get_run(session, run_id), session, state.settings)
 
 
 @router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=RunCanceled)
@@ -160,7 +160,7 @@ def cancel_run(
     """Queued: canceled at once. Running: cancel requested; its agent stops it within about
     a second. Finished: 409."""
     view, message = service.cancel_run(session, run_id)
-    return RunCanceled(message=message, run=_detail(view, session, state.settings))
+    return RunCanceled(message=message, run=run_detail(view, session, state.settings))
 
 
 @router.post(
@@ -188,7 +188,7 @@ def requeue_run(
         priority=body.priority,
         user_id=user.user_id,
     )
-    return _detail(view, session, state.settings)
+    return run_detail(view, session, state.settings)
 
 
 @router.delete("/runs/{run_id}", operation_id="deleteRun", status_code=status.HTTP_204_NO_CONTENT)
@@ -202,4 +202,4 @@ def set_run_tags(
     run_id: IdPath, body: TagsIn, _user: CurrentUser, session: SessionDep, state: StateDep
 ) -> RunDetail:
     """Replace the run's tags."""
-    return _detail(service.set_tags(session, run_id, body.tags), session, state.settings)
+    return run_detail(service.set_tags(session, run_id, body.tags), session, state.settings)

@@ -18,9 +18,14 @@ from sqlalchemy.orm import Session
 
 from visionyard import runqueue
 from visionyard.dashboard.services.files import run_dir_target
-from visionyard.dashboard.services.models import recheck_saved_model, registered_hub_ids
-from visionyard.dashboard.services.runs import RunView, get_run, in_request, run_or_404
-from visionyard.dashboard.services.runs import _check_quota as check_quota  # queueing's limit
+from visionyard.dashboard.services.runs import (
+    RunView,
+    check_quota,
+    get_run,
+    in_request,
+    recheck_run_model,
+    run_or_404,
+)
 from visionyard.db.models import Run
 from visionyard.errors import ConflictError, RunStateError
 from visionyard.paths import resolved_inside
@@ -88,12 +93,7 @@ def resume_run(session: Session, settings: Settings, run_id: int, *, user_id: in
     if reason is not None:
         raise RunStateError(reason)
     resumable_checkpoint(settings, run)
-    recheck_saved_model(
-        run.config_snapshot,
-        settings.models_root,
-        registered=registered_hub_ids(session, run.project_id),
-        saved_as=f"run {run_id}'s config",
-    )
+    recheck_run_model(session, settings, run)
     check_quota(session, settings, user_id)
     # The queue re-checks the state under the row lock: a concurrent resume answers 409.
     runqueue.resume_run(in_request(session), run_id)

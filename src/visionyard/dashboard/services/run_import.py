@@ -27,7 +27,7 @@ from pathlib import Path
 from visionyard.dashboard.repositories import runs as runs_repo
 from visionyard.dashboard.services.projects import project_not_found
 from visionyard.dashboard.services.run_archive import unpack
-from visionyard.dashboard.services.runs import _folder_name, in_request
+from visionyard.dashboard.services.runs import in_request, run_folder_name
 from visionyard.dashboard.state import AppState
 from visionyard.db.models import RunState
 from visionyard.errors import ConflictError, RunFolderError
@@ -88,7 +88,7 @@ def import_run(
                     attempts=record.attempts(),
                     created_by=user_id,
                 )
-                folder = _folder_name(run_id, run_name)
+                folder = run_folder_name(run_id, run_name)
                 runs_repo.set_run_dir(session, run_id, folder)
                 final = state.settings.runs_root / folder
                 if final.exists():

@@ -146,7 +146,7 @@ def list_runs(
 # ---- queueing and the run lifecycle --------------------------------------------------------------
 
 
-def _check_quota(session: Session, settings: Settings, user_id: int) -> None:
+def check_quota(session: Session, settings: Settings, user_id: int) -> None:
     # S15: one user cannot flood the queue (VISIONYARD_MAX_QUEUED_RUNS_PER_USER).
     limit = settings.max_queued_runs_per_user
     queued = repo.count_queued_by(session, user_id)
@@ -157,14 +157,25 @@ def _check_quota(session: Session, settings: Settings, user_id: int) -> None:
         )
 
 
-def _folder_name(run_id: int, name: str) -> str:
+def recheck_run_model(session: Session, settings: Settings, run: Run) -> None:
+    """A run's saved model must still exist before it is queued again (re-queue, resume): its
+    folder may have been removed since the config was saved."""
+    recheck_saved_model(
+        run.config_snapshot,
+        settings.models_root,
+        registered=registered_hub_ids(session, run.project_id),
+        saved_as=f"run {run.id}'s config",
+    )
+
+
+def run_folder_name(run_id: int, name: str) -> str:
     slug = _SLUG.sub("-", name).strip("-.")[:80] or "run"
     return f"{run_id}-{slug}"
 
 
 def _enqueue(session: Session, *, name: str, tags: Iterable[str], **fields: Any) -> RunView:
     run_id = runqueue.enqueue(in_request(session), name=name, tags=tags, **fields)
-    repo.set_run_dir(session, run_id, _folder_name(run_id, name))
+    repo.set_run_dir(session, run_id, run_folder_name(run_id, name))
     return get_run(session, run_id)
 
 
@@ -201,7 +212,7 @@ def queue_run(
             "in the config's project or leave group_id out"
         )
     check_version_model(session, config, picked, settings.models_root)
-    _check_quota(session, settings, user_id)
+    check_quota(session, settings, user_id)
     return _enqueue(
         session,
         project_id=config.project_id,
@@ -247,13 +258,8 @@ def requeue_run(
             f"run {run_id} is {original.state.value}; only finished runs (succeeded, failed, "
             "canceled) can be re-queued. Cancel it first, or wait for it to finish."
         )
-    recheck_saved_model(
-        original.config_snapshot,
-        settings.models_root,
-        registered=registered_hub_ids(session, original.project_id),
-        saved_as=f"run {run_id}'s config",
-    )
-    _check_quota(session, settings, user_id)
+    recheck_run_model(session, settings, original)
+    check_quota(session, settings, user_id)
     tags = {t.tag for t in original.tags if not t.tag.startswith(REQUEUE_TAG)}
     return _enqueue(
         session,
