@@ -24,17 +24,12 @@ import psutil
 import pytest
 
 from tests.agent.platform import copy_digits
+from tests.liveserver import free_port
 from visionyard.exitcodes import EXIT_DASHBOARD_DIED
 
 T = TypeVar("T")
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _platform_env(data_dir: Path) -> dict[str, str]:

@@ -4,19 +4,13 @@ logged in as the platform's owner."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 
 import httpx
 
 from tests.agent.platform import PASSWORD, Platform
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.liveserver import free_port
 
 
 class Dashboard:

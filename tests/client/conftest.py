@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN, AUTH
-from tests.dashboard.test_contract import REPO, free_port, server_env, wait_until_up
 from tests.dbutil import fresh_pg_database, fresh_sqlite_database, pg_admin_url
+from tests.liveserver import REPO, serving
 from visionyard.settings import Settings, load_settings
 
 __all__ = ["ADMIN_PASSWORD", "ADMIN_TOKEN"]
@@ -74,26 +74,9 @@ def dashboard(
         )
         shutil.copytree(digits_root, settings.datasets_root / "digits")
         shutil.copytree(tiny_model("resnet"), settings.models_root / "tiny-resnet")
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
         log = base / "server.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "visionyard.cli", "serve", "--port", str(port)],
-                env=server_env(settings),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_until_up(url, proc, log)
+        with serving(settings, log) as url:
             yield Dashboard(url=url, db_url=db_url, settings=settings, log=log)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def client_env(config_home: Path, **extra: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ what to do, and the documented exit code."""
 from __future__ import annotations
 
 from tests.client.conftest import ADMIN_TOKEN, Cli, Dashboard
-from tests.dashboard.test_contract import free_port
+from tests.liveserver import free_port
 from visionyard.exitcodes import EXIT_NOT_LOGGED_IN, EXIT_UNREACHABLE
 
 

@@ -9,8 +9,6 @@ In-process checks of what the page references, and a real Chromium against a rea
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.browser import only_local_requests
-from tests.dashboard.test_contract import free_port, server_env, wait_until_up
+from tests.liveserver import serving
 from visionyard.dashboard import apidocs
 from visionyard.dashboard.apidocs import ASSETS
 from visionyard.settings import Settings
@@ -108,26 +106,8 @@ def live_dashboard(
 ) -> Iterator[str]:
     """`visionyard serve` in its own process; its base URL."""
     settings = settings_factory(sqlite_url)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "visionyard.cli", "serve", "--port", str(port)],
-            env=server_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(url, proc, log)
+    with serving(settings, tmp_path / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,19 +23,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN, AUTH
+from tests.dashboard.conftest import ADMIN_TOKEN, AUTH
 from tests.dashboard.test_fuzz import Seeded, fuzz_dataset_source, seed_everything
+from tests.liveserver import API, REPO, serving
 from visionyard.dashboard.app import create_app
 from visionyard.settings import Settings
 
 __all__ = ["fuzz_dataset_source"]  # a fixture this module uses
 
-REPO = Path(__file__).resolve().parents[2]
-API = "/api/v1"
 #: test cases per operation in the fuzzing phase (the coverage phase adds its deterministic
 #: boundary and type-confusion cases on top, and the stateful phase chains operations)
 MAX_EXAMPLES = 10
@@ -56,43 +53,6 @@ class LiveServer:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes `visionyard serve` use exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VISIONYARD_", "DASHBOARD_"))}
-    env.update(
-        VISIONYARD_DATA_DIR=str(settings.data_dir),
-        DATASETS_DIR=str(settings.datasets_root),
-        VISIONYARD_RUNS_DIR=str(settings.runs_root),
-        VISIONYARD_MODELS_DIR=str(settings.models_root),
-        DASHBOARD_DB_URL=settings.database_url,
-        VISIONYARD_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        VISIONYARD_ADMIN_TOKEN=ADMIN_TOKEN,
-        HF_HUB_OFFLINE="1",
-        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")]),
-    )
-    return env
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"visionyard serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}{API}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"visionyard serve did not answer within {timeout}s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def live_server(
     db_url: str,
@@ -110,26 +70,9 @@ def live_server(
         seeded = seed_everything(client, app, fuzz_dataset_source, tiny_model("resnet"))
     app.state.vy.engine.dispose()
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "visionyard.cli", "serve", "--port", str(port)],
-            env=server_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(url, proc, log)
+    with serving(settings, log) as url:
         yield LiveServer(url=url, db_url=db_url, seeded=seeded, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def run_schemathesis(server: LiveServer, report_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.dbutil import pg_admin_url
+from tests.liveserver import free_port
 
 CLI = [sys.executable, "-m", "visionyard.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_starts_prints_the_login_once_and_answers(tmp_path: Path) -> None:
