@@ -17,7 +17,17 @@ APT_GET  ?= apt-get
 test: export VISIONYARD_REQUIRE_BROWSER := 1
 test: export VISIONYARD_CHROMIUM := $(CHROMIUM)
 
-.PHONY: setup test test-fast lint typecheck demo bench lock clean
+.PHONY: setup test test-fast lint typecheck demo demo-ui ui ui-check api-types bench lock clean
+
+# The web UI (web_ui/, Next.js): `npm ci` when the lock changes, `next build` (a static export
+# in web_ui/out/, which the dashboard serves at /) when a source changes; otherwise nothing.
+NPM       ?= npm
+UI        := web_ui
+UI_DEPS   := $(UI)/node_modules/.installed-stamp
+UI_BUILD  := $(UI)/out/index.html
+UI_SOURCES := $(shell find $(UI)/app $(UI)/components $(UI)/lib -type f 2>/dev/null) \
+	$(addprefix $(UI)/,package.json package-lock.json next.config.ts postcss.config.mjs tsconfig.json)
+export NEXT_TELEMETRY_DISABLED := 1
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +37,32 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 setup: $(STAMP)
+
+$(UI_DEPS): $(UI)/package.json $(UI)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "make: the web UI needs Node.js 20+ and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(UI) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI_BUILD): $(UI_DEPS) $(UI_SOURCES)
+	cd $(UI) && $(NPM) run build
+	@touch $@
+
+ui: $(UI_BUILD)
+
+ui-check: $(UI_DEPS)
+	cd $(UI) && $(NPM) run --silent lint && $(NPM) run --silent typecheck
+
+# After changing the API: the OpenAPI document and the UI's types generated from it (committed;
+# tests/web_ui/test_api_types.py fails when they drift from the app).
+api-types: $(STAMP) $(UI_DEPS)
+	$(BIN)/python -m visionyard.dashboard.openapi_export $(UI)/lib/api/openapi.json
+	cd $(UI) && $(NPM) run --silent gen:api
+
+# The demo builds the UI where Node.js is installed; without it the API still starts (and its
+# front page says how to build the UI).
+demo-ui:
+	@if command -v $(NPM) >/dev/null; then $(MAKE) --no-print-directory ui; \
+	else echo "make: Node.js/npm not found: the dashboard starts without its web UI (install Node.js 20+, then make ui)"; fi
 
 $(CHROMIUM):
 	@echo "Installing Chromium for the browser tests ($@ is missing)"
@@ -40,7 +76,7 @@ $(CHROMIUM):
 # is spent waiting on real agents, trainers and databases, so two workers on two cores take
 # 9.7 min where one took 16.6 (docs/benchmarks.md). TEST_WORKERS=1 runs it serially.
 TEST_WORKERS ?= 2
-test: $(STAMP) $(CHROMIUM) lint typecheck
+test: $(STAMP) $(CHROMIUM) lint typecheck ui-check $(UI_BUILD)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: $(STAMP)
@@ -59,7 +95,7 @@ test-fast: $(STAMP)
 
 # The whole platform on the embedded SQLite default, with the demo run queued; Ctrl-C stops it.
 # DEMO_ARGS=--exit-after-demo stops once the demo run has finished; DEMO_ARGS="--port N" if 8000 is taken.
-demo: $(STAMP)
+demo: $(STAMP) demo-ui
 	VISIONYARD_DATA_DIR=$(CURDIR)/demo/platform $(BIN)/visionyard up --demo $(DEMO_ARGS)
 
 bench: $(STAMP)
@@ -70,4 +106,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable --all | grep -v '^pip==' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .browser demo runs
+	rm -rf $(VENV) .pytest_cache .browser demo runs $(UI)/node_modules $(UI)/.next $(UI)/out

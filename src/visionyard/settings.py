@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         "answers 413. The default leaves room for a few checkpoints of a base-size model.",
     )
 
+    web_ui_dir: Path | None = Field(
+        None,
+        description="The web UI's static export (`next build` output) served at `/`; default: "
+        "web_ui/out in the source checkout.",
+    )
+
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:

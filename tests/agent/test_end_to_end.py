@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.sync.client import connect
 
@@ -124,15 +123,3 @@ def test_queue_train_watch_and_survive_a_dashboard_restart(platform: Platform) -
     labels = {r["label"] for r in classify(str(image))}
     assert labels <= {str(i) for i in range(10)}
     assert Path(model_dir / "config.json").is_file()
-
-
-def test_the_front_door_leads_to_the_api_docs(sqlite_platform: Platform) -> None:
-    dashboard = Dashboard(sqlite_platform)
-    dashboard.start()
-    try:
-        response = httpx.get(dashboard.url + "/", follow_redirects=False, timeout=10)
-        assert response.status_code == 307
-        assert response.headers["location"] == "/api/v1/docs"
-        assert httpx.get(dashboard.url + "/api/v1/docs", timeout=10).status_code == 200
-    finally:
-        dashboard.stop()

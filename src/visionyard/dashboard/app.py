@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from visionyard import __version__
-from visionyard.dashboard.apidocs import docs_path, install_api_docs
+from visionyard.dashboard.apidocs import install_api_docs
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
 from visionyard.dashboard.hosts import HostAllowlistMiddleware
@@ -38,6 +37,7 @@ from visionyard.dashboard.routers import (
 )
 from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin
 from visionyard.dashboard.state import AppState
+from visionyard.dashboard.webui import install_web_ui, web_ui_dir
 from visionyard.db.engine import is_sqlite, make_engine, make_session_factory
 from visionyard.db.migrate import ensure_schema
 from visionyard.secretbox import SecretBox, load_or_create_key
@@ -150,9 +150,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 
-    @app.get("/", include_in_schema=False)
-    def front_door() -> RedirectResponse:
-        # Until the web UI is served here, the front door is the interactive API documentation.
-        return RedirectResponse(docs_path(API_PREFIX))
-
+    # Last: everything above wins over the UI's files.
+    install_web_ui(app, API_PREFIX, web_ui_dir(settings.web_ui_dir))
     return app

@@ -1,0 +1,69 @@
+"""The web UI on the dashboard's own port: the Next.js static export served at `/`.
+
+Order matters. The API routers are added first; then a catch-all under the API prefix answers
+unknown API paths with the JSON 404 every client expects (without it they would fall through to
+the UI's 404 page, and a POST would get a 405 from the static files); the static files come last,
+mounted only where a build exists. Without one, `/` says how to build it and the API works as
+before.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from visionyard.dashboard.errors import error_body
+
+log = logging.getLogger("visionyard.dashboard")
+
+#: the source checkout's web UI build (an editable install runs from the checkout)
+DEFAULT_WEB_UI_DIR = Path(__file__).resolve().parents[3] / "web_ui" / "out"
+HOW_TO_BUILD = (
+    "The web UI is not built. Build it with `make ui` (needs Node.js 20 or newer and npm), "
+    "or point VISIONYARD_WEB_UI_DIR at a build; the API works without it at /api/v1 "
+    "(documentation: /api/v1/docs)."
+)
+
+
+def web_ui_dir(configured: Path | None) -> Path:
+    return (configured or DEFAULT_WEB_UI_DIR).expanduser()
+
+
+def is_built(directory: Path) -> bool:
+    return (directory / "index.html").is_file()
+
+
+def install_web_ui(app: FastAPI, api_prefix: str, directory: Path) -> bool:
+    """Add the API catch-all and, where `directory` holds a build, the UI. Returns whether the
+    UI is served."""
+
+    @app.api_route(
+        f"{api_prefix}/{{rest:path}}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def unknown_api_path(request: Request, rest: str) -> JSONResponse:
+        return JSONResponse(
+            error_body("not_found", f"no API route {request.method} {api_prefix}/{rest}"),
+            status_code=404,
+        )
+
+    if is_built(directory):
+        app.mount("/", StaticFiles(directory=directory, html=True), name="web_ui")
+        return True
+
+    log.warning("%s (looked in %s)", HOW_TO_BUILD, directory)
+
+    @app.get("/", include_in_schema=False)
+    async def not_built() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>Visionyard</title>"
+            f"<p>{HOW_TO_BUILD}</p><p><a href='{api_prefix}/docs'>API documentation</a></p>",
+            status_code=503,
+        )
+
+    return False

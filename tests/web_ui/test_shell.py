@@ -1,0 +1,75 @@
+"""The shell of the web UI in a real Chromium against a real dashboard: logging in and out,
+being sent to log in (and back) from any page, the projects page, the theme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tests.dashboard.conftest import ADMIN_PASSWORD
+from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+
+def test_a_page_sends_a_logged_out_user_to_log_in_and_back(page: Page, ui_url: str) -> None:
+    page.goto(f"{ui_url}/projects/?q=abc")
+    page.wait_for_url("**/login/?next=*", timeout=UI_TIMEOUT_MS)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{ui_url}/projects/?q=abc", timeout=UI_TIMEOUT_MS)
+    assert page.get_by_label("Search projects").input_value() == "abc"
+
+
+def test_a_wrong_password_is_said_on_the_form(page: Page, ui_url: str) -> None:
+    page.goto(f"{ui_url}/login/")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "password" in alert.inner_text().lower()
+    assert page.url.endswith("/login/")
+
+
+def test_create_rename_and_delete_a_project(logged_in: Callable[[], Page]) -> None:
+    page = logged_in()
+    page.get_by_role("button", name="New project").first.click()
+    page.get_by_label("Name").fill("birds")
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_url("**/project/?id=*", timeout=UI_TIMEOUT_MS)
+
+    page.goto(page.url.split("/project/")[0] + "/projects/")
+    page.get_by_role("link", name="birds").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("button", name="Actions for birds").click()
+    page.get_by_role("menuitem", name="Rename").click()
+    page.get_by_label("Name").fill("songbirds")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name="songbirds").wait_for(timeout=UI_TIMEOUT_MS)
+
+    page.get_by_role("button", name="Actions for songbirds").click()
+    page.get_by_role("menuitem", name="Delete").click()
+    page.get_by_role("button", name="Delete project").click()
+    page.get_by_text("No projects yet").wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def test_a_duplicate_project_name_is_refused_on_the_field(logged_in: Callable[[], Page]) -> None:
+    page = logged_in()
+    for _ in range(2):
+        page.goto(page.url.split("/project")[0] + "/projects/")
+        page.get_by_role("button", name="New project").first.click()
+        page.get_by_label("Name").fill("dup")
+        page.get_by_role("button", name="Create project").click()
+    error = page.locator("#project-name-error")
+    error.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "dup" in error.inner_text() or "exists" in error.inner_text()
+
+
+def test_the_theme_is_kept_across_pages_and_log_ins(page: Page, ui_url: str) -> None:
+    log_in(page, ui_url)
+    page.get_by_role("button", name="Theme: system").click()
+    page.get_by_role("menuitem", name="Dark").click()
+    assert "dark" in (page.locator("html").get_attribute("class") or "")
+    page.reload()
+    page.get_by_role("heading", name="Projects").wait_for(timeout=UI_TIMEOUT_MS)
+    assert "dark" in (page.locator("html").get_attribute("class") or "")

@@ -1,0 +1,252 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { FolderKanban, MoreHorizontal, Pencil, Plus, Trash2 } from "lucide-react";
+import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
+import { Suspense, useState } from "react";
+import { toast } from "sonner";
+import { PageBody, PageHeader } from "@/components/shell/page-header";
+import { Button } from "@/components/ui/button";
+import { Card } from "@/components/ui/card";
+import { Confirm } from "@/components/ui/confirm";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from "@/components/ui/dialog";
+import {
+  DropdownMenu,
+  DropdownMenuContent,
+  DropdownMenuItem,
+  DropdownMenuTrigger,
+} from "@/components/ui/dropdown-menu";
+import { Input, Textarea } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
+import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
+import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
+import { useUrlState } from "@/lib/hooks/use-url-state";
+import { timeAgo } from "@/lib/utils";
+
+type Project = Schemas["ProjectOut"];
+
+/** Create or rename: one dialog, inline errors from the API (e.g. a name already taken). */
+function ProjectDialog({
+  project,
+  open,
+  onOpenChange,
+}: {
+  project?: Project;
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+}) {
+  const queryClient = useQueryClient();
+  const router = useRouter();
+  const [name, setName] = useState(project?.name ?? "");
+  const [description, setDescription] = useState(project?.description ?? "");
+  const [error, setError] = useState<ApiError | null>(null);
+  const save = useMutation({
+    mutationFn: () =>
+      project
+        ? unwrap(
+            api.PATCH("/projects/{project_id}", {
+              params: { path: { project_id: project.id } },
+              body: { name, description },
+            }),
+          )
+        : unwrap(api.POST("/projects", { body: { name, description } })),
+    onSuccess: (saved) => {
+      queryClient.invalidateQueries({ queryKey: ["projects"] });
+      queryClient.invalidateQueries({ queryKey: ["project", saved.id] });
+      onOpenChange(false);
+      toast.success(project ? `Renamed to ${saved.name}` : `Project ${saved.name} created`);
+      if (!project) router.push(`/project/?id=${saved.id}`);
+    },
+    onError: (e) => setError(e instanceof ApiError ? e : new ApiError(0, "error", errorMessage(e))),
+  });
+  const nameError = error?.fields.find((f) => f.field.endsWith("name"))?.message ?? (error && !error.fields.length ? error.message : null);
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <form
+          className="flex flex-col gap-4"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setError(null);
+            save.mutate();
+          }}
+        >
+          <DialogHeader>
+            <DialogTitle>{project ? "Rename project" : "New project"}</DialogTitle>
+            <DialogDescription>
+              A project holds configs, runs, experiment groups and models.
+            </DialogDescription>
+          </DialogHeader>
+          <div className="flex flex-col gap-1.5">
+            <Label htmlFor="project-name">Name</Label>
+            <Input
+              id="project-name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              required
+              autoFocus
+              aria-invalid={nameError ? true : undefined}
+              aria-describedby={nameError ? "project-name-error" : undefined}
+            />
+            {nameError && (
+              <p id="project-name-error" className="text-sm text-destructive">
+                {nameError}
+              </p>
+            )}
+          </div>
+          <div className="flex flex-col gap-1.5">
+            <Label htmlFor="project-description">Description</Label>
+            <Textarea
+              id="project-description"
+              className="font-sans"
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+            />
+          </div>
+          <DialogFooter>
+            <Button variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={save.isPending || !name.trim()}>
+              {project ? "Save" : "Create project"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+function ProjectRow({ project }: { project: Project }) {
+  const queryClient = useQueryClient();
+  const [renaming, setRenaming] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  return (
+    <li className="flex items-center gap-3 px-4 py-3 hover:bg-muted/40">
+      <FolderKanban className="size-5 shrink-0 text-muted-foreground" aria-hidden />
+      <div className="min-w-0 flex-1">
+        <Link href={`/project/?id=${project.id}`} className="font-medium hover:underline">
+          {project.name}
+        </Link>
+        {project.description && (
+          <p className="truncate text-sm text-muted-foreground">{project.description}</p>
+        )}
+      </div>
+      <span className="hidden text-sm text-muted-foreground sm:block" title={project.updated_at}>
+        updated {timeAgo(project.updated_at)}
+      </span>
+      <DropdownMenu>
+        <DropdownMenuTrigger asChild>
+          <Button variant="ghost" size="icon-sm" aria-label={`Actions for ${project.name}`}>
+            <MoreHorizontal />
+          </Button>
+        </DropdownMenuTrigger>
+        <DropdownMenuContent align="end">
+          <DropdownMenuItem onSelect={() => setRenaming(true)}>
+            <Pencil /> Rename
+          </DropdownMenuItem>
+          <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
+            <Trash2 /> Delete
+          </DropdownMenuItem>
+        </DropdownMenuContent>
+      </DropdownMenu>
+      {renaming && <ProjectDialog project={project} open={renaming} onOpenChange={setRenaming} />}
+      <Confirm
+        open={deleting}
+        onOpenChange={setDeleting}
+        title={`Delete ${project.name}?`}
+        description="Its configs, runs, groups and models are deleted from the dashboard. Run folders on disk are deleted too. This cannot be undone."
+        confirmLabel="Delete project"
+        onConfirm={async () => {
+          try {
+            await unwrap(api.DELETE("/projects/{project_id}", { params: { path: { project_id: project.id } } }));
+            toast.success(`Deleted ${project.name}`);
+            queryClient.invalidateQueries({ queryKey: ["projects"] });
+          } catch (e) {
+            toast.error(errorMessage(e));
+          }
+        }}
+      />
+    </li>
+  );
+}
+
+function Projects() {
+  const [q, setQ] = useUrlState("q");
+  const [creating, setCreating] = useState(false);
+  const searchRef = useSearchShortcut();
+  const params = useSearchParams();
+  const projects = useQuery({
+    queryKey: ["projects", q],
+    queryFn: () =>
+      unwrap(api.GET("/projects", { params: { query: { q: q || undefined, limit: 200, sort: "name" } } })),
+    placeholderData: (previous) => previous,
+  });
+  return (
+    <>
+      <PageHeader
+        title="Projects"
+        description="Each project keeps its configs, runs and models together."
+        actions={
+          <Button onClick={() => setCreating(true)}>
+            <Plus /> New project
+          </Button>
+        }
+      />
+      <PageBody>
+        <Input
+          ref={searchRef}
+          type="search"
+          aria-label="Search projects"
+          placeholder="Search projects  ( / )"
+          className="max-w-sm"
+          defaultValue={params.get("q") ?? ""}
+          onChange={(e) => setQ(e.target.value || null)}
+        />
+        {projects.isPending ? (
+          <LoadingRows />
+        ) : projects.error ? (
+          <ErrorState error={projects.error} retry={() => projects.refetch()} />
+        ) : projects.data.items.length === 0 ? (
+          <EmptyState
+            title={q ? `No project matches “${q}”` : "No projects yet"}
+            description={q ? "Try another name." : "Create one to add configs and queue runs."}
+            action={
+              !q && (
+                <Button onClick={() => setCreating(true)}>
+                  <Plus /> New project
+                </Button>
+              )
+            }
+          />
+        ) : (
+          <Card>
+            <ul className="divide-y">
+              {projects.data.items.map((project) => (
+                <ProjectRow key={project.id} project={project} />
+              ))}
+            </ul>
+          </Card>
+        )}
+      </PageBody>
+      {creating && <ProjectDialog open={creating} onOpenChange={setCreating} />}
+    </>
+  );
+}
+
+export default function ProjectsPage() {
+  return (
+    <Suspense>
+      <Projects />
+    </Suspense>
+  );
+}

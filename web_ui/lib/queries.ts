@@ -1,0 +1,39 @@
+// Query keys and the small queries many pages share. Page-specific queries live with the page.
+import { useQuery } from "@tanstack/react-query";
+import { api, unwrap } from "@/lib/api/client";
+
+export const keys = {
+  me: ["me"] as const,
+  projects: (q = "") => ["projects", q] as const,
+  project: (id: number) => ["project", id] as const,
+  runs: (scope: object) => ["runs", scope] as const,
+  run: (id: number) => ["run", id] as const,
+  configs: (projectId: number) => ["configs", projectId] as const,
+  config: (id: number) => ["config", id] as const,
+  datasets: ["datasets"] as const,
+  agents: ["agents"] as const,
+};
+
+export function useMe() {
+  return useQuery({
+    queryKey: keys.me,
+    queryFn: () => unwrap(api.GET("/auth/me")),
+    retry: false,
+    staleTime: 60_000,
+  });
+}
+
+export function useProject(id: number | null) {
+  return useQuery({
+    queryKey: keys.project(id ?? 0),
+    queryFn: () => unwrap(api.GET("/projects/{project_id}", { params: { path: { project_id: id! } } })),
+    enabled: id != null && id > 0,
+  });
+}
+
+/** A positive integer from a query-string value, or null. */
+export function idParam(value: string | null): number | null {
+  if (!value) return null;
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
