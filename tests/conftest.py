@@ -47,6 +47,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+@pytest.fixture
+def models_dir(tmp_path: Path) -> Path:
+    """The test's VISIONYARD_MODELS_DIR: local model folders must live under it."""
+    return tmp_path / "models"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
     """Argon2id as in production, with a test-sized work factor, in this process only.

@@ -20,12 +20,6 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-def models_dir(tmp_path: Path) -> Path:
-    """The test's VISIONYARD_MODELS_DIR: local model folders must live under it."""
-    return tmp_path / "models"
-
-
-@pytest.fixture
 def tiny_model(tiny_model: Callable[[str], Path], models_dir: Path) -> Callable[[str], Path]:
     """The session's tiny models, copied under this test's models root (the dashboard refuses
     local model folders outside VISIONYARD_MODELS_DIR)."""
