@@ -34,18 +34,18 @@ def test_a_wrong_password_is_said_on_the_form(page: Page, ui_url: str) -> None:
     assert page.url.endswith("/login/")
 
 
-def test_create_rename_and_delete_a_project(logged_in: Callable[[], Page]) -> None:
+def test_create_rename_and_delete_a_project(logged_in: Callable[[], Page], ui_url: str) -> None:
     page = logged_in()
     page.get_by_role("button", name="New project").first.click()
-    page.get_by_label("Name").fill("birds")
+    page.get_by_role("textbox", name="Name").fill("birds")
     page.get_by_role("button", name="Create project").click()
     page.wait_for_url(re.compile(r"/project/?\?id=\d+$"), timeout=UI_TIMEOUT_MS)
 
-    page.goto(page.url.split("/project/")[0] + "/projects/")
+    page.goto(f"{ui_url}/projects/")
     page.get_by_role("link", name="birds").wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_role("button", name="Actions for birds").click()
     page.get_by_role("menuitem", name="Rename").click()
-    page.get_by_label("Name").fill("songbirds")
+    page.get_by_role("textbox", name="Name").fill("songbirds")
     page.get_by_role("button", name="Save").click()
     page.get_by_role("link", name="songbirds").wait_for(timeout=UI_TIMEOUT_MS)
 
@@ -55,12 +55,14 @@ def test_create_rename_and_delete_a_project(logged_in: Callable[[], Page]) -> No
     page.get_by_text("No projects yet").wait_for(timeout=UI_TIMEOUT_MS)
 
 
-def test_a_duplicate_project_name_is_refused_on_the_field(logged_in: Callable[[], Page]) -> None:
+def test_a_duplicate_project_name_is_refused_on_the_field(
+    logged_in: Callable[[], Page], ui_url: str
+) -> None:
     page = logged_in()
     for _ in range(2):
-        page.goto(page.url.split("/project")[0] + "/projects/")
+        page.goto(f"{ui_url}/projects/")
         page.get_by_role("button", name="New project").first.click()
-        page.get_by_label("Name").fill("dup")
+        page.get_by_role("textbox", name="Name").fill("dup")
         page.get_by_role("button", name="Create project").click()
     error = page.locator("#project-name-error")
     error.wait_for(timeout=UI_TIMEOUT_MS)
