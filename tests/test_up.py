@@ -25,6 +25,7 @@ import pytest
 
 from tests.agent.platform import copy_digits
 from tests.liveserver import free_port
+from visionyard.dashboard.webui import DEFAULT_WEB_UI_DIR, is_built
 from visionyard.exitcodes import EXIT_DASHBOARD_DIED
 
 T = TypeVar("T")
@@ -77,9 +78,11 @@ def test_restarting_the_demo_reuses_the_earlier_demo_run(tmp_path: Path) -> None
     out = again.stdout + again.stderr
     # the finished run is reported (with its result), and nothing new is queued
     assert again.returncode == 0, out[-4000:]
-    assert f"earlier demo run 1 exists (succeeded): http://127.0.0.1:{port}/api/v1/runs/1" in out
+    # the run's page where the web UI is built (as under `make test`), else its API resource
+    where = "run/?id=1" if is_built(DEFAULT_WEB_UI_DIR) else "api/v1/runs/1"
+    assert f"earlier demo run 1 exists (succeeded): http://127.0.0.1:{port}/{where}" in out
     assert "demo run 1 succeeded" in out and "acc@1" in out
-    assert "not queuing another" in out and "queued; follow it" not in out
+    assert "not queuing another" in out and "queued; watch it" not in out
     assert sorted(p.name for p in (tmp_path / "vy" / "runs").iterdir()) == ["1-demo"]
     with sqlite3.connect(tmp_path / "vy" / "visionyard.db") as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)

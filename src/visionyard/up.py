@@ -40,6 +40,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin, create_token
+from visionyard.dashboard.webui import is_built, web_ui_dir
 from visionyard.db.engine import make_engine
 from visionyard.db.migrate import ensure_schema
 from visionyard.db.models import ApiToken, User
@@ -138,10 +139,16 @@ def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> st
     else:
         who = f"user {login.username!r} with the password you set (VISIONYARD_ADMIN_PASSWORD)"
     hint = allowed_hosts_hint(settings)
+    ui = (
+        f"{url}  (open it in a browser)"
+        if is_built(web_ui_dir(settings.web_ui_dir))
+        else "not built: run `make ui` (needs Node.js 20+), then restart"
+    )
     return "\n".join(
         [
             "",
             f"  Visionyard is up: {url}",
+            f"  web UI:    {ui}",
             f"  log in:    {who}",
             f"  API:       {url}api/v1  (interactive docs: {url}api/v1/docs)",
             f"  agents:    {', '.join(agents)}",
@@ -168,17 +175,23 @@ def _demo_thread(
     try:
         demo = seed_demo(url, settings, password, gpu_count=gpu_count)
         run_id = demo.id
+        # The run's page when the UI is built, otherwise its API resource.
+        where = (
+            f"{url}run/?id={run_id}"
+            if is_built(web_ui_dir(settings.web_ui_dir))
+            else f"{url}api/v1/runs/{run_id}"
+        )
         if demo.queued_now:
             print(
-                f"  demo:      run {run_id} queued; follow it at {url}api/v1/runs/{run_id} "
-                f"(metrics: {url}api/v1/runs/{run_id}/metrics, live: WebSocket {url}api/v1/ws)",
+                f"  demo:      run {run_id} queued; watch it live at {where} "
+                f"(API: {url}api/v1/runs/{run_id}, metrics: {url}api/v1/runs/{run_id}/metrics)",
                 flush=True,
             )
         else:
             print(
                 f"  demo:      earlier demo run {run_id} exists ({demo.state}): "
-                f"{url}api/v1/runs/{run_id}; not queuing another "
-                f"(a fresh one: POST {url}api/v1/runs/{run_id}/requeue)",
+                f"{where}; not queuing another "
+                f"(a fresh one: re-queue it there, or POST {url}api/v1/runs/{run_id}/requeue)",
                 flush=True,
             )
         if not exit_after:
