@@ -62,8 +62,7 @@ def install_web_ui(app: FastAPI, api_prefix: str, directory: Path) -> bool:
     async def not_built() -> HTMLResponse:
         return HTMLResponse(
             "<!doctype html><title>Visionyard</title>"
-            f"<p>{HOW_TO_BUILD}</p><p><a href='{api_prefix}/docs'>API documentation</a></p>",
-            status_code=503,
+            f"<p>{HOW_TO_BUILD}</p><p><a href='{api_prefix}/docs'>API documentation</a></p>"
         )
 
     return False
