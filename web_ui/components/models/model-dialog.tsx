@@ -1,0 +1,155 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from "@/components/ui/dialog";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
+import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
+
+type Model = Schemas["ModelOut"];
+
+export const modelsKey = (projectId: number) => ["models", projectId] as const;
+
+/** Add a model to a project's registry, or change its name or source. The token is set in its
+ *  own dialog (TokenDialog), except when adding, where it may be given at once. */
+export function ModelDialog({
+  projectId,
+  model,
+  open,
+  onOpenChange,
+}: {
+  projectId: number;
+  model?: Model;
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+}) {
+  const queryClient = useQueryClient();
+  const [name, setName] = useState(model?.name ?? "");
+  const [source, setSource] = useState(model?.source ?? "");
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const save = useMutation({
+    mutationFn: () =>
+      model
+        ? unwrap(
+            api.PATCH("/models/{model_id}", {
+              params: { path: { model_id: model.id } },
+              body: { name, ...(source !== model.source ? { source } : {}) },
+            }),
+          )
+        : unwrap(
+            api.POST("/projects/{project_id}/models", {
+              params: { path: { project_id: projectId } },
+              body: { name, source, ...(token ? { access_token: token } : {}) },
+            }),
+          ),
+    onSuccess: (saved) => {
+      queryClient.invalidateQueries({ queryKey: modelsKey(projectId) });
+      onOpenChange(false);
+      toast.success(model ? `Saved ${saved.name}` : `Added ${saved.name} (${saved.kind === "hub" ? "Hub model" : "local folder"})`);
+    },
+    onError: (e) => setError(asApiError(e)),
+  });
+  const nameError = fieldError(error, "name");
+  const sourceError = fieldError(error, "source") ?? formError(error, ["name", "source", "access_token"]);
+  const tokenError = fieldError(error, "access_token");
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <form
+          className="flex flex-col gap-4"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setError(null);
+            save.mutate();
+          }}
+        >
+          <DialogHeader>
+            <DialogTitle>{model ? `Edit ${model.name}` : "Add model"}</DialogTitle>
+            <DialogDescription>
+              Configs of this project can then name it by its source.
+            </DialogDescription>
+          </DialogHeader>
+          <div className="flex flex-col gap-1.5">
+            <Label htmlFor="model-name">Name</Label>
+            <Input
+              id="model-name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              required
+              autoFocus
+              aria-invalid={nameError ? true : undefined}
+              aria-describedby={nameError ? "model-name-error" : undefined}
+            />
+            {nameError && (
+              <p id="model-name-error" className="text-sm text-destructive">
+                {nameError}
+              </p>
+            )}
+          </div>
+          <div className="flex flex-col gap-1.5">
+            <Label htmlFor="model-source">Source</Label>
+            <Input
+              id="model-source"
+              className="font-mono"
+              value={source}
+              placeholder="google/vit-base-patch16-224  or  my-finetuned-vit"
+              onChange={(e) => setSource(e.target.value)}
+              required
+              spellCheck={false}
+              autoCapitalize="off"
+              aria-invalid={sourceError ? true : undefined}
+              aria-describedby={sourceError ? "model-source-help model-source-error" : "model-source-help"}
+            />
+            <p id="model-source-help" className="text-xs text-muted-foreground">
+              A Hugging Face Hub id written <code className="font-mono">org/name</code>, or a save_pretrained
+              folder in VISIONYARD_MODELS_DIR (its path relative to it, or its absolute path).
+            </p>
+            {sourceError && (
+              <p id="model-source-error" role="alert" className="text-sm text-destructive">
+                {sourceError}
+              </p>
+            )}
+          </div>
+          {!model && (
+            <div className="flex flex-col gap-1.5">
+              <Label htmlFor="model-token">Access token (optional)</Label>
+              <Input
+                id="model-token"
+                type="password"
+                autoComplete="off"
+                value={token}
+                onChange={(e) => setToken(e.target.value)}
+                aria-invalid={tokenError ? true : undefined}
+                aria-describedby="model-token-help"
+              />
+              <p id="model-token-help" className="text-xs text-muted-foreground">
+                For gated or private Hub models. Stored encrypted and never shown again.
+              </p>
+              {tokenError && <p className="text-sm text-destructive">{tokenError}</p>}
+            </div>
+          )}
+          <DialogFooter>
+            <Button variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={save.isPending || !name.trim() || !source.trim()}>
+              {model ? "Save" : "Add model"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}

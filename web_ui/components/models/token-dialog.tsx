@@ -1,0 +1,102 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from "@/components/ui/dialog";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
+import { asApiError } from "@/lib/api/form-errors";
+import { modelsKey } from "./model-dialog";
+
+type Model = Schemas["ModelOut"];
+
+/** Set or replace a model's access token. Write-only: the field starts empty, the API only ever
+ *  says whether one is set, and the value is dropped from memory when the dialog closes. */
+export function TokenDialog({
+  model,
+  open,
+  onOpenChange,
+}: {
+  model: Model;
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+}) {
+  const queryClient = useQueryClient();
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const save = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.PATCH("/models/{model_id}", {
+          params: { path: { model_id: model.id } },
+          body: { access_token: token.trim() },
+        }),
+      ),
+    onSuccess: () => {
+      setToken("");
+      queryClient.invalidateQueries({ queryKey: modelsKey(model.project_id) });
+      onOpenChange(false);
+      toast.success(`Token ${model.has_token ? "replaced" : "set"} for ${model.name}`);
+    },
+    onError: (e) => setError(asApiError(e)),
+  });
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <form
+          className="flex flex-col gap-4"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setError(null);
+            save.mutate();
+          }}
+        >
+          <DialogHeader>
+            <DialogTitle>{model.has_token ? "Replace" : "Set"} access token</DialogTitle>
+            <DialogDescription>
+              The Hugging Face token agents use to download {model.name}. It is stored encrypted and
+              never shown again, here or in the API.
+            </DialogDescription>
+          </DialogHeader>
+          <div className="flex flex-col gap-1.5">
+            <Label htmlFor="access-token">Access token</Label>
+            <Input
+              id="access-token"
+              type="password"
+              autoComplete="off"
+              value={token}
+              onChange={(e) => setToken(e.target.value)}
+              required
+              autoFocus
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? "access-token-error" : undefined}
+            />
+            {error && (
+              <p id="access-token-error" role="alert" className="text-sm text-destructive">
+                {error.fields[0]?.message ?? error.message}
+              </p>
+            )}
+          </div>
+          <DialogFooter>
+            <Button variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={save.isPending || !token.trim()}>
+              Save token
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
