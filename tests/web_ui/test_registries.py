@@ -1,0 +1,326 @@
+"""The registries of the web UI in a real Chromium against a real `visionyard serve`: datasets
+(browse DATASETS_DIR, register, counts, thumbnails, unreadable files), a project's models (local
+folders, Hub ids, write-only tokens), agents (a real `visionyard agent` process, drained and
+undrained), and admin (users, API tokens whose secret is shown once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.agent.platform import copy_digits
+from tests.dashboard.conftest import ADMIN_TOKEN
+from tests.liveserver import API, server_env
+from tests.web_ui.conftest import UI_TIMEOUT_MS
+from visionyard.settings import Settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def _api(url: str) -> httpx.Client:
+    return httpx.Client(base_url=f"{url}{API}", headers=AUTH, timeout=30)
+
+
+def _wait(what: str, probe: Callable[[], object], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# ---- datasets ------------------------------------------------------------------------------------
+
+
+def test_browse_register_and_inspect_the_digits_dataset(
+    logged_in: Callable[[], Page], ui_settings: Settings, digits_root: Path
+) -> None:
+    digits = copy_digits(digits_root, ui_settings.datasets_root / "images" / "digits", per_class=12)
+    (digits / "train" / "3" / "broken.png").write_bytes(b"not a png at all")
+    page = logged_in()
+
+    page.get_by_role("link", name="Datasets").click()
+    page.get_by_text("No datasets registered yet").wait_for(timeout=UI_TIMEOUT_MS)
+    # DATASETS_DIR/images is a plain folder; digits inside it is a dataset (train/ + val/).
+    page.get_by_role("button", name="Open folder images").click()
+    page.get_by_role("button", name="Open folder digits").click()
+    page.get_by_role("button", name="Open folder train").wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_role("navigation", name="Folder").inner_text().split() == [
+        "DATASETS_DIR",
+        "images",
+        "digits",
+    ]
+    page.get_by_role("button", name="Register this folder").click()
+    assert page.get_by_label("Name").input_value() == "digits"
+    page.get_by_role("button", name="Register", exact=True).click()
+
+    page.wait_for_url("**/dataset/?id=*", timeout=UI_TIMEOUT_MS)
+    page.get_by_role("heading", name="digits", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    # Per-class counts per split, as the scan found them: the unreadable image is left out.
+    train = page.get_by_role("table", name="Images per class in train")
+    assert train.get_by_role("row", name="3").inner_text().split() == ["3", "12"]
+    assert train.get_by_role("row", name="7").inner_text().split() == ["7", "12"]
+    val = page.get_by_role("table", name="Images per class in val")
+    assert val.get_by_role("row", name="0").inner_text().split() == ["0", "4"]
+    page.get_by_role("heading", name="1 unreadable image").wait_for()
+    assert page.get_by_text("train/3/broken.png", exact=True).is_visible()
+
+    # Thumbnails are the server's authenticated images, loaded with the session cookie.
+    first = page.get_by_role("list", name="Samples of 0").get_by_role("img").first
+    first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0",
+        arg=first.element_handle(),
+        timeout=UI_TIMEOUT_MS,
+    )
+    assert len(page.get_by_role("list", name="Samples of 0").get_by_role("img").all()) == 8
+
+    # Re-analysis sees a change on disk.
+    (digits / "train" / "3" / "broken.png").unlink()
+    page.get_by_role("button", name="Re-analyse").click()
+    page.get_by_text("Every image could be read.").wait_for(timeout=UI_TIMEOUT_MS)
+
+    page.get_by_role("link", name="Datasets").first.click()
+    registered = page.get_by_role("list", name="Registered datasets")
+    registered.get_by_role("link", name="digits").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("button", name="Delete digits").click()
+    page.get_by_role("button", name="Delete dataset").click()
+    page.get_by_text("No datasets registered yet").wait_for(timeout=UI_TIMEOUT_MS)
+    assert digits.is_dir(), "deleting a dataset must never touch its files"
+
+
+def test_a_folder_that_is_not_a_dataset_is_refused_in_the_scanners_words(
+    logged_in: Callable[[], Page], ui_settings: Settings, digits_root: Path
+) -> None:
+    broken = copy_digits(digits_root, ui_settings.datasets_root / "lopsided", per_class=4)
+    shutil.rmtree(broken / "val" / "5")  # val/ lacks a class train/ has
+    page = logged_in()
+    page.goto(page.url.replace("/projects/", "/datasets/?path=lopsided"))
+    page.get_by_role("button", name="Register this folder").click()
+    page.get_by_role("button", name="Register", exact=True).click()
+    alert = page.get_by_role("dialog").get_by_role("alert")
+    alert.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "5" in alert.inner_text()
+    assert "/dataset/" not in page.url
+
+
+# ---- models --------------------------------------------------------------------------------------
+
+
+def test_register_local_and_hub_models_with_a_write_only_token(
+    logged_in: Callable[[], Page],
+    ui_url: str,
+    models_dir: Path,
+    tiny_model: Callable[[str], Path],
+) -> None:
+    shutil.copytree(tiny_model("resnet"), models_dir / "tiny-resnet")
+    with _api(ui_url) as api:
+        project = api.post("/projects", json={"name": "birds"}).json()
+    page = logged_in()
+    page.goto(f"{ui_url}/project/models/?id={project['id']}")
+    page.get_by_text("No models registered").wait_for(timeout=UI_TIMEOUT_MS)
+
+    # A local folder that is not there: the API's message, on the field.
+    page.get_by_role("button", name="Add model").first.click()
+    page.get_by_label("Name").fill("tiny")
+    page.get_by_label("Source").fill("./tiny-resnett")
+    page.get_by_role("button", name="Add model").last.click()
+    error = page.locator("#model-source-error")
+    error.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "does not exist" in error.inner_text()
+    page.get_by_label("Source").fill("tiny-resnet")
+    page.get_by_role("button", name="Add model").last.click()
+    models = page.get_by_role("list", name="Models")
+    models.get_by_text("Local folder").wait_for(timeout=UI_TIMEOUT_MS)
+
+    page.get_by_role("button", name="Add model").first.click()
+    page.get_by_label("Name").fill("vit")
+    page.get_by_label("Source").fill("google/vit-base-patch16-224")
+    page.get_by_role("button", name="Add model").last.click()
+    vit = models.get_by_role("listitem").filter(has_text="vit")
+    vit.get_by_text("Hub", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    assert vit.get_by_text("token set").count() == 0
+
+    secret = "hf_do-not-show-me-0123456789"
+    vit.get_by_role("button", name="Set token").click()
+    page.get_by_role("textbox", name="Access token").fill(secret)
+    assert page.get_by_role("textbox", name="Access token").get_attribute("type") == "password"
+    page.get_by_role("button", name="Save token").click()
+    vit.get_by_text("token set").wait_for(timeout=UI_TIMEOUT_MS)
+    assert vit.get_by_role("button", name="Replace token").is_visible()
+    assert secret not in page.content()
+    with _api(ui_url) as api:
+        listed = api.get(f"/projects/{project['id']}/models").text
+    assert secret not in listed and '"has_token":true' in listed.replace(" ", "")
+
+    page.get_by_role("button", name="Actions for vit").click()
+    page.get_by_role("menuitem", name="Clear token").click()
+    page.get_by_role("button", name="Clear token").click()
+    vit.get_by_role("button", name="Set token").wait_for(timeout=UI_TIMEOUT_MS)
+    assert vit.get_by_text("token set").count() == 0
+
+
+# ---- agents --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def agent(ui_settings: Settings, ui_url: str, tmp_path: Path) -> Iterator[Path]:
+    """A real `visionyard agent` (CPU) on the serve's database and folders; yields its log."""
+    log = tmp_path / "agent.log"
+    env = server_env(ui_settings)
+    env.update(
+        VISIONYARD_AGENT_TOKEN=ADMIN_TOKEN,
+        VISIONYARD_HEARTBEAT_INTERVAL="1",
+        VISIONYARD_AGENT_IDLE_WAIT="0.5",
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "visionyard.cli",
+                "agent",
+                "--device",
+                "cpu",
+                "--name",
+                "ui-agent",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def test_a_real_agent_shows_online_and_is_drained_and_undrained(
+    logged_in: Callable[[], Page], ui_url: str, agent: Path
+) -> None:
+    page = logged_in()
+    page.goto(f"{ui_url}/agents/")
+    card = page.get_by_role("region", name="Agent ui-agent")
+    # The agent process starts meanwhile; its card arrives live (no reload).
+    card.get_by_text("Online").wait_for(timeout=60_000)
+    assert "cpu" in card.inner_text()
+    assert card.get_by_text("No GPU: runs train on the CPU.").is_visible()
+    assert "last heartbeat" in card.inner_text()
+
+    card.get_by_role("button", name="Drain").click()
+    dialog = page.get_by_role("alertdialog")
+    assert "no run right now" in dialog.inner_text()
+    dialog.get_by_role("button", name="Drain agent").click()
+    card.get_by_text("drained", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    # The agent itself sees the flag on its next heartbeat.
+    _wait("the agent to log its drain", lambda: "drained by an operator" in agent.read_text())
+
+    card.get_by_role("button", name="Undrain").click()
+    card.get_by_role("button", name="Drain").wait_for(timeout=UI_TIMEOUT_MS)
+    assert card.get_by_text("drained", exact=True).count() == 0
+    _wait("the agent to log its undrain", lambda: "un-drained by an operator" in agent.read_text())
+
+
+def test_the_agents_page_says_how_to_start_one(logged_in: Callable[[], Page], ui_url: str) -> None:
+    page = logged_in()
+    page.goto(f"{ui_url}/agents/")
+    page.get_by_text("No agent has registered yet").wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_text("visionyard agent", exact=True).is_visible()
+
+
+# ---- admin ---------------------------------------------------------------------------------------
+
+
+def test_a_token_secret_is_shown_once_and_revoking_it_stops_it(
+    logged_in: Callable[[], Page], ui_url: str
+) -> None:
+    page = logged_in()
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("button", name="New token").click()
+    page.get_by_label("Name").fill("ci")
+    page.get_by_role("button", name="Create token").click()
+    dialog = page.get_by_role("dialog", name="Token ci created")
+    dialog.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "only time it is shown" in dialog.inner_text()
+    secret = dialog.get_by_role("textbox", name="Secret").input_value()
+    assert len(secret) > 20
+    assert (
+        httpx.get(
+            f"{ui_url}{API}/auth/me", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 200
+    )
+    dialog.get_by_role("button", name="I have copied it").click()
+    tokens = page.get_by_role("list", name="API tokens")
+    ci = tokens.get_by_role("listitem").filter(has_text="ci")
+    ci.get_by_text("active").wait_for(timeout=UI_TIMEOUT_MS)
+    assert secret not in page.content()
+
+    ci.get_by_role("button", name="Revoke ci").click()
+    page.get_by_role("button", name="Revoke token").click()
+    ci.get_by_text("revoked", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    assert (
+        httpx.get(
+            f"{ui_url}{API}/auth/me", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 401
+    )
+
+
+def test_admins_manage_users_and_others_are_told_it_is_for_admins(
+    logged_in: Callable[[], Page], ui_url: str
+) -> None:
+    page = logged_in()
+    page.goto(f"{ui_url}/admin/")
+    page.get_by_role("button", name="New user").click()
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill("bobs-long-password")
+    page.get_by_role("button", name="Create user").click()
+    users = page.get_by_role("list", name="Users")
+    bob = users.get_by_role("listitem").filter(has_text="bob")
+    bob.wait_for(timeout=UI_TIMEOUT_MS)
+    # The admin's own switches are off limits (no locking oneself out).
+    admin_row = users.get_by_role("listitem").filter(has_text="you")
+    assert admin_row.get_by_role("switch", name="Admin").is_disabled()
+
+    bob.get_by_role("switch", name="Can log in").click()
+    page.get_by_role("button", name="Disable user").click()
+    bob.get_by_text("disabled", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    login = httpx.post(
+        f"{ui_url}{API}/auth/login", json={"username": "bob", "password": "bobs-long-password"}
+    )
+    assert login.status_code == 401
+    bob.get_by_role("switch", name="Can log in").click()
+    _wait("bob to be enabled", lambda: bob.get_by_text("disabled", exact=True).count() == 0, 20)
+
+    # Bob, not an admin, is told so on the admin page.
+    page.context.clear_cookies()
+    page.goto(f"{ui_url}/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill("bobs-long-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{ui_url}/projects/", timeout=UI_TIMEOUT_MS)
+    assert page.get_by_role("link", name="Admin").count() == 0
+    page.goto(f"{ui_url}/admin/")
+    page.get_by_text("Managing users is for admins").wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_role("list", name="Users").count() == 0
