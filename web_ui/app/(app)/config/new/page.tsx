@@ -1,0 +1,58 @@
+"use client";
+
+import { useSearchParams } from "next/navigation";
+import { Suspense, useEffect } from "react";
+import { ConfigEditor } from "@/components/config/config-editor";
+import { PageBody, PageHeader } from "@/components/shell/page-header";
+import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
+import { idParam, useProject } from "@/lib/queries";
+import { useUi } from "@/lib/store/ui";
+
+function NewConfig() {
+  const params = useSearchParams();
+  const projectId = idParam(params.get("project"));
+  const project = useProject(projectId);
+  const setProjectId = useUi((s) => s.setProjectId);
+  useEffect(() => {
+    if (projectId) setProjectId(projectId);
+  }, [projectId, setProjectId]);
+
+  const crumbs = [
+    { label: "Projects", href: "/projects/" },
+    ...(projectId
+      ? [
+          { label: project.data?.name ?? `Project ${projectId}`, href: `/project/?id=${projectId}` },
+          { label: "Configs", href: `/project/configs/?id=${projectId}` },
+        ]
+      : []),
+    { label: "New config" },
+  ];
+  return (
+    <>
+      <PageHeader
+        crumbs={crumbs}
+        title="New config"
+        description="Everything a training run needs: the dataset, the model and the recipe. Required: a name, the dataset and the model; every other setting has a default."
+      />
+      <PageBody>
+        {projectId == null ? (
+          <EmptyState title="No project chosen" description="Create a config from a project's Configs page." />
+        ) : project.isPending ? (
+          <LoadingRows rows={8} />
+        ) : project.error ? (
+          <ErrorState error={project.error} retry={() => project.refetch()} />
+        ) : (
+          <ConfigEditor mode={{ kind: "new", projectId }} />
+        )}
+      </PageBody>
+    </>
+  );
+}
+
+export default function NewConfigPage() {
+  return (
+    <Suspense>
+      <NewConfig />
+    </Suspense>
+  );
+}

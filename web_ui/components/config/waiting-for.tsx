@@ -1,0 +1,16 @@
+import { Hourglass } from "lucide-react";
+import { cn } from "@/lib/utils";
+
+/** Why a queued run has not started (the API's words, which say what to do), or nothing. */
+export function WaitingFor({ reason, className }: { reason: string | null | undefined; className?: string }) {
+  if (!reason) return null;
+  return (
+    <p className={cn("flex items-start gap-1.5 text-sm text-muted-foreground", className)} data-testid="waiting-for">
+      <Hourglass className="mt-0.5 size-3.5 shrink-0" aria-hidden />
+      <span>
+        <span className="font-medium text-foreground">Waiting: </span>
+        {reason}
+      </span>
+    </p>
+  );
+}
