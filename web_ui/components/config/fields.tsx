@@ -44,17 +44,19 @@ export function FieldShell({
   return (
     <div className="flex flex-col gap-1.5" data-field={spec.key}>
       <div className={cn("flex gap-3", inline ? "items-center justify-between" : "flex-col gap-1.5")}>
-        <Label htmlFor={id} className="flex items-baseline gap-2">
-          {spec.label}
+        {/* The label holds only the label's words (its accessible name); the required mark and
+            the JSON key sit beside it. */}
+        <div className="flex items-baseline gap-2">
+          <Label htmlFor={id}>{spec.label}</Label>
           {spec.required && (
-            <span className="text-destructive" aria-hidden>
+            <span className="text-sm text-destructive" aria-hidden>
               *
             </span>
           )}
-          <code className="text-xs font-normal text-muted-foreground" aria-hidden>
+          <code className="text-xs text-muted-foreground" aria-hidden>
             {spec.key}
           </code>
-        </Label>
+        </div>
         {children}
       </div>
       {(spec.help || extraHelp) && (
