@@ -431,7 +431,15 @@ def test_series_keep_the_latest_attempts_points(
         f"{API}/runs/{run['id']}/metrics/series", params={"names": "test/acc@1"}
     ).json()["series"]
     assert test_acc == [
-        {"name": "test/acc@1", "steps": [], "values": [], "total": 0, "downsampled": False}
+        {
+            "name": "test/acc@1",
+            "steps": [],
+            "values": [],
+            "times": [],
+            "epochs": [],
+            "total": 0,
+            "downsampled": False,
+        }
     ]
 
     view = client.get(f"{API}/runs/{run['id']}").json()
@@ -770,3 +778,56 @@ def test_bearer_token_header_is_what_authenticates(app: FastAPI) -> None:
         assert plain.get(f"{API}/runs").status_code == 401
         ok = plain.get(f"{API}/runs", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert ok.status_code == 200
+
+
+def test_series_step_window_is_full_resolution(
+    client: TestClient, app: FastAPI, config_id: int
+) -> None:
+    """A chart zoomed into a step window re-fetches just that window, at full resolution."""
+    run = queue(client, config_id, max_restarts=1)
+    agent = FakeAgent(app)
+    first = agent.claim(run["id"])
+    agent.events(
+        first,
+        [
+            {"type": "train_step", "step": s, "epoch": s // 100, "loss": 1.0, "lr": 0.1, "time": s}
+            for s in range(1, 1001)
+        ],
+    )
+    url = f"{API}/runs/{run['id']}/metrics/series"
+    overview = client.get(url, params={"names": "train/step_loss", "max_points": 100}).json()
+    assert overview["series"][0]["downsampled"] is True
+    window = client.get(
+        url,
+        params={"names": "train/step_loss", "max_points": 100, "step_min": 400, "step_max": 460},
+    ).json()
+    assert (window["step_min"], window["step_max"]) == (400, 460)
+    series = window["series"][0]
+    assert series["steps"] == list(range(400, 461)) and series["downsampled"] is False
+    assert series["total"] == 61
+    # When each point was logged and its epoch come along, for time and epoch axes.
+    assert series["times"] == [float(s) for s in range(400, 461)]
+    assert series["epochs"][0] == 4 and series["epochs"][-1] == 4
+    # Either end alone.
+    tail = client.get(url, params={"names": "train/step_loss", "step_min": 990}).json()
+    assert tail["series"][0]["steps"] == list(range(990, 1001))
+    head = client.get(url, params={"names": "train/step_loss", "step_max": 3}).json()
+    assert head["series"][0]["steps"] == [1, 2, 3]
+
+    # Attempt 2 resumes at step 300: inside the window only its points are current, even when
+    # the window starts after the step it resumed from.
+    reaped = runqueue.reap_expired(agent.db, now=time.time() + 3600)
+    assert reaped.requeued == [run["id"]]
+    second = agent.claim(run["id"])
+    agent.events(
+        second, [{"type": "train_step", "step": s, "loss": 2.0, "lr": 0.1} for s in (300, 420)]
+    )
+    resumed = client.get(
+        url, params={"names": "train/step_loss", "step_min": 400, "step_max": 460}
+    ).json()["series"][0]
+    assert resumed["steps"] == [420] and resumed["values"] == [2.0]
+
+    backwards = client.get(url, params={"names": "train/step_loss", "step_min": 9, "step_max": 3})
+    assert backwards.status_code == 422
+    assert "step_min (9) is after step_max (3)" in backwards.json()["error"]["message"]
+    assert client.get(url, params={"names": "train/lr", "step_min": -1}).status_code == 422

@@ -751,6 +751,9 @@ export interface paths {
          *     A name the run has not logged answers an empty series if the platform reports it for every
          *     run (`train/step_loss`, `train/lr`, `train|val|test/<registered metric>`, `system/*`), and
          *     404 naming the run's metrics otherwise; `listRunMetrics` lists what the run has.
+         *
+         *     `step_min`/`step_max` keep only that step window (a zoomed chart asks for it at full
+         *     resolution); 422 when step_min > step_max.
          */
         get: operations["getRunMetricSeries"];
         put?: never;
@@ -1576,6 +1579,10 @@ export interface components {
             run_id: number;
             /** Series */
             series: components["schemas"]["SeriesOut"][];
+            /** Step Max */
+            step_max: number | null;
+            /** Step Min */
+            step_min: number | null;
         };
         /** ModelCreate */
         ModelCreate: {
@@ -2131,13 +2138,23 @@ export interface components {
         SeriesOut: {
             /** Downsampled */
             downsampled: boolean;
+            /**
+             * Epochs
+             * @description The trainer's epoch of each point, if it said.
+             */
+            epochs: (number | null)[];
             /** Name */
             name: string;
             /** Steps */
             steps: number[];
             /**
+             * Times
+             * @description When each point was logged (unix seconds).
+             */
+            times: number[];
+            /**
              * Total
-             * @description Current points before downsampling.
+             * @description Current points (in the step window) before downsampling.
              */
             total: number;
             /**
@@ -5320,6 +5337,10 @@ export interface operations {
             query: {
                 names: string[];
                 max_points?: number;
+                /** @description Only steps >= this (inclusive) */
+                step_min?: number | null;
+                /** @description Only steps <= this (inclusive) */
+                step_max?: number | null;
             };
             header?: never;
             path: {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import name_contains, page
@@ -132,21 +132,37 @@ def metric_names(session: Session, run_id: int) -> list[str]:
 
 
 def metric_points(
-    session: Session, run_id: int, names: Collection[str]
-) -> Sequence[Row[str, int, int, float | None]]:
-    """(name, step, attempt, value) of the named metrics, ordered by name, attempt, step."""
-    rows = session.execute(
-        select(RunEvent.name, RunEvent.step, RunEvent.attempt, RunEvent.value)
-        .where(
-            RunEvent.run_id == run_id,
-            RunEvent.kind == "metric",
-            RunEvent.name.in_(names),
-            RunEvent.step.is_not(None),
-        )
-        .order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)
-    ).all()
+    session: Session, run_id: int, names: Collection[str], *, step_max: int | None = None
+) -> list[tuple[str, int, int, float | None, float, int | None]]:
+    """(name, step, attempt, value, time, epoch) of the named metrics, ordered by name, attempt,
+    step; only steps <= `step_max` when given. `time` is when the point was logged (unix
+    seconds), `epoch` the trainer's epoch of it, if it said."""
+    query = select(
+        RunEvent.name,
+        RunEvent.step,
+        RunEvent.attempt,
+        RunEvent.value,
+        RunEvent.created_at,
+        RunEvent.payload,
+    ).where(
+        RunEvent.run_id == run_id,
+        RunEvent.kind == "metric",
+        RunEvent.name.in_(names),
+        RunEvent.step.is_not(None),
+    )
+    if step_max is not None:
+        query = query.where(RunEvent.step <= step_max)
+    rows = session.execute(query.order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)).all()
     # Nullable columns, but `name IN (...)` and `step IS NOT NULL` leave no NULL name or step.
-    return cast(Sequence[Row[str, int, int, float | None]], rows)
+    return [
+        (str(name), int(step), attempt, value, created_at, _epoch_of(payload))
+        for name, step, attempt, value, created_at, payload in rows
+    ]
+
+
+def _epoch_of(payload: dict[str, Any] | None) -> int | None:
+    epoch = (payload or {}).get("epoch")
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
 def logs_after(session: Session, run_id: int, after_id: int, limit: int) -> Sequence[RunEvent]:

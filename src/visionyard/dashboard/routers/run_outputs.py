@@ -49,17 +49,30 @@ def get_run_metric_series(
         list[Annotated[SafeStr, Field(max_length=128)]], Query(min_length=1, max_length=20)
     ],
     max_points: Annotated[int, Query(ge=10, le=10_000)] = 1000,
+    step_min: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Only steps >= this (inclusive)")
+    ] = None,
+    step_max: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Only steps <= this (inclusive)")
+    ] = None,
 ) -> MetricSeries:
     """Each metric's current points (the latest attempt wins per step), ordered by step and
     downsampled to at most `max_points` (min/max per bucket, so spikes survive).
 
     A name the run has not logged answers an empty series if the platform reports it for every
     run (`train/step_loss`, `train/lr`, `train|val|test/<registered metric>`, `system/*`), and
-    404 naming the run's metrics otherwise; `listRunMetrics` lists what the run has."""
-    series = metrics.metric_series(session, run_id, names, max_points)
+    404 naming the run's metrics otherwise; `listRunMetrics` lists what the run has.
+
+    `step_min`/`step_max` keep only that step window (a zoomed chart asks for it at full
+    resolution); 422 when step_min > step_max."""
+    series = metrics.metric_series(
+        session, run_id, names, max_points, step_min=step_min, step_max=step_max
+    )
     return MetricSeries(
         run_id=run_id,
         max_points=max_points,
+        step_min=step_min,
+        step_max=step_max,
         series=[SeriesOut(**s.__dict__) for s in series],
     )
 

@@ -17,13 +17,17 @@ class SeriesOut(BaseModel):
     name: str
     steps: list[int]
     values: list[float | None] = Field(description="null marks a gap (a non-finite value).")
-    total: int = Field(description="Current points before downsampling.")
+    times: list[float] = Field(description="When each point was logged (unix seconds).")
+    epochs: list[int | None] = Field(description="The trainer's epoch of each point, if it said.")
+    total: int = Field(description="Current points (in the step window) before downsampling.")
     downsampled: bool
 
 
 class MetricSeries(BaseModel):
     run_id: int
     max_points: int
+    step_min: int | None
+    step_max: int | None
     series: list[SeriesOut]
 
 

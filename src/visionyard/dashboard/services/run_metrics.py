@@ -10,6 +10,12 @@ Decisions (documented for the API's users):
 - Series longer than ``max_points`` are downsampled by min/max buckets: the points are cut into
   max_points // 2 consecutive buckets and each bucket keeps its minimum and its maximum (in step
   order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap.
+- ``step_min`` / ``step_max`` (inclusive, either or both) keep the current points inside that
+  step window before downsampling, so a chart zoomed into a window gets it at full resolution;
+  ``total`` then counts the window's points. Which points are current is decided on the whole
+  series first (a later attempt's point below the window still supersedes older ones in it).
+- Each point comes with when it was logged (``times``, unix seconds) and the trainer's epoch
+  of it (``epochs``, null when it did not say), for charts drawn against time or epochs.
 - A requested name is served (possibly as an empty series) when the run has logged it, or when
   it is one the platform reports for every run and may simply not have arrived yet: the
   trainer's "train/step_loss" and "train/lr", "<train|val|test>/<registered metric>" (see
@@ -23,12 +29,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
-from visionyard.errors import NotFoundError
+from visionyard.errors import InvalidRequestError, NotFoundError
 from visionyard.runqueue.events import STEP_LOSS_METRIC, STEP_LR_METRIC
 from visionyard.runqueue.metric_summary import current_points
 from visionyard.training.metric_registry import is_known_metric_name
@@ -42,12 +49,18 @@ SYSTEM_PREFIX = "system/"
 #: how many of the run's names an unknown-name message lists
 NAMES_IN_MESSAGE = 20
 
+V = TypeVar("V")
+#: a current point's (value, time logged, epoch)
+Point = tuple[float | None, float, int | None]
+
 
 @dataclass(frozen=True)
 class Series:
     name: str
     steps: list[int]
     values: list[float | None]
+    times: list[float]
+    epochs: list[int | None]
     total: int
     downsampled: bool
 
@@ -77,19 +90,19 @@ def _unknown_names_message(run_id: int, unknown: Sequence[str], known: Sequence[
     )
 
 
-def downsample(
-    points: Sequence[tuple[int, float | None]], max_points: int
-) -> list[tuple[int, float | None]]:
-    """At most `max_points` points: min and max of each of max_points // 2 buckets."""
+def downsample(points: Sequence[tuple[int, V]], max_points: int) -> list[tuple[int, V]]:
+    """At most `max_points` points: min and max of each of max_points // 2 buckets.
+
+    A point's value is its first element when it is a tuple (value, extra...), else itself."""
     if len(points) <= max_points:
         return list(points)
     buckets = max(1, max_points // 2)
     n = len(points)
-    out: list[tuple[int, float | None]] = []
+    out: list[tuple[int, V]] = []
     for b in range(buckets):
         chunk = range(b * n // buckets, (b + 1) * n // buckets)
         # (value, index) pairs: equal values resolve by position, deterministically.
-        finite = [(v, i) for i in chunk if (v := points[i][1]) is not None]
+        finite = [(v, i) for i in chunk if (v := _value_of(points[i][1])) is not None]
         if not finite:
             out.append(points[chunk.start])  # all gaps: keep one, so the chart shows the gap
             continue
@@ -98,11 +111,28 @@ def downsample(
     return out
 
 
+def _value_of(point: object) -> float | None:
+    value = point[0] if isinstance(point, tuple) else point
+    return cast(float | None, value)
+
+
 def metric_series(
-    session: Session, run_id: int, names: Sequence[str], max_points: int
+    session: Session,
+    run_id: int,
+    names: Sequence[str],
+    max_points: int,
+    *,
+    step_min: int | None = None,
+    step_max: int | None = None,
 ) -> list[Series]:
-    """The named series (see the module docstring for which names are served); raises
-    NotFoundError (404) naming the names that are neither the run's nor expected of it."""
+    """The named series (see the module docstring for which names are served), within the
+    step window when given; raises NotFoundError (404) naming the names that are neither the
+    run's nor expected of it, InvalidRequestError (422) for a window that ends before it starts."""
+    if step_min is not None and step_max is not None and step_min > step_max:
+        raise InvalidRequestError(
+            f"step_min ({step_min}) is after step_max ({step_max}): the window is empty",
+            [{"field": "query.step_min", "message": "must not be greater than step_max"}],
+        )
     run_or_404(session, run_id)
     candidates = [n for n in dict.fromkeys(names) if not expected_metric_name(n)]
     if candidates:
@@ -111,18 +141,26 @@ def metric_series(
         unknown = [n for n in candidates if n not in stored]
         if unknown:
             raise NotFoundError(_unknown_names_message(run_id, unknown, known))
-    rows: dict[str, list[tuple[int, int, float | None]]] = defaultdict(list)
-    for name, step, attempt, value in repo.metric_points(session, run_id, set(names)):
-        rows[name].append((step, attempt, value))
+    rows: dict[str, list[tuple[int, int, Point]]] = defaultdict(list)
+    # Points after step_max never supersede points inside the window (a later attempt only
+    # replaces steps >= its first one), so they can stay in the database; earlier ones can.
+    for name, step, attempt, value, time, epoch in repo.metric_points(
+        session, run_id, set(names), step_max=step_max
+    ):
+        rows[name].append((step, attempt, (value, time, epoch)))
     series = []
     for name in dict.fromkeys(names):  # the caller's order, without duplicates
         points = current_points(rows.get(name, []))
+        if step_min is not None:
+            points = [p for p in points if p[0] >= step_min]
         shown = downsample(points, max_points)
         series.append(
             Series(
                 name=name,
                 steps=[s for s, _ in shown],
-                values=[v for _, v in shown],
+                values=[p[0] for _, p in shown],
+                times=[p[1] for _, p in shown],
+                epochs=[p[2] for _, p in shown],
                 total=len(points),
                 downsampled=len(shown) < len(points),
             )
