@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.dashboard import test_run_summaries
 from tests.dashboard.test_configs import API
 from tests.dashboard.test_run_summaries import Runs
+from tests.dashboard.test_runs import FakeAgent
 from visionyard.dashboard.services.run_compare import config_diff
 
 dataset = test_run_summaries.dataset
@@ -61,6 +63,31 @@ def test_by_step_and_chosen_metrics(client: TestClient, runs: Runs) -> None:
     # A metric every run may report later is an empty column, not an error.
     later = compare(client, runs.a, runs.b, metrics="test/acc@1").json()
     assert later["x"] == [] and column(later, runs.a, "test/acc@1") == []
+
+
+def test_by_time_aligns_on_whole_seconds_since_each_runs_first_point(
+    client: TestClient, app: FastAPI, runs: Runs
+) -> None:
+    agent = FakeAgent(app, name="timed")
+    run_c = agent.claim(runs.c)
+    start = 1_700_000_000.0
+
+    def step(n: int, seconds: float, loss: float) -> dict:
+        return {"type": "train_step", "step": n, "epoch": 0, "loss": loss, "lr": 0.1,
+                "time": start + seconds}  # fmt: skip
+
+    agent.events(run_c, [step(1, 0.2, 2.0), step(2, 1.5, 1.5), step(3, 1.9, 1.2)])
+    agent.events(run_c, [step(4, 4.0, 1.0)])
+    body = compare(client, runs.c, runs.a, metrics="train/step_loss", by="time").json()
+    # Seconds since c's first point (0.2 s): 0, 1.3, 1.7, 3.8 -> rows 0, 1, 3; in second 1 the
+    # later step wins. a never logged a step loss: an empty column, not an error.
+    assert (body["by"], body["x"]) == ("time", [0, 1, 3])
+    assert column(body, runs.c, "train/step_loss") == [2.0, 1.2, 1.0]
+    assert column(body, runs.a, "train/step_loss") == [None, None, None]
+    # Per-epoch metrics too: a's three epochs arrived within a second or so of its first point.
+    epochs = compare(client, runs.a, runs.b, metrics="val/loss", by="time").json()
+    assert epochs["x"] and all(0 <= x <= 5 for x in epochs["x"])
+    assert column(epochs, runs.a, "val/loss")[-1] in (0.3, 0.4, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -605,7 +605,8 @@ export interface paths {
         };
         /**
          * Compare Runs
-         * @description N runs side by side: each metric of each run as a column aligned on epochs (or steps),
+         * @description N runs side by side: each metric of each run as a column aligned on epochs (or steps, or
+         *     seconds of wall time),
          *     nulls where a run has no point, and the config fields whose values differ.
          *
          *     404 names every unknown run id; 422 for fewer than 2 or more than 10 runs, a repeated id,
@@ -1781,7 +1782,7 @@ export interface components {
              * By
              * @enum {string}
              */
-            by: "epoch" | "step";
+            by: "epoch" | "step" | "time";
             /**
              * Columns
              * @description One per metric per run, metric-major.
@@ -1804,7 +1805,7 @@ export interface components {
             total_rows: number;
             /**
              * X
-             * @description Epochs (1 = the first) or optimizer steps, ascending.
+             * @description Epochs (1 = the first), optimizer steps, or seconds since each run's first metric point; ascending.
              */
             x: number[];
         };
@@ -4888,8 +4889,8 @@ export interface operations {
                 ids: number[];
                 /** @description Metrics to align (default: every per-epoch metric the runs logged), e.g. val/acc@1. With by=epoch only per-epoch metrics (<train|val|test>/<metric>). */
                 metrics?: string[] | null;
-                /** @description Rows: one per epoch, or one per optimizer step. */
-                by?: "epoch" | "step";
+                /** @description Rows: one per epoch, one per optimizer step, or one per whole second since the run's first metric point. */
+                by?: "epoch" | "step" | "time";
                 /** @description More rows are thinned to evenly spaced ones. */
                 max_rows?: number;
             };

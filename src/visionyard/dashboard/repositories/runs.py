@@ -204,8 +204,8 @@ def get_many(session: Session, run_ids: Collection[int]) -> Sequence[Run]:
 
 def metric_points_of_runs(
     session: Session, run_ids: Collection[int], names: Collection[str]
-) -> list[tuple[int, str, int, int, float | None, int | None]]:
-    """(run id, name, step, attempt, value, epoch) of the named metrics of these runs."""
+) -> list[tuple[int, str, int, int, float | None, int | None, float]]:
+    """(run id, name, step, attempt, value, epoch, time) of the named metrics of these runs."""
     if not run_ids or not names:
         return []
     rows = session.execute(
@@ -216,6 +216,7 @@ def metric_points_of_runs(
             RunEvent.attempt,
             RunEvent.value,
             RunEvent.payload,
+            RunEvent.created_at,
         ).where(
             RunEvent.run_id.in_(list(run_ids)),
             RunEvent.kind == "metric",
@@ -224,9 +225,21 @@ def metric_points_of_runs(
         )
     ).all()
     points = []
-    for run_id, name, step, attempt, value, payload in rows:
+    for run_id, name, step, attempt, value, payload, created in rows:
         epoch = (payload or {}).get("epoch")
         if not isinstance(epoch, int) or isinstance(epoch, bool):
             epoch = None
-        points.append((run_id, str(name), int(step), attempt, value, epoch))
+        points.append((run_id, str(name), int(step), attempt, value, epoch, float(created)))
     return points
+
+
+def first_metric_times(session: Session, run_ids: Collection[int]) -> dict[int, float]:
+    """Per run, when its first metric point (of any metric, any attempt) was logged."""
+    if not run_ids:
+        return {}
+    rows = session.execute(
+        select(RunEvent.run_id, func.min(RunEvent.created_at))
+        .where(RunEvent.run_id.in_(list(run_ids)), RunEvent.kind == "metric")
+        .group_by(RunEvent.run_id)
+    ).all()
+    return {run_id: float(first) for run_id, first in rows if first is not None}

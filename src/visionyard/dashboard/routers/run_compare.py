@@ -63,14 +63,18 @@ def compare_runs(
     ids: RunIds,
     metrics: MetricNames = None,
     by: Annotated[
-        Literal["epoch", "step"],
-        Query(description="Rows: one per epoch, or one per optimizer step."),
+        Literal["epoch", "step", "time"],
+        Query(
+            description="Rows: one per epoch, one per optimizer step, or one per whole second "
+            "since the run's first metric point."
+        ),
     ] = "epoch",
     max_rows: Annotated[
         int, Query(ge=10, le=10_000, description="More rows are thinned to evenly spaced ones.")
     ] = 1000,
 ) -> RunComparison:
-    """N runs side by side: each metric of each run as a column aligned on epochs (or steps),
+    """N runs side by side: each metric of each run as a column aligned on epochs (or steps, or
+    seconds of wall time),
     nulls where a run has no point, and the config fields whose values differ.
 
     404 names every unknown run id; 422 for fewer than 2 or more than 10 runs, a repeated id,

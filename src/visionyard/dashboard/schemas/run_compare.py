@@ -51,8 +51,11 @@ class RunComparison(BaseModel):
     (`[x, ...columns[i].values]` is what a uPlot chart takes)."""
 
     runs: list[ComparedRun] = Field(description="In the order asked.")
-    by: Literal["epoch", "step"]
-    x: list[int] = Field(description="Epochs (1 = the first) or optimizer steps, ascending.")
+    by: Literal["epoch", "step", "time"]
+    x: list[int] = Field(
+        description="Epochs (1 = the first), optimizer steps, or seconds since each run's first "
+        "metric point; ascending."
+    )
     total_rows: int = Field(description="Rows before thinning to max_rows.")
     downsampled: bool
     metrics: list[ComparedMetric]

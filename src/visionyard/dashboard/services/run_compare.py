@@ -10,7 +10,10 @@ Decisions (documented for the API's users):
 - Rows: ``by=epoch`` (default) has one row per epoch any run evaluated; a run's value at an
   epoch is its point of that epoch with the highest step. Per-step metrics (the step loss, the
   learning rate, system samples) have no epoch: compare them ``by=step``, with one row per step
-  any run logged. Only current points count (the newest attempt wins, as in the series).
+  any run logged; or ``by=time``, one row per whole second of wall time since the run's first
+  metric point (any metric: in practice its first training step; pauses between attempts
+  count), where a run's value at a second is its point of that second with the highest step.
+  Only current points count (the newest attempt wins, as in the series).
   More than `max_rows` rows are thinned to evenly spaced ones (``downsampled``; the first and
   last are kept).
 - Columns: one per (run, metric), ``values`` aligned with the rows; null where that run has no
@@ -42,7 +45,7 @@ from visionyard.training.metric_registry import Direction, is_known_metric_name
 MIN_RUNS = 2
 MAX_RUNS = 10
 MAX_METRICS = 20
-Axis = Literal["epoch", "step"]
+Axis = Literal["epoch", "step", "time"]
 
 
 @dataclass(frozen=True)
@@ -129,19 +132,24 @@ def _aligned(
     session: Session, runs: Sequence[Run], names: Sequence[str], by: Axis
 ) -> tuple[list[int], dict[tuple[int, str], dict[int, float | None]]]:
     """The row positions and, per (run, metric), its value at each position it has."""
-    raw: dict[tuple[int, str], list[tuple[int, int, tuple[int | None, float | None]]]]
+    ids = [r.id for r in runs]
+    raw: dict[tuple[int, str], list[tuple[int, int, tuple[int | None, float | None, float]]]]
     raw = defaultdict(list)
-    for run_id, name, step, attempt, value, epoch in repo.metric_points_of_runs(
-        session, [r.id for r in runs], names
+    for run_id, name, step, attempt, value, epoch, time in repo.metric_points_of_runs(
+        session, ids, names
     ):
-        raw[(run_id, name)].append((step, attempt, (epoch, value)))
+        raw[(run_id, name)].append((step, attempt, (epoch, value, time)))
+    started = repo.first_metric_times(session, ids) if by == "time" else {}
     cells: dict[tuple[int, str], dict[int, float | None]] = {}
     for key, rows in raw.items():
-        points = current_points(rows)  # by step: a later step of one epoch overwrites
+        points = current_points(rows)  # by step: a later step of one epoch (second) overwrites
         if by == "step":
-            cells[key] = {step: value for step, (_, value) in points}
+            cells[key] = {step: value for step, (_, value, _) in points}
+        elif by == "time":
+            start = started.get(key[0], 0.0)
+            cells[key] = {int(max(0.0, t - start)): value for _, (_, value, t) in points}
         else:
-            cells[key] = {epoch: value for _, (epoch, value) in points if epoch is not None}
+            cells[key] = {epoch: value for _, (epoch, value, _) in points if epoch is not None}
     x = sorted({position for values in cells.values() for position in values})
     return x, cells
 
