@@ -1,0 +1,263 @@
+"""The compare page in a real Chromium against a real dashboard, with two runs really trained
+by the training core (tiny ResNet on digits, learning rates 1e-3 and 1e-2) and imported as a
+user does with `visionyard runs import`: overlaid curves (one line per run per chart), the
+metrics table's best values and deltas to a pinned baseline, the config diff, the run picker,
+and a comparison kept in (and restored from) its URL.
+
+The runs are trained once per module (a few seconds); each test imports them into its own
+dashboard through the real import endpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.web_ui.conftest import UI_TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+RATES = {"lr-small": 1e-3, "lr-large": 1e-2}
+#: what the import needs of a run folder (the model and checkpoints stay behind: not compared)
+RUN_FILES = ("config.json", "events.jsonl", "results.json")
+
+
+@pytest.fixture(scope="module")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory,
+    digits_root: Path,
+    tiny_model: Callable[[str], Path],
+) -> dict[str, Path]:
+    """{run name: its run folder}: two real 2-epoch trainings that differ only in lr."""
+    from visionyard.training.config import build_config
+    from visionyard.training.runner import train
+
+    out = tmp_path_factory.mktemp("compare-runs")
+    folders = {}
+    for name, lr in RATES.items():
+        result = train(
+            build_config(
+                {
+                    "root": str(digits_root),
+                    "model_flavour": str(tiny_model("resnet")),
+                    "max_datapoints_per_class": 8,
+                    "epochs": 2,
+                    "batch_size": 16,
+                    "lr": lr,
+                    "num_workers": 0,
+                    "output_dir": str(out),
+                    "run_name": name,
+                    "progress_bar": False,
+                    "log_every_steps": 1,
+                    "seed": 0,
+                }
+            )
+        )
+        assert result.status == "succeeded"
+        folders[name] = result.run_dir
+    return folders
+
+
+def metric_values(folder: Path, split: str, metric: str) -> list[float]:
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    return [
+        e["values"][metric]
+        for e in events
+        if e["type"] == "metrics" and e["split"] == split and metric in e["values"]
+    ]
+
+
+@dataclass
+class Imported:
+    url: str
+    ids: dict[str, int]  # run name -> id
+
+    def compare_url(self, *names: str, extra: str = "") -> str:
+        return f"{self.url}/compare/?runs={','.join(str(self.ids[n]) for n in names)}{extra}"
+
+
+def import_runs(page: Page, url: str, trained: dict[str, Path]) -> Imported:
+    """Upload both run folders through the import endpoint, with the page's session."""
+    created = page.request.post(f"{url}/api/v1/projects", data={"name": "lr-sweep"})
+    assert created.ok, created.text()
+    project = created.json()["id"]
+    ids = {}
+    for name, folder in trained.items():
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for file in RUN_FILES:
+                tar.add(folder / file, arcname=file)
+        response = page.request.post(
+            f"{url}/api/v1/projects/{project}/runs/import",
+            data=buffer.getvalue(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert response.status == 201, response.text()
+        ids[name] = response.json()["run"]["id"]
+    return Imported(url, ids)
+
+
+@pytest.fixture
+def runs(logged_in: Callable[[], Page], ui_url: str, trained: dict[str, Path]) -> Imported:
+    return import_runs(logged_in(), ui_url, trained)
+
+
+def chart(page: Page, metric: str):
+    return page.locator(f'[data-metric="{metric}"][role="figure"], [data-metric="{metric}"] [role="figure"]').first
+
+
+def open_comparison(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("table", name="Metrics of the compared runs").wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def test_each_chart_overlays_one_line_per_run(page: Page, runs: Imported) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    # The default charts: the monitored metric (val/acc@1), the losses and the learning rate.
+    for metric in ("val/acc@1", "train/loss", "val/loss", "train/lr"):
+        figure = chart(page, metric)
+        figure.wait_for(timeout=UI_TIMEOUT_MS)
+        assert figure.get_attribute("aria-label") == f"{metric}: line chart of 2 series"
+        assert int(figure.get_attribute("data-points") or 0) >= 4  # both runs drew points
+        legend = page.get_by_role("list", name=f"{metric} legend")
+        assert legend.get_by_text("lr-small").count() == 1
+        assert legend.get_by_text("lr-large").count() == 1
+    # The picked runs are listed as chips, in their line colours.
+    chips = page.get_by_role("list", name="Runs in this comparison")
+    assert chips.get_by_role("link").all_inner_texts() == ["lr-small", "lr-large"]
+
+
+def test_the_table_highlights_the_best_value_in_the_metrics_direction(
+    page: Page, runs: Imported, trained: dict[str, Path]
+) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    table = page.get_by_role("table", name="Metrics of the compared runs")
+    losses = {name: min(metric_values(folder, "val", "loss")) for name, folder in trained.items()}
+    lower = min(losses, key=losses.__getitem__)
+    best = table.locator('td[data-metric="val/loss"][data-stat="best"][data-best]')
+    best.wait_for(timeout=UI_TIMEOUT_MS)
+    assert best.count() == 1
+    row = table.locator(f'tr[data-run-id="{runs.ids[lower]}"]')
+    assert row.locator('td[data-metric="val/loss"][data-stat="best"][data-best]').count() == 1
+    assert "(best)" in best.inner_text()
+    # The key hyper-parameters: lr differs between the runs.
+    assert "0.001" in table.locator(f'tr[data-run-id="{runs.ids["lr-small"]}"]').inner_text()
+
+
+def test_the_config_diff_shows_lr_and_all_fields_on_demand(page: Page, runs: Imported) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    diff = page.get_by_role("table", name="Config fields of the compared runs")
+    lr = diff.locator('tr[data-config-key="lr"]')
+    lr.wait_for(timeout=UI_TIMEOUT_MS)
+    assert lr.get_attribute("data-differs") == "true"
+    assert re.search(r"0\.001\s+0\.01", lr.inner_text())
+    # Only differing fields by default (batch_size is the same); all of them on demand.
+    assert diff.locator('tr[data-config-key="batch_size"]').count() == 0
+    page.get_by_label("Show all fields").click()
+    diff.locator('tr[data-config-key="batch_size"]').wait_for(timeout=UI_TIMEOUT_MS)
+    assert "config=all" in page.url
+
+
+def test_pinning_a_baseline_shows_deltas_and_is_kept_in_the_url(
+    page: Page, runs: Imported
+) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    table = page.get_by_role("table", name="Metrics of the compared runs")
+    assert table.locator("[data-delta]").count() == 0
+    page.get_by_role("button", name="Pin lr-small as the baseline").click()
+    other = table.locator(f'tr[data-run-id="{runs.ids["lr-large"]}"]')
+    other.locator("[data-delta]").first.wait_for(timeout=UI_TIMEOUT_MS)
+    # Deltas only on the other run's row, signed, with the relative change.
+    pinned = table.locator(f'tr[data-run-id="{runs.ids["lr-small"]}"]')
+    assert pinned.locator("[data-delta]").count() == 0
+    assert re.search(r"[+-−±][0-9.e-]+.*%", other.locator("[data-delta]").first.inner_text())
+    assert f"baseline={runs.ids['lr-small']}" in page.url
+    # A shared link opens with the same baseline.
+    page.reload()
+    table.locator(f'tr[data-run-id="{runs.ids["lr-large"]}"] [data-delta]').first.wait_for(
+        timeout=UI_TIMEOUT_MS
+    )
+    page.get_by_role("button", name="Unpin lr-small as the baseline").click()
+    table.locator("[data-delta]").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+
+
+def test_hovering_a_line_highlights_its_run_and_clicking_opens_it(
+    page: Page, runs: Imported
+) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    figure = chart(page, "train/lr")
+    figure.wait_for(timeout=UI_TIMEOUT_MS)
+    large_row = page.locator(f'tr[data-run-id="{runs.ids["lr-large"]}"]')
+    # Hovering a run's legend entry highlights the line and the run's table row.
+    legend = page.get_by_role("list", name="train/lr legend")
+    legend.get_by_role("button", name=re.compile("lr-large")).hover()
+    page.wait_for_function(
+        "row => row.classList.contains('bg-accent')", arg=large_row.element_handle()
+    )
+    # Over the plot: sweep down the middle until a line is close enough to take the focus.
+    plot = figure.locator(".u-over")
+    box = plot.bounding_box()
+    assert box is not None
+    hovered = None
+    for y in range(2, int(box["height"]), 4):
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + y)
+        rows = page.locator("tr.bg-accent[data-run-id]")
+        if rows.count() == 1:
+            hovered = rows.get_attribute("data-run-id")
+            break
+    assert hovered is not None, "no line took the focus under the pointer"
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_url(re.compile(rf"/run/?\?id={hovered}$"), timeout=UI_TIMEOUT_MS)
+
+
+def test_chart_options_live_in_the_url(page: Page, runs: Imported) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    page.get_by_label("X axis").click()
+    page.get_by_role("option", name="Epoch").click()
+    page.get_by_label("Log scale").click()
+    page.wait_for_function("() => location.search.includes('logy=1')")
+    assert "x=epoch" in page.url
+    # Per-epoch metrics go by epoch; the learning rate, logged per step, says so.
+    figure = chart(page, "train/lr")
+    card = page.locator('[data-metric="train/lr"]').first
+    card.get_by_text("logged per step").wait_for(timeout=UI_TIMEOUT_MS)
+    page.reload()
+    figure.wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_label("Log scale").get_attribute("aria-checked") == "true"
+    page.get_by_label("X axis").click()
+    page.get_by_role("option", name="Relative time").click()
+    page.wait_for_function("() => location.search.includes('x=time')")
+    chart(page, "val/loss").wait_for(timeout=UI_TIMEOUT_MS)
+    assert int(chart(page, "val/loss").get_attribute("data-points") or 0) >= 2
+
+
+def test_pick_runs_from_the_empty_page_and_remove_them(page: Page, runs: Imported) -> None:
+    page.goto(f"{runs.url}/compare/")
+    page.get_by_text("Pick runs to compare").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("button", name="Add runs").first.click()
+    dialog = page.get_by_role("dialog", name="Add runs")
+    dialog.get_by_label("Search runs by name").fill("large")
+    dialog.get_by_role("checkbox", name=re.compile("lr-large")).click()
+    # The search matches names: the other run is not offered.
+    assert dialog.get_by_role("checkbox", name=re.compile("lr-small")).count() == 0
+    dialog.get_by_label("Search runs by name").fill("")
+    dialog.get_by_role("checkbox", name=re.compile("lr-small")).click()
+    dialog.get_by_role("button", name="Done").click()
+    open_ids = f"runs={runs.ids['lr-large']},{runs.ids['lr-small']}"
+    page.wait_for_function(f"() => location.search.includes('{open_ids}')")
+    page.get_by_role("table", name="Metrics of the compared runs").wait_for(timeout=UI_TIMEOUT_MS)
+    # Removing one leaves a single run: not a comparison yet.
+    page.get_by_role("button", name="Remove lr-large from the comparison").click()
+    page.get_by_text("Add at least one more run").wait_for(timeout=UI_TIMEOUT_MS)
+    # The pick is remembered: a bare /compare/ opens it again.
+    page.goto(f"{runs.url}/compare/")
+    page.wait_for_function(f"() => location.search.includes('runs={runs.ids['lr-small']}')")

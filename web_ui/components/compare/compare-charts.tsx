@@ -1,0 +1,99 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { LineChart, type ChartSeries, type ChartSettings, type XMode } from "@/components/charts";
+import { Card } from "@/components/ui/card";
+import { Skeleton } from "@/components/ui/skeleton";
+import { ErrorState } from "@/components/ui/states";
+import type { CompareView, XAxis } from "./use-compare-view";
+import type { MetricChart, PickedRun } from "./use-comparison";
+
+/** The page's x axis in the chart's terms: compare's "time" is seconds since each run's first
+ *  metric point, which the chart calls relative time. */
+export function chartXMode(by: XAxis): XMode {
+  return by === "time" ? "relative" : by;
+}
+
+export function chartSettings(view: CompareView, by: XAxis): ChartSettings {
+  return { xMode: chartXMode(by), logY: view.logY, smoothing: view.smoothing, clipOutliers: view.clipOutliers };
+}
+
+/** A run's line: only the rows where it has a value (the rows are the union of every run's
+ *  steps, so a run evaluated at other steps than its neighbours has nulls in between). */
+function lineOf(chart: MetricChart, run: PickedRun): ChartSeries | null {
+  const column = chart.series.find((s) => s.runId === run.id);
+  if (!column) return null;
+  const x: number[] = [];
+  const y: number[] = [];
+  column.values.forEach((v, i) => {
+    if (v != null) {
+      x.push(chart.x[i]!);
+      y.push(v);
+    }
+  });
+  return { id: String(run.id), label: run.detail?.name ?? `run ${run.id}`, color: run.color, points: { x, y } };
+}
+
+function ChartCard({
+  chart,
+  runs,
+  view,
+  hovered,
+  onHover,
+}: {
+  chart: MetricChart;
+  runs: PickedRun[];
+  view: CompareView;
+  hovered: number | null;
+  onHover: (runId: number | null) => void;
+}) {
+  const router = useRouter();
+  const series = runs.flatMap((run) => lineOf(chart, run) ?? []);
+  const fallback = view.x === "epoch" && chart.by === "step";
+  return (
+    <Card className="flex min-w-0 flex-col gap-2 p-4" data-metric={chart.metric}>
+      <div className="flex flex-wrap items-baseline justify-between gap-x-3">
+        <h3 className="font-mono text-sm font-semibold">{chart.metric}</h3>
+        <p className="text-xs text-muted-foreground">
+          {chart.direction === "min" ? "lower is better" : chart.direction === "max" ? "higher is better" : ""}
+          {fallback && " · logged per step: shown by step"}
+          {chart.downsampled && " · thinned to 1,000 rows"}
+        </p>
+      </div>
+      {chart.error ? (
+        <ErrorState error={chart.error} />
+      ) : chart.pending ? (
+        <Skeleton className="h-[220px] w-full" />
+      ) : (
+        <LineChart
+          title={chart.metric}
+          series={series}
+          settings={chartSettings(view, chart.by)}
+          syncKey={`compare-${chart.by}`}
+          highlightId={hovered != null ? String(hovered) : null}
+          onSeriesHover={(id) => onHover(id == null ? null : Number(id))}
+          onSeriesClick={(id) => router.push(`/run/?id=${id}`)}
+        />
+      )}
+    </Card>
+  );
+}
+
+/** One chart per chosen metric, one line per run in the run's colour; hovering a line
+ *  highlights its run everywhere on the page, clicking it opens the run. */
+export function CompareCharts(props: {
+  charts: MetricChart[];
+  runs: PickedRun[];
+  view: CompareView;
+  hovered: number | null;
+  onHover: (runId: number | null) => void;
+}) {
+  const { charts, ...rest } = props;
+  return (
+    <div className="grid gap-4 lg:grid-cols-2">
+      {charts.map((chart) => (
+        <ChartCard key={chart.metric} chart={chart} {...rest} />
+      ))}
+    </div>
+  );
+}
