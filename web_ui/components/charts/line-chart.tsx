@@ -23,6 +23,10 @@ export interface LineChartProps {
   onZoom?: (range: XRange) => void;
   /** a line (or its legend entry) was clicked: compare uses it to pick a run */
   onSeriesClick?: (id: string) => void;
+  /** a series to highlight from outside (compare: the run whose table row is hovered) */
+  highlightId?: string | null;
+  /** the highlighted line changed by hovering the chart (null: none) */
+  onSeriesHover?: (id: string | null) => void;
   className?: string;
 }
 
@@ -92,6 +96,8 @@ export function LineChart({
   syncKey,
   onZoom,
   onSeriesClick,
+  highlightId,
+  onSeriesHover,
   className,
 }: LineChartProps) {
   // Keyed on the values, not the object: a parent may pass a fresh object every render, and
@@ -110,9 +116,9 @@ export function LineChart({
   const zoomRef = useRef<XRange>(null);
   /** true while this component moves the scales itself (not a user zoom) */
   const programmatic = useRef(false);
-  const callbacks = useRef({ onZoom, onSeriesClick });
+  const callbacks = useRef({ onZoom, onSeriesClick, onSeriesHover });
   useEffect(() => {
-    callbacks.current = { onZoom, onSeriesClick };
+    callbacks.current = { onZoom, onSeriesClick, onSeriesHover };
   });
   const [cursorIdx, setCursorIdx] = useState<number | null>(null);
   const [focused, setFocused] = useState<number | null>(null);
@@ -226,6 +232,8 @@ export function LineChart({
             const owner = index == null ? null : (preparedRef.current.owner[index] ?? null);
             focusRef.current = owner != null && owner >= 0 ? owner : null;
             setFocused(focusRef.current);
+            const hoveredSeries = focusRef.current != null ? series[focusRef.current] : undefined;
+            callbacks.current.onSeriesHover?.(hoveredSeries?.id ?? null);
           },
         ],
         setScale: [
@@ -291,6 +299,15 @@ export function LineChart({
     }
     programmatic.current = false;
   }, [prepared]);
+
+  // Highlight from outside (not while the pointer is over this chart, which owns its focus).
+  useEffect(() => {
+    const u = uRef.current;
+    if (!u || highlightId === undefined || u.cursor.left != null && u.cursor.left >= 0) return;
+    const index = highlightId == null ? -1 : series.findIndex((s) => s.id === highlightId);
+    if ((index < 0 ? null : index) === focusRef.current) return;
+    u.setSeries(index < 0 ? null : preparedRef.current.lineIndex[index]!, { focus: true });
+  }, [highlightId, series, layoutKey]);
 
   const xs = prepared.data[0] as number[];
   const hoverX = cursorIdx != null && cursorIdx < xs.length ? xs[cursorIdx] : undefined;
