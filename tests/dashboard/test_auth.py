@@ -53,6 +53,31 @@ def test_users_admin_only_and_disabled_users_locked_out(
     assert anon.get("/api/v1/auth/me").status_code == 401
 
 
+def test_the_last_admin_can_be_neither_demoted_nor_disabled(client: TestClient) -> None:
+    admin_id = client.get("/api/v1/auth/me").json()["id"]
+    for change, words in (
+        ({"is_admin": False}, "made a non-admin"),
+        ({"disabled": True}, "disabled"),
+    ):
+        refused = client.patch(f"/api/v1/users/{admin_id}", json=change)
+        assert refused.status_code == 409, refused.text
+        message = refused.json()["error"]["message"]
+        assert "only admin" in message and words in message and "another user an admin" in message
+    assert client.get("/api/v1/auth/me").json()["is_admin"] is True
+
+    # With a second admin who can log in, either may step down; a disabled admin does not count.
+    ana = client.post(
+        "/api/v1/users", json={"username": "ana", "password": "long-password", "is_admin": True}
+    ).json()
+    assert client.patch(f"/api/v1/users/{ana['id']}", json={"disabled": True}).status_code == 200
+    assert client.patch(f"/api/v1/users/{admin_id}", json={"is_admin": False}).status_code == 409
+    assert client.patch(f"/api/v1/users/{ana['id']}", json={"disabled": False}).status_code == 200
+    demoted = client.patch(f"/api/v1/users/{ana['id']}", json={"is_admin": False})
+    assert demoted.status_code == 200 and demoted.json()["is_admin"] is False
+    # A change that takes nothing away is always allowed, even for the last admin.
+    assert client.patch(f"/api/v1/users/{admin_id}", json={"is_admin": True}).status_code == 200
+
+
 def test_first_start_generates_and_prints_credentials_once(
     sqlite_url: str, settings_factory, capsys
 ) -> None:

@@ -133,6 +133,54 @@ def test_local_and_hub_sources(client: TestClient, models_dir: Path) -> None:
     assert client.get(f"{API}/projects/{pid}/models").json()["total"] == 1
 
 
+def test_a_kind_says_what_the_source_is_meant_to_be(client: TestClient, models_dir: Path) -> None:
+    """Without a kind a bare name the models root lacks is a (legacy) Hub id, so a mistyped
+    folder would register as one; `kind: local` refuses it and names the closest folders."""
+    pid = client.post(f"{API}/projects", json={"name": "p"}).json()["id"]
+    folder = local_model(models_dir / "tiny-resnet")
+    url = f"{API}/projects/{pid}/models"
+
+    guessed = client.post(url, json={"name": "typo", "source": "tiny-resnett"})
+    assert guessed.status_code == 201 and guessed.json()["kind"] == "hub"
+    # (a registered Hub id is offered too: forget this one so the folder is the only match)
+    assert client.delete(f"{API}/models/{guessed.json()['id']}").status_code == 204
+    for body in (
+        {"name": "m", "source": "tiny-resnett", "kind": "local"},
+        {"name": "m", "source": "./tiny-resnett"},  # spelled as a path: local without a kind
+    ):
+        refused = client.post(url, json=body)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "invalid_model" and "does not exist" in error["message"]
+        assert "Did you mean 'tiny-resnet'?" in error["message"], error
+
+    local = client.post(url, json={"name": "tiny", "source": "tiny-resnet", "kind": "local"})
+    assert local.status_code == 201, local.text
+    assert local.json()["kind"] == "local" and local.json()["source"] == str(folder.resolve())
+
+    # kind hub: spelled as a Hub id, and no folder of that name that agents would load instead.
+    for source, words in (
+        ("tiny-resnet", "also a folder"),
+        ("./vit", "not spelled as a Hugging Face Hub id"),
+    ):
+        refused = client.post(url, json={"name": "h", "source": source, "kind": "hub"})
+        assert refused.status_code == 422, refused.text
+        assert words in refused.json()["error"]["message"]
+        assert error_fields(refused) == ["source"]
+    hub = client.post(url, json={"name": "vit", "source": HUB_SOURCE, "kind": "hub"})
+    assert hub.status_code == 201 and hub.json()["kind"] == "hub"
+
+    # On update the kind goes with a new source; alone it is refused, naming the field.
+    mid = hub.json()["id"]
+    alone = client.patch(f"{API}/models/{mid}", json={"kind": "local"})
+    assert alone.status_code == 422 and error_fields(alone) == ["kind"]
+    typo = client.patch(f"{API}/models/{mid}", json={"source": "tiny-resnt", "kind": "local"})
+    assert typo.status_code == 422 and "Did you mean 'tiny-resnet'" in typo.text
+    moved = client.patch(f"{API}/models/{mid}", json={"source": "tiny-resnet", "kind": "local"})
+    assert moved.status_code == 200 and moved.json()["kind"] == "local"
+    assert client.get(f"{API}/models/{mid}").json()["source"] == str(folder.resolve())
+
+
 def test_local_sources_must_resolve_inside_the_models_root(
     client: TestClient, models_dir: Path, tiny_model, tmp_path: Path
 ) -> None:
@@ -294,7 +342,7 @@ def test_model_crud_pages_and_errors(client: TestClient) -> None:
     for bad, field in (
         ({"source": "a/b"}, "name"),
         ({"name": "n"}, "source"),
-        ({"name": "n", "source": "a/b", "kind": "local"}, "kind"),
+        ({"name": "n", "source": "a/b", "kind": "folder"}, "kind"),
         ({"name": "n", "source": "a" * 1025}, "source"),
     ):
         response = client.post(f"{API}/projects/{pid}/models", json=bad)

@@ -22,6 +22,8 @@ from tests.agent.platform import copy_digits
 from tests.dashboard.conftest import ADMIN_TOKEN
 from tests.liveserver import API, server_env
 from tests.web_ui.conftest import UI_TIMEOUT_MS
+from visionyard import runqueue
+from visionyard.db.engine import make_engine
 from visionyard.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,22 +136,25 @@ def test_register_local_and_hub_models_with_a_write_only_token(
     page.goto(f"{ui_url}/project/models/?id={project['id']}")
     page.get_by_text("No models registered").wait_for(timeout=UI_TIMEOUT_MS)
 
-    # A local folder that is not there: the API's message, on the field.
+    # A mistyped local folder: refused on the field, naming the folder that was meant.
     page.get_by_role("button", name="Add model").first.click()
     page.get_by_label("Name").fill("tiny")
-    page.get_by_label("Source").fill("./tiny-resnett")
+    page.get_by_role("radio", name="Local folder").check()
+    page.get_by_role("textbox", name="Folder").fill("tiny-resnett")
     page.get_by_role("button", name="Add model").last.click()
     error = page.locator("#model-source-error")
     error.wait_for(timeout=UI_TIMEOUT_MS)
     assert "does not exist" in error.inner_text()
-    page.get_by_label("Source").fill("tiny-resnet")
+    assert "Did you mean 'tiny-resnet'?" in error.inner_text()
+    page.get_by_role("textbox", name="Folder").fill("tiny-resnet")
     page.get_by_role("button", name="Add model").last.click()
     models = page.get_by_role("list", name="Models")
     models.get_by_text("Local folder").wait_for(timeout=UI_TIMEOUT_MS)
 
     page.get_by_role("button", name="Add model").first.click()
     page.get_by_label("Name").fill("vit")
-    page.get_by_label("Source").fill("google/vit-base-patch16-224")
+    assert page.get_by_role("radio", name="Hugging Face Hub model").is_checked()
+    page.get_by_role("textbox", name="Hub id").fill("google/vit-base-patch16-224")
     page.get_by_role("button", name="Add model").last.click()
     vit = models.get_by_role("listitem").filter(has_text="vit")
     vit.get_by_text("Hub", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
@@ -239,6 +244,79 @@ def test_a_real_agent_shows_online_and_is_drained_and_undrained(
     card.get_by_role("button", name="Drain").wait_for(timeout=UI_TIMEOUT_MS)
     assert card.get_by_text("drained", exact=True).count() == 0
     _wait("the agent to log its undrain", lambda: "un-drained by an operator" in agent.read_text())
+
+
+def test_a_gpu_agents_card_shows_its_run_and_live_gpu_samples(
+    logged_in: Callable[[], Page], ui_url: str, ui_settings: Settings
+) -> None:
+    """A GPU agent registered and claiming a run through the queue itself (no GPU here): its
+    card names the GPU, links the run, and its utilisation and memory bars follow the system
+    samples the agent relays for that run, live."""
+    engine = make_engine(ui_settings.database_url)
+    try:
+        with _api(ui_url) as api:
+            project = api.post("/projects", json={"name": "gpus"}).json()
+        agent_id = runqueue.register_agent(
+            engine,
+            name="gpu-box",
+            hostname="rack-7",
+            device="cuda:0",
+            gpus=[
+                {
+                    "index": 0,
+                    "name": "NVIDIA H100 80GB HBM3",
+                    "memory_total_mb": 81559,
+                    "uuid": "GPU-0",
+                    "compute_capability": "9.0",
+                }
+            ],
+            version="0.0.test",
+        )
+        run_id = runqueue.enqueue(
+            engine,
+            project_id=project["id"],
+            name="vit-long",
+            config_snapshot={"epochs": 1},
+            config_hash="0" * 64,
+            gpu_count=1,
+        )
+        claimed = runqueue.claim_next(engine, agent_id=agent_id, capacity=1)
+        assert claimed is not None and claimed.id == run_id
+
+        page = logged_in()
+        page.goto(f"{ui_url}/agents/")
+        card = page.get_by_role("region", name="Agent gpu-box")
+        card.get_by_role("link", name="vit-long").wait_for(timeout=UI_TIMEOUT_MS)
+        assert "GPU 0 · NVIDIA H100 80GB HBM3 · 80 GB" in card.inner_text()
+        assert card.get_by_role("link", name="vit-long").get_attribute("href") == (
+            f"/run/?id={run_id}"
+        )
+        utilisation = card.get_by_role("progressbar", name="Utilisation: 73 %")
+
+        def sample() -> bool:
+            # The agent relays a sample every few seconds; send them until the card shows one.
+            runqueue.agent_heartbeat(engine, agent_id)
+            runqueue.write_events(
+                engine,
+                run_id,
+                claimed.attempt,
+                [
+                    {
+                        "type": "metrics",
+                        "split": "system",
+                        "step": int(time.time()),
+                        "time": time.time(),
+                        "values": {"gpu0_util_percent": 73.0, "gpu0_mem_used_mb": 40779.5},
+                    }
+                ],
+                agent_id=agent_id,
+            )
+            return utilisation.count() == 1
+
+        _wait("the card to show the live GPU sample", sample, timeout=30)
+        assert card.get_by_role("progressbar", name="Memory: 40 GB / 80 GB").count() == 1
+    finally:
+        engine.dispose()
 
 
 def test_the_agents_page_says_how_to_start_one(logged_in: Callable[[], Page], ui_url: str) -> None:

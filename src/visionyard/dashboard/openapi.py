@@ -65,6 +65,7 @@ DESCRIPTIONS: dict[int, str] = {
 RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/auth/login"): frozenset({401}),
     ("POST", "/api/v1/users"): frozenset({409}),
+    ("PATCH", "/api/v1/users/{user_id}"): frozenset({409}),
     ("POST", "/api/v1/projects"): frozenset({409}),
     ("PATCH", "/api/v1/projects/{project_id}"): frozenset({409}),
     ("DELETE", "/api/v1/projects/{project_id}"): frozenset({409}),

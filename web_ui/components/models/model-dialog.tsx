@@ -18,6 +18,20 @@ import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
 
 type Model = Schemas["ModelOut"];
+type Kind = Model["kind"];
+
+const KINDS: Record<Kind, { label: string; placeholder: string; help: string }> = {
+  hub: {
+    label: "Hugging Face Hub model",
+    placeholder: "google/vit-base-patch16-224",
+    help: "Its Hub id, written org/name. Agents download it (with the token, if one is set).",
+  },
+  local: {
+    label: "Local folder",
+    placeholder: "my-finetuned-vit",
+    help: "A save_pretrained folder in VISIONYARD_MODELS_DIR: its path relative to that folder, or its absolute path.",
+  },
+};
 
 export const modelsKey = (projectId: number) => ["models", projectId] as const;
 
@@ -37,6 +51,9 @@ export function ModelDialog({
   const queryClient = useQueryClient();
   const [name, setName] = useState(model?.name ?? "");
   const [source, setSource] = useState(model?.source ?? "");
+  const [kind, setKind] = useState<Kind>(model?.kind ?? "hub");
+  // On edit, the kind goes with the source: both are sent when either changed.
+  const sourceChanged = model != null && (source !== model.source || kind !== model.kind);
   const [token, setToken] = useState("");
   const [error, setError] = useState<ApiError | null>(null);
   const save = useMutation({
@@ -45,13 +62,13 @@ export function ModelDialog({
         ? unwrap(
             api.PATCH("/models/{model_id}", {
               params: { path: { model_id: model.id } },
-              body: { name, ...(source !== model.source ? { source } : {}) },
+              body: { name, ...(sourceChanged ? { source, kind } : {}) },
             }),
           )
         : unwrap(
             api.POST("/projects/{project_id}/models", {
               params: { path: { project_id: projectId } },
-              body: { name, source, ...(token ? { access_token: token } : {}) },
+              body: { name, source, kind, ...(token ? { access_token: token } : {}) },
             }),
           ),
     onSuccess: (saved) => {
@@ -62,7 +79,9 @@ export function ModelDialog({
     onError: (e) => setError(asApiError(e)),
   });
   const nameError = fieldError(error, "name");
-  const sourceError = fieldError(error, "source") ?? formError(error, ["name", "source", "access_token"]);
+  const sourceError =
+    fieldError(error, "source") ?? fieldError(error, "kind") ?? formError(error, ["name", "source", "kind", "access_token"]);
+  const look = KINDS[kind];
   const tokenError = fieldError(error, "access_token");
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
@@ -98,13 +117,31 @@ export function ModelDialog({
               </p>
             )}
           </div>
+          <fieldset className="flex flex-col gap-1.5">
+            <legend className="mb-1.5 text-sm font-medium">Kind</legend>
+            <div className="flex flex-wrap gap-x-5 gap-y-1.5">
+              {(Object.keys(KINDS) as Kind[]).map((value) => (
+                <label key={value} className="flex items-center gap-2 text-sm">
+                  <input
+                    type="radio"
+                    name="model-kind"
+                    value={value}
+                    checked={kind === value}
+                    onChange={() => setKind(value)}
+                    className="size-4 accent-primary"
+                  />
+                  {KINDS[value].label}
+                </label>
+              ))}
+            </div>
+          </fieldset>
           <div className="flex flex-col gap-1.5">
-            <Label htmlFor="model-source">Source</Label>
+            <Label htmlFor="model-source">{kind === "hub" ? "Hub id" : "Folder"}</Label>
             <Input
               id="model-source"
               className="font-mono"
               value={source}
-              placeholder="google/vit-base-patch16-224  or  my-finetuned-vit"
+              placeholder={look.placeholder}
               onChange={(e) => setSource(e.target.value)}
               required
               spellCheck={false}
@@ -113,8 +150,7 @@ export function ModelDialog({
               aria-describedby={sourceError ? "model-source-help model-source-error" : "model-source-help"}
             />
             <p id="model-source-help" className="text-xs text-muted-foreground">
-              A Hugging Face Hub id written <code className="font-mono">org/name</code>, or a save_pretrained
-              folder in VISIONYARD_MODELS_DIR (its path relative to it, or its absolute path).
+              {look.help}
             </p>
             {sourceError && (
               <p id="model-source-error" role="alert" className="text-sm text-destructive">
@@ -122,7 +158,7 @@ export function ModelDialog({
               </p>
             )}
           </div>
-          {!model && (
+          {!model && kind === "hub" && (
             <div className="flex flex-col gap-1.5">
               <Label htmlFor="model-token">Access token (optional)</Label>
               <Input

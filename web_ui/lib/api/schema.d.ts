@@ -1589,6 +1589,11 @@ export interface components {
         ModelCreate: {
             /** Access Token */
             access_token?: string | null;
+            /**
+             * Kind
+             * @description What the source is meant to be. Omitted: inferred from its spelling (a folder under VISIONYARD_MODELS_DIR when one of that name exists, otherwise a Hub id). 'local': it must be a save_pretrained folder there (a missing one is refused, naming the closest folders); 'hub': it must be spelled as a Hub id and not also be a folder there.
+             */
+            kind?: ("hub" | "local") | null;
             /** Name */
             name: string;
             /**
@@ -1636,11 +1641,17 @@ export interface components {
         };
         /**
          * ModelUpdate
-         * @description Omitted fields keep their value; `access_token: null` clears the stored token.
+         * @description Omitted fields keep their value; `access_token: null` clears the stored token. `kind`
+         *     applies to a new `source` only.
          */
         ModelUpdate: {
             /** Access Token */
             access_token?: string | null;
+            /**
+             * Kind
+             * @description What the source is meant to be. Omitted: inferred from its spelling (a folder under VISIONYARD_MODELS_DIR when one of that name exists, otherwise a Hub id). 'local': it must be a save_pretrained folder there (a missing one is refused, naming the closest folders); 'hub': it must be spelled as a Hub id and not also be a folder there.
+             */
+            kind?: ("hub" | "local") | null;
             /** Name */
             name?: string | null;
             /** Source */
@@ -5986,6 +5997,15 @@ export interface operations {
             };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

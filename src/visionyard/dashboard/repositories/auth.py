@@ -19,6 +19,17 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def other_active_admins(session: Session, user_id: int) -> list[int]:
+    """The ids of the admins other than `user_id` who can log in, locked until the end of the
+    transaction (PostgreSQL), so two admins demoting each other at once cannot both succeed."""
+    query = (
+        select(User.id)
+        .where(User.is_admin.is_(True), User.disabled.is_(False), User.id != user_id)
+        .with_for_update()
+    )
+    return list(session.scalars(query))
+
+
 def user_named(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 

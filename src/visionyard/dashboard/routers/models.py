@@ -72,6 +72,7 @@ def create_model(
         name=body.name,
         source=body.source,
         access_token=body.access_token,
+        kind=body.kind,
     )
     return _out(entry)
 
@@ -95,6 +96,7 @@ def update_model(
         model_id,
         name=body.name,
         source=body.source,
+        kind=body.kind,
         # Omitted keeps the token; an explicit null clears it.
         update_token="access_token" in body.model_fields_set,
         access_token=body.access_token,

@@ -37,17 +37,32 @@ AccessToken = Annotated[
 ]
 
 
+Kind = Annotated[
+    Literal["hub", "local"] | None,
+    Field(
+        description="What the source is meant to be. Omitted: inferred from its spelling (a "
+        "folder under VISIONYARD_MODELS_DIR when one of that name exists, otherwise a Hub id). "
+        "'local': it must be a save_pretrained folder there (a missing one is refused, naming "
+        "the closest folders); 'hub': it must be spelled as a Hub id and not also be a folder "
+        "there."
+    ),
+]
+
+
 class ModelCreate(RequestBody):
     name: Name
     source: Source
+    kind: Kind = None
     access_token: AccessToken | None = None
 
 
 class ModelUpdate(RequestBody):
-    """Omitted fields keep their value; `access_token: null` clears the stored token."""
+    """Omitted fields keep their value; `access_token: null` clears the stored token. `kind`
+    applies to a new `source` only."""
 
     name: Name | None = None
     source: Source | None = None
+    kind: Kind = None
     access_token: AccessToken | None = None
 
 

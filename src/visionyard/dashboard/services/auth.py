@@ -174,10 +174,18 @@ def update_user(
     disabled: bool | None,
     is_admin: bool | None,
 ) -> User:
-    """Change what is given; None keeps the current value."""
+    """Change what is given; None keeps the current value. The last admin who can log in can
+    be neither demoted nor disabled: nobody could manage users afterwards (ConflictError)."""
     user = repo.get_user(session, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} does not exist; list users to find its id")
+    loses_admin = (is_admin is False or disabled is True) and user.is_admin and not user.disabled
+    if loses_admin and not repo.other_active_admins(session, user.id):
+        change = "disabled" if disabled else "made a non-admin"
+        raise ConflictError(
+            f"{user.username!r} is the only admin who can log in and cannot be {change}: "
+            "nobody could manage users afterwards. Make another user an admin first."
+        )
     if password is not None:
         user.password_hash = hash_password(password)
     if disabled is not None:

@@ -90,17 +90,10 @@ def _missing(field: str, source: str, models_root: Path, what: str) -> ModelLoad
     )
 
 
-def resolve_source(source: str, models_root: Path, *, field: str = "source") -> tuple[str, str]:
-    """(stored source, kind): a hub id as given, or a local folder resolved to its real path.
-
-    A local folder must resolve inside `models_root` (PathOutsideRootError, HTTP 400, names
-    VISIONYARD_MODELS_DIR) and hold config.json (ModelLoadError, HTTP 422, otherwise). A valid
-    hub id is a folder when the models root holds an entry of that name (the trainer also
-    prefers an existing folder), so a root can mirror hub models for offline use.
-    """
-    kind = check_source_syntax(source, field=field)
-    if kind == "hub" and not os.path.lexists(models_root / source):
-        return source, kind
+def _local_folder(source: str, models_root: Path, field: str) -> str:
+    """The real path of the save_pretrained folder `source` names under `models_root`:
+    PathOutsideRootError (400) when it leads out, ModelLoadError (422) when it is missing, a
+    file, or holds no config.json."""
     folder = resolve_under(source, models_root, what=field, env_name=MODELS_ENV)
     base = models_root.resolve()
     try:
@@ -115,7 +108,21 @@ def resolve_source(source: str, models_root: Path, *, field: str = "source") -> 
             f"{field} folder {source[:200]} cannot be read "
             f"({getattr(exc, 'strerror', None) or exc}); check the path and its permissions."
         ) from None
-    return str(folder), "local"
+    return str(folder)
+
+
+def resolve_source(source: str, models_root: Path, *, field: str = "source") -> tuple[str, str]:
+    """(stored source, kind): a hub id as given, or a local folder resolved to its real path.
+
+    A local folder must resolve inside `models_root` (PathOutsideRootError, HTTP 400, names
+    VISIONYARD_MODELS_DIR) and hold config.json (ModelLoadError, HTTP 422, otherwise). A valid
+    hub id is a folder when the models root holds an entry of that name (the trainer also
+    prefers an existing folder), so a root can mirror hub models for offline use.
+    """
+    kind = check_source_syntax(source, field=field)
+    if kind == "hub" and not os.path.lexists(models_root / source):
+        return source, kind
+    return _local_folder(source, models_root, field), "local"
 
 
 def _closest_models(source: str, models_root: Path, registered: Collection[str]) -> str:
@@ -126,6 +133,50 @@ def _closest_models(source: str, models_root: Path, registered: Collection[str])
     if Path(typed).is_absolute() and Path(typed).is_relative_to(base):
         typed = Path(typed).relative_to(base).as_posix()
     return did_you_mean(typed, [*model_folders(base, depth=2), *registered])
+
+
+def resolve_registry_source(
+    source: str,
+    models_root: Path,
+    *,
+    kind: str | None,
+    registered: Collection[str],
+    field: str = "source",
+) -> tuple[str, str]:
+    """(stored source, kind) for a registry entry. `kind` is what the person registering meant:
+
+    - None: inferred from the spelling, as `resolve_source` does;
+    - "local": a save_pretrained folder under the models root, whatever its spelling, so a
+      mistyped folder name is refused instead of being taken for a Hub id;
+    - "hub": a Hub id ('org/name', or a legacy bare name), refused when the models root holds
+      an entry of that name (agents would load that folder instead).
+
+    A missing folder's message names the closest folders and registered Hub ids ("did you
+    mean").
+    """
+    syntax = check_source_syntax(source, field=field)
+    try:
+        if kind == "local":
+            return _local_folder(source, models_root, field), "local"
+        if kind == "hub":
+            if syntax != "hub":
+                raise _bad_source(
+                    source, "it is not spelled as a Hugging Face Hub id ('org/name')", field
+                )
+            if os.path.lexists(models_root / source):
+                message = (
+                    f"{field} {source[:200]!r} is also a folder under {MODELS_ENV} "
+                    f"({models_root.resolve()}), which agents would load instead of the Hub "
+                    "model; register it as a local folder, or rename the folder."
+                )
+                raise ConfigError(message, fields=[{"field": field, "message": message}])
+            return source, "hub"
+        return resolve_source(source, models_root, field=field)
+    except ModelLoadError as exc:
+        suggestion = _closest_models(source, models_root, registered)
+        if not suggestion:
+            raise
+        raise ModelLoadError(f"{exc} {suggestion}") from None
 
 
 def resolve_model_flavour(
@@ -200,9 +251,15 @@ def create_model(
     name: str,
     source: str,
     access_token: str | None,
+    kind: str | None = None,
 ) -> ModelEntry:
     get_project(session, project_id)
-    stored, kind = resolve_source(source, state.settings.models_root)
+    stored, kind = resolve_registry_source(
+        source,
+        state.settings.models_root,
+        kind=kind,
+        registered=registered_hub_ids(session, project_id),
+    )
     if repo.get_by_name(session, project_id, name) is not None:
         raise _duplicate(name)
     token = state.secrets.encrypt(access_token) if access_token is not None else None
@@ -250,12 +307,20 @@ def update_model(
     source: str | None = None,
     update_token: bool = False,
     access_token: str | None = None,
+    kind: str | None = None,
 ) -> ModelEntry:
     """Change what is given. The token changes only when `update_token` is true: to the new
-    value, or cleared when `access_token` is None."""
+    value, or cleared when `access_token` is None. `kind` says what a new `source` is meant to
+    be (see `resolve_registry_source`); without a source it is refused."""
     entry = get_model(session, model_id)
+    if kind is not None and source is None:
+        message = "kind applies to a new source: give the source with it"
+        raise ConfigError(message, fields=[{"field": "kind", "message": message}])
     if source is not None:
-        entry.source, entry.kind = resolve_source(source, state.settings.models_root)
+        registered = registered_hub_ids(session, entry.project_id) - {entry.source}
+        entry.source, entry.kind = resolve_registry_source(
+            source, state.settings.models_root, kind=kind, registered=registered
+        )
     if name is not None and name != entry.name:
         if repo.get_by_name(session, entry.project_id, name) is not None:
             raise _duplicate(name)
