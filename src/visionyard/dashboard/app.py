@@ -30,6 +30,7 @@ from visionyard.dashboard.routers import (
     run_compare,
     run_control,
     run_import,
+    run_keys,
     run_outputs,
     runs,
     system,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         options,
         run_compare,  # before runs: /runs/compare is not /runs/{run_id}
         runs,
+        run_keys,
         run_control,
         run_outputs,
         run_import,

@@ -538,6 +538,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/run-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Run Keys
+         * @description Every metric the project's runs logged (with which way is better, when known) and every
+         *     scalar config field: the columns a run table can show, sort and filter by.
+         */
+        get: operations["listRunKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_id}/runs": {
         parameters: {
             query?: never;
@@ -552,6 +573,49 @@ export interface paths {
         get: operations["listProjectRuns"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/runs/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Project Runs
+         * @description How many of the project's runs meet the filters (those of the run list but `state`),
+         *     in all and per state: the numbers next to a table's state filters.
+         */
+        get: operations["countProjectRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/runs/group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assign Runs To Group
+         * @description Put runs of the project into one of its experiment groups (`group_id: null`: into
+         *     none). All or nothing: an id that is not a run of the project, or a group of another
+         *     project, is a 404 and no run moves.
+         */
+        post: operations["assignRunsToGroup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -639,7 +703,12 @@ export interface paths {
         delete: operations["deleteRun"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Run
+         * @description Change a run's experiment group (a group of its project; null: none). Fields left out
+         *     stay as they are.
+         */
+        patch: operations["updateRun"];
         trace?: never;
     };
     "/api/v1/runs/{run_id}/cancel": {
@@ -1567,6 +1636,24 @@ export interface components {
             /** Via */
             via: string;
         };
+        /** MetricKeyOut */
+        MetricKeyOut: {
+            /**
+             * Direction
+             * @description Which way is better, when known: only then does `best:<name>` exist; `last:`, `min:` and `max:` always do.
+             */
+            direction: ("min" | "max") | null;
+            /**
+             * Name
+             * @description The metric as stored: 'val/acc@1', 'train/step_loss'.
+             */
+            name: string;
+            /**
+             * Runs
+             * @description How many of the project's runs logged it.
+             */
+            runs: number;
+        };
         /** MetricNames */
         MetricNames: {
             /** Names */
@@ -1709,6 +1796,24 @@ export interface components {
             schedulers: string[];
             /** Train Presets */
             train_presets: components["schemas"]["Choice"][];
+        };
+        /** ParamKeyOut */
+        ParamKeyOut: {
+            /**
+             * Name
+             * @description The config field, as `param:<name>` takes it: 'lr'.
+             */
+            name: string;
+            /**
+             * Summary
+             * @description One of the fields every run's summary shows.
+             */
+            summary: boolean;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "number" | "text" | "bool";
         };
         /**
          * ProjectCreate
@@ -1951,6 +2056,13 @@ export interface components {
             /** Target Agent */
             target_agent: string | null;
             /**
+             * Values
+             * @description The run's value of each key asked for with `column=` (run lists only), e.g. {"best:val/loss": 0.41, "param:lr": 0.001}; null when the run has none.
+             */
+            values?: {
+                [key: string]: number | boolean | string | null;
+            };
+            /**
              * Waiting For
              * @description Why a queued run has not started (no agent online, none with enough GPUs, its target agent offline or drained) and what to do; null when an agent can claim it.
              */
@@ -1966,6 +2078,22 @@ export interface components {
             /** Message */
             message: string;
             run: components["schemas"]["RunDetail"];
+        };
+        /**
+         * RunKeysOut
+         * @description The keys of `sort=`, `filter=` and `column=` that the project's runs have values for.
+         */
+        RunKeysOut: {
+            /**
+             * Metrics
+             * @description Every metric a run logged, by name.
+             */
+            metrics: components["schemas"]["MetricKeyOut"][];
+            /**
+             * Params
+             * @description Every scalar config field (summary fields first, then by name).
+             */
+            params: components["schemas"]["ParamKeyOut"][];
         };
         /** RunOut */
         RunOut: {
@@ -2046,6 +2174,13 @@ export interface components {
             /** Target Agent */
             target_agent: string | null;
             /**
+             * Values
+             * @description The run's value of each key asked for with `column=` (run lists only), e.g. {"best:val/loss": 0.41, "param:lr": 0.001}; null when the run has none.
+             */
+            values?: {
+                [key: string]: number | boolean | string | null;
+            };
+            /**
              * Waiting For
              * @description Why a queued run has not started (no agent online, none with enough GPUs, its target agent offline or drained) and what to do; null when an agent can claim it.
              */
@@ -2100,6 +2235,21 @@ export interface components {
          * @enum {string}
          */
         RunState: "queued" | "running" | "succeeded" | "failed" | "canceled";
+        /** RunStateCounts */
+        RunStateCounts: {
+            /**
+             * States
+             * @description Of those, how many are in each state (every state, zeros included).
+             */
+            states: {
+                [key: string]: number;
+            };
+            /**
+             * Total
+             * @description Runs meeting the filters, in any state.
+             */
+            total: number;
+        };
         /** RunSummaryOut */
         RunSummaryOut: {
             /**
@@ -2119,6 +2269,53 @@ export interface components {
             epochs_total: number | null;
             monitor: components["schemas"]["MonitoredMetricOut"];
             params: components["schemas"]["RunParamsOut"];
+        };
+        /**
+         * RunUpdate
+         * @description What can change on a run after it is queued: its experiment group.
+         * @example {
+         *       "group_id": 3
+         *     }
+         * @example {}
+         */
+        RunUpdate: {
+            /**
+             * Group Id
+             * @description A group of the run's project, or null to take it out of its group. Left out: unchanged.
+             */
+            group_id?: number | null;
+        };
+        /**
+         * RunsGroupAssign
+         * @example {
+         *       "group_id": 3,
+         *       "run_ids": [
+         *         1,
+         *         2
+         *       ]
+         *     }
+         */
+        RunsGroupAssign: {
+            /**
+             * Group Id
+             * @description A group of the project, or null: no group.
+             */
+            group_id: number | null;
+            /**
+             * Run Ids
+             * @description Runs of the project, 1 to 5000 (repeats count once).
+             */
+            run_ids: number[];
+        };
+        /** RunsGroupAssigned */
+        RunsGroupAssigned: {
+            /** Group Id */
+            group_id: number | null;
+            /**
+             * Run Ids
+             * @description The runs now in the group, ascending.
+             */
+            run_ids: number[];
         };
         /** SampleOut */
         SampleOut: {
@@ -4689,6 +4886,55 @@ export interface operations {
             };
         };
     };
+    listRunKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunKeysOut"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listProjectRuns: {
         parameters: {
             query?: {
@@ -4707,6 +4953,8 @@ export interface operations {
                 sort?: string;
                 /** @description Repeatable (at most 10, all must hold): `<key><op><value>` with a sort key (but not created_at) and op one of `>=` `<=` `>` `<` `=` `!=`; numbers for numeric keys, `true`/`false` for switches, text for `name` and text config fields (`=`/`!=` only). E.g. `best:val/acc@1>=0.9`, `param:optimizer=sgd`, `duration<600`. A run without the value (a metric it never logged) does not match. A bad expression is a 422 naming it. */
                 filter?: string[] | null;
+                /** @description Repeatable (at most 40): keys (the sort keys) whose values each run carries in `values`, for table columns: e.g. `best:val/loss`, `param:lr`. */
+                column?: string[] | null;
             };
             header?: never;
             path: {
@@ -4723,6 +4971,124 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunPage"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    countProjectRuns: {
+        parameters: {
+            query?: {
+                group_id?: number | null;
+                tag?: string | null;
+                /** @description Case-insensitive substring of the name */
+                q?: string | null;
+                /** @description Repeatable (at most 10, all must hold): `<key><op><value>` with a sort key (but not created_at) and op one of `>=` `<=` `>` `<` `=` `!=`; numbers for numeric keys, `true`/`false` for switches, text for `name` and text config fields (`=`/`!=` only). E.g. `best:val/acc@1>=0.9`, `param:optimizer=sgd`, `duration<600`. A run without the value (a metric it never logged) does not match. A bad expression is a 422 naming it. */
+                filter?: string[] | null;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunStateCounts"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    assignRunsToGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunsGroupAssign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsGroupAssigned"];
+                };
+            };
+            /** @description The body is not JSON (`http_error`), or a path is not a plain relative path or leads outside its root (`path_outside_root`), or an upload is not a tar of plain files (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
@@ -4857,6 +5223,8 @@ export interface operations {
                 sort?: string;
                 /** @description Repeatable (at most 10, all must hold): `<key><op><value>` with a sort key (but not created_at) and op one of `>=` `<=` `>` `<` `=` `!=`; numbers for numeric keys, `true`/`false` for switches, text for `name` and text config fields (`=`/`!=` only). E.g. `best:val/acc@1>=0.9`, `param:optimizer=sgd`, `duration<600`. A run without the value (a metric it never logged) does not match. A bad expression is a 422 naming it. */
                 filter?: string[] | null;
+                /** @description Repeatable (at most 40): keys (the sort keys) whose values each run carries in `values`, for table columns: e.g. `best:val/loss`, `param:lr`. */
+                column?: string[] | null;
             };
             header?: never;
             path?: never;
@@ -5036,6 +5404,68 @@ export interface operations {
             };
             /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    updateRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description The body is not JSON (`http_error`), or a path is not a plain relative path or leads outside its root (`path_outside_root`), or an upload is not a tar of plain files (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from visionyard.db.models import RunMetricSummary
+from visionyard.db.models import Run, RunMetricSummary
 
 
 def metric_summaries(session: Session, wanted: Mapping[int, str]) -> dict[int, RunMetricSummary]:
@@ -31,3 +31,15 @@ def summaries_of(
     if names is not None:
         query = query.where(RunMetricSummary.name.in_(list(names)))
     return list(session.scalars(query.order_by(RunMetricSummary.run_id, RunMetricSummary.name)))
+
+
+def metric_names_of_project(session: Session, project_id: int) -> list[tuple[str, int]]:
+    """(metric name, how many runs logged it) of every metric the project's runs logged."""
+    rows = session.execute(
+        select(RunMetricSummary.name, func.count())
+        .join(Run, Run.id == RunMetricSummary.run_id)
+        .where(Run.project_id == project_id)
+        .group_by(RunMetricSummary.name)
+        .order_by(RunMetricSummary.name)
+    )
+    return [(name, int(count)) for name, count in rows]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import name_contains, page
@@ -37,6 +37,31 @@ def group_project(session: Session, group_id: int) -> int | None:
     return session.scalar(select(ExperimentGroup.project_id).where(ExperimentGroup.id == group_id))
 
 
+def _filtered(
+    query: Select[Any],
+    *,
+    project_id: int | None,
+    state: RunState | None,
+    group_id: int | None,
+    tag: str | None,
+    q: str | None,
+    conditions: Sequence[ColumnElement[bool]],
+) -> Select[Any]:
+    """`query` narrowed to the runs meeting every filter of the run lists."""
+    query = query.where(*conditions)
+    if project_id is not None:
+        query = query.where(Run.project_id == project_id)
+    if state is not None:
+        query = query.where(Run.state == state)
+    if group_id is not None:
+        query = query.where(Run.group_id == group_id)
+    if tag is not None:
+        query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+    if q:
+        query = query.where(name_contains(Run.name, q))
+    return query
+
+
 def list_page(
     session: Session,
     *,
@@ -53,23 +78,66 @@ def list_page(
 ) -> tuple[Sequence[Run], int]:
     """A page of runs ordered by `order_by` (runs without a value last, in either direction;
     then by id) among those meeting every condition, and how many meet them."""
-    query = select(Run).where(*conditions)
-    if project_id is not None:
-        query = query.where(Run.project_id == project_id)
-    if state is not None:
-        query = query.where(Run.state == state)
-    if group_id is not None:
-        query = query.where(Run.group_id == group_id)
-    if tag is not None:
-        query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
-    if q:
-        query = query.where(name_contains(Run.name, q))
+    query = _filtered(
+        select(Run),
+        project_id=project_id,
+        state=state,
+        group_id=group_id,
+        tag=tag,
+        q=q,
+        conditions=conditions,
+    )
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     if descending:
         ordered = query.order_by(order_by.desc().nulls_last(), Run.id.desc())
     else:
         ordered = query.order_by(order_by.asc().nulls_last(), Run.id.asc())
     return session.scalars(ordered.limit(limit).offset(offset)).all(), int(total or 0)
+
+
+def state_counts(
+    session: Session,
+    *,
+    project_id: int | None,
+    group_id: int | None,
+    tag: str | None,
+    q: str | None,
+    conditions: Sequence[ColumnElement[bool]] = (),
+) -> dict[RunState, int]:
+    """How many runs meeting every filter are in each state (states without runs absent)."""
+    query = _filtered(
+        select(Run.state, func.count()).group_by(Run.state),
+        project_id=project_id,
+        state=None,
+        group_id=group_id,
+        tag=tag,
+        q=q,
+        conditions=conditions,
+    )
+    return {RunState(state): int(count) for state, count in session.execute(query)}
+
+
+def key_values(
+    session: Session, run_ids: Collection[int], expressions: Mapping[str, ColumnElement[Any]]
+) -> dict[int, dict[str, Any]]:
+    """run id -> {name: the value of its expression for that run} (one query for all)."""
+    if not run_ids or not expressions:
+        return {}
+    names = list(expressions)
+    columns = [expressions[name].label(f"k{i}") for i, name in enumerate(names)]
+    rows = session.execute(select(Run.id, *columns).where(Run.id.in_(list(run_ids))))
+    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
+
+
+def runs_in_project(session: Session, project_id: int, run_ids: Collection[int]) -> Sequence[Run]:
+    """Those of `run_ids` that are runs of the project."""
+    return session.scalars(
+        select(Run).where(Run.project_id == project_id, Run.id.in_(list(run_ids))).order_by(Run.id)
+    ).all()
+
+
+def set_group(session: Session, run_ids: Collection[int], group_id: int | None) -> None:
+    session.execute(update(Run).where(Run.id.in_(list(run_ids))).values(group_id=group_id))
 
 
 def agent_names(session: Session, agent_ids: Collection[int]) -> dict[int, str]:

@@ -15,6 +15,7 @@ from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, IdQuery, PageParams, Pagination
 from visionyard.dashboard.schemas.run_summary import RunSummaryOut
 from visionyard.dashboard.schemas.runs import (
+    CountFilterParams,
     RunCanceled,
     RunCreate,
     RunDetail,
@@ -23,8 +24,13 @@ from visionyard.dashboard.schemas.runs import (
     RunOut,
     RunPage,
     RunRequeue,
+    RunsGroupAssign,
+    RunsGroupAssigned,
+    RunStateCounts,
+    RunUpdate,
     TagsIn,
 )
+from visionyard.dashboard.services import run_groups
 from visionyard.dashboard.services import runs as service
 from visionyard.dashboard.services.run_progress import shown_progress
 from visionyard.dashboard.services.waiting import AgentPool
@@ -46,6 +52,7 @@ def _summary(view: service.RunView, pool: AgentPool) -> dict[str, Any]:
         "progress": shown_progress(run.state, run.progress),
         "earlier_errors": list(run.earlier_errors or []),
         "summary": RunSummaryOut.model_validate(view.summary),
+        "values": dict(view.values),
     }
 
 
@@ -73,6 +80,7 @@ def _list(
         q=filters.q,
         sort=filters.sort,
         where=filters.where,
+        columns=filters.columns,
         descending=page.descending,
         limit=page.limit,
         offset=page.offset,
@@ -148,6 +156,45 @@ def list_project_runs(
     )
 
 
+@router.get(
+    "/projects/{project_id}/runs/counts",
+    operation_id="countProjectRuns",
+    response_model=RunStateCounts,
+)
+def count_project_runs(
+    project_id: IdPath,
+    _user: CurrentUser,
+    session: SessionDep,
+    filters: CountFilterParams,
+) -> RunStateCounts:
+    """How many of the project's runs meet the filters (those of the run list but `state`),
+    in all and per state: the numbers next to a table's state filters."""
+    states = service.count_by_state(
+        session,
+        project_id=project_id,
+        group_id=filters.group_id,
+        tag=filters.tag,
+        q=filters.q,
+        where=filters.where,
+    )
+    return RunStateCounts(total=sum(states.values()), states=states)
+
+
+@router.post(
+    "/projects/{project_id}/runs/group",
+    operation_id="assignRunsToGroup",
+    response_model=RunsGroupAssigned,
+)
+def assign_runs_to_group(
+    project_id: IdPath, body: RunsGroupAssign, _user: CurrentUser, session: SessionDep
+) -> RunsGroupAssigned:
+    """Put runs of the project into one of its experiment groups (`group_id: null`: into
+    none). All or nothing: an id that is not a run of the project, or a group of another
+    project, is a 404 and no run moves."""
+    runs = run_groups.assign_group(session, project_id, body.run_ids, body.group_id)
+    return RunsGroupAssigned(group_id=body.group_id, run_ids=[r.id for r in runs])
+
+
 @router.get("/runs/{run_id}", operation_id="getRun", response_model=RunDetail)
 def get_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep) -> RunDetail:
     return run_detail(service.get_run(session, run_id), session, state.settings)
@@ -195,6 +242,18 @@ def requeue_run(
 def delete_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep) -> None:
     """Delete a finished run and its folder under the runs root (409 while queued/running)."""
     service.delete_run(session, state.settings, run_id)
+
+
+@router.patch("/runs/{run_id}", operation_id="updateRun", response_model=RunDetail)
+def update_run(
+    run_id: IdPath, body: RunUpdate, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> RunDetail:
+    """Change a run's experiment group (a group of its project; null: none). Fields left out
+    stay as they are."""
+    run = service.run_or_404(session, run_id)
+    if "group_id" in body.model_fields_set:
+        run_groups.set_run_group(session, run, body.group_id)
+    return run_detail(service.get_run(session, run_id), session, state.settings)
 
 
 @router.put("/runs/{run_id}/tags", operation_id="setRunTags", response_model=RunDetail)

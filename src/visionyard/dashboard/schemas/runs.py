@@ -54,6 +54,7 @@ FilterExpr = Annotated[
     AfterValidator(run_keys.checked_filter),
 ]
 MAX_FILTERS = 10
+MAX_COLUMNS = 40
 SORT_DESCRIPTION = (
     "What to order by (the direction is `order`; runs without the value come last either "
     "way): `created_at`, `priority`, `name`; the summary's `duration` (seconds), "
@@ -106,6 +107,45 @@ class TagsIn(RequestBody):
     tags: Tags
 
 
+class RunUpdate(RequestBody):
+    """What can change on a run after it is queued: its experiment group."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"group_id": 3}, {"group_id": None}]})
+
+    group_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="A group of the run's project, or null to take it out of its group. Left "
+        "out: unchanged.",
+    )
+
+
+MAX_ASSIGNED = 5_000
+
+
+class RunsGroupAssign(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"run_ids": [1, 2], "group_id": 3}]})
+
+    run_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1,
+        max_length=MAX_ASSIGNED,
+        description=f"Runs of the project, 1 to {MAX_ASSIGNED} (repeats count once).",
+    )
+    group_id: int | None = Field(
+        ge=1, le=MAX_ID, description="A group of the project, or null: no group."
+    )
+
+
+class RunsGroupAssigned(BaseModel):
+    group_id: int | None
+    run_ids: list[int] = Field(description="The runs now in the group, ascending.")
+
+
+#: a value of a run key in `RunOut.values` (created_at as ISO 8601 text)
+KeyValue = float | bool | str | None
+
+
 class RunOut(BaseModel):
     id: int
     project_id: int
@@ -142,6 +182,11 @@ class RunOut(BaseModel):
         description="What ended each earlier attempt that was retried, oldest first."
     )
     summary: RunSummaryOut
+    values: dict[str, KeyValue] = Field(
+        default_factory=dict,
+        description="The run's value of each key asked for with `column=` (run lists only), "
+        'e.g. {"best:val/loss": 0.41, "param:lr": 0.001}; null when the run has none.',
+    )
     tags: list[str]
     requeued_from: int | None = Field(description="The run this one re-queues, if any.")
     run_dir: str | None
@@ -170,24 +215,39 @@ class RunFilters:
     q: str | None
     sort: run_keys.RunKey
     where: list[run_keys.RunFilter]
+    #: the keys whose values each listed run carries (`RunOut.values`), by their text
+    columns: dict[str, run_keys.RunKey]
+
+
+TagFilter = Annotated[SafeStr | None, Query(max_length=64)]
+FilterExprs = Annotated[
+    list[FilterExpr] | None,
+    Query(
+        alias="filter",
+        max_length=MAX_FILTERS,
+        description=FILTER_DESCRIPTION,
+        examples=[["best:val/acc@1>=0.9"]],
+    ),
+]
 
 
 def run_filters(
     state: RunState | None = None,
     group_id: IdQuery = None,
-    tag: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    tag: TagFilter = None,
     q: NameFilter = None,
     sort: Annotated[
         SortKey,
         Query(description=SORT_DESCRIPTION, examples=["created_at", "best:val/acc@1"]),
     ] = "created_at",
-    filter_: Annotated[
-        list[FilterExpr] | None,
+    filter_: FilterExprs = None,
+    column: Annotated[
+        list[SortKey] | None,
         Query(
-            alias="filter",
-            max_length=MAX_FILTERS,
-            description=FILTER_DESCRIPTION,
-            examples=[["best:val/acc@1>=0.9"]],
+            max_length=MAX_COLUMNS,
+            description=f"Repeatable (at most {MAX_COLUMNS}): keys (the sort keys) whose values "
+            "each run carries in `values`, for table columns: e.g. `best:val/loss`, `param:lr`.",
+            examples=[["best:val/loss", "param:lr"]],
         ),
     ] = None,
 ) -> RunFilters:
@@ -198,10 +258,31 @@ def run_filters(
         q=q,
         sort=run_keys.parse_key(sort),
         where=[run_keys.parse_filter(f) for f in filter_ or []],
+        columns={c: run_keys.parse_key(c) for c in column or []},
     )
 
 
 RunFilterParams = Annotated[RunFilters, Depends(run_filters)]
+
+
+def count_filters(
+    group_id: IdQuery = None,
+    tag: TagFilter = None,
+    q: NameFilter = None,
+    filter_: FilterExprs = None,
+) -> RunFilters:
+    """The run list's filters but the state (the counts are per state) and the ordering."""
+    return run_filters(group_id=group_id, tag=tag, q=q, filter_=filter_)
+
+
+CountFilterParams = Annotated[RunFilters, Depends(count_filters)]
+
+
+class RunStateCounts(BaseModel):
+    total: int = Field(description="Runs meeting the filters, in any state.")
+    states: dict[RunState, int] = Field(
+        description="Of those, how many are in each state (every state, zeros included)."
+    )
 
 
 class RunPage(Page[RunOut]):

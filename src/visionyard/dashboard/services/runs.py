@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,7 @@ from visionyard.dashboard.services.run_gpus import default_gpu_count
 from visionyard.dashboard.services.run_keys import RunFilter, RunKey
 from visionyard.dashboard.services.run_summary import RunSummary
 from visionyard.db.models import TERMINAL_STATES, Run, RunState
+from visionyard.db.timestamps import as_utc
 from visionyard.errors import NotFoundError, RateLimitedError, RunStateError
 from visionyard.settings import Settings
 
@@ -56,6 +58,8 @@ class RunView:
     config_id: int | None
     config_version: int | None
     summary: RunSummary
+    #: the values of the run keys a list asked for (`list_runs(columns=...)`)
+    values: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def requeued_from(self) -> int | None:
@@ -118,12 +122,14 @@ def list_runs(
     q: str | None,
     sort: RunKey,
     where: Sequence[RunFilter] = (),
+    columns: Mapping[str, RunKey] | None = None,
     descending: bool,
     limit: int,
     offset: int,
     require_project: bool = False,
 ) -> tuple[list[RunView], int]:
-    """A page of runs, sorted and filtered by run keys (`run_keys`) in the database."""
+    """A page of runs, sorted and filtered by run keys (`run_keys`) in the database, each with
+    its values of the `columns` keys (computed by the same SQL that sorts by them)."""
     if require_project and project_id is not None and not repo.project_exists(session, project_id):
         raise project_not_found(project_id)
     now = time.time()
@@ -140,7 +146,61 @@ def list_runs(
         limit=limit,
         offset=offset,
     )
-    return _views(session, runs), total
+    views = _views(session, runs)
+    if not columns:
+        return views, total
+    values = repo.key_values(
+        session,
+        [r.id for r in runs],
+        {text: run_keys_sql.expression(session, key, now) for text, key in columns.items()},
+    )
+    return [
+        replace(
+            view,
+            values={
+                text: _shown(key, values.get(view.run.id, {}).get(text))
+                for text, key in columns.items()
+            },
+        )
+        for view in views
+    ], total
+
+
+def _shown(key: RunKey, value: Any) -> float | bool | str | None:
+    """A key's value as the API shows it: JSON numbers, switches, text; times as ISO 8601."""
+    if value is None:
+        return None
+    if key.value_type == "bool":
+        return bool(value)  # SQLite's JSON reads a switch back as 0/1
+    if key.value_type == "number":
+        return float(value)
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    return str(value)
+
+
+def count_by_state(
+    session: Session,
+    *,
+    project_id: int,
+    group_id: int | None,
+    tag: str | None,
+    q: str | None,
+    where: Sequence[RunFilter] = (),
+) -> dict[RunState, int]:
+    """How many of the project's runs meeting the filters are in each state (all states)."""
+    if not repo.project_exists(session, project_id):
+        raise project_not_found(project_id)
+    now = time.time()
+    counts = repo.state_counts(
+        session,
+        project_id=project_id,
+        group_id=group_id,
+        tag=tag,
+        q=q,
+        conditions=[run_keys_sql.condition(session, f, now) for f in where],
+    )
+    return {state: counts.get(state, 0) for state in RunState}
 
 
 # ---- queueing and the run lifecycle --------------------------------------------------------------
