@@ -59,7 +59,7 @@ function SortHeader({ column, sort, onSort }: { column: RunColumn; sort: SortSta
         "flex w-full min-w-0 items-center gap-1 rounded-sm text-left hover:text-foreground focus-visible:outline-2 focus-visible:outline-ring",
         column.numeric && "flex-row-reverse text-right",
       )}
-      title={`Sort by ${column.label}${column.detail ? ` (${column.detail})` : ""}`}
+      aria-label={`Sort by ${column.label}${column.detail ? ` (${column.detail})` : ""}`}
     >
       {label}
       <Icon className={cn("size-3.5 shrink-0", active ? "text-foreground" : "text-muted-foreground/60")} aria-hidden />
@@ -107,7 +107,7 @@ export function RunsTable({
     <div
       ref={scrollRef}
       className={cn(
-        "relative h-[calc(100vh-19rem)] min-h-80 overflow-auto rounded-lg border bg-card transition-opacity",
+        "relative max-h-[max(20rem,calc(100vh-19rem))] overflow-auto rounded-lg border bg-card transition-opacity",
         dimmed && "opacity-60",
       )}
       data-testid="runs-scroll"

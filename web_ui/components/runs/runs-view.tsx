@@ -238,7 +238,7 @@ export function RunsView({ project }: { project: Project }) {
         />
       ) : (
         <>
-          <StateChips counts={counts.data} state={view.state} onState={view.setState} />
+          <StateChips counts={counts.data} loading={counts.isPending && counts.fetchStatus !== "idle"} state={view.state} onState={view.setState} />
           <div className="flex flex-wrap items-start gap-2">
             <Input
               ref={searchRef}

@@ -10,10 +10,13 @@ type Counts = Schemas["RunStateCounts"];
  *  toggle that filters the table to that state. */
 export function StateChips({
   counts,
+  loading,
   state,
   onState,
 }: {
   counts: Counts | undefined;
+  /** still counting (no numbers yet): "…"; not loading and no numbers (an error): "—" */
+  loading: boolean;
   state: RunState | null;
   onState: (state: RunState | null) => void;
 }) {
@@ -32,7 +35,7 @@ export function StateChips({
       >
         <span className="capitalize">{label}</span>
         <span className={cn("tabular-nums", active ? "opacity-90" : "text-muted-foreground")}>
-          {count ?? "…"}
+          {count ?? (loading ? "…" : "—")}
         </span>
       </button>
     );
