@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.dashboard import test_run_summaries
-from tests.dashboard.test_configs import API
+from tests.dashboard.test_configs import API, assert_routes_need_auth
 from tests.dashboard.test_projects import add_run
 from tests.dashboard.test_run_summaries import Runs
+from visionyard.dashboard.routers import run_keys as run_keys_router
 from visionyard.db.models import FeedEvent, RunState
 
 dataset = test_run_summaries.dataset
@@ -218,3 +219,7 @@ def test_deleting_a_group_leaves_its_runs_ungrouped(client: TestClient, app: Fas
     client.post(f"{API}/projects/{project}/runs/group", json={"run_ids": [run], "group_id": group})
     assert client.delete(f"{API}/groups/{group}").status_code == 204
     assert client.get(f"{API}/runs/{run}").json()["group_id"] is None
+
+
+def test_run_key_routes_need_authentication(anon: TestClient) -> None:
+    assert assert_routes_need_auth(anon, run_keys_router.router) == 1

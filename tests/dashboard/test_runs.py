@@ -768,7 +768,7 @@ def test_files_list_and_download_inside_the_run_folder_only(
 
 
 def test_run_routes_need_authentication(anon: TestClient) -> None:
-    assert assert_routes_need_auth(anon, runs_router.router) == 8
+    assert assert_routes_need_auth(anon, runs_router.router) == 11
     assert assert_routes_need_auth(anon, run_outputs_router.router) == 6
 
 
