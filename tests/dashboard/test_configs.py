@@ -446,6 +446,27 @@ def test_list_filters_sorts_and_pages(client: TestClient, project: int, make_dat
     assert dup.status_code == 409 and "already has a config named 'beta'" in dup.text
 
 
+def test_the_list_says_when_each_config_last_changed_and_how_often_it_ran(
+    client: TestClient, project: int, make_data
+) -> None:
+    """The configs page shows "last saved" and a runs count per config without a request per
+    config: the list carries both (runs of every version count; other configs' do not)."""
+    busy = create(client, project, make_data(), name="busy").json()
+    idle = create(client, project, make_data(), name="idle").json()
+    saved = client.put(f"{API}/configs/{busy['id']}", json={"data": make_data(lr=0.01)}).json()
+    for version in (1, 2, 2):
+        queued = client.post(
+            f"{API}/configs/{busy['id']}/runs", json={"version": version, "gpu_count": 0}
+        )
+        assert queued.status_code == 201, queued.text
+
+    listed = {c["name"]: c for c in client.get(f"{API}/projects/{project}/configs").json()["items"]}
+    assert (listed["busy"]["run_count"], listed["idle"]["run_count"]) == (3, 0)
+    assert listed["busy"]["updated_at"] == saved["latest"]["created_at"]
+    assert listed["idle"]["updated_at"] == idle["latest"]["created_at"]
+    assert listed["busy"]["latest_version"] == 2
+
+
 def test_clone_copies_a_version_into_a_new_config(
     client: TestClient, project: int, make_data
 ) -> None:

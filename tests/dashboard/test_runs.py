@@ -270,6 +270,9 @@ def test_list_filters_sorts_and_pages(
     assert names(q="ELT") == ["delta"]
     assert names(f"/projects/{other}/runs") == ["delta"]
     assert names(f"/projects/{project}/runs", tag="x") == ["beta"]
+    assert names(config_id=other_config) == ["delta"]  # the runs of one config
+    assert names(config_id=config_id, sort="name", order="asc") == ["alpha", "beta", "gamma_1"]
+    assert names(config_id=2**31 - 1) == []  # no such config: no runs, not a 404
     paged = client.get(f"{API}/runs", params={"limit": 2, "offset": 1}).json()
     assert paged["total"] == 4 and [r["id"] for r in paged["items"]] == [c["id"], b["id"]]
     listed = client.get(f"{API}/runs", params={"limit": 1}).json()["items"][0]
@@ -280,7 +283,13 @@ def test_list_filters_sorts_and_pages(
     # On /runs, project_id is a filter, not a lookup: no 404, and the document declares none.
     assert names(project_id=999) == []
     assert "404" not in app.openapi()["paths"][f"{API}/runs"]["get"]["responses"]
-    for params in ({"state": "bogus"}, {"sort": "id"}, {"project_id": 0}, {"limit": 1000}):
+    for params in (
+        {"state": "bogus"},
+        {"sort": "id"},
+        {"project_id": 0},
+        {"config_id": 0},
+        {"limit": 1000},
+    ):
         assert client.get(f"{API}/runs", params=params).status_code == 422, params
     assert client.get(f"{API}/runs", params={"q": "a\x00"}).status_code == 422
 

@@ -194,14 +194,24 @@ def test_clone_with_another_lr_then_queue_a_run_that_waits(page: Page, platform:
     dialog.get_by_label("Tags").fill("sweep, lr")
     dialog.get_by_role("button", name="Queue run").click()
     dialog.get_by_text("Run queued").wait_for(timeout=UI_TIMEOUT_MS)
-    waiting = dialog.get_by_test_id("waiting-for")
-    assert "agent" in waiting.inner_text().lower()  # no agent runs in this test: it says so
+    reason = dialog.get_by_test_id("waiting-for").inner_text()
+    assert "agent" in reason.lower()  # no agent runs in this test: it says so
     assert dialog.get_by_text("queued", exact=True).is_visible()
     run_id = int(dialog.get_by_role("link", name="Open run").get_attribute("href").split("=")[1])
     run = platform.get(f"/runs/{run_id}")
     assert (run["name"], run["priority"], run["state"]) == ("sweep-1", 5, "queued")
     assert sorted(run["tags"]) == ["lr", "sweep"] and run["group_id"] is not None
     assert run["config_version"] == 2
+
+    # The config's Runs tab lists it, queued, with the same reason; so does the list's count.
+    dialog.get_by_role("button", name="Close").first.click()
+    page.get_by_role("tab", name="Runs").click()
+    runs = page.get_by_role("list", name="Runs of this config")
+    runs.get_by_role("link", name="sweep-1").wait_for(timeout=UI_TIMEOUT_MS)
+    assert runs.get_by_test_id("waiting-for").inner_text() == reason
+    assert "tab=runs" in page.url
+    page.goto(f"{platform.url}/project/configs/?id={project_id}")
+    page.get_by_role("link", name="1 run of base-lr1e-3").wait_for(timeout=UI_TIMEOUT_MS)
 
 
 def test_the_configs_list_searches_and_deletes_with_confirmation(

@@ -5,7 +5,7 @@ import { keys } from "@/lib/queries";
 import type { ConfigSchema } from "./schema";
 
 export type Config = Schemas["ConfigOut"];
-export type ConfigSummary = Schemas["ConfigSummary"];
+export type ConfigListItem = Schemas["ConfigListItem"];
 
 export function useConfigSchema() {
   return useQuery({

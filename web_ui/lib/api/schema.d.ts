@@ -1207,6 +1207,36 @@ export interface components {
              */
             values: unknown[];
         };
+        /**
+         * ConfigListItem
+         * @description A config as the project's list shows it.
+         */
+        ConfigListItem: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Latest Version */
+            latest_version: number;
+            /** Name */
+            name: string;
+            /** Project Id */
+            project_id: number;
+            /**
+             * Run Count
+             * @description Runs queued from any of its versions.
+             */
+            run_count: number;
+            /**
+             * Updated At
+             * Format: date-time
+             * @description When its latest version was saved.
+             */
+            updated_at: string;
+        };
         /** ConfigOut */
         ConfigOut: {
             /**
@@ -1232,7 +1262,7 @@ export interface components {
          */
         ConfigPage: {
             /** Items */
-            items: components["schemas"]["ConfigSummary"][];
+            items: components["schemas"]["ConfigListItem"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -1278,22 +1308,6 @@ export interface components {
             project_id: number;
             /** Versions */
             versions: components["schemas"]["ConfigVersionSummary"][];
-        };
-        /** ConfigSummary */
-        ConfigSummary: {
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Id */
-            id: number;
-            /** Latest Version */
-            latest_version: number;
-            /** Name */
-            name: string;
-            /** Project Id */
-            project_id: number;
         };
         /** ConfigVersionOut */
         ConfigVersionOut: {
@@ -4955,6 +4969,8 @@ export interface operations {
                 filter?: string[] | null;
                 /** @description Repeatable (at most 40): keys (the sort keys) whose values each run carries in `values`, for table columns: e.g. `best:val/loss`, `param:lr`. */
                 column?: string[] | null;
+                /** @description Runs of this config (any of its versions). */
+                config_id?: number | null;
             };
             header?: never;
             path: {
@@ -5225,6 +5241,8 @@ export interface operations {
                 filter?: string[] | null;
                 /** @description Repeatable (at most 40): keys (the sort keys) whose values each run carries in `values`, for table columns: e.g. `best:val/loss`, `param:lr`. */
                 column?: string[] | null;
+                /** @description Runs of this config (any of its versions). */
+                config_id?: number | null;
             };
             header?: never;
             path?: never;

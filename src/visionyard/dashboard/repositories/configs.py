@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import page, project_named_page
-from visionyard.db.models import ConfigVersion, ModelEntry, Project, TrainingConfig
+from visionyard.db.models import ConfigVersion, ModelEntry, Project, Run, TrainingConfig
 
 SORT_COLUMNS = {"name": TrainingConfig.name, "created_at": TrainingConfig.created_at}
 
@@ -117,6 +117,29 @@ def list_page(
         limit=limit,
         offset=offset,
     )
+
+
+def list_stats(session: Session, config_ids: Sequence[int]) -> dict[int, tuple[Any, int]]:
+    """config id -> (when its latest version was saved, how many runs its versions have), for
+    one page of configs: two grouped queries, not two per config."""
+    if not config_ids:
+        return {}
+    saved = dict(
+        session.execute(
+            select(ConfigVersion.config_id, func.max(ConfigVersion.created_at))
+            .where(ConfigVersion.config_id.in_(config_ids))
+            .group_by(ConfigVersion.config_id)
+        ).all()
+    )
+    runs = dict(
+        session.execute(
+            select(ConfigVersion.config_id, func.count(Run.id))
+            .join(Run, Run.config_version_id == ConfigVersion.id)
+            .where(ConfigVersion.config_id.in_(config_ids))
+            .group_by(ConfigVersion.config_id)
+        ).all()
+    )
+    return {cid: (saved.get(cid), int(runs.get(cid, 0))) for cid in config_ids}
 
 
 def remove(session: Session, config_id: int) -> None:

@@ -46,6 +46,7 @@ def _filtered(
     tag: str | None,
     q: str | None,
     conditions: Sequence[ColumnElement[bool]],
+    config_id: int | None = None,
 ) -> Select[Any]:
     """`query` narrowed to the runs meeting every filter of the run lists."""
     query = query.where(*conditions)
@@ -55,6 +56,9 @@ def _filtered(
         query = query.where(Run.state == state)
     if group_id is not None:
         query = query.where(Run.group_id == group_id)
+    if config_id is not None:
+        versions = select(ConfigVersion.id).where(ConfigVersion.config_id == config_id)
+        query = query.where(Run.config_version_id.in_(versions))
     if tag is not None:
         query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
     if q:
@@ -71,6 +75,7 @@ def list_page(
     tag: str | None,
     q: str | None,
     order_by: ColumnElement[Any],
+    config_id: int | None = None,
     conditions: Sequence[ColumnElement[bool]] = (),
     descending: bool,
     limit: int,
@@ -86,6 +91,7 @@ def list_page(
         tag=tag,
         q=q,
         conditions=conditions,
+        config_id=config_id,
     )
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     if descending:

@@ -15,6 +15,7 @@ from visionyard.dashboard.schemas.configs import (
     ConfigClone,
     ConfigCreate,
     ConfigDiffOut,
+    ConfigListItem,
     ConfigOut,
     ConfigPage,
     ConfigSave,
@@ -82,7 +83,18 @@ def list_configs(
         limit=page.limit,
         offset=page.offset,
     )
-    return ConfigPage.of([ConfigSummary.model_validate(c) for c in items], total, page)
+    return ConfigPage.of(
+        [
+            ConfigListItem(
+                **ConfigSummary.model_validate(item.config).model_dump(),
+                updated_at=item.updated_at,
+                run_count=item.run_count,
+            )
+            for item in items
+        ],
+        total,
+        page,
+    )
 
 
 @router.get("/configs/{config_id}", operation_id="getConfig", response_model=ConfigOut)

@@ -76,6 +76,7 @@ def _list(
         project_id=project_id,
         state=filters.state,
         group_id=filters.group_id,
+        config_id=filters.config_id,
         tag=filters.tag,
         q=filters.q,
         sort=filters.sort,

@@ -60,6 +60,13 @@ class ConfigSummary(ApiModel):
     created_at: UtcDateTime
 
 
+class ConfigListItem(ConfigSummary):
+    """A config as the project's list shows it."""
+
+    updated_at: UtcDateTime = Field(description="When its latest version was saved.")
+    run_count: int = Field(description="Runs queued from any of its versions.")
+
+
 class ConfigOut(ConfigSummary):
     latest: ConfigVersionOut
     versions: list[ConfigVersionSummary]
@@ -85,7 +92,7 @@ class ConfigDiffOut(BaseModel):
     removed: list[KeyChange]
 
 
-class ConfigPage(Page[ConfigSummary]):
+class ConfigPage(Page[ConfigListItem]):
     """A page of configs."""
 
 

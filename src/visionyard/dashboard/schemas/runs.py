@@ -217,6 +217,7 @@ class RunFilters:
     where: list[run_keys.RunFilter]
     #: the keys whose values each listed run carries (`RunOut.values`), by their text
     columns: dict[str, run_keys.RunKey]
+    config_id: int | None = None
 
 
 TagFilter = Annotated[SafeStr | None, Query(max_length=64)]
@@ -250,10 +251,15 @@ def run_filters(
             examples=[["best:val/loss", "param:lr"]],
         ),
     ] = None,
+    config_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Runs of this config (any of its versions)."),
+    ] = None,
 ) -> RunFilters:
     return RunFilters(
         state=state,
         group_id=group_id,
+        config_id=config_id,
         tag=tag,
         q=q,
         sort=run_keys.parse_key(sort),

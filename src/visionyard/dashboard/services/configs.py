@@ -66,6 +66,15 @@ class ConfigDetail:
 
 
 @dataclass(frozen=True)
+class ConfigListed:
+    """A config in the project's list, with when it last changed and how often it ran."""
+
+    config: TrainingConfig
+    updated_at: Any
+    run_count: int
+
+
+@dataclass(frozen=True)
 class ConfigDiff:
     from_version: int
     to_version: int
@@ -318,10 +327,10 @@ def list_configs(
     descending: bool,
     limit: int,
     offset: int,
-) -> tuple[Sequence[TrainingConfig], int]:
+) -> tuple[list[ConfigListed], int]:
     if not repo.project_exists(session, project_id):
         raise project_not_found(project_id)
-    return repo.list_page(
+    configs, total = repo.list_page(
         session,
         project_id=project_id,
         q=q,
@@ -330,6 +339,12 @@ def list_configs(
         limit=limit,
         offset=offset,
     )
+    stats = repo.list_stats(session, [c.id for c in configs])
+    listed = []
+    for config in configs:
+        updated_at, run_count = stats[config.id]
+        listed.append(ConfigListed(config, updated_at or config.created_at, run_count))
+    return listed, total
 
 
 def get_version(session: Session, config_id: int, version: int) -> ConfigVersion:

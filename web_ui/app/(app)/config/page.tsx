@@ -1,12 +1,13 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { Copy, History, MoreHorizontal, Play, Trash2 } from "lucide-react";
+import { Copy, History, ListOrdered, MoreHorizontal, Play, Trash2 } from "lucide-react";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState } from "react";
 import { toast } from "sonner";
 import { CloneConfigDialog } from "@/components/config/clone-dialog";
 import { ConfigEditor } from "@/components/config/config-editor";
+import { ConfigRuns } from "@/components/config/config-runs";
 import { useConfig } from "@/components/config/queries";
 import { QueueRunDialog } from "@/components/config/queue-run-dialog";
 import { VersionHistory } from "@/components/config/version-history";
@@ -127,6 +128,15 @@ function ConfigPageInner() {
                   </>
                 ),
                 content: (editor) => <VersionHistory config={config.data} editor={editor} />,
+              },
+              {
+                value: "runs",
+                label: (
+                  <>
+                    <ListOrdered aria-hidden /> Runs
+                  </>
+                ),
+                content: () => <ConfigRuns configId={config.data.id} onQueue={() => setQueueing(true)} />,
               },
             ]}
           />

@@ -8,7 +8,7 @@ import { Suspense, useEffect, useState } from "react";
 import { toast } from "sonner";
 import { CloneConfigDialog } from "@/components/config/clone-dialog";
 import { QueueRunDialog } from "@/components/config/queue-run-dialog";
-import type { ConfigSummary } from "@/components/config/queries";
+import type { ConfigListItem } from "@/components/config/queries";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -37,7 +37,7 @@ const SORTS = {
 } as const;
 type SortKey = keyof typeof SORTS;
 
-function ConfigRow({ config }: { config: ConfigSummary }) {
+function ConfigRow({ config }: { config: ConfigListItem }) {
   const queryClient = useQueryClient();
   const [queueing, setQueueing] = useState(false);
   const [cloning, setCloning] = useState(false);
@@ -55,8 +55,20 @@ function ConfigRow({ config }: { config: ConfigSummary }) {
           <Badge variant="secondary">v{config.latest_version}</Badge>
         </Link>
       </td>
-      <td className="hidden px-4 py-2.5 text-muted-foreground sm:table-cell" title={formatDate(config.created_at)}>
+      <td className="hidden px-4 py-2.5 text-muted-foreground md:table-cell" title={formatDate(config.created_at)}>
         {timeAgo(config.created_at)}
+      </td>
+      <td className="hidden px-4 py-2.5 text-muted-foreground sm:table-cell" title={formatDate(config.updated_at)}>
+        {timeAgo(config.updated_at)}
+      </td>
+      <td className="px-4 py-2.5 tabular-nums">
+        {config.run_count > 0 ? (
+          <Link href={`${href}&tab=runs`} className="hover:underline" aria-label={`${config.run_count} ${config.run_count === 1 ? "run" : "runs"} of ${config.name}`}>
+            {config.run_count}
+          </Link>
+        ) : (
+          <span className="text-muted-foreground">0</span>
+        )}
       </td>
       <td className="px-4 py-2.5 text-right">
         <div className="flex justify-end gap-1">
@@ -212,7 +224,9 @@ function Configs() {
                     <tr>
                       <th scope="col" className="px-4 py-2 font-medium">Name</th>
                       <th scope="col" className="px-4 py-2 font-medium">Latest</th>
-                      <th scope="col" className="hidden px-4 py-2 font-medium sm:table-cell">Created</th>
+                      <th scope="col" className="hidden px-4 py-2 font-medium md:table-cell">Created</th>
+                      <th scope="col" className="hidden px-4 py-2 font-medium sm:table-cell">Last saved</th>
+                      <th scope="col" className="px-4 py-2 font-medium">Runs</th>
                       <th scope="col" className="px-4 py-2 text-right font-medium">
                         <span className="sr-only">Actions</span>
                       </th>
