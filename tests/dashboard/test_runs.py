@@ -612,10 +612,36 @@ def test_logs_tail_and_pages(client: TestClient, app: FastAPI, config_id: int) -
     rest = client.get(url, params={"after_id": first["last_id"], "limit": 100}).json()
     assert len(rest["items"]) == 5 and rest["items"][0]["message"] == "line 4"
     empty = client.get(url, params={"after_id": rest["last_id"]}).json()
-    assert empty == {"items": [], "last_id": rest["last_id"]}
+    assert empty == {"items": [], "last_id": rest["last_id"], "has_earlier": None}
     for params in ({"tail": 0}, {"limit": 5000}, {"after_id": -1}, {"after_id": 2**63}):
         assert client.get(url, params=params).status_code == 422, params
     assert client.get(f"{API}/runs/999/logs").status_code == 404
+
+
+def test_logs_page_upwards_from_the_end(client: TestClient, app: FastAPI, config_id: int) -> None:
+    """A long log opens at its end and loads the pages above it as the viewer scrolls up."""
+    run = queue(client, config_id)
+    agent = FakeAgent(app)
+    claimed = agent.claim(run["id"])
+    agent.events(
+        claimed,
+        [{"type": "log", "seq": i, "level": "info", "message": f"line {i}"} for i in range(1, 11)],
+    )
+    url = f"{API}/runs/{run['id']}/logs"
+    last = client.get(url, params={"tail": 4}).json()
+    assert [line["message"] for line in last["items"]] == [f"line {i}" for i in range(7, 11)]
+    assert last["has_earlier"] is True
+    above = client.get(url, params={"tail": 4, "before_id": last["items"][0]["id"]}).json()
+    assert [line["message"] for line in above["items"]] == [f"line {i}" for i in range(3, 7)]
+    assert above["has_earlier"] is True
+    top = client.get(url, params={"tail": 4, "before_id": above["items"][0]["id"]}).json()
+    assert [line["message"] for line in top["items"]] == ["line 1", "line 2"]
+    assert top["has_earlier"] is False
+    assert client.get(url, params={"tail": 10}).json()["has_earlier"] is False
+    both = client.get(url, params={"after_id": 1, "before_id": 5})
+    assert both.status_code == 422
+    assert "not both" in both.json()["error"]["message"]
+    assert client.get(url, params={"before_id": 0}).status_code == 422
 
 
 def test_checkpoints_are_listed_one_row_per_checkpoint_folder(

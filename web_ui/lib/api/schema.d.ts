@@ -779,7 +779,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Run Logs */
+        /**
+         * Get Run Logs
+         * @description The last `tail` lines; with `before_id` the `tail` lines before it (scrolling up a long
+         *     log); with `after_id` up to `limit` lines after it (following a live one).
+         */
         get: operations["getRunLogs"];
         put?: never;
         post?: never;
@@ -1624,6 +1628,11 @@ export interface components {
         };
         /** LogPage */
         LogPage: {
+            /**
+             * Has Earlier
+             * @description Whether older lines exist (pass the first item's id as before_id to get them); null for after_id pages.
+             */
+            has_earlier?: boolean | null;
             /** Items */
             items: components["schemas"]["LogLine"][];
             /**
@@ -5696,6 +5705,8 @@ export interface operations {
                 after_id?: number | null;
                 /** @description Page size with after_id */
                 limit?: number;
+                /** @description The last `tail` lines before this id */
+                before_id?: number | null;
             };
             header?: never;
             path: {

@@ -248,13 +248,14 @@ def logs_after(session: Session, run_id: int, after_id: int, limit: int) -> Sequ
     ).all()
 
 
-def logs_tail(session: Session, run_id: int, tail: int) -> list[RunEvent]:
-    newest_first = session.scalars(
-        select(RunEvent)
-        .where(RunEvent.run_id == run_id, RunEvent.kind == "log")
-        .order_by(RunEvent.id.desc())
-        .limit(tail)
-    ).all()
+def logs_tail(
+    session: Session, run_id: int, tail: int, before_id: int | None = None
+) -> list[RunEvent]:
+    """The last `tail` log lines (before `before_id` when given), oldest first."""
+    query = select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.kind == "log")
+    if before_id is not None:
+        query = query.where(RunEvent.id < before_id)
+    newest_first = session.scalars(query.order_by(RunEvent.id.desc()).limit(tail)).all()
     return list(reversed(newest_first))
 
 

@@ -87,8 +87,17 @@ def get_run_logs(
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="Lines after this id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size with after_id")] = 200,
+    before_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_EVENT_ID, description="The last `tail` lines before this id"),
+    ] = None,
 ) -> LogPage:
-    rows = outputs.logs(session, run_id, tail=tail, after_id=after_id, limit=limit)
+    """The last `tail` lines; with `before_id` the `tail` lines before it (scrolling up a long
+    log); with `after_id` up to `limit` lines after it (following a live one)."""
+    page = outputs.logs(
+        session, run_id, tail=tail, after_id=after_id, limit=limit, before_id=before_id
+    )
+    rows = page.lines
     items = [
         LogLine(
             id=row.id,
@@ -100,7 +109,7 @@ def get_run_logs(
         for row in rows
     ]
     last_id = items[-1].id if items else after_id
-    return LogPage(items=items, last_id=last_id)
+    return LogPage(items=items, last_id=last_id, has_earlier=page.has_earlier)
 
 
 @router.get(

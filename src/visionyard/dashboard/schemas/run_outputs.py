@@ -42,6 +42,11 @@ class LogLine(BaseModel):
 class LogPage(BaseModel):
     items: list[LogLine]
     last_id: int | None = Field(description="Pass as after_id to get the lines that follow.")
+    has_earlier: bool | None = Field(
+        default=None,
+        description="Whether older lines exist (pass the first item's id as before_id to get "
+        "them); null for after_id pages.",
+    )
 
 
 class CheckpointOut(ApiModel):

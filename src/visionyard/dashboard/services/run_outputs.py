@@ -15,7 +15,7 @@ from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.files import run_dir_target
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.db.models import CheckpointRecord, RunEvent
-from visionyard.errors import ConflictError, NotFoundError
+from visionyard.errors import ConflictError, InvalidRequestError, NotFoundError
 from visionyard.paths import relative_posix, resolve_inside, resolved_inside
 from visionyard.settings import Settings
 from visionyard.text import printable
@@ -42,14 +42,36 @@ class Listing:
 # ---- logs and checkpoints ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LogLines:
+    lines: list[RunEvent]
+    #: whether older lines exist (tail and before_id pages; None for after_id pages)
+    has_earlier: bool | None
+
+
 def logs(
-    session: Session, run_id: int, *, tail: int, after_id: int | None, limit: int
-) -> list[RunEvent]:
-    """The last `tail` log lines, or (with `after_id`) up to `limit` lines after that id."""
+    session: Session,
+    run_id: int,
+    *,
+    tail: int,
+    after_id: int | None,
+    limit: int,
+    before_id: int | None = None,
+) -> LogLines:
+    """The last `tail` log lines (older than `before_id` when given: the page above the ones a
+    viewer has, so a long log opens at its end and loads upwards), or (with `after_id`) up to
+    `limit` lines after that id. after_id and before_id together are a 422."""
+    if after_id is not None and before_id is not None:
+        raise InvalidRequestError(
+            "give after_id (the lines that follow) or before_id (the lines before), not both",
+            [{"field": "query.before_id", "message": "not with after_id"}],
+        )
     run_or_404(session, run_id)
     if after_id is not None:
-        return list(repo.logs_after(session, run_id, after_id, limit))
-    return repo.logs_tail(session, run_id, tail)
+        return LogLines(list(repo.logs_after(session, run_id, after_id, limit)), None)
+    # One line more than asked tells whether older lines remain.
+    lines = repo.logs_tail(session, run_id, tail + 1, before_id)
+    return LogLines(lines[-tail:], len(lines) > tail)
 
 
 def checkpoints(
