@@ -1,0 +1,159 @@
+"""Real data for the run page's browser tests: a dashboard with a run trained by the training core
+(tiny model, digits, on the CPU) imported as a finished run, and a queued run that the tests
+claim and feed with events through the run queue, as an agent does."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.dashboard.conftest import AUTH
+from tests.dbutil import fresh_sqlite_database
+from tests.liveserver import API, serving
+from visionyard import runqueue
+from visionyard.db.engine import make_engine
+from visionyard.settings import Settings, load_settings
+
+
+@dataclass
+class RunPageData:
+    url: str
+    settings: Settings
+    project_id: int
+    #: a run trained for real, imported: metrics, logs, results, checkpoints, files
+    finished_run: int
+    finished_dir: Path
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**AUTH, **kwargs.pop("headers", {})}
+        return httpx.request(
+            method, f"{self.url}{API}{path}", headers=headers, timeout=60, **kwargs
+        )
+
+    def queue_run(self, **body: Any) -> dict:
+        """A queued CPU run of a fresh config (the digits dataset, the tiny model)."""
+        config = self.api(
+            "POST",
+            f"/projects/{self.project_id}/configs",
+            json={
+                "name": f"c-{uuid.uuid4().hex[:8]}",
+                "data": {
+                    "root": "digits",
+                    "model_flavour": str(self.settings.models_root / "tiny-resnet"),
+                    "epochs": 1,
+                    "batch_size": 8,
+                },
+            },
+        )
+        assert config.status_code == 201, config.text
+        run = self.api(
+            "POST", f"/configs/{config.json()['id']}/runs", json={"gpu_count": 0, **body}
+        )
+        assert run.status_code == 201, run.text
+        return run.json()
+
+    def claim(self, run_id: int) -> tuple[int, int]:
+        """Claim `run_id` as a fresh CPU agent would; (agent id, attempt)."""
+        engine = make_engine(self.settings.database_url)
+        try:
+            agent = runqueue.register_agent(
+                engine,
+                name=f"a-{uuid.uuid4().hex[:8]}",
+                hostname="test",
+                device="cpu",
+                gpus=[],
+                version="t",
+            )
+            claimed = runqueue.claim_next(engine, agent_id=agent, capacity=0)
+            assert claimed is not None and claimed.id == run_id, claimed
+            return agent, claimed.attempt
+        finally:
+            engine.dispose()
+
+    def write_events(self, run_id: int, attempt: int, events: list[dict]) -> None:
+        """Store events as the agent relays them (the dashboard pushes them to the browser)."""
+        engine = make_engine(self.settings.database_url)
+        try:
+            runqueue.write_events(engine, run_id, attempt, events)
+        finally:
+            engine.dispose()
+
+
+def train_tiny_run(out: Path, digits_root: Path, model: Path) -> Path:
+    """A real run folder: 2 epochs of the tiny model on a slice of digits, on the CPU."""
+    from visionyard.training.config import build_config
+    from visionyard.training.runner import train
+
+    config = {
+        "root": str(digits_root),
+        "model_flavour": str(model),
+        "max_datapoints_per_class": 8,
+        "epochs": 2,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "num_workers": 0,
+        "eval_topk": [1, 2],
+        "output_dir": str(out),
+        "run_name": "digits-tiny",
+        "progress_bar": False,
+        "log_every_steps": 1,
+        "seed": 0,
+    }
+    result = train(build_config(config))
+    assert result.status == "succeeded", result
+    return result.run_dir
+
+
+def tar_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=str(path.relative_to(folder)))
+    return buffer.getvalue()
+
+
+@contextmanager
+def run_page_data(base: Path, digits_root: Path, tiny_resnet: Path, web_ui_dir: Path):
+    """Serve the real build on a fresh SQLite platform holding one really trained run."""
+    run_dir = train_tiny_run(base / "trained", digits_root, tiny_resnet)
+    with fresh_sqlite_database(base / "db") as db_url:
+        settings = load_settings(
+            data_dir=base / "data",
+            datasets_dir=base / "datasets",
+            runs_dir=base / "runs",
+            models_dir=base / "models",
+            db_url=db_url,
+            web_ui_dir=web_ui_dir,
+            events_poll_interval=0.1,
+        )
+        shutil.copytree(digits_root, settings.datasets_root / "digits")
+        shutil.copytree(tiny_resnet, settings.models_root / "tiny-resnet")
+        with serving(settings, base / "serve.log") as url:
+            data = RunPageData(
+                url=url,
+                settings=settings,
+                project_id=0,
+                finished_run=0,
+                finished_dir=run_dir,
+            )
+            project = data.api("POST", "/projects", json={"name": "digits"})
+            assert project.status_code == 201, project.text
+            data.project_id = project.json()["id"]
+            imported = data.api(
+                "POST",
+                f"/projects/{data.project_id}/runs/import",
+                content=tar_folder(run_dir),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert imported.status_code == 201, imported.text
+            data.finished_run = imported.json()["run"]["id"]
+            yield data

@@ -1,0 +1,191 @@
+"use client";
+
+import { useQueryClient } from "@tanstack/react-query";
+import { FlaskConical, LineChart } from "lucide-react";
+import { useSearchParams } from "next/navigation";
+import { Suspense, useCallback, useEffect, useState } from "react";
+import { RunActions } from "@/components/run/run-actions";
+import { RunCheckpoints } from "@/components/run/run-checkpoints";
+import { RunConfig } from "@/components/run/run-config";
+import { RunFacts } from "@/components/run/run-header";
+import { RunLogs } from "@/components/run/run-logs";
+import { RunOverview } from "@/components/run/run-overview";
+import { RunResults } from "@/components/run/run-results";
+import { NextRelease } from "@/components/run/next-release";
+import { useRun } from "@/components/run/queries";
+import { RunStateBadge } from "@/components/runs/run-state-badge";
+import { PageBody, PageHeader } from "@/components/shell/page-header";
+import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
+import { ApiError, type Schemas } from "@/lib/api/client";
+import { useUrlState } from "@/lib/hooks/use-url-state";
+import { useTopic } from "@/lib/live/hooks";
+import type { LiveEvent } from "@/lib/live/socket";
+import { idParam, keys, useProject } from "@/lib/queries";
+import { isFinished } from "@/lib/runs";
+import { useUi } from "@/lib/store/ui";
+
+type Run = Schemas["RunDetail"];
+
+const TABS = ["overview", "logs", "results", "config", "checkpoints", "tensorboard", "testing"] as const;
+type Tab = (typeof TABS)[number];
+
+/** Keep the run current: progress from its own topic, state changes from the runs feed. */
+function useLiveRun(run: Run | undefined) {
+  const queryClient = useQueryClient();
+  const id = run?.id ?? 0;
+  const live = run != null && !isFinished(run.state);
+  const onRunEvent = useCallback(
+    (event: LiveEvent) => {
+      const kind = event.data.kind;
+      if (kind === "progress") {
+        const payload = event.data.payload as Record<string, unknown> | undefined;
+        queryClient.setQueryData<Run>(keys.run(id), (current) =>
+          current && payload ? { ...current, progress: { ...payload } } : current,
+        );
+      } else if (kind === "state" || kind === "checkpoint" || kind === "artifact") {
+        queryClient.invalidateQueries({ queryKey: keys.run(id) });
+        if (kind === "checkpoint") queryClient.invalidateQueries({ queryKey: ["run", id, "checkpoints"] });
+        if (kind === "artifact") queryClient.invalidateQueries({ queryKey: ["run", id, "results"] });
+      }
+    },
+    [queryClient, id],
+  );
+  useTopic(live ? `run:${id}` : null, onRunEvent);
+  const onFeed = useCallback(
+    (event: LiveEvent) => {
+      if (event.data.run_id === id) queryClient.invalidateQueries({ queryKey: keys.run(id) });
+    },
+    [queryClient, id],
+  );
+  useTopic(run ? "runs" : null, onFeed);
+}
+
+function RunPageInner() {
+  const params = useSearchParams();
+  const id = idParam(params.get("id"));
+  const run = useRun(id);
+  const project = useProject(run.data?.project_id ?? null);
+  const setProjectId = useUi((s) => s.setProjectId);
+  const [tabParam, setTabParam] = useUrlState("tab");
+  const [tab, setTab] = useState<Tab>(
+    TABS.includes(tabParam as Tab) ? (tabParam as Tab) : "overview",
+  );
+  useLiveRun(run.data);
+  useEffect(() => {
+    if (run.data) setProjectId(run.data.project_id);
+  }, [run.data, setProjectId]);
+
+  if (id == null) {
+    return (
+      <PageBody>
+        <EmptyState title="No run given" description="Open a run from a project's runs table." />
+      </PageBody>
+    );
+  }
+  if (run.isPending) {
+    return (
+      <>
+        <PageHeader title={`Run ${id}`} />
+        <PageBody>
+          <LoadingRows rows={6} />
+        </PageBody>
+      </>
+    );
+  }
+  if (run.error) {
+    return (
+      <>
+        <PageHeader title={`Run ${id}`} />
+        <PageBody>
+          {run.error instanceof ApiError && run.error.status === 404 ? (
+            <EmptyState title={`Run ${id} does not exist`} description="It may have been deleted." />
+          ) : (
+            <ErrorState error={run.error} retry={() => run.refetch()} />
+          )}
+        </PageBody>
+      </>
+    );
+  }
+  const r = run.data;
+  return (
+    <>
+      <PageHeader
+        crumbs={[
+          { label: "Projects", href: "/projects/" },
+          { label: project.data?.name ?? `Project ${r.project_id}`, href: `/project/?id=${r.project_id}` },
+          { label: r.name },
+        ]}
+        title={
+          <span className="flex items-center gap-3">
+            <span className="truncate">{r.name}</span>
+            <RunStateBadge state={r.state} />
+            <span className="text-sm font-normal text-muted-foreground">#{r.id}</span>
+          </span>
+        }
+        actions={<RunActions run={r} />}
+      />
+      <PageBody>
+        <RunFacts run={r} fetchedAt={run.dataUpdatedAt} />
+        <Tabs
+          value={tab}
+          onValueChange={(value) => {
+            setTab(value as Tab);
+            setTabParam(value === "overview" ? null : value);
+          }}
+        >
+          <TabsList className="flex-wrap">
+            <TabsTrigger value="overview">Overview</TabsTrigger>
+            <TabsTrigger value="logs">Logs</TabsTrigger>
+            <TabsTrigger value="results">Results</TabsTrigger>
+            <TabsTrigger value="config">Config</TabsTrigger>
+            <TabsTrigger value="checkpoints">Checkpoints</TabsTrigger>
+            <TabsTrigger value="tensorboard" className="text-muted-foreground/80">
+              TensorBoard
+            </TabsTrigger>
+            <TabsTrigger value="testing" className="text-muted-foreground/80">
+              Model testing
+            </TabsTrigger>
+          </TabsList>
+          <TabsContent value="overview">
+            <RunOverview run={r} />
+          </TabsContent>
+          <TabsContent value="logs">
+            <RunLogs run={r} />
+          </TabsContent>
+          <TabsContent value="results">
+            <RunResults run={r} />
+          </TabsContent>
+          <TabsContent value="config">
+            <RunConfig run={r} />
+          </TabsContent>
+          <TabsContent value="checkpoints">
+            <RunCheckpoints run={r} />
+          </TabsContent>
+          <TabsContent value="tensorboard">
+            <NextRelease
+              icon={<LineChart className="size-8" />}
+              title="TensorBoard arrives in the next release"
+              description="The dashboard cannot serve a run's TensorBoard logs yet; until then, open the tb/ folder of the run folder with TensorBoard on your machine."
+            />
+          </TabsContent>
+          <TabsContent value="testing">
+            <NextRelease
+              icon={<FlaskConical className="size-8" />}
+              title="Model testing arrives in the next release"
+              description="Trying the trained model on your own images needs an inference service the dashboard does not have yet."
+            />
+          </TabsContent>
+        </Tabs>
+      </PageBody>
+    </>
+  );
+}
+
+export default function RunPage() {
+  return (
+    <Suspense>
+      <RunPageInner />
+    </Suspense>
+  );
+}

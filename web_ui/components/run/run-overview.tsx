@@ -1,0 +1,177 @@
+"use client";
+
+import { LineChart as LineChartIcon } from "lucide-react";
+import { useMemo, useState } from "react";
+import {
+  ChartControls,
+  LineChart,
+  decodeChartSettings,
+  encodeChartSettings,
+  toPoints,
+  type ChartSettings,
+  type XContext,
+  type XMode,
+  type XRange,
+} from "@/components/charts";
+import { Card } from "@/components/ui/card";
+import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
+import type { Schemas } from "@/lib/api/client";
+import { useUrlState } from "@/lib/hooks/use-url-state";
+import { useTopic } from "@/lib/live/hooks";
+import { isFinished, runColor } from "@/lib/runs";
+import { groupMetrics, isTimeStepped } from "./metric-groups";
+import { useMetricNames } from "./queries";
+import { useRunSeries, useZoomedSeries, type MetricSeries } from "./use-run-series";
+
+type Run = Schemas["RunDetail"];
+
+/** The x mode a metric is drawn with: system samples are stepped by time, so they always use a
+ *  time axis (relative when the others are relative). */
+function modeFor(name: string, mode: XMode): XMode {
+  if (!isTimeStepped(name)) return mode;
+  return mode === "relative" ? "relative" : "time";
+}
+
+function sourceFor(name: string, series: MetricSeries): MetricSeries {
+  return isTimeStepped(name) ? { ...series, times: series.steps } : series;
+}
+
+/** The step window that an x range of a chart covers, in that chart's x mode. */
+function stepWindow(
+  name: string,
+  series: MetricSeries,
+  mode: XMode,
+  context: XContext,
+  range: [number, number],
+): [number, number] | null {
+  if (mode === "step") return [Math.floor(range[0]), Math.ceil(range[1])];
+  const asSteps = toPoints({ ...sourceFor(name, series), values: series.steps }, mode, context);
+  let low = Infinity;
+  let high = -Infinity;
+  asSteps.x.forEach((x, i) => {
+    if (x >= range[0] && x <= range[1]) {
+      low = Math.min(low, asSteps.y[i]!);
+      high = Math.max(high, asSteps.y[i]!);
+    }
+  });
+  return Number.isFinite(low) ? [low, high] : null;
+}
+
+function MetricChart({
+  runId,
+  name,
+  base,
+  settings,
+  context,
+}: {
+  runId: number;
+  name: string;
+  base: MetricSeries | undefined;
+  settings: ChartSettings;
+  context: XContext;
+}) {
+  const [window, setWindow] = useState<[number, number] | null>(null);
+  const data = useZoomedSeries(runId, name, base, window);
+  const mode = modeFor(name, settings.xMode);
+  const chartSettings = useMemo(() => ({ ...settings, xMode: mode }), [settings, mode]);
+  const series = useMemo(() => {
+    const points = data ? toPoints(sourceFor(name, data), mode, context) : { x: [], y: [] };
+    return [{ id: String(runId), label: name, color: runColor(0), points }];
+  }, [data, name, mode, context, runId]);
+  const onZoom = (range: XRange) => {
+    if (!range || !data) setWindow(null);
+    else setWindow(stepWindow(name, data, mode, context, range));
+  };
+  return (
+    <Card className="p-3" data-metric={name}>
+      <h3 className="mb-1 truncate px-1 text-sm font-medium" title={name}>
+        {name}
+        {data && data.total > data.steps.length && (
+          <span className="ml-2 text-xs font-normal text-muted-foreground">
+            {data.total.toLocaleString()} points
+          </span>
+        )}
+      </h3>
+      <LineChart title={name} series={series} settings={chartSettings} height={190} syncKey={`run-${runId}`} onZoom={onZoom} />
+    </Card>
+  );
+}
+
+/** Every logged metric as a chart, grouped by split, with one toolbar for all of them. Live
+ *  points arrive over the run's topic while it is unfinished. */
+export function RunOverview({ run }: { run: Run }) {
+  const [chartParam, setChartParam] = useUrlState("chart");
+  const [settings, setSettings] = useState<ChartSettings>(() => decodeChartSettings(chartParam));
+  const names = useMetricNames(run.id, run.state);
+  const nameList = useMemo(() => names.data?.names ?? [], [names.data]);
+  const live = !isFinished(run.state);
+  const data = useRunSeries(run.id, nameList, live);
+  useTopic(live ? `run:${run.id}` : null, data.onEvent);
+
+  const progress = run.progress as { total_steps?: number; epochs?: number };
+  const startTime = useMemo(() => {
+    let start = Infinity;
+    for (const [name, s] of Object.entries(data.series)) {
+      if (!isTimeStepped(name) && s.times.length) start = Math.min(start, s.times[0]!);
+    }
+    return Number.isFinite(start) ? start : null;
+  }, [data.series]);
+  const context = useMemo<XContext>(
+    () => ({
+      stepsPerEpoch:
+        progress.total_steps && progress.epochs ? progress.total_steps / progress.epochs : null,
+      startTime,
+    }),
+    [progress.total_steps, progress.epochs, startTime],
+  );
+  const groups = useMemo(() => groupMetrics(nameList), [nameList]);
+
+  const change = (next: ChartSettings) => {
+    setSettings(next);
+    setChartParam(encodeChartSettings(next));
+  };
+
+  if (names.isPending || (nameList.length > 0 && data.isPending)) return <LoadingRows rows={4} />;
+  if (names.error) return <ErrorState error={names.error} retry={() => names.refetch()} />;
+  if (data.error) return <ErrorState error={data.error} retry={data.retry} />;
+  if (nameList.length === 0) {
+    return (
+      <EmptyState
+        icon={<LineChartIcon className="size-8" />}
+        title="No metrics yet"
+        description={
+          live
+            ? "Charts appear here as soon as the trainer logs its first step."
+            : "This run logged no metrics."
+        }
+      />
+    );
+  }
+  return (
+    <div className="flex flex-col gap-5">
+      <div className="flex flex-wrap items-center justify-between gap-3">
+        <ChartControls settings={settings} onChange={change} />
+        <p className="text-xs text-muted-foreground">Drag to zoom · double-click to reset</p>
+      </div>
+      {groups.map((group) => (
+        <section key={group.key} aria-labelledby={`group-${group.key}`} className="flex flex-col gap-2">
+          <h2 id={`group-${group.key}`} className="text-sm font-semibold text-muted-foreground">
+            {group.title}
+          </h2>
+          <div className="grid gap-3 md:grid-cols-2 2xl:grid-cols-3">
+            {group.names.map((name) => (
+              <MetricChart
+                key={name}
+                runId={run.id}
+                name={name}
+                base={data.series[name]}
+                settings={settings}
+                context={context}
+              />
+            ))}
+          </div>
+        </section>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,220 @@
+"use client";
+
+// A run's metric series for its charts: fetched downsampled (the server keeps min/max per
+// bucket), a zoomed window re-fetched at full resolution, and live points from the run's
+// WebSocket topic appended once per animation frame.
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useFrameBatch, type SeriesSource } from "@/components/charts";
+import { api, unwrap } from "@/lib/api/client";
+import type { LiveEvent } from "@/lib/live/socket";
+import { runKeys } from "./queries";
+
+/** Points per series for the overview: more than a chart is wide, so spikes stay visible. */
+export const OVERVIEW_POINTS = 2000;
+/** Points for a zoomed window (the API's maximum is 10,000). */
+export const WINDOW_POINTS = 5000;
+/** The series endpoint takes at most this many names per request. */
+const NAMES_PER_REQUEST = 20;
+
+export interface MetricSeries extends SeriesSource {
+  times: number[];
+  epochs: (number | null)[];
+  /** current points on the server (before downsampling) plus the live ones since */
+  total: number;
+}
+
+type SeriesMap = Record<string, MetricSeries>;
+
+interface LivePoint {
+  name: string;
+  step: number;
+  value: number | null;
+  time: number;
+  epoch: number | null;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function fetchSeries(
+  runId: number,
+  names: string[],
+  maxPoints: number,
+  window?: [number, number],
+): Promise<SeriesMap> {
+  const body = await unwrap(
+    api.GET("/runs/{run_id}/metrics/series", {
+      params: {
+        path: { run_id: runId },
+        query: {
+          names,
+          max_points: maxPoints,
+          step_min: window?.[0],
+          step_max: window?.[1],
+        },
+      },
+    }),
+  );
+  const out: SeriesMap = {};
+  for (const s of body.series) {
+    out[s.name] = { steps: s.steps, values: s.values, times: s.times, epochs: s.epochs, total: s.total };
+  }
+  return out;
+}
+
+/** Append live points to a series. A point at or before the series' last step comes from a
+ *  resumed attempt: it replaces the points from its step on (the newest attempt wins, as on the
+ *  server); a re-delivered point of the same step replaces itself. */
+function appendPoints(series: MetricSeries | undefined, points: LivePoint[]): MetricSeries {
+  let steps = series?.steps ?? [];
+  let values = series?.values ?? [];
+  let times = series?.times ?? [];
+  let epochs = series?.epochs ?? [];
+  let total = series?.total ?? 0;
+  const sorted = [...points].sort((a, b) => a.step - b.step);
+  const first = sorted[0]!.step;
+  if (steps.length && first <= steps[steps.length - 1]!) {
+    let cut = steps.length;
+    while (cut > 0 && steps[cut - 1]! >= first) cut--;
+    total -= steps.length - cut;
+    steps = steps.slice(0, cut);
+    values = values.slice(0, cut);
+    times = times.slice(0, cut);
+    epochs = epochs.slice(0, cut);
+  }
+  const dedup = new Map(sorted.map((p) => [p.step, p]));
+  const fresh = [...dedup.values()];
+  return {
+    steps: steps.concat(fresh.map((p) => p.step)),
+    values: values.concat(fresh.map((p) => p.value)),
+    times: times.concat(fresh.map((p) => p.time)),
+    epochs: epochs.concat(fresh.map((p) => p.epoch)),
+    total: total + fresh.length,
+  };
+}
+
+/** The overview's points outside the window, the window's own (full-resolution) inside. */
+function mergeWindow(base: MetricSeries, window: MetricSeries, range: [number, number]): MetricSeries {
+  const pick = (keep: (step: number) => boolean, s: MetricSeries) =>
+    s.steps.flatMap((step, i) => (keep(step) ? [i] : []));
+  const before = pick((s) => s < range[0], base);
+  const after = pick((s) => s > range[1], base);
+  const take = <T,>(arr: T[], idx: number[]) => idx.map((i) => arr[i]!);
+  return {
+    steps: [...take(base.steps, before), ...window.steps, ...take(base.steps, after)],
+    values: [...take(base.values, before), ...window.values, ...take(base.values, after)],
+    times: [...take(base.times, before), ...window.times, ...take(base.times, after)],
+    epochs: [...take(base.epochs, before), ...window.epochs, ...take(base.epochs, after)],
+    total: base.total,
+  };
+}
+
+/** Subscribe to the live events first and fetch after: a point logged in between arrives
+ *  twice and is kept once, and none is lost. */
+export function useRunSeries(runId: number, names: string[], live: boolean) {
+  const groups = useMemo(() => chunk(names, NAMES_PER_REQUEST), [names]);
+  const queries = useQueries({
+    queries: groups.map((group) => ({
+      queryKey: runKeys.series(runId, group),
+      queryFn: () => fetchSeries(runId, group, OVERVIEW_POINTS),
+      staleTime: Infinity, // live points keep it current
+    })),
+  });
+  const fetched = useMemo(() => {
+    const out: SeriesMap = {};
+    for (const q of queries) if (q.data) Object.assign(out, q.data);
+    return out;
+    // The query results' data identities are what matter.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [queries.map((q) => q.dataUpdatedAt).join(",")]);
+
+  // Live points per metric since the fetch, applied over the fetched series.
+  const [liveSeries, setLiveSeries] = useState<SeriesMap>({});
+  const pendingBeforeFetch = useRef<LivePoint[]>([]);
+  const loaded = queries.length > 0 && queries.every((q) => q.isSuccess);
+
+  const apply = useCallback(
+    (points: LivePoint[]) => {
+      const byName = new Map<string, LivePoint[]>();
+      for (const p of points) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
+      setLiveSeries((current) => {
+        const next = { ...current };
+        for (const [name, ps] of byName) next[name] = appendPoints(next[name] ?? fetched[name], ps);
+        return next;
+      });
+    },
+    [fetched],
+  );
+  const push = useFrameBatch<LivePoint>((points) => {
+    if (!loaded) pendingBeforeFetch.current.push(...points);
+    else apply(points);
+  });
+  useEffect(() => {
+    // A refetch (e.g. metric names changed) replaces the base: live points start over.
+    setLiveSeries({});
+  }, [fetched]);
+  useEffect(() => {
+    if (loaded && pendingBeforeFetch.current.length) {
+      const points = pendingBeforeFetch.current;
+      pendingBeforeFetch.current = [];
+      apply(points);
+    }
+  }, [loaded, apply]);
+
+  const onEvent = useCallback(
+    (event: LiveEvent) => {
+      const d = event.data as {
+        kind?: string;
+        name?: string;
+        step?: number | null;
+        value?: number | null;
+        payload?: { epoch?: unknown };
+      };
+      if (!live || d.kind !== "metric" || typeof d.name !== "string" || typeof d.step !== "number") return;
+      const epoch = d.payload?.epoch;
+      push({
+        name: d.name,
+        step: d.step,
+        value: typeof d.value === "number" ? d.value : null,
+        time: event.ts,
+        epoch: typeof epoch === "number" ? epoch : null,
+      });
+    },
+    [live, push],
+  );
+
+  const series = useMemo(() => ({ ...fetched, ...liveSeries }), [fetched, liveSeries]);
+  const error = queries.find((q) => q.error)?.error ?? null;
+  return {
+    series,
+    isPending: queries.some((q) => q.isPending),
+    error,
+    retry: () => queries.forEach((q) => q.refetch()),
+    onEvent,
+  };
+}
+
+/** One metric's series with a zoomed step window re-fetched at full resolution. */
+export function useZoomedSeries(
+  runId: number,
+  name: string,
+  base: MetricSeries | undefined,
+  window: [number, number] | null,
+): MetricSeries | undefined {
+  const needed = window != null && base != null && base.total > base.steps.length;
+  const zoomed = useQuery({
+    queryKey: runKeys.series(runId, [name], window ?? undefined),
+    queryFn: () => fetchSeries(runId, [name], WINDOW_POINTS, window!),
+    enabled: needed,
+    staleTime: Infinity,
+    placeholderData: (previous) => previous,
+  });
+  return useMemo(() => {
+    if (!base || !needed || zoomed.isPlaceholderData || !zoomed.data?.[name]) return base;
+    return mergeWindow(base, zoomed.data[name], window);
+  }, [base, needed, zoomed.data, zoomed.isPlaceholderData, name, window]);
+}
