@@ -31,7 +31,11 @@ from visionyard.dashboard.app import create_app
 from visionyard.dashboard.routers import run_outputs as run_outputs_router
 from visionyard.dashboard.routers import runs as runs_router
 from visionyard.dashboard.services import auth as auth_service
-from visionyard.dashboard.services.run_metrics import current_points, downsample
+from visionyard.dashboard.services.run_metrics import (
+    current_in_window,
+    current_points,
+    downsample,
+)
 from visionyard.db.models import Run, RunEvent, RunTag
 from visionyard.settings import Settings
 
@@ -813,6 +817,28 @@ def test_bearer_token_header_is_what_authenticates(app: FastAPI) -> None:
         assert plain.get(f"{API}/runs").status_code == 401
         ok = plain.get(f"{API}/runs", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert ok.status_code == 200
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    starts=st.lists(st.integers(0, 30), min_size=1, max_size=4),
+    window=st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted),
+)
+def test_current_points_of_a_window_match_the_whole_series(
+    starts: list[int], window: list[int]
+) -> None:
+    """Attempt i (1-based) logs steps starts[i-1]..39; in a window, the current points are the
+    whole series' current points that fall in it, wherever the attempts began."""
+    rows = [
+        (step, attempt, f"{attempt}:{step}")
+        for attempt, start in enumerate(starts, 1)
+        for step in range(start, 40)
+    ]
+    low, high = window
+    firsts = {("m", attempt): start for attempt, start in enumerate(starts, 1)}
+    inside = [r for r in rows if low <= r[0] <= high]
+    expected = [p for p in current_points(rows) if low <= p[0] <= high]
+    assert current_in_window("m", inside, firsts) == expected
 
 
 def test_series_step_window_is_full_resolution(

@@ -206,37 +206,57 @@ def metric_names(session: Session, run_id: int) -> list[str]:
 
 
 def metric_points(
-    session: Session, run_id: int, names: Collection[str], *, step_max: int | None = None
+    session: Session,
+    run_id: int,
+    names: Collection[str],
+    *,
+    step_min: int | None = None,
+    step_max: int | None = None,
 ) -> list[tuple[str, int, int, float | None, float, int | None]]:
     """(name, step, attempt, value, time, epoch) of the named metrics, ordered by name, attempt,
-    step; only steps <= `step_max` when given. `time` is when the point was logged (unix
-    seconds), `epoch` the trainer's epoch of it, if it said."""
+    step; only steps in [step_min, step_max] when given. `time` is when the point was logged
+    (unix seconds), `epoch` the trainer's epoch of it, if it said."""
     query = select(
         RunEvent.name,
         RunEvent.step,
         RunEvent.attempt,
         RunEvent.value,
         RunEvent.created_at,
-        RunEvent.payload,
+        # Extracted in SQL: decoding every payload in Python doubled the time of a long series.
+        RunEvent.payload["epoch"].as_integer(),
     ).where(
         RunEvent.run_id == run_id,
         RunEvent.kind == "metric",
         RunEvent.name.in_(names),
         RunEvent.step.is_not(None),
     )
+    if step_min is not None:
+        query = query.where(RunEvent.step >= step_min)
     if step_max is not None:
         query = query.where(RunEvent.step <= step_max)
     rows = session.execute(query.order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)).all()
     # Nullable columns, but `name IN (...)` and `step IS NOT NULL` leave no NULL name or step.
     return [
-        (str(name), int(step), attempt, value, created_at, _epoch_of(payload))
-        for name, step, attempt, value, created_at, payload in rows
+        (str(name), int(step), attempt, value, created_at, epoch)
+        for name, step, attempt, value, created_at, epoch in rows
     ]
 
 
-def _epoch_of(payload: dict[str, Any] | None) -> int | None:
-    epoch = (payload or {}).get("epoch")
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+def metric_first_steps(
+    session: Session, run_id: int, names: Collection[str]
+) -> dict[tuple[str, int], int]:
+    """{(name, attempt): the first step that attempt logged the metric at}."""
+    rows = session.execute(
+        select(RunEvent.name, RunEvent.attempt, func.min(RunEvent.step))
+        .where(
+            RunEvent.run_id == run_id,
+            RunEvent.kind == "metric",
+            RunEvent.name.in_(names),
+            RunEvent.step.is_not(None),
+        )
+        .group_by(RunEvent.name, RunEvent.attempt)
+    ).all()
+    return {(str(name), attempt): int(first) for name, attempt, first in rows}
 
 
 def logs_after(session: Session, run_id: int, after_id: int, limit: int) -> Sequence[RunEvent]:

@@ -116,6 +116,22 @@ def _value_of(point: object) -> float | None:
     return cast(float | None, value)
 
 
+def current_in_window(
+    name: str, rows: Sequence[tuple[int, int, V]], firsts: dict[tuple[str, int], int]
+) -> list[tuple[int, V]]:
+    """`current_points` for the rows of a step window: a point of attempt A survives below the
+    first step of every later attempt, wherever that attempt began (`firsts`)."""
+    attempts = sorted({a for (n, a) in firsts if n == name}, reverse=True)
+    cutoff: dict[int, float] = {}
+    lowest: float = float("inf")
+    for attempt in attempts:
+        cutoff[attempt] = lowest
+        lowest = min(lowest, firsts[(name, attempt)])
+    kept = [(step, value) for step, attempt, value in rows if step < cutoff.get(attempt, lowest)]
+    kept.sort(key=lambda p: p[0])
+    return kept
+
+
 def metric_series(
     session: Session,
     run_id: int,
@@ -142,17 +158,17 @@ def metric_series(
         if unknown:
             raise NotFoundError(_unknown_names_message(run_id, unknown, known))
     rows: dict[str, list[tuple[int, int, Point]]] = defaultdict(list)
-    # Points after step_max never supersede points inside the window (a later attempt only
-    # replaces steps >= its first one), so they can stay in the database; earlier ones can.
     for name, step, attempt, value, time, epoch in repo.metric_points(
-        session, run_id, set(names), step_max=step_max
+        session, run_id, set(names), step_min=step_min, step_max=step_max
     ):
         rows[name].append((step, attempt, (value, time, epoch)))
+    # In a window, which points are current depends on where each later attempt began, which
+    # may lie before the window: asked for separately (one small grouped query).
+    firsts = repo.metric_first_steps(session, run_id, set(names)) if step_min is not None else None
     series = []
     for name in dict.fromkeys(names):  # the caller's order, without duplicates
-        points = current_points(rows.get(name, []))
-        if step_min is not None:
-            points = [p for p in points if p[0] >= step_min]
+        found = rows.get(name, [])
+        points = current_points(found) if firsts is None else current_in_window(name, found, firsts)
         shown = downsample(points, max_points)
         series.append(
             Series(
