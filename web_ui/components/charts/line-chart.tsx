@@ -184,7 +184,8 @@ export function LineChart({
         drag: { x: true, y: false, setScale: true },
         focus: { prox: 24 },
         points: { size: 6 },
-        sync: syncKey ? { key: syncKey, setSeries: false } : undefined,
+        // The cursor only: each chart zooms on its own (and re-fetches its own window).
+        sync: syncKey ? { key: syncKey, setSeries: false, scales: [null, null] } : undefined,
       },
       scales: {
         x: { time: xMode === "time" },

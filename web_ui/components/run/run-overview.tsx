@@ -92,7 +92,7 @@ function MetricChart({
           </span>
         )}
       </h3>
-      <LineChart title={name} series={series} settings={chartSettings} height={190} syncKey={`run-${runId}`} onZoom={onZoom} />
+      <LineChart title={name} series={series} settings={chartSettings} height={190} syncKey={`run-${runId}-${mode}`} onZoom={onZoom} />
     </Card>
   );
 }
