@@ -1,0 +1,222 @@
+"""The run page in a real Chromium against a real dashboard: a run trained for real (tiny model,
+digits, CPU) and imported, shown as curves, results, logs and config; and a run fed with events
+the way an agent relays them, whose charts, logs and progress grow without a reload.
+
+One server and one trained run per module (training takes seconds; every test reads it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in, require_build
+from tests.web_ui.run_page_data import RunPageData, run_page_data
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.slow  # trains a run (a few seconds) and starts a server
+
+
+@pytest.fixture(scope="module")
+def data(
+    tmp_path_factory: pytest.TempPathFactory,
+    digits_root: Path,
+    tiny_model: Callable[[str], Path],
+) -> Iterator[RunPageData]:
+    build = require_build()
+    with run_page_data(
+        tmp_path_factory.mktemp("run-page"), digits_root, tiny_model("resnet"), build
+    ) as found:
+        yield found
+
+
+@pytest.fixture
+def run_page(page: Page, data: RunPageData) -> Callable[[int, str], Page]:
+    """Log in, then open a run's page (at a tab)."""
+
+    def open_run(run_id: int, tab: str = "") -> Page:
+        log_in(page, data.url)
+        page.goto(f"{data.url}/run/?id={run_id}" + (f"&tab={tab}" if tab else ""))
+        return page
+
+    return open_run
+
+
+def metric_names(data: RunPageData, run_id: int) -> list[str]:
+    return data.api("GET", f"/runs/{run_id}/metrics").json()["names"]
+
+
+def test_overview_draws_a_chart_per_metric_with_values(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    page = run_page(data.finished_run, "")
+    page.get_by_role("heading", name="digits-tiny").wait_for(timeout=UI_TIMEOUT_MS)
+    names = metric_names(data, data.finished_run)
+    assert "train/step_loss" in names and "val/acc@1" in names
+    charts = page.locator("[data-metric]")
+    charts.first.locator("canvas").wait_for(timeout=UI_TIMEOUT_MS)
+    assert charts.count() == len(names)
+    # A uPlot canvas in every chart, grouped under their split.
+    assert page.locator("[data-metric] canvas").count() >= len(names)
+    for group in ("Training", "Validation", "Test"):
+        assert page.get_by_role("heading", name=group, exact=True).is_visible()
+    # The legend shows the last value of the series, as the API has it.
+    series = data.api(
+        "GET",
+        f"/runs/{data.finished_run}/metrics/series",
+        params={"names": "train/step_loss"},
+    ).json()["series"][0]
+    loss = page.locator('[data-metric="train/step_loss"]')
+    chart = loss.get_by_role("figure")
+    assert chart.get_attribute("data-points") == str(len(series["steps"]))
+    legend = loss.get_by_role("list", name="train/step_loss legend")
+    assert str(float(f"{series['values'][-1]:.4g}")) in legend.inner_text()
+    # Hovering the plot shows the value at that step instead.
+    box = loss.locator(".u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        "el => !el.innerText.includes('last')", arg=legend.element_handle(), timeout=UI_TIMEOUT_MS
+    )
+    assert "step 1" in legend.inner_text()
+
+
+def test_results_show_the_confusion_matrix_and_per_class_table(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    results = json.loads((data.finished_dir / "results.json").read_text())
+    classes = [row["class"] for row in results["val"]["per_class"]]
+    page = run_page(data.finished_run, "results")
+    matrix = page.get_by_role("table", name="Confusion matrix, validation")
+    matrix.wait_for(timeout=UI_TIMEOUT_MS)
+    # Class names on both axes: a column header and a row header per class.
+    assert matrix.get_by_role("columnheader").count() == len(classes) + 1
+    assert [h.strip() for h in matrix.get_by_role("rowheader").all_inner_texts()] == classes
+    first_row = results["val"]["confusion"][0]
+    cells = matrix.get_by_role("row").nth(1).get_by_role("cell").all_inner_texts()
+    assert [int(c) for c in cells] == first_row
+    # Row-normalised: each true class's shares.
+    page.get_by_label("Normalise rows (recall per class)").click()
+    shares = matrix.get_by_role("row").nth(1).get_by_role("cell").all_inner_texts()
+    assert all(s.endswith("%") for s in shares)
+    assert sum(float(s.rstrip("%")) for s in shares) == pytest.approx(100, abs=0.5)
+
+    table = page.get_by_role("table", name="Per-class metrics")
+    rows = table.get_by_role("row")
+    assert rows.count() == len(classes) + 1
+    # Sorting by support puts the largest class first.
+    table.get_by_role("button", name="Support").click()
+    top = max(results["val"]["per_class"], key=lambda r: r["support"])
+    assert rows.nth(1).get_by_role("rowheader").inner_text() == top["class"]
+    final = page.get_by_role("table", name="Final metrics by split")
+    assert "acc@1" in final.inner_text() and "Test" in final.inner_text()
+
+
+def test_logs_search_highlights_matches(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    page = run_page(data.finished_run, "logs")
+    log = page.get_by_role("log", name="Run log")
+    log.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "train loss" in log.inner_text()
+    page.get_by_label("Search the log").fill("val loss")
+    marks = log.locator("mark")
+    marks.first.wait_for(timeout=UI_TIMEOUT_MS)
+    assert marks.first.inner_text().lower() == "val loss"
+    assert page.get_by_text("2 matches").is_visible()
+    page.get_by_role("button", name="Next match").click()
+    assert page.get_by_text("1 of 2").is_visible()
+    page.get_by_role("button", name="Next match").click()
+    assert page.get_by_text("2 of 2").is_visible()
+
+
+def test_config_shows_the_snapshot_and_environment(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    page = run_page(data.finished_run, "config")
+    snapshot = page.get_by_label("Config snapshot")
+    snapshot.wait_for(timeout=UI_TIMEOUT_MS)
+    config = json.loads(snapshot.inner_text())
+    assert config["epochs"] == 2 and config["run_name"] == "digits-tiny"
+    env = json.loads((data.finished_dir / "env.json").read_text())
+    dataset = json.loads((data.finished_dir / "dataset.json").read_text())
+    page.get_by_text(env["versions"]["torch"], exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_text(dataset["file_list_sha256"]).is_visible()
+    # The next release's tabs say so, without a fake UI.
+    page.get_by_role("tab", name="TensorBoard").click()
+    assert page.get_by_text("TensorBoard arrives in the next release").is_visible()
+
+
+def test_live_events_grow_the_chart_logs_and_progress(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    run = data.queue_run()
+    _agent, attempt = data.claim(run["id"])
+    data.write_events(
+        run["id"],
+        attempt,
+        [
+            {"type": "train_step", "step": s, "epoch": 0, "loss": 2.0 - s / 10, "lr": 0.1}
+            for s in (1, 2)
+        ]
+        + [{"type": "log", "seq": 1, "level": "info", "message": "first line"}],
+    )
+    page = run_page(run["id"], "")
+    chart = page.locator('[data-metric="train/step_loss"]').get_by_role("figure")
+    chart.wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "el => el.dataset.points === '2'", arg=chart.element_handle(), timeout=UI_TIMEOUT_MS
+    )
+    data.write_events(
+        run["id"],
+        attempt,
+        [
+            {"type": "train_step", "step": s, "epoch": 0, "loss": 2.0 - s / 10, "lr": 0.1}
+            for s in (3, 4, 5)
+        ]
+        + [
+            {
+                "type": "progress",
+                "seq": 2,
+                "epoch": 0,
+                "epochs": 2,
+                "step": 5,
+                "total_steps": 10,
+                "eta_s": 125,
+            }
+        ],
+    )
+    # No reload: the points arrive over the WebSocket.
+    page.wait_for_function(
+        "el => el.dataset.points === '5'", arg=chart.element_handle(), timeout=UI_TIMEOUT_MS
+    )
+    page.get_by_text("Epoch 1 of 2").wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_text("about 2 min 05 s left").is_visible()
+
+    page.get_by_role("tab", name="Logs").click()
+    log = page.get_by_role("log", name="Run log")
+    log.get_by_text("first line").wait_for(timeout=UI_TIMEOUT_MS)
+    data.write_events(
+        run["id"],
+        attempt,
+        [{"type": "log", "seq": 3, "level": "warning", "message": "second line"}],
+    )
+    log.get_by_text("second line").wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def test_tags_are_edited_in_place(run_page: Callable[[int, str], Page], data: RunPageData) -> None:
+    page = run_page(data.finished_run, "checkpoints")
+    page.get_by_role("table").get_by_text("best", exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("button", name="Edit tags").click()
+    page.get_by_label("Tags, separated by commas").fill("imported, baseline")
+    page.get_by_role("button", name="Save tags").click()
+    page.get_by_role("button", name="Remove tag baseline").wait_for(timeout=UI_TIMEOUT_MS)
+    assert data.api("GET", f"/runs/{data.finished_run}").json()["tags"] == [
+        "baseline",
+        "imported",
+    ]
