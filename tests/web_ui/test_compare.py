@@ -110,8 +110,9 @@ def runs(logged_in: Callable[[], Page], ui_url: str, trained: dict[str, Path]) -
     return import_runs(logged_in(), ui_url, trained)
 
 
-def chart(page: Page, metric: str):
-    return page.locator(f'[data-metric="{metric}"][role="figure"], [data-metric="{metric}"] [role="figure"]').first
+def chart(page: Page, title: str):
+    """The chart titled `title` (its accessible name says what it draws)."""
+    return page.get_by_role("figure", name=f"{title}: line chart of")
 
 
 def open_comparison(page: Page, url: str) -> None:
@@ -119,7 +120,13 @@ def open_comparison(page: Page, url: str) -> None:
     page.get_by_role("table", name="Metrics of the compared runs").wait_for(timeout=UI_TIMEOUT_MS)
 
 
-def test_each_chart_overlays_one_line_per_run(page: Page, runs: Imported) -> None:
+def row(page: Page, runs: Imported, name: str):
+    return page.locator(f'tr[data-run-id="{runs.ids[name]}"]')
+
+
+def test_each_chart_overlays_one_line_per_run_linked_to_the_table(
+    page: Page, runs: Imported
+) -> None:
     open_comparison(page, runs.compare_url("lr-small", "lr-large"))
     # The default charts: the monitored metric (val/acc@1), the losses and the learning rate.
     for metric in ("val/acc@1", "train/loss", "val/loss", "train/lr"):
@@ -134,77 +141,19 @@ def test_each_chart_overlays_one_line_per_run(page: Page, runs: Imported) -> Non
     chips = page.get_by_role("list", name="Runs in this comparison")
     assert chips.get_by_role("link").all_inner_texts() == ["lr-small", "lr-large"]
 
-
-def test_the_table_highlights_the_best_value_in_the_metrics_direction(
-    page: Page, runs: Imported, trained: dict[str, Path]
-) -> None:
-    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
-    table = page.get_by_role("table", name="Metrics of the compared runs")
-    losses = {name: min(metric_values(folder, "val", "loss")) for name, folder in trained.items()}
-    lower = min(losses, key=losses.__getitem__)
-    best = table.locator('td[data-metric="val/loss"][data-stat="best"][data-best]')
-    best.wait_for(timeout=UI_TIMEOUT_MS)
-    assert best.count() == 1
-    row = table.locator(f'tr[data-run-id="{runs.ids[lower]}"]')
-    assert row.locator('td[data-metric="val/loss"][data-stat="best"][data-best]').count() == 1
-    assert "(best)" in best.inner_text()
-    # The key hyper-parameters: lr differs between the runs.
-    assert "0.001" in table.locator(f'tr[data-run-id="{runs.ids["lr-small"]}"]').inner_text()
-
-
-def test_the_config_diff_shows_lr_and_all_fields_on_demand(page: Page, runs: Imported) -> None:
-    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
-    diff = page.get_by_role("table", name="Config fields of the compared runs")
-    lr = diff.locator('tr[data-config-key="lr"]')
-    lr.wait_for(timeout=UI_TIMEOUT_MS)
-    assert lr.get_attribute("data-differs") == "true"
-    assert re.search(r"0\.001\s+0\.01", lr.inner_text())
-    # Only differing fields by default (batch_size is the same); all of them on demand.
-    assert diff.locator('tr[data-config-key="batch_size"]').count() == 0
-    page.get_by_label("Show all fields").click()
-    diff.locator('tr[data-config-key="batch_size"]').wait_for(timeout=UI_TIMEOUT_MS)
-    assert "config=all" in page.url
-
-
-def test_pinning_a_baseline_shows_deltas_and_is_kept_in_the_url(
-    page: Page, runs: Imported
-) -> None:
-    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
-    table = page.get_by_role("table", name="Metrics of the compared runs")
-    assert table.locator("[data-delta]").count() == 0
-    page.get_by_role("button", name="Pin lr-small as the baseline").click()
-    other = table.locator(f'tr[data-run-id="{runs.ids["lr-large"]}"]')
-    other.locator("[data-delta]").first.wait_for(timeout=UI_TIMEOUT_MS)
-    # Deltas only on the other run's row, signed, with the relative change.
-    pinned = table.locator(f'tr[data-run-id="{runs.ids["lr-small"]}"]')
-    assert pinned.locator("[data-delta]").count() == 0
-    assert re.search(r"[+-−±][0-9.e-]+.*%", other.locator("[data-delta]").first.inner_text())
-    assert f"baseline={runs.ids['lr-small']}" in page.url
-    # A shared link opens with the same baseline.
-    page.reload()
-    table.locator(f'tr[data-run-id="{runs.ids["lr-large"]}"] [data-delta]').first.wait_for(
-        timeout=UI_TIMEOUT_MS
-    )
-    page.get_by_role("button", name="Unpin lr-small as the baseline").click()
-    table.locator("[data-delta]").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
-
-
-def test_hovering_a_line_highlights_its_run_and_clicking_opens_it(
-    page: Page, runs: Imported
-) -> None:
-    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
-    figure = chart(page, "train/lr")
-    figure.wait_for(timeout=UI_TIMEOUT_MS)
-    large_row = page.locator(f'tr[data-run-id="{runs.ids["lr-large"]}"]')
-    # Hovering a run's legend entry highlights the line and the run's table row.
+    # Hovering a table row highlights that run's line in every chart (its legend entry too).
     legend = page.get_by_role("list", name="train/lr legend")
+    row(page, runs, "lr-small").hover()
+    legend.locator(".font-semibold", has_text="lr-small").wait_for(timeout=UI_TIMEOUT_MS)
+    # Hovering a line's legend entry highlights the run's table row.
     legend.get_by_role("button", name=re.compile("lr-large")).hover()
     page.wait_for_function(
-        "row => row.classList.contains('bg-accent')", arg=large_row.element_handle()
+        "row => row.classList.contains('bg-accent')",
+        arg=row(page, runs, "lr-large").element_handle(),
     )
-    # Over the plot: sweep down the middle until a line is close enough to take the focus.
-    plot = figure.locator(".u-over")
-    box = plot.bounding_box()
+    # Over the plot: sweep down the middle until a line is close enough to take the focus;
+    # its run's row lights up, and a click opens the run.
+    box = chart(page, "train/lr").locator(".u-over").bounding_box()
     assert box is not None
     hovered = None
     for y in range(2, int(box["height"]), 4):
@@ -217,6 +166,54 @@ def test_hovering_a_line_highlights_its_run_and_clicking_opens_it(
     page.mouse.down()
     page.mouse.up()
     page.wait_for_url(re.compile(rf"/run/?\?id={hovered}$"), timeout=UI_TIMEOUT_MS)
+
+
+def test_best_values_deltas_to_a_pinned_baseline_and_the_config_diff(
+    page: Page, runs: Imported, trained: dict[str, Path]
+) -> None:
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    table = page.get_by_role("table", name="Metrics of the compared runs")
+    # The best val/loss (lower is better) is highlighted, on the run that reached it.
+    losses = {name: min(metric_values(folder, "val", "loss")) for name, folder in trained.items()}
+    lower = min(losses, key=losses.__getitem__)
+    best = table.locator('td[data-metric="val/loss"][data-stat="best"][data-best]')
+    best.wait_for(timeout=UI_TIMEOUT_MS)
+    assert best.count() == 1 and "(best)" in best.inner_text()
+    assert row(page, runs, lower).locator('td[data-metric="val/loss"][data-best]').count() >= 1
+    # The key hyper-parameters: lr differs between the runs.
+    assert "0.001" in row(page, runs, "lr-small").inner_text()
+    assert "0.01" in row(page, runs, "lr-large").inner_text()
+
+    # Pinning a baseline: the other run's cells show signed differences to it.
+    assert table.locator("[data-delta]").count() == 0
+    page.get_by_role("button", name="Pin lr-small as the baseline").click()
+    other = row(page, runs, "lr-large")
+    other.locator("[data-delta]").first.wait_for(timeout=UI_TIMEOUT_MS)
+    assert row(page, runs, "lr-small").locator("[data-delta]").count() == 0
+    assert re.search(r"^[+±-][0-9.e+-]+", other.locator("[data-delta]").first.inner_text())
+    assert f"baseline={runs.ids['lr-small']}" in page.url
+    # The charts can show each run minus the baseline.
+    page.get_by_label("Difference to baseline").click()
+    chart(page, "val/loss − lr-small").wait_for(timeout=UI_TIMEOUT_MS)
+    assert "delta=1" in page.url
+    # A shared link opens with the same baseline and view.
+    page.reload()
+    other.locator("[data-delta]").first.wait_for(timeout=UI_TIMEOUT_MS)
+    chart(page, "val/loss − lr-small").wait_for(timeout=UI_TIMEOUT_MS)
+
+    # The config diff: only the fields that differ (lr), all of them on demand.
+    diff = page.get_by_role("table", name="Config fields of the compared runs")
+    lr = diff.locator('tr[data-config-key="lr"]')
+    assert lr.get_attribute("data-differs") == "true"
+    assert re.search(r"0\.001\s+0\.01", lr.inner_text())
+    assert diff.locator('tr[data-config-key="batch_size"]').count() == 0
+    page.get_by_label("Show all fields").click()
+    diff.locator('tr[data-config-key="batch_size"]').wait_for(timeout=UI_TIMEOUT_MS)
+    assert "config=all" in page.url
+
+    page.get_by_role("button", name="Unpin lr-small as the baseline").click()
+    table.locator("[data-delta]").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+    assert "baseline=" not in page.url and "delta=" not in page.url
 
 
 def test_chart_options_live_in_the_url(page: Page, runs: Imported) -> None:
@@ -261,3 +258,35 @@ def test_pick_runs_from_the_empty_page_and_remove_them(page: Page, runs: Importe
     # The pick is remembered: a bare /compare/ opens it again.
     page.goto(f"{runs.url}/compare/")
     page.wait_for_function(f"() => location.search.includes('runs={runs.ids['lr-small']}')")
+
+
+AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_the_page_is_accessible_in_light_and_dark(page: Page, runs: Imported) -> None:
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed in web_ui/node_modules ({AXE}): run `make ui`")
+    url = runs.compare_url("lr-small", "lr-large", extra=f"&baseline={runs.ids['lr-small']}")
+    open_comparison(page, url)
+    chart(page, "val/loss").wait_for(timeout=UI_TIMEOUT_MS)
+    page.locator("[data-delta]").first.wait_for(timeout=UI_TIMEOUT_MS)
+    assert serious_accessibility_problems(page) == []
+    page.evaluate("document.documentElement.classList.add('dark')")
+    assert serious_accessibility_problems(page) == []
+    # The empty page too.
+    page.goto(f"{runs.url}/compare/")
+    page.get_by_role("button", name="Remove lr-small from the comparison").click()
+    page.get_by_role("button", name="Remove lr-large from the comparison").click()
+    page.get_by_text("Pick runs to compare").wait_for(timeout=UI_TIMEOUT_MS)
+    assert serious_accessibility_problems(page) == []

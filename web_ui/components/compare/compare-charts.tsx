@@ -15,23 +15,36 @@ export function chartXMode(by: XAxis): XMode {
 }
 
 export function chartSettings(view: CompareView, by: XAxis): ChartSettings {
-  return { xMode: chartXMode(by), logY: view.logY, smoothing: view.smoothing, clipOutliers: view.clipOutliers };
+  // Differences go below zero, which a log scale cannot show.
+  const logY = view.logY && !view.delta;
+  return { xMode: chartXMode(by), logY, smoothing: view.smoothing, clipOutliers: view.clipOutliers };
 }
 
 /** A run's line: only the rows where it has a value (the rows are the union of every run's
- *  steps, so a run evaluated at other steps than its neighbours has nulls in between). */
-function lineOf(chart: MetricChart, run: PickedRun): ChartSeries | null {
+ *  steps, so a run evaluated at other steps than its neighbours has nulls in between). With a
+ *  baseline to subtract, only the rows where both have a value, as the difference. */
+function lineOf(chart: MetricChart, run: PickedRun, minus: (number | null)[] | null): ChartSeries | null {
   const column = chart.series.find((s) => s.runId === run.id);
   if (!column) return null;
   const x: number[] = [];
   const y: number[] = [];
   column.values.forEach((v, i) => {
-    if (v != null) {
+    const base = minus ? minus[i] : 0;
+    if (v != null && base != null) {
       x.push(chart.x[i]!);
-      y.push(v);
+      y.push(v - base);
     }
   });
   return { id: String(run.id), label: run.detail?.name ?? `run ${run.id}`, color: run.color, points: { x, y } };
+}
+
+function linesOf(chart: MetricChart, runs: PickedRun[], view: CompareView): ChartSeries[] {
+  const baseline = view.delta ? chart.series.find((s) => s.runId === view.baseline) : undefined;
+  return runs.flatMap((run) => {
+    const line = lineOf(chart, run, baseline?.values ?? null);
+    if (!line) return [];
+    return [{ ...line, dashed: baseline != null && run.id === view.baseline }];
+  });
 }
 
 function ChartCard({
@@ -48,16 +61,19 @@ function ChartCard({
   onHover: (runId: number | null) => void;
 }) {
   const router = useRouter();
-  const series = runs.flatMap((run) => lineOf(chart, run) ?? []);
+  const series = linesOf(chart, runs, view);
   const fallback = view.x === "epoch" && chart.by === "step";
+  const baselineName = runs.find((r) => r.id === view.baseline)?.detail?.name;
+  const title = view.delta && baselineName ? `${chart.metric} − ${baselineName}` : chart.metric;
   return (
     <Card className="flex min-w-0 flex-col gap-2 p-4" data-metric={chart.metric}>
       <div className="flex flex-wrap items-baseline justify-between gap-x-3">
-        <h3 className="font-mono text-sm font-semibold">{chart.metric}</h3>
+        <h3 className="font-mono text-sm font-semibold">{title}</h3>
         <p className="text-xs text-muted-foreground">
           {chart.direction === "min" ? "lower is better" : chart.direction === "max" ? "higher is better" : ""}
           {fallback && " · logged per step: shown by step"}
           {chart.downsampled && " · thinned to 1,000 rows"}
+          {view.delta && " · difference to the baseline (where both have a point)"}
         </p>
       </div>
       {chart.error ? (
@@ -66,7 +82,7 @@ function ChartCard({
         <Skeleton className="h-[220px] w-full" />
       ) : (
         <LineChart
-          title={chart.metric}
+          title={title}
           series={series}
           settings={chartSettings(view, chart.by)}
           syncKey={`compare-${chart.by}`}

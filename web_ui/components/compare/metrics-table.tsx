@@ -174,7 +174,7 @@ export function MetricsTable({
                 data-run-id={run.id}
                 onMouseEnter={() => onHover(run.id)}
                 onMouseLeave={() => onHover(null)}
-                className={cn("transition-colors", hovered === run.id && "bg-accent", isBaseline && "bg-muted/50")}
+                className={cn("transition-colors", hovered === run.id && "bg-accent")}
               >
                 <th scope="row" className="px-3 py-2 text-left font-medium">
                   <span className="flex items-center gap-2">
@@ -182,6 +182,9 @@ export function MetricsTable({
                     <Link href={`/run/?id=${run.id}`} className="max-w-48 truncate hover:underline">
                       {name}
                     </Link>
+                    {isBaseline && (
+                      <span className="rounded border px-1 text-xs font-normal text-muted-foreground">baseline</span>
+                    )}
                   </span>
                 </th>
                 <td className="px-3 py-2">{run.detail && <RunStateBadge state={run.detail.state} />}</td>

@@ -27,6 +27,8 @@ export interface CompareView {
   smoothing: number;
   clipOutliers: boolean;
   baseline: number | null;
+  /** charts show each run minus the baseline (only with a baseline) */
+  delta: boolean;
   allConfig: boolean;
 }
 
@@ -53,11 +55,12 @@ function parse(params: URLSearchParams): CompareView {
     smoothing: Number.isFinite(smoothing) ? Math.min(0.99, Math.max(0, smoothing)) : 0,
     clipOutliers: params.get("clip") === "1",
     baseline: runs.includes(baseline) ? baseline : null,
+    delta: runs.includes(baseline) && params.get("delta") === "1",
     allConfig: params.get("config") === "all",
   };
 }
 
-type Change = Partial<Record<"runs" | "metrics" | "x" | "logy" | "smooth" | "clip" | "baseline" | "config", string | null>>;
+type Change = Partial<Record<"runs" | "metrics" | "x" | "logy" | "smooth" | "clip" | "baseline" | "delta" | "config", string | null>>;
 
 /** The comparison's view state from the URL, and one setter that changes several parameters in
  *  one history entry (replaceState: tweaking options does not flood the back button). */

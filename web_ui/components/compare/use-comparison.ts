@@ -3,7 +3,7 @@
 import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { keys } from "@/lib/queries";
-import { runColor } from "@/lib/runs";
+import { isFinished, runColor } from "@/lib/runs";
 import { defaultMetrics, guessDirection, isPerEpochMetric, type Direction } from "./metric-math";
 import type { CompareView, XAxis } from "./use-compare-view";
 
@@ -35,9 +35,12 @@ export interface MetricChart {
 
 /** Points per chart line: enough for a crisp line at any chart width. */
 const MAX_ROWS = 1000;
+/** While a compared run is unfinished its curves and table are refreshed this often (ms). */
+const LIVE_REFRESH_MS = 10_000;
 
-function compareQuery(ids: number[], metrics: string[], by: By) {
+function compareQuery(ids: number[], metrics: string[], by: By, live: boolean) {
   return {
+    refetchInterval: live ? LIVE_REFRESH_MS : (false as const),
     queryKey: ["compare", ids, metrics, by] as const,
     queryFn: () =>
       unwrap(
@@ -64,6 +67,8 @@ export function useComparison(view: CompareView) {
       queryKey: keys.run(id),
       queryFn: () => unwrap(api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
       retry: false,
+      refetchInterval: (query: { state: { data?: RunDetail } }) =>
+        query.state.data && !isFinished(query.state.data.state) ? LIVE_REFRESH_MS : false,
     })),
   });
   const runs: PickedRun[] = view.runs.map((id, i) => ({
@@ -76,11 +81,13 @@ export function useComparison(view: CompareView) {
   // Compare only the runs that could be read: one deleted run must not blank the page.
   // (Plain values, not memos: query keys are compared by value, and these are tiny.)
   const readable = runs.filter((r) => r.detail).map((r) => r.id);
+  const live = runs.some((r) => r.detail && !isFinished(r.detail.state));
 
   const names = useQueries({
     queries: readable.map((id) => ({
       queryKey: ["run-metrics", id] as const,
       queryFn: () => unwrap(api.GET("/runs/{run_id}/metrics", { params: { path: { run_id: id } } })),
+      refetchInterval: live ? LIVE_REFRESH_MS : (false as const),
     })),
   });
   const logged =
@@ -93,11 +100,11 @@ export function useComparison(view: CompareView) {
   const enough = readable.length >= 2;
   // The table and config diff: per-epoch values are exact (a run has few epochs, no thinning).
   const tableMetrics = [...new Set([...monitored, ...metrics])].filter(isPerEpochMetric);
-  const table = useQuery({ ...compareQuery(readable, tableMetrics, "epoch"), enabled: enough });
+  const table = useQuery({ ...compareQuery(readable, tableMetrics, "epoch", live), enabled: enough });
 
   const perMetric = useQueries({
     queries: metrics.map((metric) => ({
-      ...compareQuery(readable, [metric], axisFor(metric, view.x)),
+      ...compareQuery(readable, [metric], axisFor(metric, view.x), live),
       enabled: enough,
     })),
   });

@@ -14,6 +14,8 @@ import { MAX_RUNS, NO_METRICS, useCompareView } from "@/components/compare/use-c
 import { useComparison } from "@/components/compare/use-comparison";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Button } from "@/components/ui/button";
+import { Label } from "@/components/ui/label";
+import { Switch } from "@/components/ui/switch";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { useUi } from "@/lib/store/ui";
 
@@ -41,7 +43,7 @@ function Compare() {
 
   const setRuns = (runs: number[]) => {
     const baselineGone = view.baseline != null && !runs.includes(view.baseline);
-    update({ runs: runs.join(",") || null, ...(baselineGone ? { baseline: null } : {}) });
+    update({ runs: runs.join(",") || null, ...(baselineGone ? { baseline: null, delta: null } : {}) });
   };
   const toggle = (id: number) =>
     setRuns(view.runs.includes(id) ? view.runs.filter((r) => r !== id) : [...view.runs, id].slice(0, MAX_RUNS));
@@ -141,6 +143,16 @@ function Compare() {
                     onChange={setChart}
                     xModes={["step", "epoch", "relative"]}
                   />
+                  {view.baseline != null && (
+                    <div className="flex items-center gap-2 text-sm">
+                      <Switch
+                        id="compare-delta"
+                        checked={view.delta}
+                        onCheckedChange={(on) => update({ delta: on ? "1" : null })}
+                      />
+                      <Label htmlFor="compare-delta">Difference to baseline</Label>
+                    </div>
+                  )}
                 </div>
                 {data.metrics.length === 0 ? (
                   <p className="text-sm text-muted-foreground">No metric chosen: pick some under Metrics.</p>
@@ -179,7 +191,7 @@ function Compare() {
                         baseline={view.baseline}
                         hovered={hovered}
                         onHover={setHovered}
-                        onPin={(id) => update({ baseline: id == null ? null : String(id) })}
+                        onPin={(id) => update({ baseline: id == null ? null : String(id), ...(id == null ? { delta: null } : {}) })}
                       />
                     </section>
                     <ConfigDiff
