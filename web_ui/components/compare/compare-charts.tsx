@@ -65,16 +65,17 @@ function ChartCard({
   const fallback = view.x === "epoch" && chart.by === "step";
   const baselineName = runs.find((r) => r.id === view.baseline)?.detail?.name;
   const title = view.delta && baselineName ? `${chart.metric} − ${baselineName}` : chart.metric;
+  const notes = [
+    chart.direction === "min" ? "lower is better" : chart.direction === "max" ? "higher is better" : "",
+    fallback ? "logged per step: shown by step" : "",
+    chart.downsampled ? "thinned to 1,000 rows" : "",
+    view.delta ? "difference to the baseline (where both have a point)" : "",
+  ].filter(Boolean);
   return (
     <Card className="flex min-w-0 flex-col gap-2 p-4" data-metric={chart.metric}>
       <div className="flex flex-wrap items-baseline justify-between gap-x-3">
         <h3 className="font-mono text-sm font-semibold">{title}</h3>
-        <p className="text-xs text-muted-foreground">
-          {chart.direction === "min" ? "lower is better" : chart.direction === "max" ? "higher is better" : ""}
-          {fallback && " · logged per step: shown by step"}
-          {chart.downsampled && " · thinned to 1,000 rows"}
-          {view.delta && " · difference to the baseline (where both have a point)"}
-        </p>
+        <p className="text-xs text-muted-foreground">{notes.join(" · ")}</p>
       </div>
       {chart.error ? (
         <ErrorState error={chart.error} />

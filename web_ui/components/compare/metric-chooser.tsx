@@ -12,6 +12,9 @@ import {
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
 
+/** The splits people look at first come first; any other group follows, by name. */
+const GROUP_ORDER = ["val", "train", "test", "system"];
+
 /** "val/acc@1" -> "val": groups the menu by split (train, val, test, system). */
 function groupOf(name: string): string {
   const slash = name.indexOf("/");
@@ -35,8 +38,9 @@ export function MetricChooser({
   onReset: () => void;
 }) {
   const names = [...new Set([...(available ?? []), ...chosen])].sort();
-  const groups = new Map<string, string[]>();
+  const groups = new Map<string, string[]>(GROUP_ORDER.map((g) => [g, []]));
   for (const name of names) groups.set(groupOf(name), [...(groups.get(groupOf(name)) ?? []), name]);
+  for (const [group, members] of groups) if (members.length === 0) groups.delete(group);
   const toggle = (name: string) =>
     onChange(chosen.includes(name) ? chosen.filter((m) => m !== name) : [...chosen, name]);
   return (

@@ -27,19 +27,20 @@ function Compare() {
   const [hovered, setHovered] = useState<number | null>(null);
   const data = useComparison(view);
 
-  // The URL is the source of truth; a bare /compare/ starts from the runs picked elsewhere
-  // (the runs table's selection, the palette), and what is compared here is the new pick.
-  const seeded = useRef(false);
+  // The URL is the source of truth, kept in step with the pick the rest of the app adds to
+  // (the runs table's selection, the palette): a bare /compare/ opens that pick, a change made
+  // elsewhere while this page is open shows here, and a change made here is the new pick.
+  const synced = useRef<{ url: string; pick: string } | null>(null);
+  const urlRuns = view.runs.join(",");
+  const pickRuns = picked.join(",");
   useEffect(() => {
-    if (!seeded.current) {
-      seeded.current = true;
-      if (view.runs.length === 0 && picked.length > 0) {
-        update({ runs: picked.slice(0, MAX_RUNS).join(",") });
-        return;
-      }
-    }
-    if (view.runs.join(",") !== picked.join(",")) setPicked(view.runs);
-  }, [view.runs, picked, setPicked, update]);
+    const last = synced.current;
+    synced.current = { url: urlRuns, pick: pickRuns };
+    if (urlRuns === pickRuns) return;
+    const fromPick = last === null ? urlRuns === "" : last.pick !== pickRuns && last.url === urlRuns;
+    if (fromPick) update({ runs: picked.slice(0, MAX_RUNS).join(",") || null });
+    else setPicked(view.runs);
+  }, [urlRuns, pickRuns, picked, view.runs, setPicked, update]);
 
   const setRuns = (runs: number[]) => {
     const baselineGone = view.baseline != null && !runs.includes(view.baseline);
