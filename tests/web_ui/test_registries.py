@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def _api(url: str) -> httpx.Client:
@@ -342,6 +343,10 @@ def test_a_token_secret_is_shown_once_and_revoking_it_stops_it(
     assert "only time it is shown" in dialog.inner_text()
     secret = dialog.get_by_role("textbox", name="Secret").input_value()
     assert len(secret) > 20
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui_url)
+    dialog.get_by_role("button", name="Copy", exact=True).click()
+    dialog.get_by_role("button", name="Copied", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.evaluate("navigator.clipboard.readText()") == secret
     assert (
         httpx.get(
             f"{ui_url}{API}/auth/me", headers={"Authorization": f"Bearer {secret}"}
@@ -402,3 +407,63 @@ def test_admins_manage_users_and_others_are_told_it_is_for_admins(
     page.goto(f"{ui_url}/admin/")
     page.get_by_text("Managing users is for admins").wait_for(timeout=UI_TIMEOUT_MS)
     assert page.get_by_role("list", name="Users").count() == 0
+
+
+# ---- accessibility -------------------------------------------------------------------------------
+
+
+def _serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if page.evaluate("typeof window.axe") == "undefined":
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .filter(v => v.impact === "serious" || v.impact === "critical")
+            .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)"""
+    )
+    return list(found)
+
+
+def test_the_registry_pages_have_no_serious_accessibility_violations(
+    logged_in: Callable[[], Page],
+    ui_url: str,
+    ui_settings: Settings,
+    digits_root: Path,
+    models_dir: Path,
+    tiny_model: Callable[[str], Path],
+) -> None:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make ui-check installs it with npm ci)")
+    copy_digits(digits_root, ui_settings.datasets_root / "digits", classes=3, per_class=4)
+    shutil.copytree(tiny_model("resnet"), models_dir / "tiny-resnet")
+    with _api(ui_url) as api:
+        dataset = api.post("/datasets", json={"name": "digits", "path": "digits"}).json()
+        project = api.post("/projects", json={"name": "a11y"}).json()
+        url = f"/projects/{project['id']}/models"
+        api.post(url, json={"name": "tiny", "source": "tiny-resnet", "kind": "local"})
+        api.post(
+            url,
+            json={"name": "vit", "source": "google/vit-base-patch16-224", "access_token": "hf_x1"},
+        )
+        api.post("/tokens", json={"name": "ci"})
+    page = logged_in()
+    pages = {
+        "/datasets/": "Folders in DATASETS_DIR",
+        f"/dataset/?id={dataset['id']}": "Images per class",
+        f"/project/models/?id={project['id']}": "token set",
+        "/agents/": "No agent has registered yet",
+        "/admin/": "Your API tokens",
+    }
+    problems = []
+    for theme in ("Light", "Dark"):
+        # The theme menu, as a person picks it; the choice is kept for the following pages.
+        page.get_by_role("button", name="Theme:").click()
+        page.get_by_role("menuitem", name=theme).click()
+        for path, ready in pages.items():
+            page.goto(f"{ui_url}{path}")
+            page.get_by_text(ready).first.wait_for(timeout=UI_TIMEOUT_MS)
+            page.wait_for_load_state("networkidle")
+            dark = "dark" in (page.locator("html").get_attribute("class") or "")
+            assert dark == (theme == "Dark")
+            problems += [f"{theme} {path} {v}" for v in _serious_violations(page)]
+    assert not problems, "\n".join(problems)

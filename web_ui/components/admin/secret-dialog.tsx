@@ -66,7 +66,6 @@ export function SecretDialog({
             />
             <Button
               variant="outline"
-              aria-label="Copy secret"
               onClick={async () => {
                 if (await copyText(secret, field.current)) {
                   setCopied(true);

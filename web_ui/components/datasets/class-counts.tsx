@@ -1,7 +1,14 @@
+"use client";
+
+import { useState } from "react";
+import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import type { Schemas } from "@/lib/api/client";
 
 type Analysis = Schemas["DatasetAnalysis"];
+
+/** classes drawn per split before "Show all" (a 1,000-class dataset stays readable) */
+const FIRST_CLASSES = 25;
 
 /** Images per class of one split as a table of horizontal bars: the class and its count are
  *  text (read by screen readers and kept in copy-paste), the bar is decoration. Bars share the
@@ -10,6 +17,8 @@ function SplitCounts({ split, classes, counts }: { split: string; classes: strin
   const total = classes.reduce((sum, c) => sum + (counts[c] ?? 0), 0);
   const largest = Math.max(1, ...classes.map((c) => counts[c] ?? 0));
   const smallest = Math.min(...classes.map((c) => counts[c] ?? 0));
+  const [all, setAll] = useState(classes.length <= FIRST_CLASSES);
+  const shown = all ? classes : classes.slice(0, FIRST_CLASSES);
   return (
     <Card>
       <CardHeader>
@@ -30,7 +39,7 @@ function SplitCounts({ split, classes, counts }: { split: string; classes: strin
             </tr>
           </thead>
           <tbody>
-            {classes.map((name) => {
+            {shown.map((name) => {
               const count = counts[name] ?? 0;
               return (
                 <tr key={name}>
@@ -51,6 +60,11 @@ function SplitCounts({ split, classes, counts }: { split: string; classes: strin
             })}
           </tbody>
         </table>
+        {!all && (
+          <Button variant="link" size="sm" className="px-0" onClick={() => setAll(true)}>
+            Show all {classes.length.toLocaleString()} classes
+          </Button>
+        )}
       </CardContent>
     </Card>
   );

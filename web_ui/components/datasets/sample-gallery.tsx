@@ -7,7 +7,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
 import { Skeleton } from "@/components/ui/skeleton";
 import { ErrorState } from "@/components/ui/states";
-import { Tabs, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { Thumbnail } from "./thumbnail";
 
@@ -94,15 +94,14 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
   const [split, setSplit] = useState<Split>(splits[0] ?? "train");
   const [shown, setShown] = useState(CLASSES_PAGE);
   const [open, setOpen] = useState<Sample | null>(null);
-  const counts = analysis.counts[split] ?? {};
   return (
     <Card>
-      <CardHeader className="flex-row flex-wrap items-center justify-between gap-3">
-        <div>
-          <CardTitle>Samples</CardTitle>
-          <CardDescription>The first images of each class, by file name.</CardDescription>
-        </div>
-        <Tabs value={split} onValueChange={(v) => setSplit(v as Split)}>
+      <Tabs value={split} onValueChange={(v) => setSplit(v as Split)}>
+        <CardHeader className="flex-row flex-wrap items-center justify-between gap-3">
+          <div>
+            <CardTitle>Samples</CardTitle>
+            <CardDescription>The first images of each class, by file name.</CardDescription>
+          </div>
           <TabsList aria-label="Split">
             {splits.map((s) => (
               <TabsTrigger key={s} value={s}>
@@ -110,27 +109,31 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
               </TabsTrigger>
             ))}
           </TabsList>
-        </Tabs>
-      </CardHeader>
-      <CardContent className="flex flex-col gap-4">
-        <ul className="flex flex-col gap-4">
-          {analysis.classes.slice(0, shown).map((cls) => (
-            <ClassSamples
-              key={`${split}/${cls}`}
-              datasetId={datasetId}
-              split={split}
-              className={cls}
-              count={counts[cls] ?? 0}
-              onOpen={setOpen}
-            />
-          ))}
-        </ul>
-        {analysis.classes.length > shown && (
-          <Button variant="outline" className="self-start" onClick={() => setShown((n) => n + CLASSES_PAGE)}>
-            Show more classes ({analysis.classes.length - shown} more)
-          </Button>
-        )}
-      </CardContent>
+        </CardHeader>
+        {splits.map((s) => (
+          <TabsContent key={s} value={s}>
+            <CardContent className="flex flex-col gap-4">
+              <ul className="flex flex-col gap-4">
+                {analysis.classes.slice(0, shown).map((cls) => (
+                  <ClassSamples
+                    key={`${s}/${cls}`}
+                    datasetId={datasetId}
+                    split={s}
+                    className={cls}
+                    count={analysis.counts[s]?.[cls] ?? 0}
+                    onOpen={setOpen}
+                  />
+                ))}
+              </ul>
+              {analysis.classes.length > shown && (
+                <Button variant="outline" className="self-start" onClick={() => setShown((n) => n + CLASSES_PAGE)}>
+                  Show more classes ({analysis.classes.length - shown} more)
+                </Button>
+              )}
+            </CardContent>
+          </TabsContent>
+        ))}
+      </Tabs>
       <Dialog open={open != null} onOpenChange={(o) => !o && setOpen(null)}>
         {open && (
           <DialogContent className="max-w-xl">
