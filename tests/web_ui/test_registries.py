@@ -233,7 +233,7 @@ def test_a_real_agent_shows_online_and_is_drained_and_undrained(
     assert card.get_by_text("No GPU: runs train on the CPU.").is_visible()
     assert "last heartbeat" in card.inner_text()
 
-    card.get_by_role("button", name="Drain").click()
+    card.get_by_role("button", name="Drain", exact=True).click()
     dialog = page.get_by_role("alertdialog")
     assert "no run right now" in dialog.inner_text()
     dialog.get_by_role("button", name="Drain agent").click()
@@ -241,8 +241,8 @@ def test_a_real_agent_shows_online_and_is_drained_and_undrained(
     # The agent itself sees the flag on its next heartbeat.
     _wait("the agent to log its drain", lambda: "drained by an operator" in agent.read_text())
 
-    card.get_by_role("button", name="Undrain").click()
-    card.get_by_role("button", name="Drain").wait_for(timeout=UI_TIMEOUT_MS)
+    card.get_by_role("button", name="Undrain", exact=True).click()
+    card.get_by_role("button", name="Drain", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
     assert card.get_by_text("drained", exact=True).count() == 0
     _wait("the agent to log its undrain", lambda: "un-drained by an operator" in agent.read_text())
 
