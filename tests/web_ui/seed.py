@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from tests.dashboard.conftest import AUTH
+from visionyard import runqueue
 from visionyard.db.engine import make_engine, make_session_factory
 from visionyard.db.models import Agent, Run, RunMetricSummary, RunState, RunTag
 from visionyard.settings import Settings
@@ -117,5 +118,17 @@ def seed_runs(settings: Settings, project_id: int, runs: list[SeedRun]) -> list[
             if summaries:
                 session.execute(insert(RunMetricSummary), summaries)
             return [row.id for row in rows]
+    finally:
+        engine.dispose()
+
+
+def write_events(settings: Settings, run_id: int, events: list[dict[str, Any]]) -> None:
+    """What a seeded running run's trainer would report (its agent relays it): the real
+    queue function, so the run's topic and its progress change as they would in training."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            agent_id = session.scalar(select(Run.agent_id).where(Run.id == run_id))
+        runqueue.write_events(engine, run_id, 1, events, agent_id=agent_id)
     finally:
         engine.dispose()

@@ -12,10 +12,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
+from tests.dashboard.conftest import AUTH
 from tests.web_ui.conftest import UI_TIMEOUT_MS
-from tests.web_ui.seed import SeedRun, make_project, seed_runs
+from tests.web_ui.seed import SeedRun, make_project, seed_runs, write_events
 from visionyard.db.models import RunState
 from visionyard.settings import Settings
 
@@ -110,6 +112,37 @@ def test_state_chips_filter_and_a_metric_sorts(
     wait_names(page, ["resnet-a", "resnet-c", "resnet-b"])
 
 
+def test_the_table_follows_state_changes_and_progress_live(
+    logged_in: Callable[[], Page], ui_url: str, ui_settings: Settings
+) -> None:
+    page = logged_in()
+    project_id = make_project(ui_url, "live")
+    waiting, training = seed_runs(
+        ui_settings, project_id, [SeedRun("waiting"), SeedRun("training", RunState.running)]
+    )
+    open_project(page, ui_url, project_id)
+    wait_names(page, ["training", "waiting"])
+
+    # another user cancels the queued run: its row and the counts change without a reload
+    httpx.post(f"{ui_url}/api/v1/runs/{waiting}/cancel", headers=AUTH).raise_for_status()
+    page.locator(f"tr[data-run-id='{waiting}'] [data-state=canceled]").wait_for(
+        timeout=UI_TIMEOUT_MS
+    )
+    chip(page, "canceled").filter(has_text="1").wait_for(timeout=UI_TIMEOUT_MS)
+
+    # the trainer reports progress: the bar and the time left follow
+    progress = {"type": "progress", "seq": 1, "epoch": 5, "epochs": 10, "step": 50,
+                "total_steps": 100, "eta_s": 120.0}  # fmt: skip
+    write_events(ui_settings, training, [progress])
+    row = page.locator(f"tr[data-run-id='{training}']")
+    row.get_by_text("50%").wait_for(timeout=UI_TIMEOUT_MS)
+    assert "2 min 00 s left" in row.inner_text()
+    assert (
+        page.get_by_role("progressbar", name="Progress of training").get_attribute("aria-valuenow")
+        == "50"
+    )
+
+
 def test_filter_expressions_and_the_apis_message_for_a_wrong_one(
     logged_in: Callable[[], Page], ui_url: str, project: int
 ) -> None:
@@ -179,7 +212,7 @@ def test_selected_runs_move_into_a_new_group(
     # the group column says it, and the group filter shows just those two
     row = page.locator("tbody tr", has_text="resnet-a")
     row.get_by_text("lr-sweep").wait_for(timeout=UI_TIMEOUT_MS)
-    page.get_by_role("button", name="Group: all runs").click()
+    page.get_by_role("button", name="Group: all").click()
     page.get_by_role("menuitem", name="lr-sweep").click()
     wait_names(page, ["resnet-b", "resnet-a"])
     assert re.search(r"group=\d+", page.url)
@@ -214,7 +247,7 @@ def test_columns_are_kept_across_reloads_and_in_the_url(
     page.get_by_role("columnheader", name=re.compile("batch_size")).wait_for(
         state="detached", timeout=UI_TIMEOUT_MS
     )
-    assert page.get_by_role("columnheader", name="Sort by lr (config)").count() == 1
+    assert page.get_by_role("columnheader", name="Sort by lr config").count() == 1
 
 
 def test_csv_export_holds_every_run_of_the_view(

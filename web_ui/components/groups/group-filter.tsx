@@ -38,8 +38,8 @@ export function GroupFilter({
     <>
       <DropdownMenu>
         <DropdownMenuTrigger asChild>
-          <Button variant="outline" aria-label={`Group: ${current?.name ?? "all runs"}`}>
-            <FolderTree /> {current ? current.name : "All groups"}
+          <Button variant="outline" className="max-w-64">
+            <FolderTree /> <span className="truncate">Group: {current ? current.name : "all"}</span>
           </Button>
         </DropdownMenuTrigger>
         <DropdownMenuContent align="start" className="w-64">

@@ -45,6 +45,7 @@ function SortHeader({ column, sort, onSort }: { column: RunColumn; sort: SortSta
   const label = (
     <span className="flex min-w-0 flex-col leading-tight">
       <span className="truncate" title={column.label}>
+        {column.sortKey && <span className="sr-only">Sort by </span>}
         {column.label}
       </span>
       {column.detail && <span className="truncate text-[11px] font-normal text-muted-foreground">{column.detail}</span>}
@@ -59,7 +60,6 @@ function SortHeader({ column, sort, onSort }: { column: RunColumn; sort: SortSta
         "flex w-full min-w-0 items-center gap-1 rounded-sm text-left hover:text-foreground focus-visible:outline-2 focus-visible:outline-ring",
         column.numeric && "flex-row-reverse text-right",
       )}
-      aria-label={`Sort by ${column.label}${column.detail ? ` (${column.detail})` : ""}`}
     >
       {label}
       <Icon className={cn("size-3.5 shrink-0", active ? "text-foreground" : "text-muted-foreground/60")} aria-hidden />
@@ -218,10 +218,19 @@ function RunRow({
       aria-rowindex={row.index + 2}
       aria-selected={selected}
       data-run-id={run.id}
-      className={cn("group", selected ? "bg-primary/8" : "hover:bg-muted/50")}
+      className="group"
       style={{ height: ROW_HEIGHT }}
     >
-      <td className="border-b px-3">
+      {/* Hover and selection show as a bar at the row's start, not as a tint: any tint takes
+          the state badges below their contrast. */}
+      <td
+        className={cn(
+          "border-b px-3",
+          selected
+            ? "shadow-[inset_4px_0_0_var(--color-primary)]"
+            : "group-hover:shadow-[inset_4px_0_0_var(--color-border)]",
+        )}
+      >
         <Checkbox
           aria-label={`Select ${run.name}`}
           checked={selected}
