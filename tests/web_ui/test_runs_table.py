@@ -195,6 +195,17 @@ def test_shift_click_selects_a_range_and_bulk_cancel(
     assert "4" in chip(page, "canceled").inner_text()
     assert "1" in chip(page, "queued").inner_text()
 
+    # all runs of the view, then delete: the queued one is skipped (cancel it first)
+    page.get_by_label("Clear the selection").click()
+    page.get_by_label("Select all 5 runs").click()
+    toolbar.get_by_text("5 runs selected").wait_for(timeout=UI_TIMEOUT_MS)
+    toolbar.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("alertdialog")
+    assert "1 of the selected are skipped" in dialog.inner_text()
+    dialog.get_by_role("button", name="Delete 4 runs").click()
+    wait_names(page, ["q1"])
+    assert "1" in chip(page, "all").inner_text()
+
 
 def test_selected_runs_move_into_a_new_group(
     logged_in: Callable[[], Page], ui_url: str, project: int
@@ -291,3 +302,11 @@ def test_two_thousand_runs_render_virtualized_and_scroll(
     assert page.get_by_role("link", name="run-1999").count() == 0
     scroller.evaluate("el => el.scrollTo({ top: el.scrollHeight / 2 })")
     page.get_by_role("link", name="run-1000").wait_for(timeout=UI_TIMEOUT_MS)
+
+    # where the view was scrolled to is in the URL: a reload (or a shared link) opens there
+    page.wait_for_url(re.compile(r"[?&]row=\d+"), timeout=UI_TIMEOUT_MS)
+    row = int(re.search(r"[?&]row=(\d+)", page.url)[1])  # type: ignore[index]
+    assert 900 < row < 1100
+    page.reload()
+    page.get_by_role("link", name=f"run-{1999 - row:04d}").wait_for(timeout=UI_TIMEOUT_MS)
+    assert page.get_by_role("link", name="run-1999").count() == 0

@@ -36,6 +36,9 @@ interface RunsTableProps {
   onSelectAll: () => void;
   /** changes when the view does: scroll back to the top */
   viewKey: string;
+  /** the row to open at (from the URL), and where the top row is reported once scrolling rests */
+  initialRow: number | null;
+  onTopRow: (index: number) => void;
   dimmed?: boolean;
 }
 
@@ -82,6 +85,8 @@ export function RunsTable({
   allSelected,
   onSelectAll,
   viewKey,
+  initialRow,
+  onTopRow,
   dimmed,
 }: RunsTableProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -95,9 +100,26 @@ export function RunsTable({
   const first = items[0]?.index ?? 0;
   const last = items[items.length - 1]?.index ?? 0;
   useEffect(() => onVisibleRows(first, last), [first, last, onVisibleRows]);
+
+  // Open at the URL's row once the rows exist; a new view (filter, sort) starts at the top.
+  const opened = useRef(false);
   useEffect(() => {
+    if (opened.current || total === 0) return;
+    opened.current = true;
+    if (initialRow && initialRow < total) virtualizer.scrollToIndex(initialRow, { align: "start" });
+  }, [total, initialRow, virtualizer]);
+  const shownView = useRef(viewKey);
+  useEffect(() => {
+    if (shownView.current === viewKey) return;
+    shownView.current = viewKey;
     scrollRef.current?.scrollTo({ top: 0 });
   }, [viewKey]);
+  const topRow = Math.floor((virtualizer.scrollOffset ?? 0) / ROW_HEIGHT);
+  useEffect(() => {
+    if (!opened.current) return;
+    const timer = setTimeout(() => onTopRow(topRow), 400);
+    return () => clearTimeout(timer);
+  }, [topRow, onTopRow]);
 
   const paddingTop = items[0]?.start ?? 0;
   const paddingBottom = items.length ? virtualizer.getTotalSize() - items[items.length - 1]!.end : 0;
@@ -129,7 +151,7 @@ export function RunsTable({
           <tr aria-rowindex={1}>
             <th scope="col" className="border-b px-3 py-2 text-left">
               <Checkbox
-                aria-label={allSelected === true ? "Clear the selection" : `Select all ${total} runs`}
+                aria-label={allSelected === false ? `Select all ${total} runs` : "Clear the selection"}
                 checked={allSelected}
                 onClick={onSelectAll}
                 disabled={total === 0}

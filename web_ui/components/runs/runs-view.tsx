@@ -335,6 +335,8 @@ export function RunsView({ project }: { project: Project }) {
                 allSelected={allSelected}
                 onSelectAll={onSelectAll}
                 viewKey={viewKey}
+                initialRow={view.row}
+                onTopRow={view.setRow}
                 dimmed={runs.stale || selectingAll}
               />
               <p className="text-sm text-muted-foreground" aria-live="polite">

@@ -16,6 +16,7 @@ export function useRunView() {
   const [sort, setSort] = useUrlState("sort");
   const [order, setOrder] = useUrlState("order");
   const [cols, setCols] = useUrlState("cols");
+  const [row, setRow] = useUrlState("row");
   return useMemo(
     () => ({
       state: RUN_STATES.includes(state as RunState) ? (state as RunState) : null,
@@ -34,6 +35,9 @@ export function useRunView() {
         setSort(key === "created_at" ? null : key);
         setOrder(direction === "desc" ? null : direction);
       },
+      /** the first row on screen (windowed paging's "page"): a shared link opens there */
+      row: idParam(row),
+      setRow: (index: number) => setRow(index > 0 ? String(index) : null),
       cols: cols ? cols.split(",").filter(Boolean) : null,
       setCols: (ids: string[] | null) => setCols(ids ? ids.join(",") : null),
       /** any filter at all (the empty state differs for a new project) */
@@ -46,7 +50,7 @@ export function useRunView() {
         setFilter(null);
       },
     }),
-    [state, group, tag, q, filter, sort, order, cols, setState, setGroup, setTag, setQ, setFilter, setSort, setOrder, setCols],
+    [state, group, tag, q, filter, sort, order, cols, row, setState, setGroup, setTag, setQ, setFilter, setSort, setOrder, setCols, setRow],
   );
 }
 
