@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 API = "/api/v1"
+AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 class Platform:
@@ -234,3 +235,56 @@ def test_the_configs_list_searches_and_deletes_with_confirmation(
     page.get_by_role("button", name="Delete config").click()
     page.get_by_text("No config matches").wait_for(timeout=UI_TIMEOUT_MS)
     assert platform.get(f"/projects/{project_id}/configs")["total"] == 1
+
+
+def serious_axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed ({AXE}): run npm ci in web_ui/")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
+    )
+    return list(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_config_pages_have_no_serious_accessibility_problems(
+    page: Page, platform: Platform, theme: str
+) -> None:
+    """axe on each view as a user meets it, in both themes: the list, the form showing a field
+    error and its summary, the diff, and the queue dialog."""
+    project_id = new_project(platform, "a11y")
+    data = {"root": "digits", "model_flavour": "tiny-vit"}
+    config = platform.post(f"/projects/{project_id}/configs", {"name": "base", "data": data})
+    platform.http.put(f"/configs/{config['id']}", json={"data": data | {"lr": 0.01}})
+    log_in(page, platform.url)
+    page.evaluate(
+        "theme => localStorage.setItem('visionyard-ui', JSON.stringify("
+        "{state: {theme, projectId: null, compare: []}, version: 0}))",
+        theme,
+    )
+
+    page.goto(f"{platform.url}/project/configs/?id={project_id}")
+    page.get_by_role("link", name="base", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    assert ("dark" in (page.locator("html").get_attribute("class") or "")) == (theme == "dark")
+    problems = {"list": serious_axe_violations(page)}
+
+    page.goto(f"{platform.url}/config/?id={config['id']}")
+    page.get_by_label("Batch size").fill("0")
+    page.get_by_role("button", name="Save as version 3").click()
+    page.locator("#field-batch_size-error").wait_for(timeout=UI_TIMEOUT_MS)
+    problems["form with an error"] = serious_axe_violations(page)
+
+    page.goto(f"{platform.url}/config/?id={config['id']}&tab=history&from=1&to=2")
+    page.get_by_role("table", name="Version 1 and version 2 side by side").wait_for(
+        timeout=UI_TIMEOUT_MS
+    )
+    problems["diff"] = serious_axe_violations(page)
+
+    page.get_by_role("button", name="Queue run").click()
+    page.get_by_role("dialog").get_by_label("Run name").wait_for(timeout=UI_TIMEOUT_MS)
+    problems["queue dialog"] = serious_axe_violations(page)
+    assert {view: found for view, found in problems.items() if found} == {}

@@ -351,7 +351,9 @@ export function ConfigEditor({ mode, extraTabs = [] }: { mode: Mode; extraTabs?:
         <div className="sticky bottom-0 z-10 -mx-6 flex flex-wrap items-center gap-3 border-t bg-background/95 px-6 py-3 backdrop-blur">
           {mode.kind === "edit" &&
             (dirty ? (
-              <Badge variant="warning">Unsaved changes</Badge>
+              <Badge variant="outline" className="border-warning/60 bg-warning/20 text-foreground">
+                Unsaved changes
+              </Badge>
             ) : (
               <span className="text-sm text-muted-foreground">
                 Version {mode.config.latest_version} · no changes

@@ -221,18 +221,22 @@ export function OptionalBooleanField({ spec, value, onChange, errors }: FieldPro
   );
 }
 
-/** Lists, maps and unions (eval_topk, class_weights, label2id): edited as a JSON value. */
+/** Lists, maps and unions (eval_topk, class_weights, label2id): edited as a JSON value. An empty
+ *  box means the default, and a null default shows as an empty box rather than "null". */
 export function JsonField({ spec, value, onChange, errors, onLocalError }: FieldProps) {
-  const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value));
+  const toText = (v: JsonValue | undefined) =>
+    v === undefined || (v === null && spec.defaultValue == null) ? "" : JSON.stringify(v);
+  const [text, setText] = useState(toText(value));
   const [parseError, setParseError] = useState<string | null>(null);
   useEffect(() => {
-    let same = false;
+    let typed: string | null = null;
     try {
-      same = JSON.stringify(text.trim() ? JSON.parse(text) : undefined) === JSON.stringify(value);
+      typed = toText(text.trim() ? (JSON.parse(text) as JsonValue) : undefined);
     } catch {
-      same = false;
+      typed = null;
     }
-    if (!same && !parseError) setText(value === undefined ? "" : JSON.stringify(value));
+    // Keep what is being typed (even half-written JSON) unless the value changed elsewhere.
+    if (typed !== toText(value) && !parseError) setText(toText(value));
     // eslint-disable-next-line react-hooks/exhaustive-deps -- only outside changes of value matter
   }, [value]);
   const shown = parseError ? [parseError, ...errors] : errors;
@@ -240,7 +244,7 @@ export function JsonField({ spec, value, onChange, errors, onLocalError }: Field
     <FieldShell
       spec={spec}
       errors={shown}
-      extraHelp={`A JSON value${spec.defaultValue !== undefined ? `; default ${JSON.stringify(spec.defaultValue)}` : ""}. Leave empty for the default.`}
+      extraHelp={`A JSON value${spec.defaultValue != null ? `; default ${JSON.stringify(spec.defaultValue)}` : ""}. Leave empty for the default.`}
     >
       <Textarea
         {...controlAria(spec, shown, true)}

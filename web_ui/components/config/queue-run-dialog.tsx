@@ -138,7 +138,7 @@ function QueueForm({
     onSuccess: (run) => {
       queryClient.invalidateQueries({ queryKey: ["runs"] });
       toast.success(`Run ${run.name} queued`, {
-        description: run.waiting_for ?? "An agent can start it now.",
+        description: run.waiting_for?.replace(/`/g, "") ?? "An agent can start it now.",
         action: { label: "Open run", onClick: () => router.push(`/run/?id=${run.id}`) },
       });
       onQueued(run);

@@ -44,10 +44,11 @@ function show(value: unknown): string {
 
 type Change = "changed" | "added" | "removed" | null;
 
-const CHANGE_LOOK: Record<Exclude<Change, null>, { row: string; variant: "warning" | "success" | "destructive" }> = {
-  changed: { row: "bg-warning/10", variant: "warning" },
-  added: { row: "bg-success/10", variant: "success" },
-  removed: { row: "bg-destructive/8", variant: "destructive" },
+// The badge text stays the foreground colour: the warning hue is too light for text on a tint.
+const CHANGE_LOOK: Record<Exclude<Change, null>, { row: string; badge: string }> = {
+  changed: { row: "bg-warning/10", badge: "border-warning/60 bg-warning/20 text-foreground" },
+  added: { row: "bg-success/10", badge: "border-success/60 bg-success/15 text-foreground" },
+  removed: { row: "bg-destructive/8", badge: "border-destructive/60 bg-destructive/10 text-foreground" },
 };
 
 function VersionDiff({ config, from, to }: { config: Config; from: number; to: number }) {
@@ -123,7 +124,7 @@ function VersionDiff({ config, from, to }: { config: Config; from: number; to: n
                       <span className="flex flex-wrap items-center gap-2">
                         {key}
                         {kind && (
-                          <Badge variant={CHANGE_LOOK[kind].variant} className="font-sans">
+                          <Badge variant="outline" className={cn("font-sans", CHANGE_LOOK[kind].badge)}>
                             {kind}
                           </Badge>
                         )}

@@ -1,6 +1,11 @@
 import { Hourglass } from "lucide-react";
 import { cn } from "@/lib/utils";
 
+/** The API writes commands in backticks (`visionyard agent`): show them as code. */
+function withCode(text: string) {
+  return text.split(/`([^`]+)`/).map((part, i) => (i % 2 ? <code key={i} className="rounded bg-muted px-1 text-xs">{part}</code> : part));
+}
+
 /** Why a queued run has not started (the API's words, which say what to do), or nothing. */
 export function WaitingFor({ reason, className }: { reason: string | null | undefined; className?: string }) {
   if (!reason) return null;
@@ -9,7 +14,7 @@ export function WaitingFor({ reason, className }: { reason: string | null | unde
       <Hourglass className="mt-0.5 size-3.5 shrink-0" aria-hidden />
       <span>
         <span className="font-medium text-foreground">Waiting: </span>
-        {reason}
+        {withCode(reason)}
       </span>
     </p>
   );

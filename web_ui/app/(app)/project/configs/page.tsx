@@ -51,7 +51,7 @@ function ConfigRow({ config }: { config: ConfigListItem }) {
         </Link>
       </th>
       <td className="px-4 py-2.5">
-        <Link href={`${href}&tab=history`} aria-label={`Version history of ${config.name}`}>
+        <Link href={`${href}&tab=history`} aria-label={`v${config.latest_version}: version history of ${config.name}`}>
           <Badge variant="secondary">v{config.latest_version}</Badge>
         </Link>
       </td>
