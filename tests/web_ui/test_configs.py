@@ -186,8 +186,11 @@ def test_clone_with_another_lr_then_queue_a_run_that_waits(page: Page, platform:
     assert platform.get(f"/configs/{clone_id}")["latest"]["data"]["lr"] == 0.001
     assert platform.get(f"/configs/{base['id']}")["latest"]["data"]["lr"] == 0.0003
 
+    page.get_by_label("Epochs").fill("5")  # an edit not saved: the dialog says it is not run
     page.get_by_role("button", name="Queue run").click()
     dialog = page.get_by_role("dialog")
+    assert "unsaved changes" in dialog.get_by_text("a run takes a saved version").inner_text()
+    assert dialog.get_by_label("Version", exact=True).inner_text().startswith("Version 2")
     dialog.get_by_label("Run name").fill("sweep-1")
     dialog.get_by_label("Priority").fill("5")
     dialog.get_by_label("GPU count").fill("0")
@@ -206,6 +209,7 @@ def test_clone_with_another_lr_then_queue_a_run_that_waits(page: Page, platform:
 
     # The config's Runs tab lists it, queued, with the same reason; so does the list's count.
     dialog.get_by_role("button", name="Close").first.click()
+    page.get_by_role("button", name="Discard changes").click()
     page.get_by_role("tab", name="Runs").click()
     runs = page.get_by_role("list", name="Runs of this config")
     runs.get_by_role("link", name="sweep-1").wait_for(timeout=UI_TIMEOUT_MS)

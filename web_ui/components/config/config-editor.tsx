@@ -55,7 +55,16 @@ function groupFieldErrors(error: ApiError | null): FieldErrors {
 
 const NEW_CONFIG: ConfigData = { root: "", model_flavour: "" };
 
-export function ConfigEditor({ mode, extraTabs = [] }: { mode: Mode; extraTabs?: ExtraTab[] }) {
+export function ConfigEditor({
+  mode,
+  extraTabs = [],
+  onDirtyChange,
+}: {
+  mode: Mode;
+  extraTabs?: ExtraTab[];
+  /** told whenever the form starts or stops differing from the saved version */
+  onDirtyChange?: (dirty: boolean) => void;
+}) {
   const router = useRouter();
   const queryClient = useQueryClient();
   const projectId = mode.kind === "new" ? mode.projectId : mode.config.project_id;
@@ -95,6 +104,8 @@ export function ConfigEditor({ mode, extraTabs = [] }: { mode: Mode; extraTabs?:
     setData(mode.config.latest.data as ConfigData);
     // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new latest version matters
   }, [latestId]);
+
+  useEffect(() => onDirtyChange?.(dirty), [dirty, onDirtyChange]);
 
   // Leaving with unsaved edits asks first (a long form is a lot to lose).
   useEffect(() => {

@@ -93,11 +93,13 @@ function intOrText(text: string): number | undefined {
 function QueueForm({
   config,
   version,
+  warning,
   onQueued,
   onCancel,
 }: {
   config: QueueableConfig;
   version?: number;
+  warning?: string;
   onQueued: (run: Schemas["RunDetail"]) => void;
   onCancel: () => void;
 }) {
@@ -105,7 +107,8 @@ function QueueForm({
   const router = useRouter();
   const agents = useAgents();
   const groups = useGroups(config.project_id);
-  const shownVersion = version ?? config.latest_version;
+  const [pickedVersion, setPickedVersion] = useState(String(version ?? config.latest_version));
+  const shownVersion = Number(pickedVersion);
   const [name, setName] = useState("");
   const [priority, setPriority] = useState("0");
   const [gpus, setGpus] = useState("");
@@ -177,11 +180,32 @@ function QueueForm({
           so later edits do not change it.
         </DialogDescription>
       </DialogHeader>
+      {warning && (
+        <p className="rounded-md border border-warning/60 bg-warning/15 p-3 text-sm">{warning}</p>
+      )}
       {otherErrors.length > 0 && (
         <div role="alert" className="rounded-md border border-destructive/50 bg-destructive/5 p-3 text-sm text-destructive">
           {otherErrors.map((f) => (
             <p key={f.field + f.message}>{f.field ? `${f.field}: ${f.message}` : f.message}</p>
           ))}
+        </div>
+      )}
+      {config.latest_version > 1 && (
+        <div className="flex flex-col gap-1.5">
+          <Label htmlFor="run-version">Version</Label>
+          <Select value={pickedVersion} onValueChange={setPickedVersion}>
+            <SelectTrigger id="run-version" className="w-48">
+              <SelectValue />
+            </SelectTrigger>
+            <SelectContent>
+              {Array.from({ length: config.latest_version }, (_, i) => config.latest_version - i).map((v) => (
+                <SelectItem key={v} value={String(v)}>
+                  Version {v}
+                  {v === config.latest_version ? " (latest)" : ""}
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
         </div>
       )}
       <div className="flex flex-col gap-1.5">
@@ -318,15 +342,19 @@ function Queued({ run, onClose }: { run: Schemas["RunDetail"]; onClose: () => vo
   );
 }
 
-/** The "Queue run" dialog for a config (its latest version unless `version` is given). */
+/** The "Queue run" dialog for a config (its latest version unless `version` is given; any
+ *  version can be picked in the dialog). `warning`: a note shown above the form (e.g. unsaved
+ *  edits, which a run would not include). */
 export function QueueRunDialog({
   config,
   version,
+  warning,
   open,
   onOpenChange,
 }: {
   config: QueueableConfig;
   version?: number;
+  warning?: string;
   open: boolean;
   onOpenChange: (open: boolean) => void;
 }) {
@@ -349,7 +377,13 @@ export function QueueRunDialog({
             }}
           />
         ) : (
-          <QueueForm config={config} version={version} onQueued={setQueued} onCancel={() => onOpenChange(false)} />
+          <QueueForm
+            config={config}
+            version={version}
+            warning={warning}
+            onQueued={setQueued}
+            onCancel={() => onOpenChange(false)}
+          />
         )}
       </DialogContent>
     </Dialog>

@@ -39,6 +39,7 @@ function ConfigPageInner() {
   const [queueing, setQueueing] = useState(false);
   const [cloning, setCloning] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const [dirty, setDirty] = useState(false);
 
   useEffect(() => {
     if (projectId) setProjectId(projectId);
@@ -119,6 +120,7 @@ function ConfigPageInner() {
         ) : (
           <ConfigEditor
             mode={{ kind: "edit", config: config.data }}
+            onDirtyChange={setDirty}
             extraTabs={[
               {
                 value: "history",
@@ -144,7 +146,16 @@ function ConfigPageInner() {
       </PageBody>
       {data && (
         <>
-          <QueueRunDialog config={data} open={queueing} onOpenChange={setQueueing} />
+          <QueueRunDialog
+            config={data}
+            open={queueing}
+            onOpenChange={setQueueing}
+            warning={
+              dirty
+                ? `The form has unsaved changes: a run takes a saved version. Save first (as version ${data.latest_version + 1}) to run them.`
+                : undefined
+            }
+          />
           <CloneConfigDialog config={data} open={cloning} onOpenChange={setCloning} />
           <Confirm
             open={deleting}
