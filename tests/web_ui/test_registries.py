@@ -67,6 +67,10 @@ def test_browse_register_and_inspect_the_digits_dataset(
         "images",
         "digits",
     ]
+    # Each folder opened is a history entry: Back goes up again.
+    page.go_back()
+    page.get_by_role("button", name="Open folder digits").wait_for(timeout=UI_TIMEOUT_MS)
+    page.go_forward()
     page.get_by_role("button", name="Register this folder").click()
     assert page.get_by_label("Name").input_value() == "digits"
     page.get_by_role("button", name="Register", exact=True).click()
@@ -119,6 +123,24 @@ def test_a_folder_that_is_not_a_dataset_is_refused_in_the_scanners_words(
     alert.wait_for(timeout=UI_TIMEOUT_MS)
     assert "5" in alert.inner_text()
     assert "/dataset/" not in page.url
+
+
+def test_a_dataset_whose_folder_is_gone_says_so_once(
+    logged_in: Callable[[], Page], ui_url: str, ui_settings: Settings, digits_root: Path
+) -> None:
+    folder = copy_digits(digits_root, ui_settings.datasets_root / "gone", classes=3, per_class=4)
+    with _api(ui_url) as api:
+        dataset = api.post("/datasets", json={"name": "gone", "path": "gone"}).json()
+    shutil.rmtree(folder)
+    page = logged_in()
+    page.goto(f"{ui_url}/dataset/?id={dataset['id']}")
+    # The stored analysis still shows; the samples say once that the folder is missing.
+    page.get_by_role("table", name="Images per class in train").wait_for(timeout=UI_TIMEOUT_MS)
+    alert = page.get_by_role("alert").filter(has_text="no longer exists")
+    alert.wait_for(timeout=UI_TIMEOUT_MS)
+    assert alert.count() == 1
+    page.get_by_role("button", name="Re-analyse").click()
+    page.get_by_text("Re-analysis failed").wait_for(timeout=UI_TIMEOUT_MS)
 
 
 # ---- models --------------------------------------------------------------------------------------

@@ -94,6 +94,28 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
   const [split, setSplit] = useState<Split>(splits[0] ?? "train");
   const [shown, setShown] = useState(CLASSES_PAGE);
   const [open, setOpen] = useState<Sample | null>(null);
+  // One look at the folder first: when it is gone, say so once instead of once per class.
+  const reachable = useQuery({
+    queryKey: ["dataset-samples", datasetId, "reachable"],
+    queryFn: () =>
+      unwrap(
+        api.GET("/datasets/{dataset_id}/samples", {
+          params: { path: { dataset_id: datasetId }, query: { split: splits[0] ?? "train", limit: 1 } },
+        }),
+      ),
+  });
+  if (reachable.error) {
+    return (
+      <Card>
+        <CardHeader>
+          <CardTitle>Samples</CardTitle>
+        </CardHeader>
+        <CardContent>
+          <ErrorState error={reachable.error} retry={() => reachable.refetch()} />
+        </CardContent>
+      </Card>
+    );
+  }
   return (
     <Card>
       <Tabs value={split} onValueChange={(v) => setSplit(v as Split)}>

@@ -1,6 +1,6 @@
 "use client";
 
-import { useSearchParams } from "next/navigation";
+import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense } from "react";
 import { DatasetList } from "@/components/datasets/dataset-list";
 import { FolderBrowser } from "@/components/datasets/folder-browser";
@@ -11,7 +11,16 @@ import { useUrlState } from "@/lib/hooks/use-url-state";
 
 function Datasets() {
   const [q, setQ] = useUrlState("q");
-  const [path, setPath] = useUrlState("path");
+  const router = useRouter();
+  const path = useSearchParams().get("path");
+  // Opening a folder is navigation: a history entry each, so Back goes up again.
+  const openFolder = (next: string) => {
+    const query = new URLSearchParams(window.location.search);
+    if (next) query.set("path", next);
+    else query.delete("path");
+    const qs = query.toString();
+    router.push(`/datasets/${qs ? `?${qs}` : ""}`, { scroll: false });
+  };
   const searchRef = useSearchShortcut();
   const params = useSearchParams();
   return (
@@ -39,7 +48,7 @@ function Datasets() {
           <DatasetList q={q ?? ""} />
         </section>
         <section aria-label="Browse DATASETS_DIR" className="flex flex-col gap-3">
-          <FolderBrowser path={path ?? ""} onOpen={(next) => setPath(next || null)} />
+          <FolderBrowser path={path ?? ""} onOpen={openFolder} />
         </section>
       </PageBody>
     </>
