@@ -1,0 +1,158 @@
+"""Every page of the web UI, in the light and the dark theme, on real data (a platform whose agent
+trained real runs): axe-core finds no serious or critical accessibility violation, and a
+full-page screenshot of each is saved to .browser/screenshots/<page>-<theme>.png for people to
+look at (the folder is ignored by git)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser import BROWSER_HOME
+from tests.dashboard.conftest import ADMIN_PASSWORD
+from tests.dbutil import fresh_sqlite_database
+from tests.web_ui.conftest import UI_TIMEOUT_MS
+from tests.web_ui.platform import Showcase, UiPlatform, make_ui_platform, seed_showcase
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = BROWSER_HOME / "screenshots"
+BLOCKING = ("serious", "critical")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    platform: UiPlatform
+    data: Showcase
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory, digits_root: Path) -> Iterator[Seeded]:
+    """One platform for the module, seeded once (its agent trains two short runs)."""
+    base = tmp_path_factory.mktemp("a11y")
+    with fresh_sqlite_database(base / "db") as db_url:
+        platform = make_ui_platform(base / "platform", db_url, digits_root)
+        try:
+            platform.start_dashboard()
+            platform.start_agent("cpu-1")
+            yield Seeded(platform, seed_showcase(platform))
+        finally:
+            platform.stop_agents()
+            platform.stop_dashboard()
+
+
+@dataclass(frozen=True)
+class UiPage:
+    name: str
+    path: Callable[[Showcase], str]
+    #: text the page shows once its data is there
+    ready: Callable[[Showcase], str]
+
+
+PAGES = (
+    UiPage("projects", lambda s: "/projects/", lambda s: "handwritten-digits"),
+    UiPage("project-runs", lambda s: f"/project/?id={s.project_id}", lambda s: "resnet-baseline"),
+    UiPage("configs", lambda s: f"/project/configs/?id={s.project_id}", lambda s: "resnet-fast-lr"),
+    UiPage("config-editor", lambda s: f"/config/?id={s.config_id}", lambda s: "resnet-baseline"),
+    UiPage(
+        "config-history",
+        lambda s: f"/config/?id={s.config_id}&tab=history",
+        lambda s: "two epochs, the default lr",
+    ),
+    UiPage("run-overview", lambda s: f"/run/?id={s.run_ids[0]}", lambda s: "resnet-baseline"),
+    UiPage("run-logs", lambda s: f"/run/?id={s.run_ids[0]}&tab=logs", lambda s: "epoch"),
+    UiPage("run-results", lambda s: f"/run/?id={s.run_ids[0]}&tab=results", lambda s: "acc"),
+    UiPage(
+        "compare",
+        lambda s: f"/compare/?runs={','.join(map(str, s.run_ids))}",
+        lambda s: "resnet-fast-lr",
+    ),
+    UiPage("datasets", lambda s: "/datasets/", lambda s: "digits"),
+    UiPage("dataset", lambda s: f"/dataset/?id={s.dataset_id}", lambda s: "digits"),
+    UiPage("models", lambda s: f"/project/models/?id={s.project_id}", lambda s: "tiny-resnet"),
+    UiPage("agents", lambda s: "/agents/", lambda s: "cpu-1"),
+    UiPage("admin", lambda s: "/admin/", lambda s: "ada"),
+)
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """The serious and critical violations axe-core finds on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
+    return [v for v in result["violations"] if v.get("impact") in BLOCKING]
+
+
+def describe(page_name: str, violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        targets = ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"][:5])
+        more = f" (+{len(v['nodes']) - 5} more)" if len(v["nodes"]) > 5 else ""
+        lines.append(f"{page_name}: {v['id']} [{v['impact']}] {v['help']}: {targets}{more}")
+    return "\n".join(lines)
+
+
+def settle(page: Page, ready_text: str) -> None:
+    """Wait for the page's data (its `ready_text`), no loading skeleton left, fonts and layout
+    done, so that axe and the screenshot see the page a person sees."""
+    page.get_by_text(ready_text).first.wait_for(timeout=UI_TIMEOUT_MS)
+    from playwright.sync_api import Error as PlaywrightError
+
+    # a page that keeps polling never idles, and is still worth checking
+    with contextlib.suppress(PlaywrightError):
+        page.wait_for_load_state("networkidle", timeout=5_000)
+    page.wait_for_function(
+        "!document.querySelector('[aria-busy=\"true\"], .animate-pulse')", timeout=UI_TIMEOUT_MS
+    )
+    page.wait_for_timeout(300)  # transitions (dialogs, tabs, charts) end
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_passes_axe_and_is_photographed(
+    browser: Browser, seeded: Seeded, theme: str
+) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    url = seeded.platform.url
+    context = browser.new_context(color_scheme=theme, viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        problems: list[str] = []
+
+        page.goto(f"{url}/login/")
+        page.get_by_label("Password").wait_for(timeout=UI_TIMEOUT_MS)
+        assert ("dark" in (page.locator("html").get_attribute("class") or "")) == (theme == "dark")
+        problems.append(describe("login", axe_violations(page)))
+        page.screenshot(path=SCREENSHOTS / f"login-{theme}.png", full_page=True)
+
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(ADMIN_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{url}/projects/", timeout=UI_TIMEOUT_MS)
+
+        for ui_page in PAGES:  # every page is checked and photographed, whatever fails
+            response = page.goto(url + ui_page.path(seeded.data))
+            if response is None or response.status != 200:
+                problems.append(f"{ui_page.name}: {ui_page.path(seeded.data)} is not there")
+                continue
+            try:
+                settle(page, ui_page.ready(seeded.data))
+            except PlaywrightTimeout:
+                problems.append(
+                    f"{ui_page.name}: did not show {ui_page.ready(seeded.data)!r} with no "
+                    f"loading state left within {UI_TIMEOUT_MS / 1000:.0f} s"
+                )
+            problems.append(describe(ui_page.name, axe_violations(page)))
+            page.screenshot(path=SCREENSHOTS / f"{ui_page.name}-{theme}.png", full_page=True)
+
+        report = "\n".join(p for p in problems if p)
+        assert not report, f"pages with problems ({theme} theme):\n{report}"
+    finally:
+        context.close()
