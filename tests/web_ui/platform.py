@@ -26,11 +26,15 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tests.agent.platform import copy_digits
 from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN
 from tests.liveserver import API, REPO, free_port
 from tests.web_ui.conftest import require_build
+from visionyard.db.engine import make_engine
+from visionyard.db.models import RunEvent
 from visionyard.training.demo import write_tiny_model
 
 T = TypeVar("T")
@@ -216,6 +220,26 @@ class UiPlatform:
         )
         assert response.status_code == 200, response.text
         return response.json()["series"][0]["steps"]
+
+    # ---- the database, for when the dashboard is down ------------------------------------------
+
+    def stored_points(self, run_id: int, name: str) -> int:
+        """How many points of a metric the agents have stored for the run (in the database:
+        this works while the dashboard is down)."""
+        engine = make_engine(self.db_url)
+        try:
+            with Session(engine) as session:
+                return (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(RunEvent)
+                        .where(RunEvent.run_id == run_id, RunEvent.kind == "metric")
+                        .where(RunEvent.name == name)
+                    )
+                    or 0
+                )
+        finally:
+            engine.dispose()
 
     # ---- waiting, with the processes' output on failure ---------------------------------------
 

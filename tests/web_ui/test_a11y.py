@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = BROWSER_HOME / "screenshots"
 BLOCKING = ("serious", "critical")
+VIEWPORT = {"width": 1440, "height": 900}
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,23 @@ def settle(page: Page, ready_text: str) -> None:
     page.wait_for_timeout(300)  # transitions (dialogs, tabs, charts) end
 
 
+def photograph(page: Page, path: Path) -> None:
+    """The whole page: the app shell scrolls its <main>, not the document, so a full-page
+    screenshot would cut it at the window's height; the window is made as tall as the content
+    for the shot instead."""
+    viewport = page.viewport_size or VIEWPORT
+    hidden = page.evaluate(
+        "(() => { const m = document.querySelector('main');"
+        " return m ? Math.max(0, m.scrollHeight - m.clientHeight) : 0; })()"
+    )
+    page.set_viewport_size({"width": viewport["width"], "height": viewport["height"] + hidden})
+    try:
+        page.wait_for_timeout(200)  # charts follow their container's size
+        page.screenshot(path=path, full_page=True)
+    finally:
+        page.set_viewport_size(viewport)
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_page_passes_axe_and_is_photographed(
     browser: Browser, seeded: Seeded, theme: str
@@ -121,7 +139,7 @@ def test_every_page_passes_axe_and_is_photographed(
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     url = seeded.platform.url
-    context = browser.new_context(color_scheme=theme, viewport={"width": 1440, "height": 900})
+    context = browser.new_context(color_scheme=theme, viewport=VIEWPORT)
     try:
         page = context.new_page()
         problems: list[str] = []
@@ -130,7 +148,7 @@ def test_every_page_passes_axe_and_is_photographed(
         page.get_by_label("Password").wait_for(timeout=UI_TIMEOUT_MS)
         assert ("dark" in (page.locator("html").get_attribute("class") or "")) == (theme == "dark")
         problems.append(describe("login", axe_violations(page)))
-        page.screenshot(path=SCREENSHOTS / f"login-{theme}.png", full_page=True)
+        photograph(page, SCREENSHOTS / f"login-{theme}.png")
 
         page.get_by_label("Username").fill("admin")
         page.get_by_label("Password").fill(ADMIN_PASSWORD)
@@ -150,7 +168,7 @@ def test_every_page_passes_axe_and_is_photographed(
                     f"loading state left within {UI_TIMEOUT_MS / 1000:.0f} s"
                 )
             problems.append(describe(ui_page.name, axe_violations(page)))
-            page.screenshot(path=SCREENSHOTS / f"{ui_page.name}-{theme}.png", full_page=True)
+            photograph(page, SCREENSHOTS / f"{ui_page.name}-{theme}.png")
 
         report = "\n".join(p for p in problems if p)
         assert not report, f"pages with problems ({theme} theme):\n{report}"
