@@ -93,9 +93,11 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 def describe(page_name: str, violations: list[dict[str, Any]]) -> str:
     lines = []
     for v in violations:
-        targets = ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"][:5])
-        more = f" (+{len(v['nodes']) - 5} more)" if len(v["nodes"]) > 5 else ""
-        lines.append(f"{page_name}: {v['id']} [{v['impact']}] {v['help']}: {targets}{more}")
+        nodes = v["nodes"]
+        targets = ", ".join(" ".join(map(str, node["target"])) for node in nodes[:5])
+        more = f" (+{len(nodes) - 5} more)" if len(nodes) > 5 else ""
+        why = " ".join(str(nodes[0].get("failureSummary", "")).split()) if nodes else ""
+        lines.append(f"{page_name}: {v['id']} [{v['impact']}] {v['help']}: {targets}{more}; {why}")
     return "\n".join(lines)
 
 

@@ -60,8 +60,10 @@ def wait_points_above(page: Page, chart: Locator, count: int, timeout: int = LIV
     return chart_points(chart)
 
 
-def log_lines(page: Page) -> int:
-    return page.get_by_role("log").locator("[data-log-line]").count()
+def log_height(page: Page) -> int:
+    """How tall the log's content is: it grows by a row per line (the view is virtualised:
+    only the rows in sight are in the page)."""
+    return page.get_by_role("log", name="Run log").evaluate("el => el.scrollHeight")
 
 
 def test_from_login_to_a_trained_compared_and_canceled_run(
@@ -144,12 +146,14 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
     assert after > seen
 
     page.get_by_role("tab", name="Logs").click()
-    page.get_by_role("log").wait_for(timeout=UI_TIMEOUT_MS)
-    lines = log_lines(page)
-    page.wait_for_function(
-        f"document.querySelectorAll('[role=log] [data-log-line]').length > {lines}",
+    log = page.get_by_role("log", name="Run log")
+    log.wait_for(timeout=UI_TIMEOUT_MS)
+    height = log_height(page)
+    page.wait_for_function(  # the log tail grows while it trains
+        "([el, h]) => el.scrollHeight > h",
+        arg=[log.element_handle(), height],
         timeout=LIVE_MS,
-    )  # the log tail grows
+    )
 
     p.wait_state(run_id, "succeeded", "failed", timeout=180)
     page.get_by_role("tab", name="Overview").click()
@@ -167,7 +171,7 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
     matrix = page.get_by_role("table", name=re.compile("Confusion matrix", re.I))
     matrix.wait_for(timeout=UI_TIMEOUT_MS)
     assert matrix.get_by_role("row").count() >= 10
-    per_class = page.get_by_role("table", name=re.compile("per class", re.I))
+    per_class = page.get_by_role("table", name="Per-class metrics")
     assert per_class.get_by_role("row").count() == 11  # a header and one row per digit
 
     # ---- clone with another lr, queue, compare -------------------------------------------------
@@ -193,7 +197,7 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
 
     # ---- cancel the running one ----------------------------------------------------------------
     page.goto(f"{url}/run/?id={second_id}")
-    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("button", name="Cancel", exact=True).click()
     page.get_by_role("alertdialog").get_by_role("button", name="Cancel run").click()
     page.get_by_text("canceled", exact=True).first.wait_for(timeout=60_000)
     assert p.run(second_id)["state"] == "canceled"
