@@ -189,11 +189,16 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
     wait_points_above(page, loss_chart(page), 0, timeout=60_000)
 
     page.goto(f"{url}/compare/?runs={run_id},{second_id}")
+    chips = page.get_by_role("list", name="Runs in this comparison")
+    chips.wait_for(timeout=UI_TIMEOUT_MS)
+    assert chips.get_by_role("link").all_inner_texts() == [first, second]
     compared = loss_chart(page)
     compared.wait_for(timeout=UI_TIMEOUT_MS)
     assert "2 series" in (compared.get_attribute("aria-label") or "")
-    for name in (first, second):
-        page.get_by_text(name).first.wait_for(timeout=UI_TIMEOUT_MS)
+    lr = page.get_by_role("table", name="Config fields of the compared runs").locator(
+        'tr[data-config-key="lr"]'
+    )
+    assert re.search(r"0\.002\s+0\.01", lr.inner_text())
 
     # ---- cancel the running one ----------------------------------------------------------------
     page.goto(f"{url}/run/?id={second_id}")
