@@ -96,7 +96,8 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
     page.goto(f"{url}/project/models/?id={project_id}")
     page.get_by_role("button", name="Add model").first.click()
     page.get_by_label("Name").fill("tiny-resnet")
-    page.get_by_label("Source").fill("tiny-resnet")
+    page.get_by_role("radio", name="Local folder").check()
+    page.get_by_role("textbox", name="Folder").fill("tiny-resnet")
     page.get_by_role("button", name="Add model").last.click()
     page.get_by_role("list", name="Models").get_by_text("Local folder").wait_for(
         timeout=UI_TIMEOUT_MS
