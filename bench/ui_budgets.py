@@ -520,6 +520,101 @@ def print_table(rows: list[tuple[str, str, str, str]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
 
 
+PARTS = ("js", "chart", "append", "table")
+
+
+def measure_charts(context: Any, p: Platform, big: LiveRun, small: LiveRun, args: Any) -> list:
+    rows = []
+    first: dict[str, list[float]] = {"big": [], "small": []}
+    loaded = 0
+    for _ in range(args.rounds):  # alternated: a busy moment hits both alike
+        for key, run in (("small", small), ("big", big)):
+            ms, loaded = first_chart_ms(context, f"{p.url}/run/?id={run.id}")
+            first[key].append(ms)
+    big_ms, small_ms = statistics.median(first["big"]), statistics.median(first["small"])
+    rows.append(
+        row(
+            "JS /run/ fetched by the browser (all chunks, gzipped)",
+            f"{loaded / 1024:.0f} KB",
+            f"{JS_BUDGET_KB} KB",
+            loaded <= JS_BUDGET_KB * 1024,
+        )
+    )
+    rows.append(
+        row(
+            f"first chart, {args.points:,} points (median of {args.rounds})",
+            f"{big_ms:.0f} ms",
+            f"{FIRST_CHART_BUDGET_MS} ms",
+            big_ms <= FIRST_CHART_BUDGET_MS,
+        )
+    )
+    rows.append(
+        row(
+            "first chart, 1,000 points (same page, alternated)",
+            f"{small_ms:.0f} ms  (x{big_ms / small_ms:.2f})",
+            "-",
+            None,
+        )
+    )
+    return rows, first
+
+
+def measure_append(context: Any, p: Platform, big: LiveRun, args: Any) -> list:
+    append = live_append(context, p, big, args.rounds * 2)
+    costs = [a - i for a, i in zip(append["append"], append["idle"], strict=True)]
+    cost = statistics.median(costs)
+    rows = [
+        row(
+            f"live batch of {BATCH_STEPS} steps: main thread (median, idle subtracted)",
+            f"{cost:.1f} ms  (max {max(costs):.1f}, idle {statistics.median(append['idle']):.1f})",
+            f"{APPEND_BUDGET_MS:.1f} ms",
+            cost <= APPEND_BUDGET_MS,
+        ),
+        row(
+            "live batch: longest frame in the window (median)",
+            f"{statistics.median(append['frame']):.1f} ms",
+            "-",
+            None,
+        ),
+    ]
+    return rows, append
+
+
+def measure_table(context: Any, p: Platform, project_id: int, args: Any) -> list:
+    scrolled = table(context, p, project_id)
+    frames = scrolled["frames"]
+    p95 = percentile(frames, 0.95)
+    long_tasks = scrolled["long_tasks"]
+    rows = [
+        row(
+            f"{args.runs:,}-run table: name search typed -> rows shown",
+            f"{scrolled['search_ms']:.0f} ms",
+            "-",
+            None,
+        ),
+        row(
+            f"{args.runs:,}-run table: filter state=queued applied -> rows shown",
+            f"{scrolled['filter_ms']:.0f} ms",
+            "-",
+            None,
+        ),
+        row(
+            f"{args.runs:,}-run table scroll ({scrolled['scroll_px']} px, "
+            f"{len(frames)} frames): p50 / p95 / max frame",
+            f"{percentile(frames, 0.5):.1f} / {p95:.1f} / {max(frames or [0]):.1f} ms",
+            f"p95 {SCROLL_P95_BUDGET_MS:.0f} ms",
+            p95 <= SCROLL_P95_BUDGET_MS,
+        ),
+        row(
+            "table scroll: long tasks (> 50 ms)",
+            f"{len(long_tasks)} ({sum(long_tasks):.0f} ms)",
+            "0",
+            not long_tasks,
+        ),
+    ]
+    return rows, scrolled
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -528,140 +623,62 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}"
+    )
     parser.add_argument("--workdir", type=Path, help="keep the platform's files here")
     parser.add_argument("--json", type=Path, help="write the raw measurements here")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if not parts <= set(PARTS):
+        sys.exit(f"--parts: unknown {', '.join(sorted(parts - set(PARTS)))}")
     if not (args.out / "index.html").is_file():
         sys.exit(f"no build in {args.out}: run `make ui`")
 
     rows = [("measure", "value", "budget", "")]
     raw: dict[str, Any] = {}
-    pages = js_per_page(args.out)
-    raw["js"] = pages
-    for route, size, count in pages:
-        if route in ("/", "/404/", "/_not-found/"):
-            continue
-        rows.append(
-            row(
-                f"JS {route} ({count} chunks)",
-                f"{size / 1024:.0f} KB",
-                f"{JS_BUDGET_KB} KB",
-                size <= JS_BUDGET_KB * 1024,
-            )
-        )
-
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="vy-ui-budgets-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    p = Platform(workdir, args.out.resolve())
-    p.start()
-    try:
-        t = time.perf_counter()
-        series_project = p.api("POST", "/projects", {"name": "series"})["id"]
-        big = seed_live_run(p, series_project, "bench-big", args.points)
-        small = seed_live_run(p, series_project, "bench-small", 1000)
-        table_project = p.api("POST", "/projects", {"name": f"table-{args.runs}"})["id"]
-        seed_table(p, table_project, args.runs)
-        print(f"seeded in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-
-        with chromium() as browser:
-            context = logged_in_context(browser, p)
-            first: dict[str, list[float]] = {"big": [], "small": []}
-            loaded: dict[str, int] = {}
-            for _ in range(args.rounds):  # alternated: a busy moment hits both alike
-                for key, run in (("small", small), ("big", big)):
-                    ms, loaded_bytes = first_chart_ms(context, f"{p.url}/run/?id={run.id}")
-                    first[key].append(ms)
-                    loaded["/run/"] = loaded_bytes
-            raw["first_chart_ms"] = first
-            big_ms, small_ms = statistics.median(first["big"]), statistics.median(first["small"])
+    if "js" in parts:
+        raw["js"] = js_per_page(args.out)
+        for route, size, count in raw["js"]:
+            if route in ("/", "/404/", "/_not-found/"):
+                continue
             rows.append(
                 row(
-                    "JS /run/ loaded in the browser (all chunks)",
-                    f"{loaded['/run/'] / 1024:.0f} KB",
+                    f"JS {route} ({count} chunks, gzipped)",
+                    f"{size / 1024:.0f} KB",
                     f"{JS_BUDGET_KB} KB",
-                    loaded["/run/"] <= JS_BUDGET_KB * 1024,
+                    size <= JS_BUDGET_KB * 1024,
                 )
             )
-            rows.append(
-                row(
-                    f"first chart, {args.points:,} points (median of {args.rounds})",
-                    f"{big_ms:.0f} ms",
-                    f"{FIRST_CHART_BUDGET_MS} ms",
-                    big_ms <= FIRST_CHART_BUDGET_MS,
-                )
-            )
-            rows.append(
-                row(
-                    "first chart, 1,000 points (same page, alternated)",
-                    f"{small_ms:.0f} ms  (x{big_ms / small_ms:.2f})",
-                    "-",
-                    None,
-                )
-            )
-
-            append = live_append(context, p, big, args.rounds * 2)
-            raw["append"] = append
-            costs = [a - i for a, i in zip(append["append"], append["idle"], strict=True)]
-            cost = statistics.median(costs)
-            rows.append(
-                row(
-                    f"live batch of {BATCH_STEPS} steps: main thread (median, idle subtracted)",
-                    f"{cost:.1f} ms  (max {max(costs):.1f}, "
-                    f"idle {statistics.median(append['idle']):.1f})",
-                    f"{APPEND_BUDGET_MS:.1f} ms",
-                    cost <= APPEND_BUDGET_MS,
-                )
-            )
-            rows.append(
-                row(
-                    "live batch: longest frame in the window (median)",
-                    f"{statistics.median(append['frame']):.1f} ms",
-                    "-",
-                    None,
-                )
-            )
-
-            scrolled = table(context, p, table_project)
-            raw["table"] = scrolled
-            frames = scrolled["frames"]
-            p95 = percentile(frames, 0.95)
-            rows.append(
-                row(
-                    f"{args.runs:,}-run table: name search typed -> rows shown",
-                    f"{scrolled['search_ms']:.0f} ms",
-                    "-",
-                    None,
-                )
-            )
-            rows.append(
-                row(
-                    f"{args.runs:,}-run table: filter state=queued applied -> rows shown",
-                    f"{scrolled['filter_ms']:.0f} ms",
-                    "-",
-                    None,
-                )
-            )
-            rows.append(
-                row(
-                    f"{args.runs:,}-run table scroll ({scrolled['scroll_px']} px, "
-                    f"{len(frames)} frames): p50 / p95 / max frame",
-                    f"{percentile(frames, 0.5):.1f} / {p95:.1f} / {max(frames or [0]):.1f} ms",
-                    f"p95 {SCROLL_P95_BUDGET_MS:.0f} ms",
-                    p95 <= SCROLL_P95_BUDGET_MS,
-                )
-            )
-            long_tasks = scrolled["long_tasks"]
-            rows.append(
-                row(
-                    "table scroll: long tasks (> 50 ms)",
-                    f"{len(long_tasks)} ({sum(long_tasks):.0f} ms)",
-                    "0",
-                    not long_tasks,
-                )
-            )
-            context.close()
-    finally:
-        p.stop()
+    if parts & {"chart", "append", "table"}:
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="vy-ui-budgets-"))
+        workdir.mkdir(parents=True, exist_ok=True)
+        p = Platform(workdir, args.out.resolve())
+        p.start()
+        try:
+            t = time.perf_counter()
+            if parts & {"chart", "append"}:
+                series_project = p.api("POST", "/projects", {"name": "series"})["id"]
+                big = seed_live_run(p, series_project, "bench-big", args.points)
+                small = seed_live_run(p, series_project, "bench-small", 1000)
+            if "table" in parts:
+                table_project = p.api("POST", "/projects", {"name": f"table-{args.runs}"})["id"]
+                seed_table(p, table_project, args.runs)
+            print(f"seeded in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+            with chromium() as browser:
+                context = logged_in_context(browser, p)
+                if "chart" in parts:
+                    measured, raw["first_chart_ms"] = measure_charts(context, p, big, small, args)
+                    rows += measured
+                if "append" in parts:
+                    measured, raw["append"] = measure_append(context, p, big, args)
+                    rows += measured
+                if "table" in parts:
+                    measured, raw["table"] = measure_table(context, p, table_project, args)
+                    rows += measured
+                context.close()
+        finally:
+            p.stop()
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))
