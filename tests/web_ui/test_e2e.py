@@ -189,10 +189,14 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
     second_id = int(page.url.split("id=")[1].split("&")[0])
     wait_points_above(page, loss_chart(page), 0, timeout=60_000)
 
-    page.goto(f"{url}/compare/?runs={run_id},{second_id}")
+    page.goto(f"{url}/project/?id={project_id}")  # the project's runs table
+    page.get_by_label(f"Select {first}").click()
+    page.get_by_label(f"Select {second}").click()
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_url("**/compare/?runs=*", timeout=UI_TIMEOUT_MS)
     chips = page.get_by_role("list", name="Runs in this comparison")
     chips.wait_for(timeout=UI_TIMEOUT_MS)
-    assert chips.get_by_role("link").all_inner_texts() == [first, second]
+    assert sorted(chips.get_by_role("link").all_inner_texts()) == sorted([first, second])
     compared = loss_chart(page)
     compared.wait_for(timeout=UI_TIMEOUT_MS)
     assert "2 series" in (compared.get_attribute("aria-label") or "")
