@@ -169,6 +169,16 @@ def test_filter_expressions_and_the_apis_message_for_a_wrong_one(
     wait_names(page, [r.name for r in reversed(RUNS)])
     assert not alert.is_visible()
 
+    # the name search, typed key by key ("/" focuses it)
+    page.keyboard.press("/")
+    page.keyboard.type("resnet-")
+    wait_names(page, ["resnet-c", "resnet-b", "resnet-a"])
+    search = page.get_by_label("Search runs")
+    assert search.input_value() == "resnet-" and search.evaluate(
+        "el => el === document.activeElement"
+    )
+    assert "q=resnet-" in page.url
+
 
 def test_shift_click_selects_a_range_and_bulk_cancel(
     logged_in: Callable[[], Page], ui_url: str, ui_settings: Settings

@@ -7,7 +7,6 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { toast } from "sonner";
 import { GroupFilter } from "@/components/groups/group-filter";
 import { Button } from "@/components/ui/button";
-import { Input } from "@/components/ui/input";
 import { EmptyState, ErrorState, LoadingRows, Spinner } from "@/components/ui/states";
 import { ApiError, errorMessage, type Schemas } from "@/lib/api/client";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
@@ -32,6 +31,7 @@ import {
   type RunQuery,
 } from "./run-query";
 import { RunsTable } from "./runs-table";
+import { SearchBox } from "./search-box";
 import { StateChips } from "./state-chips";
 import { useRunView } from "./use-run-view";
 import { useRunsWindow, type LoadedRow } from "./use-runs-window";
@@ -240,16 +240,7 @@ export function RunsView({ project }: { project: Project }) {
         <>
           <StateChips counts={counts.data} loading={counts.isPending && counts.fetchStatus !== "idle"} state={view.state} onState={view.setState} />
           <div className="flex flex-wrap items-start gap-2">
-            <Input
-              ref={searchRef}
-              type="search"
-              aria-label="Search runs"
-              placeholder="Search names  ( / )"
-              className="w-56"
-              defaultValue={view.q ?? ""}
-              key={view.q === null ? "empty" : "q"}
-              onChange={(e) => view.setQ(e.target.value || null)}
-            />
+            <SearchBox value={view.q} onChange={view.setQ} inputRef={searchRef} />
             <FilterBox value={view.filter} onApply={applyFilter} error={filterError} />
             <GroupFilter projectId={projectId} groups={groupList} groupId={view.groupId} onGroup={view.setGroupId} />
             <ColumnChooser
