@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from visionyard.dashboard import patterns
 from visionyard.dashboard.schemas.common import (
@@ -135,6 +135,14 @@ class RunsGroupAssign(RequestBody):
     group_id: int | None = Field(
         ge=1, le=MAX_ID, description="A group of the project, or null: no group."
     )
+
+    @field_validator("run_ids", mode="before")
+    @classmethod
+    def _integral_ids_are_integers(cls, value: Any) -> Any:
+        # The base class reads 3.0 as 3 for a field's own value; ids inside the list too.
+        if isinstance(value, list):
+            return [int(v) if isinstance(v, float) and v.is_integer() else v for v in value]
+        return value
 
 
 class RunsGroupAssigned(BaseModel):
