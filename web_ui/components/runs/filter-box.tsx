@@ -32,7 +32,7 @@ export function FilterBox({
           <Filter className="pointer-events-none absolute top-2.5 left-2.5 size-4 text-muted-foreground" aria-hidden />
           <Input
             aria-label="Filter runs"
-            placeholder="Filter: val/acc@1 >= 0.8, lr < 0.01, state=running  (Enter)"
+            placeholder="Filter: val/acc@1 >= 0.8, lr < 0.01"
             className="pr-8 pl-8 font-mono text-xs"
             value={text}
             onChange={(e) => setText(e.target.value)}

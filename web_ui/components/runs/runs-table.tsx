@@ -15,6 +15,9 @@ import type { LoadedRow } from "./use-runs-window";
 const ROW_HEIGHT = 44;
 const SELECT_WIDTH = 44;
 const NAME_WIDTH = 240;
+// The checkbox and the name stay in view while wide tables scroll sideways.
+const STICKY_SELECT = "sticky left-0 z-[1] bg-card";
+const STICKY_NAME = "sticky left-[44px] z-[1] bg-card border-r";
 
 export interface SortState {
   key: string;
@@ -149,7 +152,7 @@ export function RunsTable({
         </colgroup>
         <thead className="sticky top-0 z-10 bg-card">
           <tr aria-rowindex={1}>
-            <th scope="col" className="border-b px-3 py-2 text-left">
+            <th scope="col" className={cn("border-b px-3 py-2 text-left", STICKY_SELECT)}>
               <Checkbox
                 aria-label={allSelected === false ? `Select all ${total} runs` : "Clear the selection"}
                 checked={allSelected}
@@ -159,7 +162,7 @@ export function RunsTable({
             </th>
             <th
               scope="col"
-              className="border-b px-2 py-2 text-left font-medium text-muted-foreground"
+              className={cn("border-b px-2 py-2 text-left font-medium text-muted-foreground", STICKY_NAME)}
               aria-sort={sort.key === "name" ? (sort.order === "asc" ? "ascending" : "descending") : undefined}
             >
               <SortHeader column={{ id: "name", label: "Name", sortKey: "name", width: NAME_WIDTH, render: () => null, text: () => "" }} sort={sort} onSort={onSort} />
@@ -248,6 +251,7 @@ function RunRow({
       <td
         className={cn(
           "border-b px-3",
+          STICKY_SELECT,
           selected
             ? "shadow-[inset_4px_0_0_var(--color-primary)]"
             : "group-hover:shadow-[inset_4px_0_0_var(--color-border)]",
@@ -259,7 +263,7 @@ function RunRow({
           onClick={(event: React.MouseEvent) => onSelect(row, event.shiftKey)}
         />
       </td>
-      <td className="border-b px-2">
+      <td className={cn("border-b px-2", STICKY_NAME)}>
         <div className="flex min-w-0 items-baseline gap-1.5">
           <Link href={`/run/?id=${run.id}`} className="truncate font-medium hover:underline" title={run.name}>
             {run.name}
