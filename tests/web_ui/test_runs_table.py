@@ -238,6 +238,20 @@ def test_selected_runs_move_into_a_new_group(
     wait_names(page, ["resnet-b", "resnet-a"])
     assert re.search(r"group=\d+", page.url)
 
+    # rename it, then delete it: its runs stay, in no group
+    page.get_by_role("button", name="Group: lr-sweep").click()
+    page.get_by_role("menuitem", name="Rename lr-sweep…").click()
+    page.get_by_label("Group name").fill("lr-sweep-2")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Group: lr-sweep-2").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("button", name="Group: lr-sweep-2").click()
+    page.get_by_role("menuitem", name="Delete lr-sweep-2…").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete group").click()
+    page.get_by_role("button", name="Group: all").wait_for(timeout=UI_TIMEOUT_MS)
+    wait_names(page, [r.name for r in reversed(RUNS)])
+    assert "group=" not in page.url
+    assert page.locator("tbody tr", has_text="resnet-a").get_by_text("lr-sweep").count() == 0
+
 
 def test_columns_are_kept_across_reloads_and_in_the_url(
     logged_in: Callable[[], Page], ui_url: str, project: int
