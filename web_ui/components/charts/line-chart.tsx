@@ -6,7 +6,7 @@ import { runColor } from "@/lib/runs";
 import { cn, formatMetric } from "@/lib/utils";
 import { formatX, xAxisLabel, xTicks } from "./axes";
 import { readChartTheme, useThemeVersion, withAlpha } from "./theme";
-import { alignSeries, clippedRange, ema, lowerBound, positiveOnly, valueNear } from "./transform";
+import { alignSeries, clippedRange, ema, lowerBound, positiveOnly, valueNear, type Column } from "./transform";
 import { DEFAULT_CHART_SETTINGS, type ChartSeries, type ChartSettings, type XRange } from "./types";
 
 export interface LineChartProps {
@@ -43,7 +43,7 @@ interface Prepared {
 
 function prepare(series: ChartSeries[], settings: ChartSettings): Prepared {
   const smoothing = settings.smoothing > 0;
-  const columns: { x: number[]; y: (number | null)[] }[] = [];
+  const columns: { x: number[]; y: Column }[] = [];
   const lineIndex: number[] = [];
   const owner: number[] = [-1];
   const last: (number | null)[] = [];
@@ -184,8 +184,15 @@ export function LineChart({
         drag: { x: true, y: false, setScale: true },
         focus: { prox: 24 },
         points: { size: 6 },
-        // The cursor only: each chart zooms on its own (and re-fetches its own window).
-        sync: syncKey ? { key: syncKey, setSeries: false, scales: [null, null] } : undefined,
+        // The cursor only (mouse moves), not drags: each chart zooms on its own, and a caller
+        // may re-fetch that chart's window.
+        sync: syncKey
+          ? {
+              key: syncKey,
+              setSeries: false,
+              filters: { pub: (type) => type === "mousemove" || type === "mouseleave" },
+            }
+          : undefined,
       },
       scales: {
         x: { time: xMode === "time" },
@@ -204,7 +211,12 @@ export function LineChart({
             if (min == null || max == null || !Number.isFinite(min) || !Number.isFinite(max)) {
               return logY ? [0.1, 10] : [0, 1];
             }
-            if (logY) return uPlot.rangeLog(Math.max(min, Number.MIN_VALUE), Math.max(max, Number.MIN_VALUE), 10, false);
+            if (logY) {
+              // Values <= 0 were dropped (log axes cannot show them); whole decades around.
+              if (max <= 0) return [0.1, 10];
+              const low = min > 0 ? min : max / 10;
+              return uPlot.rangeLog(low, max, 10, true);
+            }
             return uPlot.rangeNum(min, max, 0.1, true);
           },
         },
@@ -220,7 +232,11 @@ export function LineChart({
         {
           ...axis,
           size: 56,
-          values: (_u, splits) => splits.map((v) => formatMetric(v)),
+          // On a log axis, label the decades only (uPlot adds unlabeled minor ticks between).
+          values: (_u, splits) =>
+            splits.map((v) =>
+              logY && v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) > 1e-9 ? "" : formatMetric(v),
+            ),
         },
       ],
       series: uSeries,
@@ -299,6 +315,8 @@ export function LineChart({
       u.setData(prepared.data);
     }
     programmatic.current = false;
+    setCursorIdx(u.cursor.idx ?? null); // an index into the new data
+
   }, [prepared]);
 
   // Highlight from outside (not while the pointer is over this chart, which owns its focus).

@@ -1,17 +1,21 @@
 // Pure data shaping for the line chart: smoothing, log-safe values, outlier-robust y ranges,
 // and the alignment of many series onto one shared x array (what uPlot draws).
 
-/** Debiased exponential moving average (as TensorBoard's smoothing slider): nulls stay gaps
- *  and do not reset the average. weight 0 returns the input. */
-export function ema(y: (number | null)[], weight: number): (number | null)[] {
+/** A y column: null marks a gap (drawn as a break), undefined a missing point (the line goes
+ *  straight across it). */
+export type Column = (number | null | undefined)[];
+
+/** Debiased exponential moving average (as TensorBoard's smoothing slider): gaps and missing
+ *  points stay so and do not reset the average. weight 0 returns the input. */
+export function ema(y: Column, weight: number): Column {
   if (weight <= 0) return y;
-  const out: (number | null)[] = new Array(y.length);
+  const out: Column = new Array(y.length);
   let last = 0;
   let debias = 0;
   for (let i = 0; i < y.length; i++) {
     const v = y[i];
     if (v == null || !Number.isFinite(v)) {
-      out[i] = null;
+      out[i] = v === undefined ? undefined : null;
       continue;
     }
     last = last * weight + (1 - weight) * v;
@@ -21,9 +25,10 @@ export function ema(y: (number | null)[], weight: number): (number | null)[] {
   return out;
 }
 
-/** Log axes cannot show values <= 0: they become gaps. */
-export function positiveOnly(y: (number | null)[]): (number | null)[] {
-  return y.map((v) => (v != null && v > 0 ? v : null));
+/** Log axes cannot show values <= 0: they become missing points (the line passes over them,
+ *  as it would over a value far below the axis), while real gaps stay gaps. */
+export function positiveOnly(y: Column): Column {
+  return y.map((v) => (v == null || v > 0 ? v : undefined));
 }
 
 /** The [lo, hi] quantiles of the finite values of ys[from..to), estimated from at most
@@ -49,7 +54,8 @@ export function quantileRange(
 }
 
 /** The y range with outliers clipped: the union of each series' own 1st-99th percentile
- *  range, so every series keeps (nearly) all of its points in view, whatever its scale. */
+ *  range, so every series keeps (nearly) all of its points in view, whatever its scale.
+ *  Unpadded: the caller pads for its scale (linear or log). */
 export function clippedRange(
   columns: ArrayLike<number | null | undefined>[],
   from: number,
@@ -63,13 +69,7 @@ export function clippedRange(
     min = Math.min(min, r[0]);
     max = Math.max(max, r[1]);
   }
-  if (!Number.isFinite(min)) return null;
-  if (min === max) {
-    const pad = Math.abs(min) * 0.05 || 1;
-    return [min - pad, max + pad];
-  }
-  const pad = (max - min) * 0.05;
-  return [min - pad, max + pad];
+  return Number.isFinite(min) ? [min, max] : null;
 }
 
 /** First index with xs[i] >= x (xs ascending). */
@@ -87,9 +87,7 @@ export function lowerBound(xs: ArrayLike<number>, x: number): number {
 /** Many (x, y) series on one ascending x array. A series has `undefined` where another series
  *  has a point and it has none (drawn as a straight line across), and keeps its own nulls
  *  (drawn as gaps). One series is passed through without copying. */
-export function alignSeries(
-  series: { x: number[]; y: (number | null)[] }[],
-): [number[], ...(number | null | undefined)[][]] {
+export function alignSeries(series: { x: number[]; y: Column }[]): [number[], ...Column[]] {
   if (series.length === 0) return [[]];
   if (series.length === 1) return [series[0]!.x, series[0]!.y];
   const all = new Set<number>();
@@ -97,12 +95,12 @@ export function alignSeries(
   const xs = Float64Array.from(all).sort();
   const xsArr = Array.from(xs);
   const columns = series.map((s) => {
-    const col: (number | null | undefined)[] = new Array(xsArr.length);
+    const col: Column = new Array(xsArr.length);
     let j = 0;
     for (let i = 0; i < s.x.length; i++) {
       const x = s.x[i]!;
       while (xsArr[j]! < x) j++;
-      col[j] = s.y[i] ?? null;
+      col[j] = s.y[i];
     }
     return col;
   });

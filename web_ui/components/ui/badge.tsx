@@ -10,7 +10,7 @@ const badgeVariants = cva(
         default: "border-transparent bg-primary/12 text-primary",
         secondary: "border-transparent bg-secondary text-secondary-foreground",
         outline: "text-foreground",
-        success: "border-transparent bg-success/15 text-success",
+        success: "border-transparent bg-success/10 text-success", // /15 fell under 4.5:1 for text-xs in light
         warning: "border-transparent bg-warning/15 text-warning",
         destructive: "border-transparent bg-destructive/12 text-destructive",
       },

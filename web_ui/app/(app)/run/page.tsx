@@ -140,11 +140,12 @@ function RunPageInner() {
             <TabsTrigger value="results">Results</TabsTrigger>
             <TabsTrigger value="config">Config</TabsTrigger>
             <TabsTrigger value="checkpoints">Checkpoints</TabsTrigger>
-            <TabsTrigger value="tensorboard" className="text-muted-foreground/80">
-              TensorBoard
+            {/* In the next release: they open a one-line explanation, nothing more. */}
+            <TabsTrigger value="tensorboard" className="italic">
+              TensorBoard <span className="text-xs not-italic">(soon)</span>
             </TabsTrigger>
-            <TabsTrigger value="testing" className="text-muted-foreground/80">
-              Model testing
+            <TabsTrigger value="testing" className="italic">
+              Model testing <span className="text-xs not-italic">(soon)</span>
             </TabsTrigger>
           </TabsList>
           <TabsContent value="overview">
