@@ -220,3 +220,62 @@ def test_tags_are_edited_in_place(run_page: Callable[[int, str], Page], data: Ru
         "baseline",
         "imported",
     ]
+
+
+def test_zooming_a_long_series_fetches_the_window_at_full_resolution(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    """The overview holds 2,000 points per series (min/max per bucket); dragging over a part of
+    the chart asks for that step window and draws every point in it."""
+    run = data.queue_run()
+    _agent, attempt = data.claim(run["id"])
+    data.write_events(
+        run["id"],
+        attempt,
+        [
+            {"type": "train_step", "step": s, "epoch": 0, "loss": 1 + (s % 7) / 10, "lr": 0.1}
+            for s in range(1, 6001)
+        ],
+    )
+    page = run_page(run["id"], "")
+    card = page.locator('[data-metric="train/step_loss"]')
+    chart = card.get_by_role("figure")
+    chart.wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "el => el.dataset.points === '2000'", arg=chart.element_handle(), timeout=UI_TIMEOUT_MS
+    )
+    assert "6,000 points" in card.inner_text()
+    box = card.locator(".u-over").bounding_box()
+    assert box is not None
+    with page.expect_request(lambda r: "step_min=" in r.url and "step_max=" in r.url) as asked:
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 60, steps=4)
+        page.mouse.up()
+    assert "names=train%2Fstep_loss" in asked.value.url
+    # About 30% of 6,000 steps at full resolution, the rest of the overview around them.
+    page.wait_for_function(
+        "el => Number(el.dataset.points) > 2500", arg=chart.element_handle(), timeout=UI_TIMEOUT_MS
+    )
+    zoom = chart.get_attribute("data-zoom")
+    assert zoom is not None
+    # Live points arrive while zoomed: drawn, and the zoom stays.
+    before = int(chart.get_attribute("data-points") or 0)
+    data.write_events(
+        run["id"],
+        attempt,
+        [{"type": "train_step", "step": s, "loss": 1.0, "lr": 0.1} for s in range(6001, 6051)],
+    )
+    page.wait_for_function(
+        f"el => Number(el.dataset.points) === {before + 50}",
+        arg=chart.element_handle(),
+        timeout=UI_TIMEOUT_MS,
+    )
+    assert chart.get_attribute("data-zoom") == zoom
+    # Double-click: back to the whole run (the overview and the live points).
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + 50)
+    page.wait_for_function(
+        "el => el.dataset.points === '2050' && !el.dataset.zoom",
+        arg=chart.element_handle(),
+        timeout=UI_TIMEOUT_MS,
+    )

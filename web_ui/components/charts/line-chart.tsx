@@ -123,6 +123,8 @@ export function LineChart({
   const [cursorIdx, setCursorIdx] = useState<number | null>(null);
   const [focused, setFocused] = useState<number | null>(null);
   const focusRef = useRef<number | null>(null);
+  /** the user's zoom as text, on the element (for tests and debugging) */
+  const [zoomText, setZoomText] = useState<string | null>(null);
 
   const prepared = useMemo(
     () => prepare(series, settings),
@@ -262,6 +264,7 @@ export function LineChart({
               xs.length === 0 || min == null || max == null || (min <= xs[0]! && max >= xs[xs.length - 1]!);
             const next: XRange = whole ? null : [min, max];
             zoomRef.current = next;
+            setZoomText(next ? `${next[0]},${next[1]}` : null);
             callbacks.current.onZoom?.(next);
           },
         ],
@@ -342,6 +345,7 @@ export function LineChart({
       role="figure"
       aria-label={`${title}: line chart of ${series.length} series`}
       data-points={prepared.pointCount}
+      data-zoom={zoomText ?? undefined}
     >
       <div ref={wrapRef} className="relative w-full" style={{ height }}>
         <div ref={plotRef} />
