@@ -73,6 +73,12 @@ def test_the_api_still_wins_and_unknown_api_paths_stay_json_404s(with_ui: TestCl
         assert "/api/v1/no-such-thing/7" in response.json()["error"]["message"]
 
 
+def test_a_known_api_path_with_another_method_is_still_a_405(with_ui: TestClient) -> None:
+    """The catch-all must not swallow the 405 of a path that exists with other methods."""
+    response = with_ui.post("/api/v1/configs/1/versions/1", headers=AUTH)
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
+
+
 def test_without_a_build_the_api_works_and_the_front_page_says_how_to_build(
     without_ui: TestClient,
 ) -> None:

@@ -32,7 +32,9 @@ class PathTemplate:
 
 def path_templates(router: Router) -> list[PathTemplate]:
     """Every HTTP path template of the app with the union of its routes' methods, the most
-    concrete first (fewest parameters; declaration order among equals)."""
+    concrete first (fewest parameters; declaration order among equals), and templates with a
+    `{name:path}` parameter (the web UI's catch-all for unknown API paths) last, as they match
+    anything below them."""
     methods: dict[str, set[str]] = {}
     for context in iter_route_contexts(router.routes):
         if context.methods is None or context.path is None:
@@ -42,7 +44,7 @@ def path_templates(router: Router) -> list[PathTemplate]:
     for path, allowed in methods.items():
         regex, _format, convertors = compile_path(path)
         templates.append(PathTemplate(path, regex, len(convertors), frozenset(allowed)))
-    return sorted(templates, key=lambda t: t.parameters)
+    return sorted(templates, key=lambda t: (":path}" in t.path, t.parameters))
 
 
 def allowed_methods(templates: list[PathTemplate], path: str) -> frozenset[str] | None:
