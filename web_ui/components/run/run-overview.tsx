@@ -125,6 +125,13 @@ export function RunOverview({ run }: { run: Run }) {
     [progress.total_steps, progress.epochs, startTime],
   );
   const groups = useMemo(() => groupMetrics(nameList), [nameList]);
+  // Epochs need the run's steps per epoch (from its progress) or epochs on the points.
+  const xModes = useMemo<XMode[]>(() => {
+    const epochs =
+      context.stepsPerEpoch != null ||
+      Object.values(data.series).some((s) => s.epochs.some((e) => e != null));
+    return epochs ? ["step", "epoch", "time", "relative"] : ["step", "time", "relative"];
+  }, [context.stepsPerEpoch, data.series]);
 
   const change = (next: ChartSettings) => {
     setSettings(next);
@@ -150,7 +157,7 @@ export function RunOverview({ run }: { run: Run }) {
   return (
     <div className="flex flex-col gap-5">
       <div className="flex flex-wrap items-center justify-between gap-3">
-        <ChartControls settings={settings} onChange={change} />
+        <ChartControls settings={settings} onChange={change} xModes={xModes} />
         <p className="text-xs text-muted-foreground">Drag to zoom · double-click to reset</p>
       </div>
       {groups.map((group) => (
