@@ -153,19 +153,29 @@ def test_each_chart_overlays_one_line_per_run_linked_to_the_table(
     )
     # Over the plot: sweep down the middle until a line is close enough to take the focus;
     # its run's row lights up, and a click opens the run.
+    lit = page.locator("tr.bg-accent[data-run-id]")
+    page.get_by_role("heading", name="Compare runs").hover()
+    lit.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
     box = chart(page, "train/lr").locator(".u-over").bounding_box()
     assert box is not None
     hovered = None
     for y in range(2, int(box["height"]), 4):
         page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + y)
-        rows = page.locator("tr.bg-accent[data-run-id]")
-        if rows.count() == 1:
-            hovered = rows.get_attribute("data-run-id")
+        page.wait_for_timeout(50)  # a frame for the focus to reach the table
+        if lit.count() == 1:
+            hovered = lit.get_attribute("data-run-id")
             break
     assert hovered is not None, "no line took the focus under the pointer"
     page.mouse.down()
     page.mouse.up()
-    page.wait_for_url(re.compile(rf"/run/?\?id={hovered}$"), timeout=UI_TIMEOUT_MS)
+    # (A client-side navigation: the URL changes without a new page load.)
+    page.wait_for_function(
+        "id => location.pathname.replace(/\\/$/, '') === '/run' && location.search === `?id=${id}`",
+        arg=hovered,
+        timeout=UI_TIMEOUT_MS,
+    )
+    name = next(n for n, i in runs.ids.items() if str(i) == hovered)
+    page.get_by_role("heading", level=1, name=name).wait_for(timeout=UI_TIMEOUT_MS)
 
 
 def test_best_values_deltas_to_a_pinned_baseline_and_the_config_diff(

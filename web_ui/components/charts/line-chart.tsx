@@ -125,6 +125,7 @@ export function LineChart({
   const focusRef = useRef<number | null>(null);
   /** the user's zoom as text, on the element (for tests and debugging) */
   const [zoomText, setZoomText] = useState<string | null>(null);
+  const pointerInside = useRef(false);
 
   const prepared = useMemo(
     () => prepare(series, settings),
@@ -251,8 +252,11 @@ export function LineChart({
             const owner = index == null ? null : (preparedRef.current.owner[index] ?? null);
             focusRef.current = owner != null && owner >= 0 ? owner : null;
             setFocused(focusRef.current);
-            const hoveredSeries = focusRef.current != null ? series[focusRef.current] : undefined;
-            callbacks.current.onSeriesHover?.(hoveredSeries?.id ?? null);
+            // Only the chart under the pointer reports: synced charts focus lines of their own.
+            if (pointerInside.current) {
+              const hoveredSeries = focusRef.current != null ? series[focusRef.current] : undefined;
+              callbacks.current.onSeriesHover?.(hoveredSeries?.id ?? null);
+            }
           },
         ],
         setScale: [
@@ -287,8 +291,17 @@ export function LineChart({
       const owner = focusRef.current;
       if (owner != null && series[owner]) callbacks.current.onSeriesClick?.(series[owner].id);
     };
+    const onEnter = () => {
+      pointerInside.current = true;
+    };
+    const onLeave = () => {
+      pointerInside.current = false;
+      callbacks.current.onSeriesHover?.(null);
+    };
     over.addEventListener("dblclick", onDblClick);
     over.addEventListener("click", onClick);
+    over.addEventListener("mouseenter", onEnter);
+    over.addEventListener("mouseleave", onLeave);
     const resize = new ResizeObserver(() => {
       const width = Math.max(120, wrap.clientWidth);
       if (width !== u.width) u.setSize({ width, height });
@@ -298,6 +311,8 @@ export function LineChart({
       resize.disconnect();
       over.removeEventListener("dblclick", onDblClick);
       over.removeEventListener("click", onClick);
+      over.removeEventListener("mouseenter", onEnter);
+      over.removeEventListener("mouseleave", onLeave);
       u.destroy();
       uRef.current = null;
     };
@@ -325,7 +340,7 @@ export function LineChart({
   // Highlight from outside (not while the pointer is over this chart, which owns its focus).
   useEffect(() => {
     const u = uRef.current;
-    if (!u || highlightId === undefined || u.cursor.left != null && u.cursor.left >= 0) return;
+    if (!u || highlightId === undefined || pointerInside.current) return;
     const index = highlightId == null ? -1 : series.findIndex((s) => s.id === highlightId);
     if ((index < 0 ? null : index) === focusRef.current) return;
     u.setSeries(index < 0 ? null : preparedRef.current.lineIndex[index]!, { focus: true });
@@ -336,6 +351,7 @@ export function LineChart({
   const highlight = (index: number | null) => {
     const u = uRef.current;
     if (!u) return;
+    onSeriesHover?.(index == null ? null : (series[index]?.id ?? null));
     u.setSeries(index == null ? null : prepared.lineIndex[index]!, { focus: true });
   };
 
