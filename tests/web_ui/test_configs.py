@@ -130,12 +130,23 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     page.get_by_role("button", name="Save as version 2").click()
     page.get_by_text("Saved version 2 of vit-baseline").wait_for(timeout=UI_TIMEOUT_MS)
 
-    # The JSON tab shows the same object; an edit there is version 3.
+    # A field off its default can be put back in one click; discarding restores the saved one.
+    lr = page.get_by_label("Learning rate")
+    page.get_by_role("button", name="Restore default (0.0003)").click()
+    assert lr.input_value() == "0.0003"
+    page.get_by_role("button", name="Discard changes").click()
+    assert lr.input_value() == "0.001"
+
+    # The JSON tab shows the same object (and downloads it); an edit there is version 3.
     page.get_by_role("tab", name="JSON").click()
     assert "tab=json" in page.url
     editor = page.get_by_label("Config JSON")
     data = json.loads(editor.input_value())
     assert data["lr"] == 0.001
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "vit-baseline-v2.json"
+    assert json.loads(Path(download.value.path()).read_text()) == data
     editor.fill("{ not json")
     page.get_by_text("Not valid JSON").wait_for(timeout=UI_TIMEOUT_MS)
     data["epochs"] = 3

@@ -339,6 +339,11 @@ export function ConfigEditor({
               setFieldErrors({});
             }}
             onParseError={setJsonError}
+            fileName={
+              mode.kind === "edit"
+                ? `${mode.config.name}-v${mode.config.latest_version}${dirty ? "-edited" : ""}.json`
+                : `${name.trim() || "config"}.json`
+            }
             fieldErrors={jsonFieldErrors}
           />
         </TabsContent>

@@ -7,6 +7,7 @@ import { Card } from "@/components/ui/card";
 import type { Schemas } from "@/lib/api/client";
 import { cn } from "@/lib/utils";
 import {
+  ResetFieldContext,
   BooleanField,
   EnumField,
   JsonField,
@@ -92,67 +93,76 @@ export function ConfigForm({
 }) {
   const counts = errorsBySection(sections, errors);
   return (
-    <div className="grid gap-6 lg:grid-cols-[12rem_1fr]">
-      <nav aria-label="Config sections" className="hidden lg:block">
-        <ul className="sticky top-4 flex flex-col gap-0.5 text-sm">
-          {sections.map((s) => (
-            <li key={s.id}>
-              <a
-                href={`#section-${s.id}`}
-                className="flex items-center justify-between rounded-md px-2 py-1 text-muted-foreground hover:bg-accent hover:text-accent-foreground"
-              >
-                {s.title}
-                {counts.get(s.id) && (
-                  <span className="rounded bg-destructive/12 px-1.5 text-xs font-medium text-destructive">
-                    {counts.get(s.id)} {counts.get(s.id) === 1 ? "error" : "errors"}
-                  </span>
-                )}
-              </a>
-            </li>
+    <ResetFieldContext.Provider
+      value={(key) => {
+        // The default itself, not an absent key: the saved version holds every key, so this
+        // compares equal to it when that is what it was.
+        const spec = sections.flatMap((s) => s.fields).find((f) => f.key === key);
+        onFieldChange(key, spec?.defaultValue);
+      }}
+    >
+      <div className="grid gap-6 lg:grid-cols-[12rem_1fr]">
+        <nav aria-label="Config sections" className="hidden lg:block">
+          <ul className="sticky top-4 flex flex-col gap-0.5 text-sm">
+            {sections.map((s) => (
+              <li key={s.id}>
+                <a
+                  href={`#section-${s.id}`}
+                  className="flex items-center justify-between rounded-md px-2 py-1 text-muted-foreground hover:bg-accent hover:text-accent-foreground"
+                >
+                  {s.title}
+                  {counts.get(s.id) && (
+                    <span className="rounded bg-destructive/12 px-1.5 text-xs font-medium text-destructive">
+                      {counts.get(s.id)} {counts.get(s.id) === 1 ? "error" : "errors"}
+                    </span>
+                  )}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="flex min-w-0 flex-col gap-4">
+          {sections.map((section) => (
+            <Card
+              key={section.id}
+              id={`section-${section.id}`}
+              className={cn("scroll-mt-4 p-4", counts.get(section.id) && "border-destructive/50")}
+            >
+              <section aria-labelledby={`section-${section.id}-title`} className="flex flex-col gap-4">
+                <div>
+                  <h2 id={`section-${section.id}-title`} className="font-semibold">
+                    {section.title}
+                  </h2>
+                  <p className="text-sm text-muted-foreground">{section.description}</p>
+                </div>
+                <div className="grid gap-x-6 gap-y-5 md:grid-cols-2">
+                  {section.fields.map((spec) => (
+                    <div
+                      key={spec.key}
+                      className={cn(
+                        (spec.key === "root" || spec.key === "model_flavour") && "md:col-span-2",
+                      )}
+                    >
+                      <Field
+                        spec={spec}
+                        projectId={projectId}
+                        options={options}
+                        props={{
+                          spec,
+                          value: shownValue(spec, data),
+                          errors: errors[spec.key] ?? [],
+                          onChange: (value) => onFieldChange(spec.key, value),
+                          onLocalError: (message) => onLocalError(spec.key, message),
+                        }}
+                      />
+                    </div>
+                  ))}
+                </div>
+              </section>
+            </Card>
           ))}
-        </ul>
-      </nav>
-      <div className="flex min-w-0 flex-col gap-4">
-        {sections.map((section) => (
-          <Card
-            key={section.id}
-            id={`section-${section.id}`}
-            className={cn("scroll-mt-4 p-4", counts.get(section.id) && "border-destructive/50")}
-          >
-            <section aria-labelledby={`section-${section.id}-title`} className="flex flex-col gap-4">
-              <div>
-                <h2 id={`section-${section.id}-title`} className="font-semibold">
-                  {section.title}
-                </h2>
-                <p className="text-sm text-muted-foreground">{section.description}</p>
-              </div>
-              <div className="grid gap-x-6 gap-y-5 md:grid-cols-2">
-                {section.fields.map((spec) => (
-                  <div
-                    key={spec.key}
-                    className={cn(
-                      (spec.key === "root" || spec.key === "model_flavour") && "md:col-span-2",
-                    )}
-                  >
-                    <Field
-                      spec={spec}
-                      projectId={projectId}
-                      options={options}
-                      props={{
-                        spec,
-                        value: shownValue(spec, data),
-                        errors: errors[spec.key] ?? [],
-                        onChange: (value) => onFieldChange(spec.key, value),
-                        onLocalError: (message) => onLocalError(spec.key, message),
-                      }}
-                    />
-                  </div>
-                ))}
-              </div>
-            </section>
-          </Card>
-        ))}
+        </div>
       </div>
-    </div>
+    </ResetFieldContext.Provider>
   );
 }

@@ -3,7 +3,9 @@
 // The inputs of the config form, one per FieldKind. Each is a real <label>led control with its
 // help text and its API error wired through aria-describedby, so a screen reader hears the
 // problem when it lands on the field.
-import { useEffect, useState } from "react";
+import { RotateCcw } from "lucide-react";
+import { createContext, useContext, useEffect, useState } from "react";
+import { Button } from "@/components/ui/button";
 import { Input, Textarea } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
@@ -26,6 +28,16 @@ export interface FieldProps {
   onLocalError?: (message: string | null) => void;
 }
 
+/** The value differs from the schema default (so a reset means something). */
+function isModified(spec: FieldSpec, value: JsonValue | undefined): boolean {
+  if (spec.required || spec.defaultValue === undefined || value === undefined) return false;
+  return JSON.stringify(value) !== JSON.stringify(spec.defaultValue);
+}
+
+/** How the form puts a field back to its default (a context rather than a prop threaded
+ *  through every widget); without it, no reset button shows. */
+export const ResetFieldContext = createContext<((key: string) => void) | null>(null);
+
 /** Label, the control, the help text and the errors: the frame every field shares. */
 export function FieldShell({
   spec,
@@ -33,21 +45,28 @@ export function FieldShell({
   children,
   extraHelp,
   inline = false,
+  value,
 }: {
   spec: FieldSpec;
   errors: string[];
   children: React.ReactNode;
   extraHelp?: React.ReactNode;
   inline?: boolean;
+  /** the field's value, to offer a reset when it is not the default */
+  value?: JsonValue;
 }) {
   const id = fieldId(spec.key);
+  const reset = useContext(ResetFieldContext);
+  const modified = isModified(spec, value);
   return (
     <div className="flex flex-col gap-1.5" data-field={spec.key}>
       <div className={cn("flex gap-3", inline ? "items-center justify-between" : "flex-col gap-1.5")}>
         {/* The label holds only the label's words (its accessible name); the required mark and
             the JSON key sit beside it. */}
         <div className="flex items-baseline gap-2">
-          <Label htmlFor={id}>{spec.label}</Label>
+          <Label htmlFor={id} id={`${id}-label`}>
+            {spec.label}
+          </Label>
           {spec.required && (
             <span className="text-sm text-destructive" aria-hidden>
               *
@@ -56,6 +75,21 @@ export function FieldShell({
           <code className="text-xs text-muted-foreground" aria-hidden>
             {spec.key}
           </code>
+          {modified && reset && (
+            <Button
+              variant="ghost"
+              size="icon-sm"
+              className="size-5 self-center text-muted-foreground"
+              // Its name leaves out the field's label (described by it instead): only the field
+              // itself answers to that label.
+              aria-label={`Restore default (${JSON.stringify(spec.defaultValue)})`}
+              aria-describedby={`${id}-label`}
+              title={`Reset to the default: ${JSON.stringify(spec.defaultValue)}`}
+              onClick={() => reset(spec.key)}
+            >
+              <RotateCcw className="size-3" />
+            </Button>
+          )}
         </div>
         {children}
       </div>
@@ -111,7 +145,7 @@ export function NumberField({ spec, value, onChange, errors }: FieldProps) {
   }, [value]);
   const integer = spec.widget.kind === "number" && spec.widget.integer;
   return (
-    <FieldShell spec={spec} errors={errors}>
+    <FieldShell spec={spec} errors={errors} value={value}>
       <Input
         {...controlAria(spec, errors)}
         type="text"
@@ -137,7 +171,7 @@ export function TextField({
   extraHelp,
 }: FieldProps & { list?: string; extraHelp?: React.ReactNode }) {
   return (
-    <FieldShell spec={spec} errors={errors} extraHelp={extraHelp}>
+    <FieldShell spec={spec} errors={errors} extraHelp={extraHelp} value={value}>
       <Input
         {...controlAria(spec, errors, !!spec.help || !!extraHelp)}
         className="font-mono"
@@ -165,7 +199,7 @@ export function EnumField({
   // A value saved under another spelling (an alias the API accepted) is still shown.
   const all = current && !options.includes(current) ? [current, ...options] : options;
   return (
-    <FieldShell spec={spec} errors={errors} extraHelp={describe?.(current)}>
+    <FieldShell spec={spec} errors={errors} extraHelp={describe?.(current)} value={value}>
       <Select value={current} onValueChange={(v) => onChange(v)}>
         <SelectTrigger {...controlAria(spec, errors, !!spec.help || !!describe?.(current))} className="max-w-xs">
           <SelectValue placeholder="Choose…" />
@@ -184,7 +218,7 @@ export function EnumField({
 
 export function BooleanField({ spec, value, onChange, errors }: FieldProps) {
   return (
-    <FieldShell spec={spec} errors={errors} inline>
+    <FieldShell spec={spec} errors={errors} inline value={value}>
       <Switch
         {...controlAria(spec, errors)}
         checked={Boolean(value ?? spec.defaultValue)}
@@ -204,7 +238,7 @@ const TRI_STATE = [
 export function OptionalBooleanField({ spec, value, onChange, errors }: FieldProps) {
   const current = value === true ? "on" : value === false ? "off" : "default";
   return (
-    <FieldShell spec={spec} errors={errors}>
+    <FieldShell spec={spec} errors={errors} value={value}>
       <Select value={current} onValueChange={(v) => onChange(v === "on" ? true : v === "off" ? false : null)}>
         <SelectTrigger {...controlAria(spec, errors)} className="max-w-xs">
           <SelectValue />
@@ -244,6 +278,7 @@ export function JsonField({ spec, value, onChange, errors, onLocalError }: Field
     <FieldShell
       spec={spec}
       errors={shown}
+      value={value}
       extraHelp={`A JSON value${spec.defaultValue != null ? `; default ${JSON.stringify(spec.defaultValue)}` : ""}. Leave empty for the default.`}
     >
       <Textarea
