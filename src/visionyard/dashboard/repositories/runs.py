@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -37,8 +37,12 @@ def group_project(session: Session, group_id: int) -> int | None:
     return session.scalar(select(ExperimentGroup.project_id).where(ExperimentGroup.id == group_id))
 
 
+#: any SELECT: the filters apply to run lists and to grouped counts alike
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+
 def _filtered(
-    query: Select[Any],
+    query: SelectT,
     *,
     project_id: int | None,
     state: RunState | None,
@@ -47,7 +51,7 @@ def _filtered(
     q: str | None,
     conditions: Sequence[ColumnElement[bool]],
     config_id: int | None = None,
-) -> Select[Any]:
+) -> SelectT:
     """`query` narrowed to the runs meeting every filter of the run lists."""
     query = query.where(*conditions)
     if project_id is not None:
@@ -256,16 +260,19 @@ def metric_first_steps(
         )
         .group_by(RunEvent.name, RunEvent.attempt)
     ).all()
-    return {(str(name), attempt): int(first) for name, attempt, first in rows}
+    return {(str(name), attempt): first for name, attempt, first in rows if first is not None}
 
 
-def logs_after(session: Session, run_id: int, after_id: int, limit: int) -> Sequence[RunEvent]:
-    return session.scalars(
-        select(RunEvent)
-        .where(RunEvent.run_id == run_id, RunEvent.kind == "log", RunEvent.id > after_id)
-        .order_by(RunEvent.id)
-        .limit(limit)
-    ).all()
+def logs_after(
+    session: Session, run_id: int, after_id: int, limit: int, before_id: int | None = None
+) -> Sequence[RunEvent]:
+    """Up to `limit` log lines after `after_id` (before `before_id` when given), oldest first."""
+    query = select(RunEvent).where(
+        RunEvent.run_id == run_id, RunEvent.kind == "log", RunEvent.id > after_id
+    )
+    if before_id is not None:
+        query = query.where(RunEvent.id < before_id)
+    return session.scalars(query.order_by(RunEvent.id).limit(limit)).all()
 
 
 def logs_tail(

@@ -93,7 +93,8 @@ def get_run_logs(
     ] = None,
 ) -> LogPage:
     """The last `tail` lines; with `before_id` the `tail` lines before it (scrolling up a long
-    log); with `after_id` up to `limit` lines after it (following a live one)."""
+    log); with `after_id` up to `limit` lines after it (following a live one); with both, up to
+    `limit` lines between them."""
     page = outputs.logs(
         session, run_id, tail=tail, after_id=after_id, limit=limit, before_id=before_id
     )

@@ -12,8 +12,9 @@ Decisions (documented for the API's users):
   order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap.
 - ``step_min`` / ``step_max`` (inclusive, either or both) keep the current points inside that
   step window before downsampling, so a chart zoomed into a window gets it at full resolution;
-  ``total`` then counts the window's points. Which points are current is decided on the whole
-  series first (a later attempt's point below the window still supersedes older ones in it).
+  ``total`` then counts the window's points (none when step_min > step_max). Which points are
+  current is decided on the whole series first (a later attempt's point below the window still
+  supersedes older ones in it).
 - Each point comes with when it was logged (``times``, unix seconds) and the trainer's epoch
   of it (``epochs``, null when it did not say), for charts drawn against time or epochs.
 - A requested name is served (possibly as an empty series) when the run has logged it, or when
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
-from visionyard.errors import InvalidRequestError, NotFoundError
+from visionyard.errors import NotFoundError
 from visionyard.runqueue.events import STEP_LOSS_METRIC, STEP_LR_METRIC
 from visionyard.runqueue.metric_summary import current_points
 from visionyard.training.metric_registry import is_known_metric_name
@@ -143,12 +144,7 @@ def metric_series(
 ) -> list[Series]:
     """The named series (see the module docstring for which names are served), within the
     step window when given; raises NotFoundError (404) naming the names that are neither the
-    run's nor expected of it, InvalidRequestError (422) for a window that ends before it starts."""
-    if step_min is not None and step_max is not None and step_min > step_max:
-        raise InvalidRequestError(
-            f"step_min ({step_min}) is after step_max ({step_max}): the window is empty",
-            [{"field": "query.step_min", "message": "must not be greater than step_max"}],
-        )
+    run's nor expected of it. A window that ends before it starts holds no points."""
     run_or_404(session, run_id)
     candidates = [n for n in dict.fromkeys(names) if not expected_metric_name(n)]
     if candidates:

@@ -15,7 +15,7 @@ from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.files import run_dir_target
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.db.models import CheckpointRecord, RunEvent
-from visionyard.errors import ConflictError, InvalidRequestError, NotFoundError
+from visionyard.errors import ConflictError, NotFoundError
 from visionyard.paths import relative_posix, resolve_inside, resolved_inside
 from visionyard.settings import Settings
 from visionyard.text import printable
@@ -60,15 +60,11 @@ def logs(
 ) -> LogLines:
     """The last `tail` log lines (older than `before_id` when given: the page above the ones a
     viewer has, so a long log opens at its end and loads upwards), or (with `after_id`) up to
-    `limit` lines after that id. after_id and before_id together are a 422."""
-    if after_id is not None and before_id is not None:
-        raise InvalidRequestError(
-            "give after_id (the lines that follow) or before_id (the lines before), not both",
-            [{"field": "query.before_id", "message": "not with after_id"}],
-        )
+    `limit` lines after that id; with both, up to `limit` lines between the two (a gap a viewer
+    fills in; empty when before_id is not after after_id)."""
     run_or_404(session, run_id)
     if after_id is not None:
-        return LogLines(list(repo.logs_after(session, run_id, after_id, limit)), None)
+        return LogLines(list(repo.logs_after(session, run_id, after_id, limit, before_id)), None)
     # One line more than asked tells whether older lines remain.
     lines = repo.logs_tail(session, run_id, tail + 1, before_id)
     return LogLines(lines[-tail:], len(lines) > tail)
