@@ -782,7 +782,8 @@ export interface paths {
         /**
          * Get Run Logs
          * @description The last `tail` lines; with `before_id` the `tail` lines before it (scrolling up a long
-         *     log); with `after_id` up to `limit` lines after it (following a live one).
+         *     log); with `after_id` up to `limit` lines after it (following a live one); with both, up to
+         *     `limit` lines between them.
          */
         get: operations["getRunLogs"];
         put?: never;
