@@ -116,6 +116,36 @@ def settle(page: Page, ready_text: str) -> None:
     page.wait_for_timeout(300)  # transitions (dialogs, tabs, charts) end
 
 
+#: the elements that stick out of the window on the right (a page that scrolls sideways)
+WIDER_THAN_WINDOW = """() => {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= width + 1) return [];
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + [...el.classList].slice(0, 3).map((c) => '.' + c).join('');
+  const clipped = (el) => {  // inside a box that scrolls or clips it: not the page's doing
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const right = el.getBoundingClientRect().right;
+    const parent = el.parentElement;
+    if (right > width + 1 && (!parent || parent.getBoundingClientRect().right <= width + 1)
+        && !clipped(el)) {
+      out.push(`${name(el)} (right edge at ${Math.round(right)} px)`);
+    }
+  }
+  return out.slice(0, 3);
+}"""
+
+
+def sideways(page: Page) -> list[str]:
+    """What makes the page wider than the window, if anything does."""
+    return page.evaluate(WIDER_THAN_WINDOW)
+
+
 def photograph(page: Page, path: Path) -> None:
     """The whole page: the app shell scrolls its <main>, not the document, so a full-page
     screenshot would cut it at the window's height; the window is made as tall as the content
@@ -170,6 +200,11 @@ def test_every_page_passes_axe_and_is_photographed(
                     f"loading state left within {UI_TIMEOUT_MS / 1000:.0f} s"
                 )
             problems.append(describe(ui_page.name, axe_violations(page)))
+            if wide := sideways(page):
+                problems.append(
+                    f"{ui_page.name}: wider than the {VIEWPORT['width']} px window, it scrolls "
+                    f"sideways; sticking out: {', '.join(wide)}"
+                )
             photograph(page, SCREENSHOTS / f"{ui_page.name}-{theme}.png")
 
         report = "\n".join(p for p in problems if p)
