@@ -122,18 +122,27 @@ WIDER_THAN_WINDOW = """() => {
   if (document.documentElement.scrollWidth <= width + 1) return [];
   const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
     + [...el.classList].slice(0, 3).map((c) => '.' + c).join('');
-  const clipped = (el) => {  // inside a box that scrolls or clips it: not the page's doing
-    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-      if (getComputedStyle(a).overflowX !== 'visible') return true;
+  // inside a box that scrolls or clips it, it is not the page's doing: unless it is positioned
+  // against something outside that box (an sr-only label in a scrolled table, say), which the
+  // box does not clip
+  const clipped = (el) => {
+    let box = el.parentElement;
+    while (box && box !== document.body && getComputedStyle(box).overflowX === 'visible') {
+      box = box.parentElement;
     }
-    return false;
+    if (!box || box === document.body) return false;
+    const position = getComputedStyle(el).position;
+    if (position === 'fixed') return false;
+    if (position !== 'absolute') return true;
+    const anchor = el.offsetParent;
+    return !!anchor && (anchor === box || box.contains(anchor));
   };
   const out = [];
   for (const el of document.querySelectorAll('body *')) {
     const right = el.getBoundingClientRect().right;
     const parent = el.parentElement;
-    if (right > width + 1 && (!parent || parent.getBoundingClientRect().right <= width + 1)
-        && !clipped(el)) {
+    const inside = (e) => !e || e.getBoundingClientRect().right <= width + 1 || clipped(e);
+    if (right > width + 1 && !clipped(el) && inside(parent)) {
       out.push(`${name(el)} (right edge at ${Math.round(right)} px)`);
     }
   }
