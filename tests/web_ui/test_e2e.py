@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tests.browser import BROWSER_HOME
 from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 from tests.web_ui.platform import UiPlatform, ui_platform  # noqa: F401 - the fixture
 
@@ -27,6 +28,11 @@ EPOCHS = 20
 #: the second run is canceled while it trains: it must not end first
 LONG_EPOCHS = 200
 LOSS = "train/step_loss"
+#: how long the dashboard stays down: more than the run page's slowest refresh (10 s) and its
+#: retries (1 s, then 2 s)
+DOWN_FOR_MS = 14_000
+#: the page as it was when the test failed
+FAILURE_SHOT = BROWSER_HOME / "screenshots" / "e2e-failure.png"
 #: a live point must reach the chart within this (the agent relays about every second)
 LIVE_MS = 30_000
 
@@ -74,7 +80,16 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
     page: Page,
     ui_platform: UiPlatform,  # noqa: F811 - the fixture imported above
 ) -> None:
-    p = ui_platform
+    try:
+        acceptance_flow(page, ui_platform)
+    except BaseException:
+        # what the user saw when it went wrong, for whoever reads the failure
+        FAILURE_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=FAILURE_SHOT, full_page=True)
+        raise
+
+
+def acceptance_flow(page: Page, p: UiPlatform) -> None:
     url = p.url
     log_in(page, url)
 
@@ -160,6 +175,11 @@ def test_from_login_to_a_trained_compared_and_canceled_run(
         # the run trains on meanwhile: the agent writes to the database, not to the dashboard
         stored = p.stored_points(run_id, LOSS)
         p.wait_for("points stored", lambda: p.stored_points(run_id, LOSS) > stored, 30)
+        # Long enough for the page's periodic requests to fail, retries and all: what it shows
+        # stays on screen, under the banner, instead of giving way to an error.
+        page.wait_for_timeout(DOWN_FOR_MS)
+        assert chart.count() == 1, "the charts went away while the dashboard was down"
+        assert chart_points(chart) == before
     banner.wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
     # what was stored meanwhile arrives (the page resubscribes from the last point it had)
     wait_points_above(page, chart, before)
