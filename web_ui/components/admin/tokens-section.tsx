@@ -210,7 +210,7 @@ export function TokensSection() {
       <CardContent>
         {tokens.isPending ? (
           <LoadingRows rows={3} />
-        ) : tokens.error ? (
+        ) : tokens.error && !tokens.data ? (
           <ErrorState error={tokens.error} retry={() => tokens.refetch()} />
         ) : tokens.data.items.length === 0 ? (
           <EmptyState icon={<KeyRound className="size-8" />} title="No API tokens" description="Create one for a script or an agent." />

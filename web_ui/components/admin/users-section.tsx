@@ -198,7 +198,7 @@ export function UsersSection({ me }: { me: Schemas["Me"] }) {
       <CardContent>
         {users.isPending ? (
           <LoadingRows rows={3} />
-        ) : users.error ? (
+        ) : users.error && !users.data ? (
           <ErrorState error={users.error} retry={() => users.refetch()} />
         ) : users.data.items.length === 0 ? (
           <EmptyState title="No users" />

@@ -89,7 +89,7 @@ export function AddRunsDialog({
         <div className="max-h-[45vh] min-h-40 overflow-y-auto rounded-md border">
           {runs.isPending ? (
             <LoadingRows rows={4} className="p-2" />
-          ) : runs.error ? (
+          ) : runs.error && !runs.data ? (
             <div className="p-2">
               <ErrorState error={runs.error} retry={() => runs.refetch()} />
             </div>

@@ -239,7 +239,7 @@ export function ConfigEditor({
   };
 
   if (schema.isPending) return <LoadingRows rows={8} />;
-  if (schema.error) return <ErrorState error={schema.error} retry={() => schema.refetch()} />;
+  if (schema.error && !schema.data) return <ErrorState error={schema.error} retry={() => schema.refetch()} />;
 
   const jsonFieldErrors = Object.entries(fieldErrors).flatMap(([key, messages]) =>
     messages.map((m) => `${key}: ${m}`),

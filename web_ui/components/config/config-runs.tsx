@@ -33,7 +33,7 @@ export function ConfigRuns({ configId, onQueue }: { configId: number; onQueue: (
   useTopic("agents", refresh);
 
   if (runs.isPending) return <LoadingRows rows={4} />;
-  if (runs.error) return <ErrorState error={runs.error} retry={() => runs.refetch()} />;
+  if (runs.error && !runs.data) return <ErrorState error={runs.error} retry={() => runs.refetch()} />;
   if (runs.data.items.length === 0) {
     return (
       <EmptyState

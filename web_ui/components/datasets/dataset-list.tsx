@@ -78,7 +78,7 @@ export function DatasetList({ q }: { q: string }) {
     placeholderData: (previous) => previous,
   });
   if (datasets.isPending) return <LoadingRows rows={3} />;
-  if (datasets.error) return <ErrorState error={datasets.error} retry={() => datasets.refetch()} />;
+  if (datasets.error && !datasets.data) return <ErrorState error={datasets.error} retry={() => datasets.refetch()} />;
   if (datasets.data.items.length === 0) {
     return (
       <EmptyState

@@ -108,7 +108,7 @@ export function FolderBrowser({ path, onOpen }: { path: string; onOpen: (path: s
         <FolderCrumbs path={path} onOpen={onOpen} />
         {listing.isPending ? (
           <LoadingRows rows={4} />
-        ) : listing.error ? (
+        ) : listing.error && !listing.data ? (
           <ErrorState error={listing.error} retry={path ? () => onOpen("") : () => listing.refetch()} />
         ) : (
           <>

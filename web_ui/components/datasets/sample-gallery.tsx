@@ -60,7 +60,7 @@ function ClassSamples({
             <Skeleton key={i} className="size-20" />
           ))}
         </div>
-      ) : samples.error ? (
+      ) : samples.error && !samples.data ? (
         <ErrorState error={samples.error} retry={() => samples.refetch()} />
       ) : (
         <ul className="flex flex-wrap gap-2" aria-label={`Samples of ${cls}`}>
@@ -104,7 +104,7 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
         }),
       ),
   });
-  if (reachable.error) {
+  if (reachable.error && !reachable.data) {
     return (
       <Card>
         <CardHeader>

@@ -23,7 +23,7 @@ export function RunCheckpoints({ run }: { run: Run }) {
       ),
   });
   if (checkpoints.isPending) return <LoadingRows rows={3} />;
-  if (checkpoints.error) return <ErrorState error={checkpoints.error} retry={() => checkpoints.refetch()} />;
+  if (checkpoints.error && !checkpoints.data) return <ErrorState error={checkpoints.error} retry={() => checkpoints.refetch()} />;
   const items = checkpoints.data.items;
   if (items.length === 0) {
     return (

@@ -58,7 +58,7 @@ function Rows({ rows }: { rows: [string, React.ReactNode][] }) {
 /** A run-folder JSON file's state as a sentence (a queued run has none yet). */
 function FileState({ query, name }: { query: ReturnType<typeof useRunJsonFile>; name: string }) {
   if (query.isPending) return <Spinner label={`Loading ${name}`} />;
-  if (query.error) {
+  if (query.error && !query.data) {
     const missing = query.error instanceof ApiError && query.error.status === 404;
     return (
       <p className="text-sm text-muted-foreground">

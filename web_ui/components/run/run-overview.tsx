@@ -139,8 +139,8 @@ export function RunOverview({ run }: { run: Run }) {
   };
 
   if (names.isPending || (nameList.length > 0 && data.isPending)) return <LoadingRows rows={4} />;
-  if (names.error) return <ErrorState error={names.error} retry={() => names.refetch()} />;
-  if (data.error) return <ErrorState error={data.error} retry={data.retry} />;
+  if (names.error && !names.data) return <ErrorState error={names.error} retry={() => names.refetch()} />;
+  if (data.error && Object.keys(data.series).length === 0) return <ErrorState error={data.error} retry={data.retry} />;
   if (nameList.length === 0) {
     return (
       <EmptyState

@@ -175,7 +175,7 @@ export function RunResults({ run }: { run: Run }) {
   const split = chosen && splits[chosen] ? chosen : (available[0] ?? null);
 
   if (results.isPending) return <LoadingRows rows={4} />;
-  if (results.error) {
+  if (results.error && !results.data) {
     if (results.error instanceof ApiError && results.error.status === 404) {
       return (
         <EmptyState

@@ -16,7 +16,7 @@ function Admin() {
       <PageBody>
         {me.isPending ? (
           <LoadingRows rows={4} />
-        ) : me.error ? (
+        ) : me.error && !me.data ? (
           <ErrorState error={me.error} retry={() => me.refetch()} />
         ) : me.data.is_admin ? (
           <UsersSection me={me.data} />

@@ -52,7 +52,7 @@ function Agents() {
       <PageBody>
         {agents.isPending ? (
           <LoadingRows rows={3} />
-        ) : agents.error ? (
+        ) : agents.error && !agents.data ? (
           <ErrorState error={agents.error} retry={() => agents.refetch()} />
         ) : items.length === 0 ? (
           <EmptyState

@@ -115,7 +115,7 @@ function ConfigPageInner() {
       <PageBody>
         {config.isPending ? (
           <LoadingRows rows={8} />
-        ) : config.error ? (
+        ) : config.error && !config.data ? (
           <ErrorState error={config.error} retry={() => config.refetch()} />
         ) : (
           <ConfigEditor

@@ -48,7 +48,7 @@ function DatasetDetail({ id }: { id: number }) {
       </>
     );
   }
-  if (dataset.error) {
+  if (dataset.error && !dataset.data) {
     return (
       <>
         <PageHeader crumbs={CRUMBS} title="Dataset" />

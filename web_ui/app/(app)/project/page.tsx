@@ -48,7 +48,7 @@ function ProjectOverview() {
       <PageBody>
         {project.isPending ? (
           <LoadingRows rows={8} />
-        ) : project.error ? (
+        ) : project.error && !project.data ? (
           <ErrorState error={project.error} retry={() => project.refetch()} />
         ) : (
           <RunsView project={project.data} />

@@ -214,7 +214,7 @@ function Projects() {
         />
         {projects.isPending ? (
           <LoadingRows />
-        ) : projects.error ? (
+        ) : projects.error && !projects.data ? (
           <ErrorState error={projects.error} retry={() => projects.refetch()} />
         ) : projects.data.items.length === 0 ? (
           <EmptyState

@@ -93,7 +93,10 @@ function RunPageInner() {
       </>
     );
   }
-  if (run.error) {
+  // A failed refresh keeps the run on screen (the live banner says the dashboard is away);
+  // only a run that is gone, or was never loaded, gives way to the message.
+  const gone = run.error instanceof ApiError && run.error.status === 404;
+  if (run.error && (!run.data || gone)) {
     return (
       <>
         <PageHeader title={`Run ${id}`} />

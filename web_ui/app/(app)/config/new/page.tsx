@@ -39,7 +39,7 @@ function NewConfig() {
           <EmptyState title="No project chosen" description="Create a config from a project's Configs page." />
         ) : project.isPending ? (
           <LoadingRows rows={8} />
-        ) : project.error ? (
+        ) : project.error && !project.data ? (
           <ErrorState error={project.error} retry={() => project.refetch()} />
         ) : (
           <ConfigEditor mode={{ kind: "new", projectId }} />

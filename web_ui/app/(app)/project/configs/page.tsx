@@ -170,7 +170,7 @@ function Configs() {
       <PageBody>
         {projectId == null ? (
           <EmptyState title="No project chosen" description="Open a project from the Projects page first." />
-        ) : project.error ? (
+        ) : project.error && !project.data ? (
           <ErrorState error={project.error} retry={() => project.refetch()} />
         ) : (
           <>
@@ -204,7 +204,7 @@ function Configs() {
             </div>
             {configs.isPending ? (
               <LoadingRows />
-            ) : configs.error ? (
+            ) : configs.error && !configs.data ? (
               <ErrorState error={configs.error} retry={() => configs.refetch()} />
             ) : configs.data.items.length === 0 ? (
               <EmptyState

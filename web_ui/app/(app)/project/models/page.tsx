@@ -51,7 +51,7 @@ function ProjectModels({ projectId }: { projectId: number }) {
           <ErrorState error={project.error} retry={() => project.refetch()} />
         ) : models.isPending ? (
           <LoadingRows rows={3} />
-        ) : models.error ? (
+        ) : models.error && !models.data ? (
           <ErrorState error={models.error} retry={() => models.refetch()} />
         ) : models.data.items.length === 0 ? (
           <EmptyState
