@@ -61,7 +61,9 @@ export function AppShell({ children }: { children: React.ReactNode }) {
       <Sidebar me={me.data} />
       <div className="flex min-w-0 flex-1 flex-col">
         <LiveBanner />
-        <main id="main" className="min-h-0 flex-1 overflow-y-auto">
+        {/* relative: the containing block of absolutely positioned content (sr-only labels
+            included), which must scroll with it rather than widen the page */}
+        <main id="main" className="relative min-h-0 flex-1 overflow-y-auto">
           {children}
         </main>
       </div>
