@@ -60,9 +60,18 @@ def test_overview_draws_a_chart_per_metric_with_values(
     assert "train/step_loss" in names and "val/acc@1" in names
     charts = page.locator("[data-metric]")
     charts.first.locator("canvas").wait_for(timeout=UI_TIMEOUT_MS)
-    assert charts.count() == len(names)
+    # A metric logged once (the test scores) is a value tile; every other one a chart.
+    tiles = page.locator("[data-metric-tile]")
+    assert charts.count() + tiles.count() == len(names)
+    assert tiles.count() > 0
+    test_name = tiles.first.get_attribute("data-metric-tile")
+    assert test_name is not None and test_name.startswith("test/")
+    test_value = data.api(
+        "GET", f"/runs/{data.finished_run}/metrics/series", params={"names": test_name}
+    ).json()["series"][0]["values"][0]
+    assert str(float(f"{test_value:.4g}")) in tiles.first.inner_text()
     # A uPlot canvas in every chart, grouped under their split.
-    assert page.locator("[data-metric] canvas").count() >= len(names)
+    assert page.locator("[data-metric] canvas").count() >= charts.count()
     for group in ("Training", "Validation", "Test"):
         assert page.get_by_role("heading", name=group, exact=True).is_visible()
     # The legend shows the last value of the series, as the API has it.

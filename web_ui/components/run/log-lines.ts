@@ -28,6 +28,14 @@ export function lastState(message: string): string {
     .trimEnd();
 }
 
+/** The trainer's own logging prefix ("16:49:39 INFO "): the viewer shows the line's time and
+ *  level in their own columns already, so the prefix would show them twice. */
+const TRAINER_PREFIX = /^\d{2}:\d{2}:\d{2}(?:[.,]\d+)? (?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL) /;
+
+export function withoutTrainerPrefix(text: string): string {
+  return text.replace(TRAINER_PREFIX, "");
+}
+
 /** Append lines to rows, one row per line of text: a message that starts with "\r"
  *  overwrites the row before it (a progress bar redrawn in place, one event per redraw), as it
  *  did in the terminal. */
@@ -43,7 +51,7 @@ export function appendRows(rows: LogRow[], lines: LogLine[]): LogRow[] {
         attempt: line.attempt,
         time: line.time,
         level: line.level,
-        text,
+        text: withoutTrainerPrefix(text),
       }),
     );
   }

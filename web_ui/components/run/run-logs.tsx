@@ -20,7 +20,13 @@ type Run = Schemas["RunDetail"];
 const PAGE = 2000;
 const ROW_HEIGHT = 20;
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+// 24 h, like the trainer's own clock and every log viewer: "16:49:39", never "04:49:39 PM".
+const clock = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+});
 
 function levelClass(level: string): string {
   const l = level.toLowerCase();
@@ -240,7 +246,7 @@ export function RunLogs({ run }: { run: Run }) {
         role="log"
         aria-label="Run log"
         tabIndex={0}
-        className="h-[62vh] overflow-auto rounded-lg border bg-card font-mono text-xs"
+        className="max-h-[62vh] overflow-auto rounded-lg border bg-card font-mono text-xs"
       >
         {!log.hasEarlier && (
           <p className="px-3 py-1 text-muted-foreground">— beginning of the log —</p>

@@ -19,6 +19,7 @@ import type { Schemas } from "@/lib/api/client";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 import { useTopic } from "@/lib/live/hooks";
 import { isFinished, runColor } from "@/lib/runs";
+import { formatMetric } from "@/lib/utils";
 import { groupMetrics, isTimeStepped } from "./metric-groups";
 import { useMetricNames } from "./queries";
 import { useRunSeries, useZoomedSeries, type MetricSeries } from "./use-run-series";
@@ -97,7 +98,28 @@ function MetricChart({
   );
 }
 
-/** Every logged metric as a chart, grouped by split, with one toolbar for all of them. Live
+/** A metric logged once (a test score, a final figure): its value, since a chart of one point
+ *  on a full axis says nothing. */
+function isSinglePoint(series: MetricSeries | undefined): series is MetricSeries {
+  return series != null && series.steps.length === 1 && series.total <= 1;
+}
+
+function MetricTiles({ names, series }: { names: string[]; series: Record<string, MetricSeries> }) {
+  return (
+    <dl className="grid grid-cols-[repeat(auto-fill,minmax(11rem,1fr))] gap-2">
+      {names.map((name) => (
+        <Card key={name} className="gap-0.5 px-3 py-2" data-metric-tile={name}>
+          <dt className="truncate text-xs text-muted-foreground" title={name}>
+            {name}
+          </dt>
+          <dd className="text-lg font-semibold tabular-nums">{formatMetric(series[name]?.values[0])}</dd>
+        </Card>
+      ))}
+    </dl>
+  );
+}
+
+/** Every logged metric as a chart (or a value tile when it has a single point), grouped by split, with one toolbar for all of them. Live
  *  points arrive over the run's topic while it is unfinished. */
 export function RunOverview({ run }: { run: Run }) {
   const [chartParam, setChartParam] = useUrlState("chart");
@@ -160,25 +182,32 @@ export function RunOverview({ run }: { run: Run }) {
         <ChartControls settings={settings} onChange={change} xModes={xModes} />
         <p className="text-xs text-muted-foreground">Drag to zoom · double-click to reset</p>
       </div>
-      {groups.map((group) => (
-        <section key={group.key} aria-labelledby={`group-${group.key}`} className="flex flex-col gap-2">
-          <h2 id={`group-${group.key}`} className="text-sm font-semibold text-muted-foreground">
-            {group.title}
-          </h2>
-          <div className="grid gap-3 md:grid-cols-2 2xl:grid-cols-3">
-            {group.names.map((name) => (
-              <MetricChart
-                key={name}
-                runId={run.id}
-                name={name}
-                base={data.series[name]}
-                settings={settings}
-                context={context}
-              />
-            ))}
-          </div>
-        </section>
-      ))}
+      {groups.map((group) => {
+        const single = group.names.filter((name) => isSinglePoint(data.series[name]));
+        const charted = group.names.filter((name) => !isSinglePoint(data.series[name]));
+        return (
+          <section key={group.key} aria-labelledby={`group-${group.key}`} className="flex flex-col gap-2">
+            <h2 id={`group-${group.key}`} className="text-sm font-semibold text-muted-foreground">
+              {group.title}
+            </h2>
+            {single.length > 0 && <MetricTiles names={single} series={data.series} />}
+            {charted.length > 0 && (
+              <div className="grid gap-3 md:grid-cols-2 2xl:grid-cols-3">
+                {charted.map((name) => (
+                  <MetricChart
+                    key={name}
+                    runId={run.id}
+                    name={name}
+                    base={data.series[name]}
+                    settings={settings}
+                    context={context}
+                  />
+                ))}
+              </div>
+            )}
+          </section>
+        );
+      })}
     </div>
   );
 }

@@ -32,7 +32,7 @@ export function FilterBox({
           <Filter className="pointer-events-none absolute top-2.5 left-2.5 size-4 text-muted-foreground" aria-hidden />
           <Input
             aria-label="Filter runs"
-            placeholder="Filter: val/acc@1 >= 0.8, lr < 0.01"
+            placeholder="Filter runs…"
             className="pr-8 pl-8 font-mono text-xs"
             value={text}
             onChange={(e) => setText(e.target.value)}
@@ -63,8 +63,9 @@ export function FilterBox({
           {error}
         </p>
       ) : (
-        <p id="filter-help" className="sr-only">
-          Comma-separated conditions like val/acc@1 &gt;= 0.8 or param:optimizer=sgd; press Enter to apply.
+        <p id="filter-help" className="text-xs text-muted-foreground">
+          Comma-separated conditions, e.g. <code className="font-mono">val/acc@1 &gt;= 0.8, lr &lt; 0.01</code> or{" "}
+          <code className="font-mono">param:optimizer=sgd</code>; Enter applies.
         </p>
       )}
     </form>

@@ -40,12 +40,21 @@ export function progressFraction(run: Run): number | null {
   return null;
 }
 
+/** "2/5": the epoch being trained, 1-based (the trainer reports a 0-based index), or all of
+ *  them once the run completed; "" when the trainer does not report epochs. */
+export function epochText(run: Run): string {
+  const p = progressOf(run);
+  if (!p.epochs) return "";
+  const current = p.complete ? p.epochs : Math.min(p.epochs, (p.epoch ?? 0) + 1);
+  return `${current}/${p.epochs}`;
+}
+
 export function progressText(run: Run): string {
   const p = progressOf(run);
   const fraction = progressFraction(run);
   if (fraction == null) return "";
   const parts = [`${Math.round(fraction * 100)}%`];
-  if (p.epochs) parts.push(`epoch ${p.epoch ?? 0}/${p.epochs}`);
+  if (p.epochs) parts.push(`epoch ${epochText(run)}`);
   if (run.state === "running" && p.eta_s != null) parts.push(`ETA ${formatDuration(p.eta_s)}`);
   return parts.join(" · ");
 }
@@ -60,7 +69,7 @@ export function ProgressCell({ run }: { run: Run }) {
     <div className="flex min-w-0 flex-col gap-0.5" title={progressText(run)}>
       <Progress value={fraction} label={`Progress of ${run.name}`} className="h-1.5" />
       <span className="truncate text-xs text-muted-foreground tabular-nums">
-        {Math.round(fraction * 100)}%{p.epochs ? ` · ep ${p.epoch ?? 0}/${p.epochs}` : ""}
+        {Math.round(fraction * 100)}%{p.epochs ? ` · ep ${epochText(run)}` : ""}
         {eta && ` · ${eta} left`}
       </span>
     </div>
