@@ -35,6 +35,9 @@ from visionyard.dashboard.services.run_metrics import (
     current_in_window,
     current_points,
     downsample,
+    downsample_indices,
+    metric_series,
+    metric_series_reading_every_column,
 )
 from visionyard.db.models import Run, RunEvent, RunTag
 from visionyard.settings import Settings
@@ -898,3 +901,73 @@ def test_series_step_window_is_full_resolution(
         backwards.json()["series"][0]["steps"] == [] and backwards.json()["series"][0]["total"] == 0
     )
     assert client.get(url, params={"names": "train/lr", "step_min": -1}).status_code == 422
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(), st.sampled_from([0.0, 1.0, -1.0]), st.floats(allow_infinity=True)
+        ),  # NaN included: its comparisons are order-dependent, so the order must be the same
+        max_size=120,
+    ),
+    max_points=st.integers(2, 50),
+)
+def test_downsample_indices_pick_what_downsample_keeps(
+    values: list[float | None], max_points: int
+) -> None:
+    points = [(step, (value, step)) for step, value in enumerate(values)]
+    picked = [points[i] for i in downsample_indices(values, max_points)]
+    assert picked == downsample(points, max_points)
+
+
+def test_series_match_the_reference_that_reads_every_column(
+    client: TestClient, app: FastAPI, config_id: int
+) -> None:
+    """Shaped series (spikes, ties, gaps of nulls and NaNs, odd sizes, resumed attempts) read
+    by `metric_series` equal what reading every column of every point gives, at any size and
+    in any window."""
+    run_id = queue(client, config_id)["id"]
+    nan = float("nan")
+    shapes: dict[str, list[tuple[int, int, float | None]]] = {
+        "spiky": [(1, s, 50.0 if s == 404 else -3.0 if s == 808 else s % 7) for s in range(997)],
+        "gaps": [
+            (1, s, None if 100 <= s < 260 else nan if s % 31 == 0 else float(s % 3))
+            for s in range(1, 613)
+        ],
+        "resumed": [(1, s, s / 10) for s in range(600)]
+        + [(2, s, 1000.0 - s) for s in range(300, 901)]
+        + [(3, s, None if s % 2 else 0.5) for s in range(700, 751)],
+        "redone_below": [(1, s, float(s)) for s in range(200, 500)] + [(2, 50, 7.0)],
+        "short": [(1, s, float(-s)) for s in (3, 5, 8, 13, 21)],
+    }
+    rows = [
+        {
+            "run_id": run_id,
+            "attempt": attempt,
+            "kind": "metric",
+            "name": name,
+            "step": step,
+            "value": value,
+            "payload": {"epoch": step // 10} if step % 4 else {},
+            "dedupe_key": f"{attempt}:m:{step}:{name}",
+            "created_at": 1000.0 + attempt * 10_000 + step,
+        }
+        for name, points in shapes.items()
+        for attempt, step, value in points
+    ]
+    with app.state.vy.engine.begin() as conn:
+        conn.execute(insert(RunEvent), rows)
+    names = [*shapes, "train/lr"]  # the last one never logged
+    windows = [(None, None), (100, 650), (320, None), (None, 310), (700, 720), (9, 3)]
+    sessions = app.state.vy.sessions
+    with sessions() as session:
+        for max_points in (10, 11, 100, 999, 5000):
+            for step_min, step_max in windows:
+                window = {"step_min": step_min, "step_max": step_max}
+                fast = metric_series(session, run_id, names, max_points, **window)
+                reference = metric_series_reading_every_column(
+                    session, run_id, names, max_points, **window
+                )
+                # repr: NaN != NaN, but the same NaN in the same place reads the same
+                assert repr(fast) == repr(reference), (max_points, window)

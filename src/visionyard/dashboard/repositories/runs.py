@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -244,6 +244,72 @@ def metric_points(
         (str(name), int(step), attempt, value, created_at, epoch)
         for name, step, attempt, value, created_at, epoch in rows
     ]
+
+
+def metric_values(
+    session: Session,
+    run_id: int,
+    name: str,
+    *,
+    step_min: int | None = None,
+    step_max: int | None = None,
+) -> tuple[list[int], list[int], list[float | None]]:
+    """(steps, attempts, values) of one metric's points, ordered by attempt, step; only steps in
+    [step_min, step_max] when given. `metric_points` without when each point was logged and its
+    epoch: enough to pick the points a chart shows, whose details `metric_point_details` then
+    reads (the epoch comes out of the JSON payload, which cost most of a long series). Read
+    through the connection, as plain columns: ORM rows cost as much as the query."""
+    query = select(RunEvent.step, RunEvent.attempt, RunEvent.value).where(
+        RunEvent.run_id == run_id,
+        RunEvent.kind == "metric",
+        RunEvent.name == name,
+        RunEvent.step.is_not(None),
+    )
+    if step_min is not None:
+        query = query.where(RunEvent.step >= step_min)
+    if step_max is not None:
+        query = query.where(RunEvent.step <= step_max)
+    rows = session.connection().execute(query.order_by(RunEvent.attempt, RunEvent.step)).all()
+    if not rows:
+        return [], [], []
+    steps, attempts, values = zip(*rows, strict=True)
+    # `step IS NOT NULL` leaves no NULL step.
+    return list(cast(tuple[int, ...], steps)), list(attempts), list(values)
+
+
+#: steps per `metric_point_details` query (SQLite allows 32766 parameters; PostgreSQL 65535)
+DETAIL_STEPS_PER_QUERY = 5000
+
+
+def metric_point_details(
+    session: Session, run_id: int, name: str, points: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[float, int | None]]:
+    """{(attempt, step): (time logged, epoch)} of these points of one metric; a metric's
+    (attempt, step) is unique (its event dedupe key)."""
+    wanted = set(points)
+    steps = sorted({step for _, step in wanted})
+    attempts = sorted({attempt for attempt, _ in wanted})
+    details: dict[tuple[int, int], tuple[float, int | None]] = {}
+    for start in range(0, len(steps), DETAIL_STEPS_PER_QUERY):
+        chunk = steps[start : start + DETAIL_STEPS_PER_QUERY]
+        rows = session.execute(
+            select(
+                RunEvent.attempt,
+                RunEvent.step,
+                RunEvent.created_at,
+                RunEvent.payload["epoch"].as_integer(),
+            ).where(
+                RunEvent.run_id == run_id,
+                RunEvent.kind == "metric",
+                RunEvent.name == name,
+                RunEvent.attempt.in_(attempts),
+                RunEvent.step.in_(chunk),
+            )
+        ).all()
+        for attempt, step, created_at, epoch in rows:
+            if (attempt, step) in wanted:
+                details[(attempt, int(step))] = (created_at, epoch)
+    return details
 
 
 def metric_first_steps(
