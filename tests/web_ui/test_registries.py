@@ -104,9 +104,17 @@ def test_browse_register_and_inspect_the_digits_dataset(
     page.get_by_role("link", name="Datasets").first.click()
     registered = page.get_by_role("list", name="Registered datasets")
     registered.get_by_role("link", name="digits").wait_for(timeout=UI_TIMEOUT_MS)
+    # The folder browser knows digits is registered: a badge linking to it, no second "Register".
+    page.get_by_role("button", name="Open folder images").click()
+    page.get_by_role("link", name="digits is registered: open its dataset").wait_for(
+        timeout=UI_TIMEOUT_MS
+    )
+    assert page.get_by_role("button", name="Register digits").count() == 0
     page.get_by_role("button", name="Delete digits").click()
     page.get_by_role("button", name="Delete dataset").click()
     page.get_by_text("No datasets registered yet").wait_for(timeout=UI_TIMEOUT_MS)
+    # Deleted, the folder can be registered again.
+    page.get_by_role("button", name="Register digits").wait_for(timeout=UI_TIMEOUT_MS)
     assert digits.is_dir(), "deleting a dataset must never touch its files"
 
 

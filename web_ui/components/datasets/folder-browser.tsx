@@ -1,19 +1,50 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { ChevronRight, Database, Folder, FolderOpen, HardDrive } from "lucide-react";
-import { useState } from "react";
+import { Check, ChevronRight, Database, Folder, FolderOpen, HardDrive } from "lucide-react";
+import Link from "next/link";
+import { useMemo, useState } from "react";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
+import { keys } from "@/lib/queries";
 import { RegisterDatasetDialog } from "./register-dialog";
 
 type Listing = Schemas["FolderListingOut"];
 
 function imageCount(count: number, capped: boolean): string {
   return `${count.toLocaleString()}${capped ? "+" : ""} image${count === 1 && !capped ? "" : "s"}`;
+}
+
+/** Registered datasets by their folder (relative to DATASETS_DIR, as the browser lists it), so a
+ *  folder already registered links to its dataset instead of offering "Register" again. One page
+ *  of the API's largest size: a folder past it just offers "Register", which answers 409. Under
+ *  the datasets key, so registering one refreshes it. */
+function useRegisteredFolders(): Map<string, number> {
+  const registered = useQuery({
+    queryKey: [...keys.datasets, "registered-folders"],
+    queryFn: () => unwrap(api.GET("/datasets", { params: { query: { limit: 200 } } })),
+  });
+  return useMemo(
+    () => new Map((registered.data?.items ?? []).map((d) => [d.path.replace(/\/+$/, ""), d.id])),
+    [registered.data],
+  );
+}
+
+function RegisteredBadge({ id, name }: { id: number; name: string }) {
+  return (
+    <Link
+      href={`/dataset/?id=${id}`}
+      aria-label={`${name} is registered: open its dataset`}
+      className="rounded-md focus-visible:outline-2 focus-visible:outline-ring"
+    >
+      <Badge variant="secondary">
+        <Check aria-hidden /> registered
+      </Badge>
+    </Link>
+  );
 }
 
 /** The listed folder itself holds train/ and val/ (the parent's listing says it of its entries). */
@@ -54,10 +85,12 @@ function EntryRow({
   entry,
   onOpen,
   onRegister,
+  registeredId,
 }: {
   entry: Listing["entries"][number];
   onOpen: (path: string) => void;
   onRegister: (path: string) => void;
+  registeredId: number | undefined;
 }) {
   const Icon = entry.is_dataset ? Database : Folder;
   return (
@@ -75,7 +108,9 @@ function EntryRow({
       <span className="hidden w-28 text-right text-sm text-muted-foreground tabular-nums sm:block">
         {entry.image_count || entry.image_count_capped ? imageCount(entry.image_count, entry.image_count_capped) : ""}
       </span>
-      {entry.is_dataset ? (
+      {registeredId != null ? (
+        <RegisteredBadge id={registeredId} name={entry.name} />
+      ) : entry.is_dataset ? (
         <Button size="sm" onClick={() => onRegister(entry.path)} aria-label={`Register ${entry.name}`}>
           Register
         </Button>
@@ -90,6 +125,7 @@ function EntryRow({
  *  and can be registered from here (which scans it). */
 export function FolderBrowser({ path, onOpen }: { path: string; onOpen: (path: string) => void }) {
   const [registering, setRegistering] = useState<string | null>(null);
+  const registered = useRegisteredFolders();
   const listing = useQuery({
     queryKey: ["datasets-browse", path],
     queryFn: () => unwrap(api.GET("/datasets/browse", { params: { query: { path } } })),
@@ -118,10 +154,14 @@ export function FolderBrowser({ path, onOpen }: { path: string; onOpen: (path: s
                   <FolderOpen aria-hidden /> Up one folder
                 </Button>
               )}
-              {isDatasetFolder(listing.data) && (
-                <Button size="sm" onClick={() => setRegistering(listing.data.path)}>
-                  <Database aria-hidden /> Register this folder
-                </Button>
+              {registered.has(listing.data.path) ? (
+                <RegisteredBadge id={registered.get(listing.data.path)!} name={listing.data.path} />
+              ) : (
+                isDatasetFolder(listing.data) && (
+                  <Button size="sm" onClick={() => setRegistering(listing.data.path)}>
+                    <Database aria-hidden /> Register this folder
+                  </Button>
+                )
               )}
             </div>
             {listing.data.entries.length === 0 ? (
@@ -137,7 +177,13 @@ export function FolderBrowser({ path, onOpen }: { path: string; onOpen: (path: s
             ) : (
               <ul className="divide-y rounded-md border" aria-label="Folders">
                 {listing.data.entries.map((entry) => (
-                  <EntryRow key={entry.path} entry={entry} onOpen={onOpen} onRegister={setRegistering} />
+                  <EntryRow
+                    key={entry.path}
+                    entry={entry}
+                    onOpen={onOpen}
+                    onRegister={setRegistering}
+                    registeredId={registered.get(entry.path)}
+                  />
                 ))}
               </ul>
             )}
