@@ -270,11 +270,9 @@ def metric_values(
     if step_max is not None:
         query = query.where(RunEvent.step <= step_max)
     rows = session.connection().execute(query.order_by(RunEvent.attempt, RunEvent.step)).all()
-    if not rows:
-        return [], [], []
-    steps, attempts, values = zip(*rows, strict=True)
     # `step IS NOT NULL` leaves no NULL step.
-    return list(cast(tuple[int, ...], steps)), list(attempts), list(values)
+    steps = cast(list[int], [row[0] for row in rows])
+    return steps, [row[1] for row in rows], [row[2] for row in rows]
 
 
 #: steps per `metric_point_details` query (SQLite allows 32766 parameters; PostgreSQL 65535)
