@@ -163,6 +163,17 @@ def test_list_pages_sorts_and_filters(client: TestClient) -> None:
         assert any(field in f for f in error_fields(response)), (params, response.json())
 
 
+def test_list_counts_runs_and_shows_the_latest_runs_state(client: TestClient, app: FastAPI) -> None:
+    busy = client.post(f"{API}/projects", json={"name": "busy"}).json()["id"]
+    empty = client.post(f"{API}/projects", json={"name": "empty"}).json()["id"]
+    add_run(app, busy, name="a", state=RunState.succeeded)
+    add_run(app, busy, name="b", state=RunState.failed)
+    add_run(app, busy, name="c", state=RunState.queued)
+    items = {p["id"]: p for p in client.get(f"{API}/projects").json()["items"]}
+    assert (items[busy]["run_count"], items[busy]["latest_run_state"]) == (3, "queued")
+    assert (items[empty]["run_count"], items[empty]["latest_run_state"]) == (0, None)
+
+
 def test_delete_removes_rows_and_run_folders(client: TestClient, app: FastAPI) -> None:
     runs_root: Path = app.state.vy.settings.runs_root
     pid = client.post(f"{API}/projects", json={"name": "doomed"}).json()["id"]

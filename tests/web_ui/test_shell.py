@@ -43,6 +43,9 @@ def test_create_rename_and_delete_a_project(logged_in: Callable[[], Page], ui_ur
 
     page.goto(f"{ui_url}/projects/")
     page.get_by_role("link", name="birds").wait_for(timeout=UI_TIMEOUT_MS)
+    # Each row says how many runs the project has (none yet, so no latest state either).
+    row = page.get_by_role("listitem").filter(has=page.get_by_role("link", name="birds"))
+    assert "0 runs" in row.inner_text() and "latest" not in row.inner_text()
     page.get_by_role("button", name="Actions for birds").click()
     page.get_by_role("menuitem", name="Rename").click()
     page.get_by_role("textbox", name="Name").fill("songbirds")

@@ -41,7 +41,7 @@ function RegisteredBadge({ id, name }: { id: number; name: string }) {
       className="rounded-md focus-visible:outline-2 focus-visible:outline-ring"
     >
       <Badge variant="secondary">
-        <Check aria-hidden /> registered
+        <Check className="size-3" aria-hidden /> registered
       </Badge>
     </Link>
   );

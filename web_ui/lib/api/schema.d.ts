@@ -1855,6 +1855,35 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * ProjectListItem
+         * @description A project as the list shows it: with how many runs it has and how its latest one is.
+         */
+        ProjectListItem: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: number;
+            /** @description State of the project's most recently created run; null without runs */
+            latest_run_state: components["schemas"]["RunState"] | null;
+            /** Name */
+            name: string;
+            /**
+             * Run Count
+             * @description Runs in the project, of every state
+             */
+            run_count: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** ProjectOut */
         ProjectOut: {
             /**
@@ -1880,7 +1909,7 @@ export interface components {
          */
         ProjectPage: {
             /** Items */
-            items: components["schemas"]["ProjectOut"][];
+            items: components["schemas"]["ProjectListItem"][];
             /** Limit */
             limit: number;
             /** Offset */

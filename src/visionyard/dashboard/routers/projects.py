@@ -10,6 +10,7 @@ from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.schemas.projects import (
     ProjectCreate,
+    ProjectListItem,
     ProjectOut,
     ProjectPage,
     ProjectUpdate,
@@ -35,7 +36,19 @@ def list_projects(
         limit=page.limit,
         offset=page.offset,
     )
-    return ProjectPage.of([ProjectOut.model_validate(p) for p in items], total, page)
+    stats = service.run_stats(session, [p.id for p in items])
+    return ProjectPage.of(
+        [
+            ProjectListItem(
+                **ProjectOut.model_validate(p).model_dump(),
+                run_count=stats.get(p.id, (0, None))[0],
+                latest_run_state=stats.get(p.id, (0, None))[1],
+            )
+            for p in items
+        ],
+        total,
+        page,
+    )
 
 
 @router.post(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from visionyard.dashboard.schemas.common import ApiModel, Name, Page, RequestBody, Text, UtcDateTime
+from visionyard.db.models import RunState
 
 
 class ProjectCreate(RequestBody):
@@ -29,5 +30,14 @@ class ProjectOut(ApiModel):
     updated_at: UtcDateTime
 
 
-class ProjectPage(Page[ProjectOut]):
+class ProjectListItem(ProjectOut):
+    """A project as the list shows it: with how many runs it has and how its latest one is."""
+
+    run_count: int = Field(description="Runs in the project, of every state")
+    latest_run_state: RunState | None = Field(
+        description="State of the project's most recently created run; null without runs"
+    )
+
+
+class ProjectPage(Page[ProjectListItem]):
     """A page of projects."""

@@ -6,6 +6,7 @@ import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useState } from "react";
 import { toast } from "sonner";
+import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
@@ -33,6 +34,7 @@ import { useUrlState } from "@/lib/hooks/use-url-state";
 import { timeAgo } from "@/lib/utils";
 
 type Project = Schemas["ProjectOut"];
+type ProjectListItem = Schemas["ProjectListItem"];
 
 /** Create or rename: one dialog, inline errors from the API (e.g. a name already taken). */
 function ProjectDialog({
@@ -126,7 +128,7 @@ function ProjectDialog({
   );
 }
 
-function ProjectRow({ project }: { project: Project }) {
+function ProjectRow({ project }: { project: ProjectListItem }) {
   const queryClient = useQueryClient();
   const [renaming, setRenaming] = useState(false);
   const [deleting, setDeleting] = useState(false);
@@ -141,6 +143,14 @@ function ProjectRow({ project }: { project: Project }) {
           <p className="truncate text-sm text-muted-foreground">{project.description}</p>
         )}
       </div>
+      <span className="hidden items-center gap-2 text-sm text-muted-foreground md:flex">
+        {project.run_count.toLocaleString()} run{project.run_count === 1 ? "" : "s"}
+        {project.latest_run_state && (
+          <span className="flex items-center gap-1" title="State of the latest run">
+            · latest <RunStateBadge state={project.latest_run_state} />
+          </span>
+        )}
+      </span>
       <span className="hidden text-sm text-muted-foreground sm:block" title={project.updated_at}>
         updated {timeAgo(project.updated_at)}
       </span>
