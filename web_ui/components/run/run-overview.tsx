@@ -1,7 +1,7 @@
 "use client";
 
 import { LineChart as LineChartIcon } from "lucide-react";
-import { useMemo, useState } from "react";
+import { memo, useCallback, useMemo, useState } from "react";
 import {
   ChartControls,
   LineChart,
@@ -58,7 +58,9 @@ function stepWindow(
   return Number.isFinite(low) ? [low, high] : null;
 }
 
-function MetricChart({
+/** One metric's chart. Memoized: a live batch gives new series objects only to the metrics it
+ *  has points for, so the other charts skip rendering altogether. */
+const MetricChart = memo(function MetricChart({
   runId,
   name,
   base,
@@ -79,10 +81,13 @@ function MetricChart({
     const points = data ? toPoints(sourceFor(name, data), mode, context) : { x: [], y: [] };
     return [{ id: String(runId), label: name, color: runColor(0), points }];
   }, [data, name, mode, context, runId]);
-  const onZoom = (range: XRange) => {
-    if (!range || !data) setWindow(null);
-    else setWindow(stepWindow(name, data, mode, context, range));
-  };
+  const onZoom = useCallback(
+    (range: XRange) => {
+      if (!range || !data) setWindow(null);
+      else setWindow(stepWindow(name, data, mode, context, range));
+    },
+    [data, name, mode, context],
+  );
   return (
     <Card className="p-3" data-metric={name}>
       <h3 className="mb-1 truncate px-1 text-sm font-medium" title={name}>
@@ -96,7 +101,7 @@ function MetricChart({
       <LineChart title={name} series={series} settings={chartSettings} height={190} syncKey={`run-${runId}-${mode}`} onZoom={onZoom} />
     </Card>
   );
-}
+});
 
 /** A metric logged once (a test score, a final figure): its value, since a chart of one point
  *  on a full axis says nothing. */

@@ -66,35 +66,50 @@ async function fetchSeries(
   return out;
 }
 
-/** Append live points to a series. A point at or before the series' last step comes from a
- *  resumed attempt: it replaces the points from its step on (the newest attempt wins, as on the
- *  server); a re-delivered point of the same step replaces itself. */
-function appendPoints(series: MetricSeries | undefined, points: LivePoint[]): MetricSeries {
-  let steps = series?.steps ?? [];
-  let values = series?.values ?? [];
-  let times = series?.times ?? [];
-  let epochs = series?.epochs ?? [];
-  let total = series?.total ?? 0;
-  const sorted = [...points].sort((a, b) => a.step - b.step);
+/** A series this hook owns (its arrays are its own, never the query cache's): live points are
+ *  appended into it in place, so a batch costs its own points, not a copy of the series. */
+function ownedCopy(series: MetricSeries | undefined): MetricSeries {
+  return {
+    steps: series ? series.steps.slice() : [],
+    values: series ? series.values.slice() : [],
+    times: series ? series.times.slice() : [],
+    epochs: series ? series.epochs.slice() : [],
+    total: series?.total ?? 0,
+  };
+}
+
+/** Append live points to an owned series, in place; returns a new object over the same arrays
+ *  (a new identity, so the chart of this metric, and only it, updates). A point at or before the
+ *  series' last step comes from a resumed attempt: it replaces the points from its step on (the
+ *  newest attempt wins, as on the server); a re-delivered point of the same step replaces
+ *  itself. */
+function appendPoints(series: MetricSeries, points: LivePoint[]): MetricSeries {
+  const { steps, values, times, epochs } = series;
+  let total = series.total;
+  // Points come in step order (one trainer's log); sort only when they do not.
+  let ordered = true;
+  for (let i = 1; i < points.length; i++) if (points[i]!.step < points[i - 1]!.step) ordered = false;
+  const sorted = ordered ? points : [...points].sort((a, b) => a.step - b.step);
   const first = sorted[0]!.step;
   if (steps.length && first <= steps[steps.length - 1]!) {
     let cut = steps.length;
     while (cut > 0 && steps[cut - 1]! >= first) cut--;
     total -= steps.length - cut;
-    steps = steps.slice(0, cut);
-    values = values.slice(0, cut);
-    times = times.slice(0, cut);
-    epochs = epochs.slice(0, cut);
+    steps.length = cut;
+    values.length = cut;
+    times.length = cut;
+    epochs.length = cut;
   }
-  const dedup = new Map(sorted.map((p) => [p.step, p]));
-  const fresh = [...dedup.values()];
-  return {
-    steps: steps.concat(fresh.map((p) => p.step)),
-    values: values.concat(fresh.map((p) => p.value)),
-    times: times.concat(fresh.map((p) => p.time)),
-    epochs: epochs.concat(fresh.map((p) => p.epoch)),
-    total: total + fresh.length,
-  };
+  for (let i = 0; i < sorted.length; i++) {
+    const p = sorted[i]!;
+    if (i + 1 < sorted.length && sorted[i + 1]!.step === p.step) continue; // the later one wins
+    steps.push(p.step);
+    values.push(p.value);
+    times.push(p.time);
+    epochs.push(p.epoch);
+    total++;
+  }
+  return { steps, values, times, epochs, total };
 }
 
 /** The overview's points outside the window, the window's own (full-resolution) inside. */
@@ -132,7 +147,10 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [queries.map((q) => q.dataUpdatedAt).join(",")]);
 
-  // Live points per metric since the fetch, applied over the fetched series.
+  // Live points per metric since the fetch, applied over the fetched series. The ref holds the
+  // owned series (appended in place outside of React's updaters, which may run twice); the
+  // state is a new map of them per batch, with new objects only for the metrics that changed.
+  const owned = useRef<SeriesMap>({});
   const [liveSeries, setLiveSeries] = useState<SeriesMap>({});
   const pendingBeforeFetch = useRef<LivePoint[]>([]);
   const loaded = queries.length > 0 && queries.every((q) => q.isSuccess);
@@ -140,12 +158,17 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
   const apply = useCallback(
     (points: LivePoint[]) => {
       const byName = new Map<string, LivePoint[]>();
-      for (const p of points) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
-      setLiveSeries((current) => {
-        const next = { ...current };
-        for (const [name, ps] of byName) next[name] = appendPoints(next[name] ?? fetched[name], ps);
-        return next;
-      });
+      for (const p of points) {
+        const list = byName.get(p.name);
+        if (list) list.push(p);
+        else byName.set(p.name, [p]);
+      }
+      const next = { ...owned.current };
+      for (const [name, ps] of byName) {
+        next[name] = appendPoints(next[name] ?? ownedCopy(fetched[name]), ps);
+      }
+      owned.current = next;
+      setLiveSeries(next);
     },
     [fetched],
   );
@@ -155,6 +178,7 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
   });
   useEffect(() => {
     // A refetch (e.g. metric names changed) replaces the base: live points start over.
+    owned.current = {};
     setLiveSeries({});
   }, [fetched]);
   useEffect(() => {
