@@ -166,7 +166,7 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     assert "lr" in row.inner_text() and "changed" in row.inner_text()
     assert "0.001" in row.inner_text()
     assert "tab=history" in page.url and "from=1" in page.url and "to=2" in page.url
-    assert page.get_by_text("faster lr").is_visible()
+    page.get_by_text("faster lr").wait_for(timeout=UI_TIMEOUT_MS)
     page.reload()
     page.get_by_role("table", name="Version 1 and version 2 side by side").wait_for(
         timeout=UI_TIMEOUT_MS
@@ -211,7 +211,7 @@ def test_clone_with_another_lr_then_queue_a_run_that_waits(page: Page, platform:
     dialog.get_by_text("Run queued").wait_for(timeout=UI_TIMEOUT_MS)
     reason = dialog.get_by_test_id("waiting-for").inner_text()
     assert "agent" in reason.lower()  # no agent runs in this test: it says so
-    assert dialog.get_by_text("queued", exact=True).is_visible()
+    dialog.get_by_text("queued", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
     run_id = int(dialog.get_by_role("link", name="Open run").get_attribute("href").split("=")[1])
     run = platform.get(f"/runs/{run_id}")
     assert (run["name"], run["priority"], run["state"]) == ("sweep-1", 5, "queued")

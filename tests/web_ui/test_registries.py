@@ -84,8 +84,7 @@ def test_browse_register_and_inspect_the_digits_dataset(
     val = page.get_by_role("table", name="Images per class in val")
     assert val.get_by_role("row", name="0").inner_text().split() == ["0", "4"]
     page.get_by_role("heading", name="1 unreadable image").wait_for()
-    assert page.get_by_text("train/3/broken.png", exact=True).is_visible()
-
+    page.get_by_text("train/3/broken.png", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
     # Thumbnails are the server's authenticated images, loaded with the session cookie.
     first = page.get_by_role("list", name="Samples of 0").get_by_role("img").first
     first.scroll_into_view_if_needed()
@@ -197,7 +196,7 @@ def test_register_local_and_hub_models_with_a_write_only_token(
     assert page.get_by_role("textbox", name="Access token").get_attribute("type") == "password"
     page.get_by_role("button", name="Save token").click()
     vit.get_by_text("token set").wait_for(timeout=UI_TIMEOUT_MS)
-    assert vit.get_by_role("button", name="Replace token").is_visible()
+    vit.get_by_role("button", name="Replace token").wait_for(timeout=UI_TIMEOUT_MS)
     assert secret not in page.content()
     with _api(ui_url) as api:
         listed = api.get(f"/projects/{project['id']}/models").text
@@ -260,7 +259,7 @@ def test_a_real_agent_shows_online_and_is_drained_and_undrained(
     # The agent process starts meanwhile; its card arrives live (no reload).
     card.get_by_text("Online").wait_for(timeout=60_000)
     assert "cpu" in card.inner_text()
-    assert card.get_by_text("No GPU: runs train on the CPU.").is_visible()
+    card.get_by_text("No GPU: runs train on the CPU.").wait_for(timeout=UI_TIMEOUT_MS)
     assert "last heartbeat" in card.inner_text()
 
     card.get_by_role("button", name="Drain", exact=True).click()
@@ -354,7 +353,7 @@ def test_the_agents_page_says_how_to_start_one(logged_in: Callable[[], Page], ui
     page = logged_in()
     page.goto(f"{ui_url}/agents/")
     page.get_by_text("No agent has registered yet").wait_for(timeout=UI_TIMEOUT_MS)
-    assert page.get_by_text("visionyard agent", exact=True).is_visible()
+    page.get_by_text("visionyard agent", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
 
 
 # ---- admin ---------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_overview_draws_a_chart_per_metric_with_values(
     # A uPlot canvas in every chart, grouped under their split.
     assert page.locator("[data-metric] canvas").count() >= charts.count()
     for group in ("Training", "Validation", "Test"):
-        assert page.get_by_role("heading", name=group, exact=True).is_visible()
+        page.get_by_role("heading", name=group, exact=True).wait_for(timeout=UI_TIMEOUT_MS)
     # The legend shows the last value of the series, as the API has it.
     series = data.api(
         "GET",
@@ -137,11 +137,11 @@ def test_logs_search_highlights_matches(
     marks = log.locator("mark")
     marks.first.wait_for(timeout=UI_TIMEOUT_MS)
     assert marks.first.inner_text().lower() == "val loss"
-    assert page.get_by_text("2 matches").is_visible()
+    page.get_by_text("2 matches").wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_role("button", name="Next match").click()
-    assert page.get_by_text("1 of 2").is_visible()
+    page.get_by_text("1 of 2").wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_role("button", name="Next match").click()
-    assert page.get_by_text("2 of 2").is_visible()
+    page.get_by_text("2 of 2").wait_for(timeout=UI_TIMEOUT_MS)
 
 
 def test_config_shows_the_snapshot_and_environment(
@@ -155,10 +155,10 @@ def test_config_shows_the_snapshot_and_environment(
     env = json.loads((data.finished_dir / "env.json").read_text())
     dataset = json.loads((data.finished_dir / "dataset.json").read_text())
     page.get_by_text(env["versions"]["torch"], exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
-    assert page.get_by_text(dataset["file_list_sha256"]).is_visible()
+    page.get_by_text(dataset["file_list_sha256"]).wait_for(timeout=UI_TIMEOUT_MS)
     # The next release's tabs say so, without a fake UI.
     page.get_by_role("tab", name="TensorBoard").click()
-    assert page.get_by_text("TensorBoard arrives in the next release").is_visible()
+    page.get_by_text("TensorBoard arrives in the next release").wait_for(timeout=UI_TIMEOUT_MS)
 
 
 def test_live_events_grow_the_chart_logs_and_progress(
@@ -205,8 +205,7 @@ def test_live_events_grow_the_chart_logs_and_progress(
         "el => el.dataset.points === '5'", arg=chart.element_handle(), timeout=UI_TIMEOUT_MS
     )
     page.get_by_text("Epoch 1 of 2").wait_for(timeout=UI_TIMEOUT_MS)
-    assert page.get_by_text("about 2 min 05 s left").is_visible()
-
+    page.get_by_text("about 2 min 05 s left").wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_role("tab", name="Logs").click()
     log = page.get_by_role("log", name="Run log")
     log.get_by_text("first line").wait_for(timeout=UI_TIMEOUT_MS)
