@@ -148,12 +148,12 @@ def test_each_chart_overlays_one_line_per_run_linked_to_the_table(
     # Hovering a line's legend entry highlights the run's table row.
     legend.get_by_role("button", name=re.compile("lr-large")).hover()
     page.wait_for_function(
-        "row => row.classList.contains('bg-accent')",
+        "row => row.hasAttribute('data-hovered')",
         arg=row(page, runs, "lr-large").element_handle(),
     )
     # Over the plot: sweep down the middle until a line is close enough to take the focus;
     # its run's row lights up, and a click opens the run.
-    lit = page.locator("tr.bg-accent[data-run-id]")
+    lit = page.locator("tr[data-hovered][data-run-id]")
     page.get_by_role("heading", name="Compare runs").hover()
     lit.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
     box = chart(page, "train/lr").locator(".u-over").bounding_box()

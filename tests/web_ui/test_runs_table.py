@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.dashboard.conftest import AUTH
 from tests.web_ui.conftest import UI_TIMEOUT_MS
@@ -152,7 +153,7 @@ def test_filter_expressions_and_the_apis_message_for_a_wrong_one(
     box.fill("val/acc@1 >= 0.8")
     box.press("Enter")
     wait_names(page, ["resnet-c", "resnet-b"])
-    assert "2" in chip(page, "all").inner_text()  # the counts follow the filter
+    expect(chip(page, "all")).to_contain_text("2", timeout=UI_TIMEOUT_MS)  # counts follow it
 
     box.fill("val/acc@1 >= 0.8, lr < 0.002")
     box.press("Enter")

@@ -174,7 +174,13 @@ export function MetricsTable({
                 data-run-id={run.id}
                 onMouseEnter={() => onHover(run.id)}
                 onMouseLeave={() => onHover(null)}
-                className={cn("transition-colors", hovered === run.id && "bg-accent")}
+                data-hovered={hovered === run.id || undefined}
+                // A bar at the row's start, not a tint: a tint takes the coloured deltas below
+                // AA contrast.
+                className={cn(
+                  "transition-shadow",
+                  hovered === run.id && "shadow-[inset_3px_0_0_var(--color-primary)]",
+                )}
               >
                 <th scope="row" className="px-3 py-2 text-left font-medium">
                   <span className="flex items-center gap-2">
