@@ -104,6 +104,19 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
         }),
       ),
   });
+  // The class galleries wait for the probe: each would otherwise report a missing folder too.
+  if (reachable.isPending) {
+    return (
+      <Card>
+        <CardHeader>
+          <CardTitle>Samples</CardTitle>
+        </CardHeader>
+        <CardContent>
+          <Skeleton className="h-20 w-full" />
+        </CardContent>
+      </Card>
+    );
+  }
   if (reachable.error && !reachable.data) {
     return (
       <Card>
