@@ -38,7 +38,7 @@ def _make(target: str, tmp_path: Path, *settings: str) -> subprocess.CompletedPr
         _stand_in(fake_bin / program, f'echo "{printed}"\n')
     chromium = _stand_in(tmp_path / "chromium", "exit 0\n")
     # The web UI: npm is a stand-in too, and its install and build steps are left out
-    # (test_ui_is_built_only_when_its_sources_change covers them).
+    # (test_ui_is_built_only_when_its_sources_or_lock_change covers them).
     ui = [f"NPM={fake_bin / 'npm'}", "UI_DEPS=", "UI_BUILD="]
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("HF_HUB_", "MAKE", "VISIONYARD_"))

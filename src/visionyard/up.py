@@ -40,7 +40,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin, create_token
-from visionyard.dashboard.webui import is_built, web_ui_dir
+from visionyard.dashboard.webui import ui_is_served
 from visionyard.db.engine import make_engine
 from visionyard.db.migrate import ensure_schema
 from visionyard.db.models import ApiToken, User
@@ -141,7 +141,7 @@ def _banner(url: str, login: Login, agents: list[str], settings: Settings) -> st
     hint = allowed_hosts_hint(settings)
     ui = (
         f"{url}  (open it in a browser)"
-        if is_built(web_ui_dir(settings.web_ui_dir))
+        if ui_is_served(settings.web_ui_dir)
         else "not built: run `make ui` (needs Node.js 20+), then restart"
     )
     return "\n".join(
@@ -178,7 +178,7 @@ def _demo_thread(
         # The run's page when the UI is built, otherwise its API resource.
         where = (
             f"{url}run/?id={run_id}"
-            if is_built(web_ui_dir(settings.web_ui_dir))
+            if ui_is_served(settings.web_ui_dir)
             else f"{url}api/v1/runs/{run_id}"
         )
         if demo.queued_now:

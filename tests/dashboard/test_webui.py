@@ -71,6 +71,7 @@ def test_the_api_still_wins_and_unknown_api_paths_stay_json_404s(with_ui: TestCl
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]["code"] == "not_found"
         assert "/api/v1/no-such-thing/7" in response.json()["error"]["message"]
+        assert "/api/v1/docs" in response.json()["error"]["message"]  # where the routes are
 
 
 def test_a_known_api_path_with_another_method_is_still_a_405(with_ui: TestClient) -> None:

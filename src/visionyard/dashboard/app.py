@@ -38,7 +38,7 @@ from visionyard.dashboard.routers import (
 )
 from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin
 from visionyard.dashboard.state import AppState
-from visionyard.dashboard.webui import install_web_ui, web_ui_dir
+from visionyard.dashboard.webui import install_web_ui
 from visionyard.db.engine import is_sqlite, make_engine, make_session_factory
 from visionyard.db.migrate import ensure_schema
 from visionyard.secretbox import SecretBox, load_or_create_key
@@ -153,5 +153,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
 
     # Last: everything above wins over the UI's files.
-    install_web_ui(app, API_PREFIX, web_ui_dir(settings.web_ui_dir))
+    install_web_ui(app, API_PREFIX, settings.web_ui_dir)
     return app

@@ -30,6 +30,7 @@ HOW_TO_BUILD = (
 
 
 def web_ui_dir(configured: Path | None) -> Path:
+    """Where the build is looked for: VISIONYARD_WEB_UI_DIR, else the checkout's web_ui/out."""
     return (configured or DEFAULT_WEB_UI_DIR).expanduser()
 
 
@@ -37,9 +38,13 @@ def is_built(directory: Path) -> bool:
     return (directory / "index.html").is_file()
 
 
-def install_web_ui(app: FastAPI, api_prefix: str, directory: Path) -> bool:
-    """Add the API catch-all and, where `directory` holds a build, the UI. Returns whether the
-    UI is served."""
+def ui_is_served(configured: Path | None) -> bool:
+    """Whether a dashboard with this VISIONYARD_WEB_UI_DIR serves the web UI at `/`."""
+    return is_built(web_ui_dir(configured))
+
+
+def install_web_ui(app: FastAPI, api_prefix: str, configured: Path | None) -> None:
+    """Add the API catch-all and, where the build exists (`web_ui_dir`), the UI."""
 
     @app.api_route(
         f"{api_prefix}/{{rest:path}}",
@@ -48,13 +53,18 @@ def install_web_ui(app: FastAPI, api_prefix: str, directory: Path) -> bool:
     )
     async def unknown_api_path(request: Request, rest: str) -> JSONResponse:
         return JSONResponse(
-            error_body("not_found", f"no API route {request.method} {api_prefix}/{rest}"),
+            error_body(
+                "not_found",
+                f"no API route {request.method} {api_prefix}/{rest}; every route is listed "
+                f"in the API documentation at {api_prefix}/docs",
+            ),
             status_code=404,
         )
 
+    directory = web_ui_dir(configured)
     if is_built(directory):
         app.mount("/", StaticFiles(directory=directory, html=True), name="web_ui")
-        return True
+        return
 
     log.warning("%s (looked in %s)", HOW_TO_BUILD, directory)
 
@@ -64,5 +74,3 @@ def install_web_ui(app: FastAPI, api_prefix: str, directory: Path) -> bool:
             "<!doctype html><title>Visionyard</title>"
             f"<p>{HOW_TO_BUILD}</p><p><a href='{api_prefix}/docs'>API documentation</a></p>"
         )
-
-    return False
