@@ -1,13 +1,12 @@
 """Real data for the run page's browser tests: a dashboard with a run trained by the training core
-(tiny model, digits, on the CPU) imported as a finished run, and a queued run that the tests
-claim and feed with events through the run queue, as an agent does."""
+(tiny model, digits, on the CPU: conftest's `trained_run`) imported as a finished run, and a
+queued run that the tests claim and feed with events through the run queue, as an agent does."""
 
 from __future__ import annotations
 
-import io
 import shutil
-import tarfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 from tests.dashboard.conftest import AUTH
 from tests.dbutil import fresh_sqlite_database
 from tests.liveserver import API, serving
+from tests.web_ui.conftest import tar_run
 from visionyard import runqueue
 from visionyard.db.engine import make_engine
 from visionyard.settings import Settings, load_settings
@@ -87,44 +87,12 @@ class RunPageData:
             engine.dispose()
 
 
-def train_tiny_run(out: Path, digits_root: Path, model: Path) -> Path:
-    """A real run folder: 2 epochs of the tiny model on a slice of digits, on the CPU."""
-    from visionyard.training.config import build_config
-    from visionyard.training.runner import train
-
-    config = {
-        "root": str(digits_root),
-        "model_flavour": str(model),
-        "max_datapoints_per_class": 8,
-        "epochs": 2,
-        "batch_size": 16,
-        "lr": 1e-3,
-        "num_workers": 0,
-        "eval_topk": [1, 2],
-        "output_dir": str(out),
-        "run_name": "digits-tiny",
-        "progress_bar": False,
-        "log_every_steps": 1,
-        "seed": 0,
-    }
-    result = train(build_config(config))
-    assert result.status == "succeeded", result
-    return result.run_dir
-
-
-def tar_folder(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                tar.add(path, arcname=str(path.relative_to(folder)))
-    return buffer.getvalue()
-
-
 @contextmanager
-def run_page_data(base: Path, digits_root: Path, tiny_resnet: Path, web_ui_dir: Path):
-    """Serve the real build on a fresh SQLite platform holding one really trained run."""
-    run_dir = train_tiny_run(base / "trained", digits_root, tiny_resnet)
+def run_page_data(
+    base: Path, run_dir: Path, digits_root: Path, tiny_resnet: Path, web_ui_dir: Path
+) -> Iterator[RunPageData]:
+    """Serve the real build on a fresh SQLite platform holding `run_dir` (a really trained run),
+    imported."""
     with fresh_sqlite_database(base / "db") as db_url:
         settings = load_settings(
             data_dir=base / "data",
@@ -151,7 +119,7 @@ def run_page_data(base: Path, digits_root: Path, tiny_resnet: Path, web_ui_dir: 
             imported = data.api(
                 "POST",
                 f"/projects/{data.project_id}/runs/import",
-                content=tar_folder(run_dir),
+                content=tar_run(run_dir),
                 headers={"Content-Type": "application/octet-stream"},
             )
             assert imported.status_code == 201, imported.text

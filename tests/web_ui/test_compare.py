@@ -4,15 +4,13 @@ user does with `visionyard runs import`: overlaid curves (one line per run per c
 metrics table's best values and deltas to a pinned baseline, the config diff, the run picker,
 and a comparison kept in (and restored from) its URL.
 
-The runs are trained once per module (a few seconds); each test imports them into its own
-dashboard through the real import endpoint."""
+The runs are trained once for the suite (`trained_run`, shared with the run page's tests); each
+test imports them into its own dashboard through the real import endpoint."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,50 +18,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.web_ui.conftest import UI_TIMEOUT_MS
+from tests.web_ui.conftest import TRAINED_LRS, UI_TIMEOUT_MS, tar_run
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-RATES = {"lr-small": 1e-3, "lr-large": 1e-2}
 #: what the import needs of a run folder (the model and checkpoints stay behind: not compared)
 RUN_FILES = ("config.json", "events.jsonl", "results.json")
 
 
-@pytest.fixture(scope="module")
-def trained(
-    tmp_path_factory: pytest.TempPathFactory,
-    digits_root: Path,
-    tiny_model: Callable[[str], Path],
-) -> dict[str, Path]:
+@pytest.fixture
+def trained(trained_run: Callable[[str], Path]) -> dict[str, Path]:
     """{run name: its run folder}: two real 2-epoch trainings that differ only in lr."""
-    from visionyard.training.config import build_config
-    from visionyard.training.runner import train
-
-    out = tmp_path_factory.mktemp("compare-runs")
-    folders = {}
-    for name, lr in RATES.items():
-        result = train(
-            build_config(
-                {
-                    "root": str(digits_root),
-                    "model_flavour": str(tiny_model("resnet")),
-                    "max_datapoints_per_class": 8,
-                    "epochs": 2,
-                    "batch_size": 16,
-                    "lr": lr,
-                    "num_workers": 0,
-                    "output_dir": str(out),
-                    "run_name": name,
-                    "progress_bar": False,
-                    "log_every_steps": 1,
-                    "seed": 0,
-                }
-            )
-        )
-        assert result.status == "succeeded"
-        folders[name] = result.run_dir
-    return folders
+    return {name: trained_run(name) for name in TRAINED_LRS}
 
 
 def metric_values(folder: Path, split: str, metric: str) -> list[float]:
@@ -91,13 +58,9 @@ def import_runs(page: Page, url: str, trained: dict[str, Path]) -> Imported:
     project = created.json()["id"]
     ids = {}
     for name, folder in trained.items():
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for file in RUN_FILES:
-                tar.add(folder / file, arcname=file)
         response = page.request.post(
             f"{url}/api/v1/projects/{project}/runs/import",
-            data=buffer.getvalue(),
+            data=tar_run(folder, RUN_FILES),
             headers={"Content-Type": "application/octet-stream"},
         )
         assert response.status == 201, response.text()

@@ -2,7 +2,7 @@
 digits, CPU) and imported, shown as curves, results, logs and config; and a run fed with events
 the way an agent relays them, whose charts, logs and progress grow without a reload.
 
-One server and one trained run per module (training takes seconds; every test reads it)."""
+One server per module, holding a run trained once for the suite (`trained_run`)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,24 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow  # trains a run (a few seconds) and starts a server
 
+#: the trained run the tests read (`trained_run`'s name for it)
+FINISHED = "lr-small"
+
 
 @pytest.fixture(scope="module")
 def data(
     tmp_path_factory: pytest.TempPathFactory,
     digits_root: Path,
     tiny_model: Callable[[str], Path],
+    trained_run: Callable[[str], Path],
 ) -> Iterator[RunPageData]:
     build = require_build()
     with run_page_data(
-        tmp_path_factory.mktemp("run-page"), digits_root, tiny_model("resnet"), build
+        tmp_path_factory.mktemp("run-page"),
+        trained_run(FINISHED),
+        digits_root,
+        tiny_model("resnet"),
+        build,
     ) as found:
         yield found
 
@@ -55,7 +63,7 @@ def test_overview_draws_a_chart_per_metric_with_values(
     run_page: Callable[[int, str], Page], data: RunPageData
 ) -> None:
     page = run_page(data.finished_run, "")
-    page.get_by_role("heading", name="digits-tiny").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("heading", name=FINISHED).wait_for(timeout=UI_TIMEOUT_MS)
     names = metric_names(data, data.finished_run)
     assert "train/step_loss" in names and "val/acc@1" in names
     charts = page.locator("[data-metric]")
@@ -151,7 +159,7 @@ def test_config_shows_the_snapshot_and_environment(
     snapshot = page.get_by_label("Config snapshot")
     snapshot.wait_for(timeout=UI_TIMEOUT_MS)
     config = json.loads(snapshot.inner_text())
-    assert config["epochs"] == 2 and config["run_name"] == "digits-tiny"
+    assert config["epochs"] == 2 and config["run_name"] == FINISHED
     env = json.loads((data.finished_dir / "env.json").read_text())
     dataset = json.loads((data.finished_dir / "dataset.json").read_text())
     page.get_by_text(env["versions"]["torch"], exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
