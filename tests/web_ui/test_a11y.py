@@ -16,15 +16,14 @@ import pytest
 from tests.browser import BROWSER_HOME
 from tests.dashboard.conftest import ADMIN_PASSWORD
 from tests.dbutil import fresh_sqlite_database
+from tests.web_ui.axe import TRANSITIONS_ENDED, axe_violations
 from tests.web_ui.conftest import UI_TIMEOUT_MS
 from tests.web_ui.platform import Showcase, UiPlatform, make_ui_platform, seed_showcase
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = BROWSER_HOME / "screenshots"
-BLOCKING = ("serious", "critical")
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -83,13 +82,6 @@ PAGES = (
 )
 
 
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """The serious and critical violations axe-core finds on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
-    return [v for v in result["violations"] if v.get("impact") in BLOCKING]
-
-
 def describe(page_name: str, violations: list[dict[str, Any]]) -> str:
     lines = []
     for v in violations:
@@ -113,7 +105,7 @@ def settle(page: Page, ready_text: str) -> None:
     page.wait_for_function(
         "!document.querySelector('[aria-busy=\"true\"], .animate-pulse')", timeout=UI_TIMEOUT_MS
     )
-    page.wait_for_timeout(300)  # transitions (dialogs, tabs, charts) end
+    page.wait_for_function(TRANSITIONS_ENDED)  # dialogs, tabs, charts
 
 
 #: the elements that stick out of the window on the right (a page that scrolls sideways)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import TRAINED_LRS, UI_TIMEOUT_MS, tar_run
 
 if TYPE_CHECKING:
@@ -233,33 +234,17 @@ def test_pick_runs_from_the_empty_page_and_remove_them(page: Page, runs: Importe
     page.wait_for_function(f"() => location.search.includes('runs={runs.ids['lr-small']}')")
 
 
-AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def serious_accessibility_problems(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_the_page_is_accessible_in_light_and_dark(page: Page, runs: Imported) -> None:
-    if not AXE.exists():
-        pytest.skip(f"axe-core is not installed in web_ui/node_modules ({AXE}): run `make ui`")
     url = runs.compare_url("lr-small", "lr-large", extra=f"&baseline={runs.ids['lr-small']}")
     open_comparison(page, url)
     chart(page, "val/loss").wait_for(timeout=UI_TIMEOUT_MS)
     page.locator("[data-delta]").first.wait_for(timeout=UI_TIMEOUT_MS)
-    assert serious_accessibility_problems(page) == []
+    assert serious_axe_violations(page) == []
     page.evaluate("document.documentElement.classList.add('dark')")
-    assert serious_accessibility_problems(page) == []
+    assert serious_axe_violations(page) == []
     # The empty page too.
     page.goto(f"{runs.url}/compare/")
     page.get_by_role("button", name="Remove lr-small from the comparison").click()
     page.get_by_role("button", name="Remove lr-large from the comparison").click()
     page.get_by_text("Pick runs to compare").wait_for(timeout=UI_TIMEOUT_MS)
-    assert serious_accessibility_problems(page) == []
+    assert serious_axe_violations(page) == []

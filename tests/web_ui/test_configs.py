@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.dashboard.conftest import ADMIN_TOKEN
+from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 from visionyard.settings import Settings
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 API = "/api/v1"
-AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 class Platform:
@@ -250,19 +250,6 @@ def test_the_configs_list_searches_and_deletes_with_confirmation(
     page.get_by_role("button", name="Delete config").click()
     page.get_by_text("No config matches").wait_for(timeout=UI_TIMEOUT_MS)
     assert platform.get(f"/projects/{project_id}/configs")["total"] == 1
-
-
-def serious_axe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    if not AXE.is_file():
-        pytest.skip(f"axe-core is not installed ({AXE}): run npm ci in web_ui/")
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-        .filter(v => v.impact === 'serious' || v.impact === 'critical')
-        .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
-    )
-    return list(found)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

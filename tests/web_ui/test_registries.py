@@ -21,6 +21,7 @@ import pytest
 from tests.agent.platform import copy_digits
 from tests.dashboard.conftest import ADMIN_TOKEN
 from tests.liveserver import API, server_env
+from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import UI_TIMEOUT_MS
 from visionyard import runqueue
 from visionyard.db.engine import make_engine
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-AXE = Path(__file__).resolve().parents[2] / "web_ui" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def _api(url: str) -> httpx.Client:
@@ -441,18 +441,6 @@ def test_admins_manage_users_and_others_are_told_it_is_for_admins(
 # ---- accessibility -------------------------------------------------------------------------------
 
 
-def _serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    if page.evaluate("typeof window.axe") == "undefined":
-        page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .filter(v => v.impact === "serious" || v.impact === "critical")
-            .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)"""
-    )
-    return list(found)
-
-
 def test_the_registry_pages_have_no_serious_accessibility_violations(
     logged_in: Callable[[], Page],
     ui_url: str,
@@ -461,8 +449,6 @@ def test_the_registry_pages_have_no_serious_accessibility_violations(
     models_dir: Path,
     tiny_model: Callable[[str], Path],
 ) -> None:
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed (make ui-check installs it with npm ci)")
     copy_digits(digits_root, ui_settings.datasets_root / "digits", classes=3, per_class=4)
     shutil.copytree(tiny_model("resnet"), models_dir / "tiny-resnet")
     with _api(ui_url) as api:
@@ -494,5 +480,5 @@ def test_the_registry_pages_have_no_serious_accessibility_violations(
             page.wait_for_load_state("networkidle")
             dark = "dark" in (page.locator("html").get_attribute("class") or "")
             assert dark == (theme == "Dark")
-            problems += [f"{theme} {path} {v}" for v in _serious_violations(page)]
+            problems += [f"{theme} {path} {v}" for v in serious_axe_violations(page)]
     assert not problems, "\n".join(problems)
