@@ -15,6 +15,68 @@ function sameFolder(value: string, relative: string): boolean {
 
 const NONE = "__none__";
 
+interface RegistryItem {
+  id: number;
+  label: string;
+  /** what picking it writes into the field */
+  value: string;
+}
+
+/** A registry's select beside the free-text input: picking an item writes its value into the
+ *  field; typing leaves the select on "Choose…" unless the text names an item. */
+function RegistryPicker({
+  spec,
+  errors,
+  text,
+  onChange,
+  items,
+  picked,
+  noun,
+  loading,
+  placeholder,
+}: Pick<FieldProps, "spec" | "errors" | "onChange"> & {
+  text: string;
+  items: RegistryItem[];
+  picked: number | undefined;
+  noun: "dataset" | "model";
+  loading: boolean;
+  placeholder: string;
+}) {
+  return (
+    <div className="flex flex-col gap-2 sm:flex-row">
+      <Select
+        value={picked !== undefined ? String(picked) : NONE}
+        onValueChange={(id) => {
+          const item = items.find((i) => String(i.id) === id);
+          if (item) onChange(item.value);
+        }}
+        disabled={!items.length}
+      >
+        <SelectTrigger aria-label={`Registered ${noun}`} className="sm:max-w-64">
+          <SelectValue placeholder={loading ? `Loading ${noun}s…` : `Registered ${noun}`} />
+        </SelectTrigger>
+        <SelectContent>
+          <SelectItem value={NONE} disabled>
+            {items.length ? `Choose a ${noun}` : `No registered ${noun}`}
+          </SelectItem>
+          {items.map((i) => (
+            <SelectItem key={i.id} value={String(i.id)}>
+              {i.label}
+            </SelectItem>
+          ))}
+        </SelectContent>
+      </Select>
+      <Input
+        {...controlAria(spec, errors, true)}
+        className="font-mono"
+        value={text}
+        placeholder={placeholder}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </div>
+  );
+}
+
 export function DatasetPicker({ spec, value, onChange, errors }: FieldProps) {
   const datasets = useDatasets();
   const root = typeof value === "string" ? value : "";
@@ -38,37 +100,17 @@ export function DatasetPicker({ spec, value, onChange, errors }: FieldProps) {
         )
       }
     >
-      <div className="flex flex-col gap-2 sm:flex-row">
-        <Select
-          value={picked ? String(picked.id) : NONE}
-          onValueChange={(id) => {
-            const dataset = items.find((d) => String(d.id) === id);
-            if (dataset) onChange(dataset.path);
-          }}
-          disabled={!items.length}
-        >
-          <SelectTrigger aria-label="Registered dataset" className="sm:max-w-64">
-            <SelectValue placeholder={datasets.isPending ? "Loading datasets…" : "Registered dataset"} />
-          </SelectTrigger>
-          <SelectContent>
-            <SelectItem value={NONE} disabled>
-              {items.length ? "Choose a dataset" : "No registered dataset"}
-            </SelectItem>
-            {items.map((d) => (
-              <SelectItem key={d.id} value={String(d.id)}>
-                {d.name} ({d.path})
-              </SelectItem>
-            ))}
-          </SelectContent>
-        </Select>
-        <Input
-          {...controlAria(spec, errors, true)}
-          className="font-mono"
-          value={root}
-          placeholder="e.g. flowers (a folder with train/ and val/)"
-          onChange={(e) => onChange(e.target.value)}
-        />
-      </div>
+      <RegistryPicker
+        spec={spec}
+        errors={errors}
+        text={root}
+        onChange={onChange}
+        items={items.map((d) => ({ id: d.id, label: `${d.name} (${d.path})`, value: d.path }))}
+        picked={picked?.id}
+        noun="dataset"
+        loading={datasets.isPending}
+        placeholder="e.g. flowers (a folder with train/ and val/)"
+      />
     </FieldShell>
   );
 }
@@ -92,37 +134,17 @@ export function ModelPicker({ spec, value, onChange, errors, projectId }: FieldP
         </>
       }
     >
-      <div className="flex flex-col gap-2 sm:flex-row">
-        <Select
-          value={picked ? String(picked.id) : NONE}
-          onValueChange={(id) => {
-            const model = items.find((m) => String(m.id) === id);
-            if (model) onChange(model.source);
-          }}
-          disabled={!items.length}
-        >
-          <SelectTrigger aria-label="Registered model" className="sm:max-w-64">
-            <SelectValue placeholder={models.isPending ? "Loading models…" : "Registered model"} />
-          </SelectTrigger>
-          <SelectContent>
-            <SelectItem value={NONE} disabled>
-              {items.length ? "Choose a model" : "No registered model"}
-            </SelectItem>
-            {items.map((m) => (
-              <SelectItem key={m.id} value={String(m.id)}>
-                {m.name} ({m.kind})
-              </SelectItem>
-            ))}
-          </SelectContent>
-        </Select>
-        <Input
-          {...controlAria(spec, errors, true)}
-          className="font-mono"
-          value={flavour}
-          placeholder="org/model or a folder under the models directory"
-          onChange={(e) => onChange(e.target.value)}
-        />
-      </div>
+      <RegistryPicker
+        spec={spec}
+        errors={errors}
+        text={flavour}
+        onChange={onChange}
+        items={items.map((m) => ({ id: m.id, label: `${m.name} (${m.kind})`, value: m.source }))}
+        picked={picked?.id}
+        noun="model"
+        loading={models.isPending}
+        placeholder="org/model or a folder under the models directory"
+      />
     </FieldShell>
   );
 }
