@@ -1,6 +1,6 @@
 "use client";
 
-import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQueries, useQuery, type UseQueryResult } from "@tanstack/react-query";
 import { useCallback, useMemo, useState } from "react";
 import type { Run } from "@/lib/runs";
 import { fetchRunPage, PAGE_SIZE, runPageKey, type RunPage, type RunQuery } from "./run-query";
@@ -9,6 +9,17 @@ export interface LoadedRow {
   index: number;
   run: Run;
   fetchedAt: number;
+}
+
+interface LoadedPage {
+  data: RunPage;
+  at: number;
+}
+
+/** The window's extra pages as they stand; a module-level `combine` keeps its result the same
+ *  object until a page changes, so what is derived from it is not redone on every render. */
+function loadedPages(results: UseQueryResult<RunPage>[]): (LoadedPage | null)[] {
+  return results.map((r) => (r.data ? { data: r.data, at: r.dataUpdatedAt } : null));
 }
 
 /** Windowed paging: the table says which rows are on screen, and only the pages holding them
@@ -37,26 +48,28 @@ export function useRunsWindow(projectId: number, query: RunQuery, enabled: boole
       enabled: enabled && !first.isPlaceholderData && first.data != null,
       staleTime: 10_000,
     })),
+    combine: loadedPages,
   });
 
-  const pages = new Map<number, { data: RunPage; at: number }>();
-  if (first.data) pages.set(0, { data: first.data, at: first.dataUpdatedAt });
-  others.forEach((result, i) => {
-    if (result.data) pages.set(extraPages[i]!, { data: result.data, at: result.dataUpdatedAt });
-  });
-
-  const rowAt = (index: number): LoadedRow | null => {
-    const page = Math.floor(index / PAGE_SIZE);
-    const loaded = pages.get(page);
-    const run = loaded?.data.items[index - page * PAGE_SIZE];
-    return run && loaded ? { index, run, fetchedAt: loaded.at } : null;
-  };
-
-  /** the rows of every page in the window, in order */
-  const loaded: LoadedRow[] = [];
-  for (const [page, { data, at }] of [...pages.entries()].sort((a, b) => a[0] - b[0])) {
-    data.items.forEach((run, i) => loaded.push({ index: page * PAGE_SIZE + i, run, fetchedAt: at }));
-  }
+  const { rowAt, loaded } = useMemo(() => {
+    const pages = new Map<number, LoadedPage>();
+    if (first.data) pages.set(0, { data: first.data, at: first.dataUpdatedAt });
+    others.forEach((page, i) => {
+      if (page) pages.set(extraPages[i]!, page);
+    });
+    const rowAt = (index: number): LoadedRow | null => {
+      const page = Math.floor(index / PAGE_SIZE);
+      const loaded = pages.get(page);
+      const run = loaded?.data.items[index - page * PAGE_SIZE];
+      return run && loaded ? { index, run, fetchedAt: loaded.at } : null;
+    };
+    /** the rows of every page in the window, in order */
+    const loaded: LoadedRow[] = [];
+    for (const [page, { data, at }] of [...pages.entries()].sort((a, b) => a[0] - b[0])) {
+      data.items.forEach((run, i) => loaded.push({ index: page * PAGE_SIZE + i, run, fetchedAt: at }));
+    }
+    return { rowAt, loaded };
+  }, [first.data, first.dataUpdatedAt, others, extraPages]);
 
   const setVisibleRows = useCallback((start: number, end: number) => {
     const from = Math.floor(start / PAGE_SIZE);
