@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import name_contains, page
@@ -72,3 +72,21 @@ def remove(session: Session, project_id: int) -> None:
     # A bulk DELETE, not session.delete(): the database's ON DELETE CASCADE / SET NULL rules
     # remove runs, events, groups, configs and models without loading them all.
     session.execute(delete(Project).where(Project.id == project_id))
+
+
+def run_stats(
+    session: Session, project_ids: Sequence[int]
+) -> dict[int, tuple[int, RunState | None]]:
+    """Per project: its run count and the state of its latest run (highest id: ids grow with
+    creation). Two queries for a whole page of projects, whatever its size; a project without
+    runs is absent."""
+    if not project_ids:
+        return {}
+    grouped = session.execute(
+        select(Run.project_id, func.count(Run.id), func.max(Run.id))
+        .where(Run.project_id.in_(project_ids))
+        .group_by(Run.project_id)
+    ).all()
+    latest_ids = [latest for _, _, latest in grouped]
+    states = dict(session.execute(select(Run.id, Run.state).where(Run.id.in_(latest_ids))).all())
+    return {pid: (n, states.get(latest)) for pid, n, latest in grouped}

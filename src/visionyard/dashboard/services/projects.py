@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import projects as repo
 from visionyard.dashboard.services.files import delete_run_files, run_dir_target
-from visionyard.db.models import Project, Run, RunState, utcnow
+from visionyard.db.models import Project, RunState, utcnow
 from visionyard.errors import ConflictError, NotFoundError, RunStateError
 from visionyard.settings import Settings
 
@@ -62,19 +61,9 @@ def list_projects(
 def run_stats(
     session: Session, project_ids: Sequence[int]
 ) -> dict[int, tuple[int, RunState | None]]:
-    """Per project: its run count and the state of its latest run (highest id: ids grow with
-    creation). Two queries for a whole page of projects, whatever its size; a project without
-    runs is absent."""
-    if not project_ids:
-        return {}
-    grouped = session.execute(
-        select(Run.project_id, func.count(Run.id), func.max(Run.id))
-        .where(Run.project_id.in_(project_ids))
-        .group_by(Run.project_id)
-    ).all()
-    latest_ids = [latest for _, _, latest in grouped]
-    states = dict(session.execute(select(Run.id, Run.state).where(Run.id.in_(latest_ids))).all())
-    return {pid: (n, states.get(latest)) for pid, n, latest in grouped}
+    """Per project: its run count and the state of its latest run; a project without runs is
+    absent."""
+    return repo.run_stats(session, project_ids)
 
 
 def update_project(
