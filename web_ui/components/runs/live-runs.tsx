@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef } from "react";
 import { useTopic } from "@/lib/live/hooks";
 import type { LiveEvent } from "@/lib/live/socket";
 import type { Run } from "@/lib/runs";
-import { projectRunsKey, type RunPage } from "./run-query";
+import { projectRunsKey, runTableKey, type RunPage } from "./run-query";
 
 /** At most this many running runs' own topics are followed at once (the visible ones). */
 const MAX_FOLLOWED = 20;
@@ -41,7 +41,7 @@ function RunFeed({ projectId, run, onMetric }: { projectId: number; run: Run; on
     if (kind === "progress" && payload) {
       const { epoch, epochs, step, total_steps, eta_s } = payload;
       queryClient.setQueriesData<RunPage>(
-        { queryKey: ["runs", { project: projectId, view: "table" }] },
+        { queryKey: runTableKey(projectId) },
         (page) =>
           page && {
             ...page,

@@ -30,8 +30,14 @@ export function projectRunsKey(projectId: number) {
   return ["runs", { project: projectId }] as const;
 }
 
+/** The prefix of every page of the project's table, whatever its view (live patches). */
+export function runTableKey(projectId: number) {
+  return ["runs", { project: projectId, view: "table" }] as const;
+}
+
 export function runPageKey(projectId: number, query: RunQuery, page: number) {
-  return ["runs", { project: projectId, view: "table", ...query }, page] as const;
+  const [runs, table] = runTableKey(projectId);
+  return [runs, { ...table, ...query }, page] as const;
 }
 
 export function countsKey(projectId: number, query: RunQuery) {
