@@ -3,7 +3,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { Copy, History, ListOrdered, MoreHorizontal, Play, Trash2 } from "lucide-react";
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense, useState } from "react";
 import { toast } from "sonner";
 import { CloneConfigDialog } from "@/components/config/clone-dialog";
 import { ConfigEditor } from "@/components/config/config-editor";
@@ -23,8 +23,8 @@ import {
 } from "@/components/ui/dropdown-menu";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
+import { useSidebarProject } from "@/lib/hooks/use-sidebar-project";
 import { idParam, keys, useProject } from "@/lib/queries";
-import { useUi } from "@/lib/store/ui";
 import { formatDate, timeAgo } from "@/lib/utils";
 
 function ConfigPageInner() {
@@ -33,7 +33,6 @@ function ConfigPageInner() {
   const config = useConfig(id);
   const projectId = config.data?.project_id ?? null;
   const project = useProject(projectId);
-  const setProjectId = useUi((s) => s.setProjectId);
   const router = useRouter();
   const queryClient = useQueryClient();
   const [queueing, setQueueing] = useState(false);
@@ -41,9 +40,7 @@ function ConfigPageInner() {
   const [deleting, setDeleting] = useState(false);
   const [dirty, setDirty] = useState(false);
 
-  useEffect(() => {
-    if (projectId) setProjectId(projectId);
-  }, [projectId, setProjectId]);
+  useSidebarProject(projectId);
 
   const projectName = project.data?.name ?? (projectId ? `Project ${projectId}` : "Project");
   const crumbs = [

@@ -3,22 +3,19 @@
 import { FileCode2 } from "lucide-react";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useEffect } from "react";
+import { Suspense } from "react";
 import { RunsView } from "@/components/runs/runs-view";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Button } from "@/components/ui/button";
 import { ErrorState, LoadingRows } from "@/components/ui/states";
+import { useSidebarProject } from "@/lib/hooks/use-sidebar-project";
 import { idParam, useProject } from "@/lib/queries";
-import { useUi } from "@/lib/store/ui";
 
 /** A project's overview: its runs, live, as a table to filter, sort, compare and act on. */
 function ProjectOverview() {
   const id = idParam(useSearchParams().get("id"));
   const project = useProject(id);
-  const setProjectId = useUi((s) => s.setProjectId);
-  useEffect(() => {
-    if (id) setProjectId(id);
-  }, [id, setProjectId]);
+  useSidebarProject(id);
 
   const crumbs = [{ label: "Projects", href: "/projects/" }, { label: project.data?.name ?? (id ? `Project ${id}` : "Project") }];
   if (id === null) {

@@ -1,21 +1,18 @@
 "use client";
 
 import { useSearchParams } from "next/navigation";
-import { Suspense, useEffect } from "react";
+import { Suspense } from "react";
 import { ConfigEditor } from "@/components/config/config-editor";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
+import { useSidebarProject } from "@/lib/hooks/use-sidebar-project";
 import { idParam, useProject } from "@/lib/queries";
-import { useUi } from "@/lib/store/ui";
 
 function NewConfig() {
   const params = useSearchParams();
   const projectId = idParam(params.get("project"));
   const project = useProject(projectId);
-  const setProjectId = useUi((s) => s.setProjectId);
-  useEffect(() => {
-    if (projectId) setProjectId(projectId);
-  }, [projectId, setProjectId]);
+  useSidebarProject(projectId);
 
   const crumbs = [
     { label: "Projects", href: "/projects/" },

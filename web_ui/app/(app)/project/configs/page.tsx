@@ -4,7 +4,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Copy, FileCog, MoreHorizontal, Play, Plus, Trash2 } from "lucide-react";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense, useState } from "react";
 import { toast } from "sonner";
 import { CloneConfigDialog } from "@/components/config/clone-dialog";
 import { QueueRunDialog } from "@/components/config/queue-run-dialog";
@@ -26,8 +26,8 @@ import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
 import { useUrlState } from "@/lib/hooks/use-url-state";
+import { useSidebarProject } from "@/lib/hooks/use-sidebar-project";
 import { idParam, keys, useProject } from "@/lib/queries";
-import { useUi } from "@/lib/store/ui";
 import { formatDate, timeAgo } from "@/lib/utils";
 
 const SORTS = {
@@ -123,14 +123,11 @@ function Configs() {
   const params = useSearchParams();
   const projectId = idParam(params.get("id"));
   const project = useProject(projectId);
-  const setProjectId = useUi((s) => s.setProjectId);
   const [q, setQ] = useUrlState("q");
   const [sortParam, setSort] = useUrlState("sort");
   const sort: SortKey = sortParam && sortParam in SORTS ? (sortParam as SortKey) : "newest";
   const searchRef = useSearchShortcut();
-  useEffect(() => {
-    if (projectId) setProjectId(projectId);
-  }, [projectId, setProjectId]);
+  useSidebarProject(projectId);
 
   const configs = useQuery({
     queryKey: [...keys.configs(projectId ?? 0), { q, sort }],
