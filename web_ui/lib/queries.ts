@@ -12,6 +12,7 @@ export const keys = {
   config: (id: number) => ["config", id] as const,
   datasets: ["datasets"] as const,
   agents: ["agents"] as const,
+  groups: (projectId: number) => ["groups", projectId] as const,
 };
 
 export function useMe() {
@@ -28,6 +29,21 @@ export function useProject(id: number | null) {
     queryKey: keys.project(id ?? 0),
     queryFn: () => unwrap(api.GET("/projects/{project_id}", { params: { path: { project_id: id! } } })),
     enabled: id != null && id > 0,
+  });
+}
+
+/** A project's experiment groups, by name (the run table's group filter, the queue dialog):
+ *  one key, one request, so every list of them is in the same order. */
+export function useGroups(projectId: number, enabled = true) {
+  return useQuery({
+    queryKey: keys.groups(projectId),
+    queryFn: () =>
+      unwrap(
+        api.GET("/projects/{project_id}/groups", {
+          params: { path: { project_id: projectId }, query: { limit: 200, sort: "name", order: "asc" } },
+        }),
+      ),
+    enabled,
   });
 }
 

@@ -60,16 +60,3 @@ export function useAgents(enabled = true) {
     enabled,
   });
 }
-
-export function useGroups(projectId: number, enabled = true) {
-  return useQuery({
-    queryKey: ["groups", projectId],
-    queryFn: () =>
-      unwrap(
-        api.GET("/projects/{project_id}/groups", {
-          params: { path: { project_id: projectId }, query: { limit: 200 } },
-        }),
-      ),
-    enabled,
-  });
-}

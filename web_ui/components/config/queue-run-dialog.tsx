@@ -23,7 +23,8 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
-import { useAgents, useGroups } from "./queries";
+import { useGroups } from "@/lib/queries";
+import { useAgents } from "./queries";
 import { WaitingFor } from "./waiting-for";
 
 export interface QueueableConfig {

@@ -5,7 +5,6 @@ import type { RunState } from "@/lib/runs";
 
 export type RunPage = Schemas["RunPage"];
 export type RunKeys = Schemas["RunKeysOut"];
-export type Group = Schemas["GroupOut"];
 
 export interface RunQuery {
   state: RunState | null;
@@ -47,10 +46,6 @@ export function countsKey(projectId: number, query: RunQuery) {
 
 export function runKeysKey(projectId: number) {
   return ["runs", { project: projectId, view: "keys" }] as const;
-}
-
-export function groupsKey(projectId: number) {
-  return ["groups", projectId] as const;
 }
 
 function filterParams(query: RunQuery) {
@@ -110,13 +105,5 @@ export function fetchCounts(projectId: number, query: RunQuery) {
 export function fetchRunKeys(projectId: number) {
   return unwrap(
     api.GET("/projects/{project_id}/run-keys", { params: { path: { project_id: projectId } } }),
-  );
-}
-
-export function fetchGroups(projectId: number) {
-  return unwrap(
-    api.GET("/projects/{project_id}/groups", {
-      params: { path: { project_id: projectId }, query: { limit: 200, sort: "name", order: "asc" } },
-    }),
   );
 }

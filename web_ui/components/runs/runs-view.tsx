@@ -10,7 +10,7 @@ import { Button } from "@/components/ui/button";
 import { EmptyState, ErrorState, LoadingRows, Spinner } from "@/components/ui/states";
 import { ApiError, errorMessage, type Schemas } from "@/lib/api/client";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
-import { useMe } from "@/lib/queries";
+import { useGroups, useMe } from "@/lib/queries";
 import { RUN_STATES, type Run, type RunState } from "@/lib/runs";
 import { columnViewKey, useColumnPrefs } from "@/lib/store/columns";
 import { BulkActions } from "./bulk-actions";
@@ -24,9 +24,7 @@ import {
   countsKey,
   fetchAllRuns,
   fetchCounts,
-  fetchGroups,
   fetchRunKeys,
-  groupsKey,
   runKeysKey,
   type RunQuery,
 } from "./run-query";
@@ -61,7 +59,7 @@ export function RunsView({ project }: { project: Project }) {
 
   // ---- what the project offers: metric/config keys, groups ----
   const keys = useQuery({ queryKey: runKeysKey(projectId), queryFn: () => fetchRunKeys(projectId), staleTime: 30_000 });
-  const groups = useQuery({ queryKey: groupsKey(projectId), queryFn: () => fetchGroups(projectId) });
+  const groups = useGroups(projectId);
   const groupList = useMemo(() => groups.data?.items ?? [], [groups.data]);
   const groupName = useCallback(
     (id: number | null) => groupList.find((g) => g.id === id)?.name ?? (id == null ? "" : `group ${id}`),
