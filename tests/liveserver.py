@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN
+from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN, AUTH
 from visionyard.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +43,12 @@ def server_env(settings: Settings) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")]),
     )
     return env
+
+
+def admin_api(url: str, timeout: float = 60) -> httpx.Client:
+    """A client of the API of the server at `url` (paths without the /api/v1 prefix), as the
+    admin: for setting a scene the way an admin would."""
+    return httpx.Client(base_url=f"{url}{API}", headers=AUTH, timeout=timeout)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:

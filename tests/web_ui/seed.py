@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import insert, select
 
-from tests.dashboard.conftest import AUTH
+from tests.liveserver import admin_api
 from visionyard import runqueue
 from visionyard.db.engine import make_engine, make_session_factory
 from visionyard.db.models import Agent, Run, RunMetricSummary, RunState, RunTag
 from visionyard.settings import Settings
-
-API = "/api/v1"
 
 
 @dataclass
@@ -37,7 +34,8 @@ class SeedRun:
 
 
 def make_project(url: str, name: str) -> int:
-    response = httpx.post(f"{url}{API}/projects", json={"name": name}, headers=AUTH)
+    with admin_api(url) as api:
+        response = api.post("/projects", json={"name": name})
     response.raise_for_status()
     return int(response.json()["id"])
 

@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
-from tests.dashboard.conftest import ADMIN_TOKEN
+from tests.liveserver import admin_api
 from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 from visionyard.settings import Settings
@@ -22,17 +21,13 @@ from visionyard.settings import Settings
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-API = "/api/v1"
-
 
 class Platform:
     """The dashboard's API, for setting the scene the way an admin would (not what is tested)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.http = httpx.Client(
-            base_url=f"{url}{API}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60
-        )
+        self.http = admin_api(url)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.http.post(path, json=body)

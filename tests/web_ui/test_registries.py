@@ -20,7 +20,7 @@ import pytest
 
 from tests.agent.platform import copy_digits
 from tests.dashboard.conftest import ADMIN_TOKEN
-from tests.liveserver import API, server_env
+from tests.liveserver import API, admin_api, server_env
 from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import UI_TIMEOUT_MS
 from visionyard import runqueue
@@ -29,12 +29,6 @@ from visionyard.settings import Settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
-
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def _api(url: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{url}{API}", headers=AUTH, timeout=30)
 
 
 def _wait(what: str, probe: Callable[[], object], timeout: float = 60.0) -> None:
@@ -136,7 +130,7 @@ def test_a_dataset_whose_folder_is_gone_says_so_once(
     logged_in: Callable[[], Page], ui_url: str, ui_settings: Settings, digits_root: Path
 ) -> None:
     folder = copy_digits(digits_root, ui_settings.datasets_root / "gone", classes=3, per_class=4)
-    with _api(ui_url) as api:
+    with admin_api(ui_url) as api:
         dataset = api.post("/datasets", json={"name": "gone", "path": "gone"}).json()
     shutil.rmtree(folder)
     page = logged_in()
@@ -160,7 +154,7 @@ def test_register_local_and_hub_models_with_a_write_only_token(
     tiny_model: Callable[[str], Path],
 ) -> None:
     shutil.copytree(tiny_model("resnet"), models_dir / "tiny-resnet")
-    with _api(ui_url) as api:
+    with admin_api(ui_url) as api:
         project = api.post("/projects", json={"name": "birds"}).json()
     page = logged_in()
     page.goto(f"{ui_url}/project/models/?id={project['id']}")
@@ -198,7 +192,7 @@ def test_register_local_and_hub_models_with_a_write_only_token(
     vit.get_by_text("token set").wait_for(timeout=UI_TIMEOUT_MS)
     vit.get_by_role("button", name="Replace token").wait_for(timeout=UI_TIMEOUT_MS)
     assert secret not in page.content()
-    with _api(ui_url) as api:
+    with admin_api(ui_url) as api:
         listed = api.get(f"/projects/{project['id']}/models").text
     assert secret not in listed and '"has_token":true' in listed.replace(" ", "")
 
@@ -284,7 +278,7 @@ def test_a_gpu_agents_card_shows_its_run_and_live_gpu_samples(
     samples the agent relays for that run, live."""
     engine = make_engine(ui_settings.database_url)
     try:
-        with _api(ui_url) as api:
+        with admin_api(ui_url) as api:
             project = api.post("/projects", json={"name": "gpus"}).json()
         agent_id = runqueue.register_agent(
             engine,
@@ -423,7 +417,7 @@ def test_admins_manage_users_and_others_are_told_it_is_for_admins(
     )
     assert login.status_code == 401
     bob.get_by_role("switch", name="Can log in").click()
-    _wait("bob to be enabled", lambda: bob.get_by_text("disabled", exact=True).count() == 0, 20)
+    bob.get_by_text("disabled", exact=True).wait_for(state="detached", timeout=UI_TIMEOUT_MS)
 
     # Bob, not an admin, is told so on the admin page.
     page.context.clear_cookies()
@@ -432,6 +426,8 @@ def test_admins_manage_users_and_others_are_told_it_is_for_admins(
     page.get_by_label("Password").fill("bobs-long-password")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{ui_url}/projects/", timeout=UI_TIMEOUT_MS)
+    # (the sidebar shows once it knows who is logged in: only then can an Admin link be missing)
+    page.get_by_role("link", name="Datasets").wait_for(timeout=UI_TIMEOUT_MS)
     assert page.get_by_role("link", name="Admin").count() == 0
     page.goto(f"{ui_url}/admin/")
     page.get_by_text("Managing users is for admins").wait_for(timeout=UI_TIMEOUT_MS)
@@ -451,7 +447,7 @@ def test_the_registry_pages_have_no_serious_accessibility_violations(
 ) -> None:
     copy_digits(digits_root, ui_settings.datasets_root / "digits", classes=3, per_class=4)
     shutil.copytree(tiny_model("resnet"), models_dir / "tiny-resnet")
-    with _api(ui_url) as api:
+    with admin_api(ui_url) as api:
         dataset = api.post("/datasets", json={"name": "digits", "path": "digits"}).json()
         project = api.post("/projects", json={"name": "a11y"}).json()
         url = f"/projects/{project['id']}/models"
