@@ -168,7 +168,7 @@ def test_filter_expressions_and_the_apis_message_for_a_wrong_one(
 
     page.get_by_role("button", name="Clear the filter").click()
     wait_names(page, [r.name for r in reversed(RUNS)])
-    assert not alert.is_visible()
+    expect(alert).to_be_hidden(timeout=UI_TIMEOUT_MS)
 
     # the name search, typed key by key ("/" focuses it)
     page.keyboard.press("/")
