@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in, require_build
 from tests.web_ui.run_page_data import RunPageData, run_page_data
@@ -119,6 +120,8 @@ def test_results_show_the_confusion_matrix_and_per_class_table(
     assert [int(c) for c in cells] == first_row
     # Row-normalised: each true class's shares.
     page.get_by_label("Normalise rows (recall per class)").click()
+    first_cell = matrix.get_by_role("row").nth(1).get_by_role("cell").first
+    expect(first_cell).to_contain_text("%", timeout=UI_TIMEOUT_MS)  # the switch re-rendered
     shares = matrix.get_by_role("row").nth(1).get_by_role("cell").all_inner_texts()
     assert all(s.endswith("%") for s in shares)
     assert sum(float(s.rstrip("%")) for s in shares) == pytest.approx(100, abs=0.5)
@@ -129,7 +132,7 @@ def test_results_show_the_confusion_matrix_and_per_class_table(
     # Sorting by support puts the largest class first.
     table.get_by_role("button", name="Support").click()
     top = max(results["val"]["per_class"], key=lambda r: r["support"])
-    assert rows.nth(1).get_by_role("rowheader").inner_text() == top["class"]
+    expect(rows.nth(1).get_by_role("rowheader")).to_have_text(top["class"], timeout=UI_TIMEOUT_MS)
     final = page.get_by_role("table", name="Final metrics by split")
     assert "acc@1" in final.inner_text() and "Test" in final.inner_text()
 
