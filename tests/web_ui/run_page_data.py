@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.client.helpers import claim
 from tests.dashboard.conftest import AUTH
 from tests.dbutil import fresh_sqlite_database
 from tests.liveserver import API, serving
@@ -64,17 +65,7 @@ class RunPageData:
         """Claim `run_id` as a fresh CPU agent would; (agent id, attempt)."""
         engine = make_engine(self.settings.database_url)
         try:
-            agent = runqueue.register_agent(
-                engine,
-                name=f"a-{uuid.uuid4().hex[:8]}",
-                hostname="test",
-                device="cpu",
-                gpus=[],
-                version="t",
-            )
-            claimed = runqueue.claim_next(engine, agent_id=agent, capacity=0)
-            assert claimed is not None and claimed.id == run_id, claimed
-            return agent, claimed.attempt
+            return claim(engine, run_id)
         finally:
             engine.dispose()
 
