@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,15 +156,7 @@ class UiPlatform:
     # ---- agents -------------------------------------------------------------------------------
 
     def start_agent(self, name: str) -> subprocess.Popen:
-        with open(self.base / f"agent-{name}.log", "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "visionyard.cli", "agent", "--device", "cpu"]
-                + ["--name", name],
-                env=self.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = start_cpu_agent(name, self.env(), self.base / f"agent-{name}.log")
         self.agents[name] = proc
         return proc
 
@@ -178,15 +170,7 @@ class UiPlatform:
         return self.wait_for(f"agent {name} to be online", online, timeout)
 
     def stop_agents(self) -> None:
-        for proc in self.agents.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.agents.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_agents(self.agents.values())
 
     # ---- the API, as the admin ----------------------------------------------------------------
 
@@ -260,6 +244,34 @@ class UiPlatform:
             f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
             for path in sorted(self.base.glob("*.log"))
         )
+
+
+def start_cpu_agent(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A real `visionyard agent --device cpu` named `name`, in its own process group, its output
+    appended to `log`."""
+    with log.open("ab") as out:  # the child keeps its copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "visionyard.cli", "agent", "--device", "cpu", "--name", name],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_agents(agents: Iterable[subprocess.Popen]) -> None:
+    """SIGTERM to every agent at once (they finish their runs' stop in parallel), then wait for
+    each; one that does not end in 30 s is killed with its process group."""
+    agents = list(agents)
+    for proc in agents:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in agents:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 def make_ui_platform(base: Path, db_url: str, digits_root: Path, **digits: int) -> UiPlatform:

@@ -5,11 +5,7 @@ undrained), and admin (users, API tokens whose secret is shown once)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +19,7 @@ from tests.dashboard.conftest import ADMIN_TOKEN
 from tests.liveserver import API, admin_api, server_env
 from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import UI_TIMEOUT_MS
+from tests.web_ui.platform import start_cpu_agent, stop_agents
 from visionyard import runqueue
 from visionyard.db.engine import make_engine
 from visionyard.settings import Settings
@@ -216,32 +213,11 @@ def agent(ui_settings: Settings, ui_url: str, tmp_path: Path) -> Iterator[Path]:
         VISIONYARD_HEARTBEAT_INTERVAL="1",
         VISIONYARD_AGENT_IDLE_WAIT="0.5",
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "visionyard.cli",
-                "agent",
-                "--device",
-                "cpu",
-                "--name",
-                "ui-agent",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_cpu_agent("ui-agent", env, log)
     try:
         yield log
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_agents([proc])
 
 
 def test_a_real_agent_shows_online_and_is_drained_and_undrained(
