@@ -1,6 +1,7 @@
 """Run metric series benchmark: `metric_series` (reads when each point was logged and its
 epoch only for the points shown) vs the reference that reads every column of every point
-(`metric_series_reading_every_column`, the code before), in one process, on SQLite and
+(`metric_series_reading_every_column` in tests/dashboard/series_reference.py, the code
+before), in one process, on SQLite and
 PostgreSQL.
 
 Seeds one run with --points steps of two metrics ("train/step_loss", "train/lr": 2 x --points
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -26,13 +28,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+REPO = Path(__file__).resolve().parent.parent
+# The reference lives with the tests, out of the product.
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
-from visionyard.dashboard.services import run_metrics
-from visionyard.db.engine import make_engine, make_session_factory, normalise_url
-from visionyard.db.migrate import upgrade
-from visionyard.db.models import Project, Run, RunEvent, RunState
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from tests.dashboard.series_reference import metric_series_reading_every_column  # noqa: E402
+
+from visionyard.dashboard.services import run_metrics  # noqa: E402
+from visionyard.db.engine import make_engine, make_session_factory, normalise_url  # noqa: E402
+from visionyard.db.migrate import upgrade  # noqa: E402
+from visionyard.db.models import Project, Run, RunEvent, RunState  # noqa: E402
 
 NAMES = ["train/step_loss", "train/lr"]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -135,9 +142,7 @@ def bench(label: str, url: str, points: int, repeat: int) -> list[tuple[str, str
 
         def old(window: dict[str, int] = window) -> list[run_metrics.Series]:
             with sessions() as session:
-                return run_metrics.metric_series_reading_every_column(
-                    session, run_id, NAMES, 1000, **window
-                )
+                return metric_series_reading_every_column(session, run_id, NAMES, 1000, **window)
 
         assert new() == old(), f"{label} {request}: the series differ"
         results.append((label, request, median_ms(old, repeat), median_ms(new, repeat)))

@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select
 
 from tests.dashboard import test_configs
 from tests.dashboard.conftest import ADMIN_TOKEN, AUTH
+from tests.dashboard.series_reference import metric_series_reading_every_column
 from tests.dashboard.test_configs import (
     API,
     assert_routes_need_auth,
@@ -37,7 +38,6 @@ from visionyard.dashboard.services.run_metrics import (
     downsample,
     downsample_indices,
     metric_series,
-    metric_series_reading_every_column,
 )
 from visionyard.db.models import Run, RunEvent, RunTag
 from visionyard.settings import Settings

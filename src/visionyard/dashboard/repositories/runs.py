@@ -209,43 +209,6 @@ def metric_names(session: Session, run_id: int) -> list[str]:
     return [name for name in rows if name is not None]
 
 
-def metric_points(
-    session: Session,
-    run_id: int,
-    names: Collection[str],
-    *,
-    step_min: int | None = None,
-    step_max: int | None = None,
-) -> list[tuple[str, int, int, float | None, float, int | None]]:
-    """(name, step, attempt, value, time, epoch) of the named metrics, ordered by name, attempt,
-    step; only steps in [step_min, step_max] when given. `time` is when the point was logged
-    (unix seconds), `epoch` the trainer's epoch of it, if it said."""
-    query = select(
-        RunEvent.name,
-        RunEvent.step,
-        RunEvent.attempt,
-        RunEvent.value,
-        RunEvent.created_at,
-        # Extracted in SQL: decoding every payload in Python doubled the time of a long series.
-        RunEvent.payload["epoch"].as_integer(),
-    ).where(
-        RunEvent.run_id == run_id,
-        RunEvent.kind == "metric",
-        RunEvent.name.in_(names),
-        RunEvent.step.is_not(None),
-    )
-    if step_min is not None:
-        query = query.where(RunEvent.step >= step_min)
-    if step_max is not None:
-        query = query.where(RunEvent.step <= step_max)
-    rows = session.execute(query.order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)).all()
-    # Nullable columns, but `name IN (...)` and `step IS NOT NULL` leave no NULL name or step.
-    return [
-        (str(name), int(step), attempt, value, created_at, epoch)
-        for name, step, attempt, value, created_at, epoch in rows
-    ]
-
-
 def metric_values(
     session: Session,
     run_id: int,
@@ -255,10 +218,10 @@ def metric_values(
     step_max: int | None = None,
 ) -> tuple[list[int], list[int], list[float | None]]:
     """(steps, attempts, values) of one metric's points, ordered by attempt, step; only steps in
-    [step_min, step_max] when given. `metric_points` without when each point was logged and its
-    epoch: enough to pick the points a chart shows, whose details `metric_point_details` then
-    reads (the epoch comes out of the JSON payload, which cost most of a long series). Read
-    through the connection, as plain columns: ORM rows cost as much as the query."""
+    [step_min, step_max] when given. Not when each point was logged nor its epoch: these are
+    enough to pick the points a chart shows, whose details `metric_point_details` then reads
+    (the epoch comes out of the JSON payload, which cost most of a long series). Read through
+    the connection, as plain columns: ORM rows cost as much as the query."""
     query = select(RunEvent.step, RunEvent.attempt, RunEvent.value).where(
         RunEvent.run_id == run_id,
         RunEvent.kind == "metric",

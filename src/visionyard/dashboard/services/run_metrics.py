@@ -27,7 +27,6 @@ Decisions (documented for the API's users):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
@@ -51,8 +50,6 @@ SYSTEM_PREFIX = "system/"
 NAMES_IN_MESSAGE = 20
 
 V = TypeVar("V")
-#: a current point's (value, time logged, epoch)
-Point = tuple[float | None, float, int | None]
 
 
 @dataclass(frozen=True)
@@ -209,45 +206,6 @@ def metric_series(
                 epochs=[epoch for _, epoch in picked],
                 total=len(steps),
                 downsampled=len(shown) < len(steps),
-            )
-        )
-    return series
-
-
-def metric_series_reading_every_column(
-    session: Session,
-    run_id: int,
-    names: Sequence[str],
-    max_points: int,
-    *,
-    step_min: int | None = None,
-    step_max: int | None = None,
-) -> list[Series]:
-    """`metric_series` as it was: every column of every point read, then downsampled. Kept as
-    the reference that `metric_series` must match exactly (tests, bench/series_bench.py); it
-    skips the name checks."""
-    rows: dict[str, list[tuple[int, int, Point]]] = defaultdict(list)
-    for name, step, attempt, value, time, epoch in repo.metric_points(
-        session, run_id, set(names), step_min=step_min, step_max=step_max
-    ):
-        rows[name].append((step, attempt, (value, time, epoch)))
-    # In a window, which points are current depends on where each later attempt began, which
-    # may lie before the window: asked for separately (one small grouped query).
-    firsts = repo.metric_first_steps(session, run_id, set(names)) if step_min is not None else None
-    series = []
-    for name in dict.fromkeys(names):  # the caller's order, without duplicates
-        found = rows.get(name, [])
-        points = current_points(found) if firsts is None else current_in_window(name, found, firsts)
-        shown = downsample(points, max_points)
-        series.append(
-            Series(
-                name=name,
-                steps=[s for s, _ in shown],
-                values=[p[0] for _, p in shown],
-                times=[p[1] for _, p in shown],
-                epochs=[p[2] for _, p in shown],
-                total=len(points),
-                downsampled=len(shown) < len(points),
             )
         )
     return series
