@@ -2,7 +2,7 @@
 
 import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
-import { keys } from "@/lib/queries";
+import { metricNamesQuery, runQuery } from "@/components/run/queries";
 import { isFinished, runColor } from "@/lib/runs";
 import { defaultMetrics, guessDirection, isPerEpochMetric, type Direction } from "./metric-math";
 import type { CompareView, XAxis } from "./use-compare-view";
@@ -64,8 +64,7 @@ export function axisFor(metric: string, x: XAxis): By {
 export function useComparison(view: CompareView) {
   const details = useQueries({
     queries: view.runs.map((id) => ({
-      queryKey: keys.run(id),
-      queryFn: () => unwrap(api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
+      ...runQuery(id),
       retry: false,
       refetchInterval: (query: { state: { data?: RunDetail } }) =>
         query.state.data && !isFinished(query.state.data.state) ? LIVE_REFRESH_MS : false,
@@ -85,8 +84,7 @@ export function useComparison(view: CompareView) {
 
   const names = useQueries({
     queries: readable.map((id) => ({
-      queryKey: ["run-metrics", id] as const,
-      queryFn: () => unwrap(api.GET("/runs/{run_id}/metrics", { params: { path: { run_id: id } } })),
+      ...metricNamesQuery(id),
       refetchInterval: live ? LIVE_REFRESH_MS : (false as const),
     })),
   });

@@ -1,31 +1,54 @@
 // The run page's queries (the run, its metric names, results, files...).
-import { useQuery } from "@tanstack/react-query";
+import { type QueryClient, useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "@/lib/api/client";
 import { keys } from "@/lib/queries";
 import { isFinished, type RunState } from "@/lib/runs";
 
+const SERIES = "series";
+
 export const runKeys = {
   metricNames: (id: number) => ["run", id, "metrics"] as const,
   series: (id: number, names: string[], window?: [number, number]) =>
-    ["run", id, "series", names, window ?? null] as const,
+    ["run", id, SERIES, names, window ?? null] as const,
   results: (id: number) => ["run", id, "results"] as const,
   checkpoints: (id: number) => ["run", id, "checkpoints"] as const,
   file: (id: number, path: string) => ["run", id, "file", path] as const,
 };
 
-export function useRun(id: number | null) {
-  return useQuery({
-    queryKey: keys.run(id ?? 0),
-    queryFn: () => unwrap(api.GET("/runs/{run_id}", { params: { path: { run_id: id! } } })),
-    enabled: id != null,
+/** Refetch what is shown of the run (its detail, metric names, checkpoints, results...), all
+ *  under its key, but not its metric series: live points keep those current, and refetching
+ *  every chart's thousands of points on each checkpoint would only drop them and load them again. */
+export function refreshRun(queryClient: QueryClient, id: number) {
+  queryClient.invalidateQueries({
+    queryKey: keys.run(id),
+    predicate: (query) => query.queryKey[2] !== SERIES,
   });
+}
+
+/** A run's detail (the run page's and the compare page's: one cache entry). */
+export function runQuery(id: number) {
+  return {
+    queryKey: keys.run(id),
+    queryFn: () => unwrap(api.GET("/runs/{run_id}", { params: { path: { run_id: id } } })),
+  };
+}
+
+export function useRun(id: number | null) {
+  return useQuery({ ...runQuery(id ?? 0), enabled: id != null });
+}
+
+/** The run's metric names (the run page's and the compare page's: one cache entry). */
+export function metricNamesQuery(id: number) {
+  return {
+    queryKey: runKeys.metricNames(id),
+    queryFn: () => unwrap(api.GET("/runs/{run_id}/metrics", { params: { path: { run_id: id } } })),
+  };
 }
 
 /** The run's metric names; polled while it runs, since a new metric starts a new chart. */
 export function useMetricNames(id: number, state: RunState | undefined) {
   return useQuery({
-    queryKey: runKeys.metricNames(id),
-    queryFn: () => unwrap(api.GET("/runs/{run_id}/metrics", { params: { path: { run_id: id } } })),
+    ...metricNamesQuery(id),
     refetchInterval: state && !isFinished(state) ? 10_000 : false,
   });
 }

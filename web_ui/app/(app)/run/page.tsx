@@ -12,7 +12,7 @@ import { RunLogs } from "@/components/run/run-logs";
 import { RunOverview } from "@/components/run/run-overview";
 import { RunResults } from "@/components/run/run-results";
 import { NextRelease } from "@/components/run/next-release";
-import { useRun } from "@/components/run/queries";
+import { refreshRun, useRun } from "@/components/run/queries";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
@@ -44,9 +44,7 @@ function useLiveRun(run: Run | undefined) {
           current && payload ? { ...current, progress: { ...payload } } : current,
         );
       } else if (kind === "state" || kind === "checkpoint" || kind === "artifact") {
-        queryClient.invalidateQueries({ queryKey: keys.run(id) });
-        if (kind === "checkpoint") queryClient.invalidateQueries({ queryKey: ["run", id, "checkpoints"] });
-        if (kind === "artifact") queryClient.invalidateQueries({ queryKey: ["run", id, "results"] });
+        refreshRun(queryClient, id);
       }
     },
     [queryClient, id],
@@ -54,7 +52,7 @@ function useLiveRun(run: Run | undefined) {
   useTopic(live ? `run:${id}` : null, onRunEvent);
   const onFeed = useCallback(
     (event: LiveEvent) => {
-      if (event.data.run_id === id) queryClient.invalidateQueries({ queryKey: keys.run(id) });
+      if (event.data.run_id === id) refreshRun(queryClient, id);
     },
     [queryClient, id],
   );
