@@ -2,21 +2,13 @@
 
 import { AlertTriangle, Hourglass } from "lucide-react";
 import { useEffect, useState } from "react";
+import { progressOf } from "@/components/runs/run-progress-cell";
 import { Progress } from "@/components/ui/progress";
 import type { Schemas } from "@/lib/api/client";
 import { formatDate, formatDuration, formatMetric, timeAgo } from "@/lib/utils";
 import { RunTags } from "./run-tags";
 
 type Run = Schemas["RunDetail"];
-
-interface RunProgress {
-  epoch?: number;
-  epochs?: number;
-  step?: number;
-  total_steps?: number;
-  eta_s?: number;
-  complete?: boolean;
-}
 
 /** Re-render every second while `active` (running durations and "x ago" texts). */
 function useNow(active: boolean): number {
@@ -45,7 +37,7 @@ function Fact({ label, children, title }: { label: string; children: React.React
 export function RunFacts({ run, fetchedAt }: { run: Run; fetchedAt: number }) {
   const running = run.state === "running";
   const now = useNow(running);
-  const progress = run.progress as RunProgress;
+  const progress = progressOf(run);
   const fraction =
     progress.total_steps && progress.step != null ? progress.step / progress.total_steps : null;
   // summary.duration_s is as of the fetch: a running run's keeps ticking from there.

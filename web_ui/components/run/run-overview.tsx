@@ -13,6 +13,7 @@ import {
   type XMode,
   type XRange,
 } from "@/components/charts";
+import { progressOf } from "@/components/runs/run-progress-cell";
 import { Card } from "@/components/ui/card";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import type { Schemas } from "@/lib/api/client";
@@ -135,7 +136,7 @@ export function RunOverview({ run }: { run: Run }) {
   const data = useRunSeries(run.id, nameList, live);
   useTopic(live ? `run:${run.id}` : null, data.onEvent);
 
-  const progress = run.progress as { total_steps?: number; epochs?: number };
+  const progress = progressOf(run);
   const startTime = useMemo(() => {
     let start = Infinity;
     for (const [name, s] of Object.entries(data.series)) {
