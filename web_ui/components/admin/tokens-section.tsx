@@ -16,6 +16,7 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
@@ -75,19 +76,18 @@ function CreateTokenDialog({
               {general}
             </p>
           )}
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="token-name">Name</Label>
-            <Input
-              id="token-name"
-              value={name}
-              placeholder="ci, laptop, gpu-box-1…"
-              onChange={(e) => setName(e.target.value)}
-              required
-              autoFocus
-              aria-invalid={nameError ? true : undefined}
-            />
-            {nameError && <p className="text-sm text-destructive">{nameError}</p>}
-          </div>
+          <Field id="token-name" label="Name" error={nameError}>
+            {(control) => (
+              <Input
+                {...control}
+                value={name}
+                placeholder="ci, laptop, gpu-box-1…"
+                onChange={(e) => setName(e.target.value)}
+                required
+                autoFocus
+              />
+            )}
+          </Field>
           <div className="flex flex-col gap-1.5">
             <Label htmlFor="token-kind">Used by</Label>
             <Select value={kind} onValueChange={(v) => setKind(v as "user" | "agent")}>
@@ -100,23 +100,23 @@ function CreateTokenDialog({
               </SelectContent>
             </Select>
           </div>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="token-days">Expires after (days)</Label>
-            <Input
-              id="token-days"
-              type="number"
-              min={1}
-              max={3650}
-              value={days}
-              onChange={(e) => setDays(e.target.value)}
-              aria-describedby="token-days-help"
-              aria-invalid={daysError ? true : undefined}
-            />
-            <p id="token-days-help" className="text-xs text-muted-foreground">
-              Leave empty for a token that never expires.
-            </p>
-            {daysError && <p className="text-sm text-destructive">{daysError}</p>}
-          </div>
+          <Field
+            id="token-days"
+            label="Expires after (days)"
+            description="Leave empty for a token that never expires."
+            error={daysError}
+          >
+            {(control) => (
+              <Input
+                {...control}
+                type="number"
+                min={1}
+                max={3650}
+                value={days}
+                onChange={(e) => setDays(e.target.value)}
+              />
+            )}
+          </Field>
           <DialogFooter>
             <Button variant="outline" onClick={() => onOpenChange(false)}>
               Cancel

@@ -17,6 +17,7 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
@@ -66,41 +67,36 @@ function CreateUserDialog({ open, onOpenChange }: { open: boolean; onOpenChange:
               {general}
             </p>
           )}
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="new-username">Username</Label>
-            <Input
-              id="new-username"
-              value={username}
-              onChange={(e) => setUsername(e.target.value)}
-              required
-              autoFocus
-              autoComplete="off"
-              aria-invalid={usernameError ? true : undefined}
-              aria-describedby="new-username-help"
-            />
-            <p id="new-username-help" className="text-xs text-muted-foreground">
-              Letters, digits, dot, dash and underscore.
-            </p>
-            {usernameError && <p className="text-sm text-destructive">{usernameError}</p>}
-          </div>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="new-password">Password</Label>
-            <Input
-              id="new-password"
-              type="password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              required
-              minLength={8}
-              autoComplete="new-password"
-              aria-invalid={passwordError ? true : undefined}
-              aria-describedby="new-password-help"
-            />
-            <p id="new-password-help" className="text-xs text-muted-foreground">
-              At least 8 characters.
-            </p>
-            {passwordError && <p className="text-sm text-destructive">{passwordError}</p>}
-          </div>
+          <Field
+            id="new-username"
+            label="Username"
+            description="Letters, digits, dot, dash and underscore."
+            error={usernameError}
+          >
+            {(control) => (
+              <Input
+                {...control}
+                value={username}
+                onChange={(e) => setUsername(e.target.value)}
+                required
+                autoFocus
+                autoComplete="off"
+              />
+            )}
+          </Field>
+          <Field id="new-password" label="Password" description="At least 8 characters." error={passwordError}>
+            {(control) => (
+              <Input
+                {...control}
+                type="password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+                required
+                minLength={8}
+                autoComplete="new-password"
+              />
+            )}
+          </Field>
           <div className="flex items-center gap-2">
             <Checkbox id="new-is-admin" checked={isAdmin} onCheckedChange={(v) => setIsAdmin(v === true)} />
             <Label htmlFor="new-is-admin">Admin (manages users and drains agents)</Label>

@@ -13,8 +13,8 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { Spinner } from "@/components/ui/states";
 import { api, ApiError, unwrap } from "@/lib/api/client";
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
@@ -79,23 +79,11 @@ export function RegisterDatasetDialog({
               {general}
             </p>
           )}
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="dataset-name">Name</Label>
-            <Input
-              id="dataset-name"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-              required
-              autoFocus
-              aria-invalid={nameError ? true : undefined}
-              aria-describedby={nameError ? "dataset-name-error" : undefined}
-            />
-            {nameError && (
-              <p id="dataset-name-error" className="text-sm text-destructive">
-                {nameError}
-              </p>
+          <Field id="dataset-name" label="Name" error={nameError}>
+            {(control) => (
+              <Input {...control} value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
             )}
-          </div>
+          </Field>
           <DialogFooter>
             <Button variant="outline" onClick={() => onOpenChange(false)}>
               Cancel

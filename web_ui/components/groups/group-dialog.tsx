@@ -12,9 +12,10 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
 import { Input, Textarea } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
-import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
+import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
+import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
 
 export type Group = Schemas["GroupOut"];
 
@@ -59,10 +60,10 @@ export function GroupDialog({
       await onSaved?.(saved);
       onOpenChange(false);
     },
-    onError: (e) => setError(e instanceof ApiError ? e : new ApiError(0, "error", errorMessage(e))),
+    onError: (e) => setError(asApiError(e)),
   });
-  const nameError =
-    error?.fields.find((f) => f.field.endsWith("name"))?.message ?? (error && !error.fields.length ? error.message : null);
+  // A name taken (409) names no field: its message belongs on the name too.
+  const nameError = fieldError(error, "name") ?? formError(error, ["name"]);
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogContent>
@@ -78,32 +79,16 @@ export function GroupDialog({
             <DialogTitle>{group ? `Rename group ${group.name}` : "New group"}</DialogTitle>
             <DialogDescription>{description}</DialogDescription>
           </DialogHeader>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="group-name">Group name</Label>
-            <Input
-              id="group-name"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-              required
-              autoFocus
-              aria-invalid={nameError ? true : undefined}
-              aria-describedby={nameError ? "group-name-error" : undefined}
-            />
-            {nameError && (
-              <p id="group-name-error" className="text-sm text-destructive">
-                {nameError}
-              </p>
+          <Field id="group-name" label="Group name" error={nameError}>
+            {(control) => (
+              <Input {...control} value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
             )}
-          </div>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="group-description">Description</Label>
-            <Textarea
-              id="group-description"
-              className="font-sans"
-              value={text}
-              onChange={(e) => setText(e.target.value)}
-            />
-          </div>
+          </Field>
+          <Field id="group-description" label="Description">
+            {(control) => (
+              <Textarea {...control} className="font-sans" value={text} onChange={(e) => setText(e.target.value)} />
+            )}
+          </Field>
           <DialogFooter>
             <Button variant="outline" onClick={() => onOpenChange(false)}>
               Cancel

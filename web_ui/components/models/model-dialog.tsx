@@ -12,8 +12,8 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
 
@@ -100,23 +100,11 @@ export function ModelDialog({
               Configs of this project can then name it by its source.
             </DialogDescription>
           </DialogHeader>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="model-name">Name</Label>
-            <Input
-              id="model-name"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-              required
-              autoFocus
-              aria-invalid={nameError ? true : undefined}
-              aria-describedby={nameError ? "model-name-error" : undefined}
-            />
-            {nameError && (
-              <p id="model-name-error" className="text-sm text-destructive">
-                {nameError}
-              </p>
+          <Field id="model-name" label="Name" error={nameError}>
+            {(control) => (
+              <Input {...control} value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
             )}
-          </div>
+          </Field>
           <fieldset className="flex flex-col gap-1.5">
             <legend className="mb-1.5 text-sm font-medium">Kind</legend>
             <div className="flex flex-wrap gap-x-5 gap-y-1.5">
@@ -135,46 +123,43 @@ export function ModelDialog({
               ))}
             </div>
           </fieldset>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="model-source">{kind === "hub" ? "Hub id" : "Folder"}</Label>
-            <Input
-              id="model-source"
-              className="font-mono"
-              value={source}
-              placeholder={look.placeholder}
-              onChange={(e) => setSource(e.target.value)}
-              required
-              spellCheck={false}
-              autoCapitalize="off"
-              aria-invalid={sourceError ? true : undefined}
-              aria-describedby={sourceError ? "model-source-help model-source-error" : "model-source-help"}
-            />
-            <p id="model-source-help" className="text-xs text-muted-foreground">
-              {look.help}
-            </p>
-            {sourceError && (
-              <p id="model-source-error" role="alert" className="text-sm text-destructive">
-                {sourceError}
-              </p>
-            )}
-          </div>
-          {!model && kind === "hub" && (
-            <div className="flex flex-col gap-1.5">
-              <Label htmlFor="model-token">Access token (optional)</Label>
+          <Field
+            id="model-source"
+            label={kind === "hub" ? "Hub id" : "Folder"}
+            description={look.help}
+            error={sourceError}
+            alert
+          >
+            {(control) => (
               <Input
-                id="model-token"
-                type="password"
-                autoComplete="off"
-                value={token}
-                onChange={(e) => setToken(e.target.value)}
-                aria-invalid={tokenError ? true : undefined}
-                aria-describedby="model-token-help"
+                {...control}
+                className="font-mono"
+                value={source}
+                placeholder={look.placeholder}
+                onChange={(e) => setSource(e.target.value)}
+                required
+                spellCheck={false}
+                autoCapitalize="off"
               />
-              <p id="model-token-help" className="text-xs text-muted-foreground">
-                For gated or private Hub models. Stored encrypted and never shown again.
-              </p>
-              {tokenError && <p className="text-sm text-destructive">{tokenError}</p>}
-            </div>
+            )}
+          </Field>
+          {!model && kind === "hub" && (
+            <Field
+              id="model-token"
+              label="Access token (optional)"
+              description="For gated or private Hub models. Stored encrypted and never shown again."
+              error={tokenError}
+            >
+              {(control) => (
+                <Input
+                  {...control}
+                  type="password"
+                  autoComplete="off"
+                  value={token}
+                  onChange={(e) => setToken(e.target.value)}
+                />
+              )}
+            </Field>
           )}
           <DialogFooter>
             <Button variant="outline" onClick={() => onOpenChange(false)}>

@@ -12,8 +12,8 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
+import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError } from "@/lib/api/form-errors";
 import { modelsKey } from "./model-dialog";
@@ -68,25 +68,19 @@ export function TokenDialog({
               never shown again, here or in the API.
             </DialogDescription>
           </DialogHeader>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="access-token">Access token</Label>
-            <Input
-              id="access-token"
-              type="password"
-              autoComplete="off"
-              value={token}
-              onChange={(e) => setToken(e.target.value)}
-              required
-              autoFocus
-              aria-invalid={error ? true : undefined}
-              aria-describedby={error ? "access-token-error" : undefined}
-            />
-            {error && (
-              <p id="access-token-error" role="alert" className="text-sm text-destructive">
-                {error.fields[0]?.message ?? error.message}
-              </p>
+          <Field id="access-token" label="Access token" error={error && (error.fields[0]?.message ?? error.message)} alert>
+            {(control) => (
+              <Input
+                {...control}
+                type="password"
+                autoComplete="off"
+                value={token}
+                onChange={(e) => setToken(e.target.value)}
+                required
+                autoFocus
+              />
             )}
-          </div>
+          </Field>
           <DialogFooter>
             <Button variant="outline" onClick={() => onOpenChange(false)}>
               Cancel

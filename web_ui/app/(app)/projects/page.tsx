@@ -25,10 +25,11 @@ import {
   DropdownMenuItem,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
+import { Field } from "@/components/ui/field";
 import { Input, Textarea } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
+import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 import { timeAgo } from "@/lib/utils";
@@ -68,9 +69,10 @@ function ProjectDialog({
       toast.success(project ? `Renamed to ${saved.name}` : `Project ${saved.name} created`);
       if (!project) router.push(`/project/?id=${saved.id}`);
     },
-    onError: (e) => setError(e instanceof ApiError ? e : new ApiError(0, "error", errorMessage(e))),
+    onError: (e) => setError(asApiError(e)),
   });
-  const nameError = error?.fields.find((f) => f.field.endsWith("name"))?.message ?? (error && !error.fields.length ? error.message : null);
+  // A name taken (409) names no field: its message belongs on the name too.
+  const nameError = fieldError(error, "name") ?? formError(error, ["name"]);
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogContent>
@@ -88,32 +90,21 @@ function ProjectDialog({
               A project holds configs, runs, experiment groups and models.
             </DialogDescription>
           </DialogHeader>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="project-name">Name</Label>
-            <Input
-              id="project-name"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-              required
-              autoFocus
-              aria-invalid={nameError ? true : undefined}
-              aria-describedby={nameError ? "project-name-error" : undefined}
-            />
-            {nameError && (
-              <p id="project-name-error" className="text-sm text-destructive">
-                {nameError}
-              </p>
+          <Field id="project-name" label="Name" error={nameError}>
+            {(control) => (
+              <Input {...control} value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
             )}
-          </div>
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor="project-description">Description</Label>
-            <Textarea
-              id="project-description"
-              className="font-sans"
-              value={description}
-              onChange={(e) => setDescription(e.target.value)}
-            />
-          </div>
+          </Field>
+          <Field id="project-description" label="Description">
+            {(control) => (
+              <Textarea
+                {...control}
+                className="font-sans"
+                value={description}
+                onChange={(e) => setDescription(e.target.value)}
+              />
+            )}
+          </Field>
           <DialogFooter>
             <Button variant="outline" onClick={() => onOpenChange(false)}>
               Cancel
