@@ -13,6 +13,7 @@ import {
   DropdownMenuSeparator,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
+import { projectRunsKey } from "@/components/runs/run-query";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
 import { GroupDialog, type Group } from "./group-dialog";
 
@@ -41,7 +42,7 @@ export function AssignGroupMenu({
         }),
       );
       toast.success(group ? `Moved ${plural(runIds.length)} to ${group.name}` : `Took ${plural(runIds.length)} out of their group`);
-      await queryClient.invalidateQueries({ queryKey: ["runs", { project: projectId }] });
+      await queryClient.invalidateQueries({ queryKey: projectRunsKey(projectId) });
     } catch (e) {
       toast.error(errorMessage(e));
     }

@@ -16,6 +16,7 @@ import { Field } from "@/components/ui/field";
 import { Input, Textarea } from "@/components/ui/input";
 import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
+import { keys } from "@/lib/queries";
 
 export type Group = Schemas["GroupOut"];
 
@@ -55,7 +56,7 @@ export function GroupDialog({
             }),
           ),
     onSuccess: async (saved) => {
-      await queryClient.invalidateQueries({ queryKey: ["groups", projectId] });
+      await queryClient.invalidateQueries({ queryKey: keys.groups(projectId) });
       toast.success(group ? `Group renamed to ${saved.name}` : `Group ${saved.name} created`);
       await onSaved?.(saved);
       onOpenChange(false);

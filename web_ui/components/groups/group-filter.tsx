@@ -14,7 +14,9 @@ import {
   DropdownMenuSeparator,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
+import { projectRunsKey } from "@/components/runs/run-query";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
+import { keys } from "@/lib/queries";
 import { GroupDialog, type Group } from "./group-dialog";
 
 /** The table's group filter, and where groups are made, renamed and deleted. */
@@ -91,8 +93,8 @@ export function GroupFilter({
             await unwrap(api.DELETE("/groups/{group_id}", { params: { path: { group_id: deleting.id } } }));
             toast.success(`Deleted group ${deleting.name}`);
             if (groupId === deleting.id) onGroup(null);
-            await queryClient.invalidateQueries({ queryKey: ["groups", projectId] });
-            await queryClient.invalidateQueries({ queryKey: ["runs", { project: projectId }] });
+            await queryClient.invalidateQueries({ queryKey: keys.groups(projectId) });
+            await queryClient.invalidateQueries({ queryKey: projectRunsKey(projectId) });
           } catch (e) {
             toast.error(errorMessage(e));
           }

@@ -32,6 +32,7 @@ import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/cli
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
 import { useUrlState } from "@/lib/hooks/use-url-state";
+import { keys } from "@/lib/queries";
 import { timeAgo } from "@/lib/utils";
 
 type Project = Schemas["ProjectOut"];
@@ -64,7 +65,7 @@ function ProjectDialog({
         : unwrap(api.POST("/projects", { body: { name, description } })),
     onSuccess: (saved) => {
       queryClient.invalidateQueries({ queryKey: ["projects"] });
-      queryClient.invalidateQueries({ queryKey: ["project", saved.id] });
+      queryClient.invalidateQueries({ queryKey: keys.project(saved.id) });
       onOpenChange(false);
       toast.success(project ? `Renamed to ${saved.name}` : `Project ${saved.name} created`);
       if (!project) router.push(`/project/?id=${saved.id}`);
@@ -187,7 +188,7 @@ function Projects() {
   const searchRef = useSearchShortcut();
   const params = useSearchParams();
   const projects = useQuery({
-    queryKey: ["projects", q],
+    queryKey: keys.projects(q ?? ""),
     queryFn: () =>
       unwrap(api.GET("/projects", { params: { query: { q: q || undefined, limit: 200, sort: "name" } } })),
     placeholderData: (previous) => previous,

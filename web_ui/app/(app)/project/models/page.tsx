@@ -20,7 +20,9 @@ function ProjectModels({ projectId }: { projectId: number }) {
   const project = useProject(projectId);
   const [adding, setAdding] = useState(false);
   const models = useQuery({
-    queryKey: modelsKey(projectId),
+    // Under modelsKey (one invalidation refreshes it) but apart from the config editor's unsorted
+    // list of the same models, which shares that prefix.
+    queryKey: [...modelsKey(projectId), { sort: "name" }],
     queryFn: () =>
       unwrap(
         api.GET("/projects/{project_id}/models", {
