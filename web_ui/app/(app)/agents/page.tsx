@@ -29,7 +29,9 @@ function Agents() {
   const me = useMe();
   const now = useNow(1_000);
   const agents = useQuery({
-    queryKey: keys.agents,
+    // Under keys.agents (one invalidation refreshes it) but apart from the queue dialog's unsorted
+    // list of agents, which shares that prefix.
+    queryKey: [...keys.agents, { sort: "name" }],
     queryFn: () => unwrap(api.GET("/agents", { params: { query: { limit: 200, sort: "name", order: "asc" } } })),
     refetchInterval: REFETCH_MS,
   });
