@@ -23,15 +23,17 @@ function DatasetDetail({ id }: { id: number }) {
   const queryClient = useQueryClient();
   const router = useRouter();
   const [deleting, setDeleting] = useState(false);
+  const detailKey = [...keys.datasets, "detail", id] as const;
   const dataset = useQuery({
-    queryKey: [...keys.datasets, "detail", id],
+    queryKey: detailKey,
     queryFn: () => unwrap(api.GET("/datasets/{dataset_id}", { params: { path: { dataset_id: id } } })),
   });
   const reanalyse = useMutation({
     mutationFn: () => unwrap(api.POST("/datasets/{dataset_id}/analyze", { params: { path: { dataset_id: id } } })),
     onSuccess: (fresh) => {
-      queryClient.setQueryData([...keys.datasets, "detail", id], fresh);
-      queryClient.invalidateQueries({ queryKey: keys.datasets });
+      queryClient.setQueryData(detailKey, fresh);
+      // The lists and pickers; not this detail, which the answer has just filled.
+      queryClient.invalidateQueries({ queryKey: keys.datasets, predicate: (q) => q.queryKey[1] !== "detail" });
       queryClient.invalidateQueries({ queryKey: ["dataset-samples", id] });
       toast.success(`Re-analysed ${fresh.name}: ${datasetSummary(fresh)}`);
     },

@@ -12,7 +12,8 @@ import { useUrlState } from "@/lib/hooks/use-url-state";
 function Datasets() {
   const [q, setQ] = useUrlState("q");
   const router = useRouter();
-  const path = useSearchParams().get("path");
+  const params = useSearchParams();
+  const path = params.get("path");
   // Opening a folder is navigation: a history entry each, so Back goes up again.
   const openFolder = (next: string) => {
     const query = new URLSearchParams(window.location.search);
@@ -22,7 +23,6 @@ function Datasets() {
     router.push(`/datasets/${qs ? `?${qs}` : ""}`, { scroll: false });
   };
   const searchRef = useSearchShortcut();
-  const params = useSearchParams();
   return (
     <>
       <PageHeader
