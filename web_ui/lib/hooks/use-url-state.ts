@@ -1,6 +1,6 @@
 "use client";
 
-import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useSearchParams } from "next/navigation";
 import { useCallback } from "react";
 
 /** One query-string parameter as state, so that a view (filters, selected runs, chart options)
@@ -20,22 +20,4 @@ export function useUrlState(name: string): [string | null, (value: string | null
     [name],
   );
   return [value, set];
-}
-
-/** Navigate within the app keeping the rest of the query string. */
-export function useReplaceQuery() {
-  const router = useRouter();
-  const pathname = usePathname();
-  return useCallback(
-    (changes: Record<string, string | null>) => {
-      const current = new URLSearchParams(window.location.search);
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === null || v === "") current.delete(k);
-        else current.set(k, v);
-      }
-      const query = current.toString();
-      router.replace(`${pathname}${query ? `?${query}` : ""}`, { scroll: false });
-    },
-    [router, pathname],
-  );
 }
