@@ -56,10 +56,10 @@ def ui_url(ui_settings: Settings, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def log_in(page: Page, url: str, password: str = ADMIN_PASSWORD) -> None:
+def log_in(page: Page, url: str, password: str = ADMIN_PASSWORD, username: str = "admin") -> None:
     """Log in through the login page, as a person does, and wait for the projects page."""
     page.goto(f"{url}/login/")
-    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{url}/projects/", timeout=UI_TIMEOUT_MS)

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser import BROWSER_HOME
-from tests.dashboard.conftest import ADMIN_PASSWORD
 from tests.dbutil import fresh_sqlite_database
 from tests.web_ui.axe import TRANSITIONS_ENDED, axe_violations
-from tests.web_ui.conftest import UI_TIMEOUT_MS
+from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 from tests.web_ui.platform import Showcase, UiPlatform, make_ui_platform, seed_showcase
 
 if TYPE_CHECKING:
@@ -183,10 +182,7 @@ def test_every_page_passes_axe_and_is_photographed(
         problems.append(describe("login", axe_violations(page)))
         photograph(page, SCREENSHOTS / f"login-{theme}.png")
 
-        page.get_by_label("Username").fill("admin")
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{url}/projects/", timeout=UI_TIMEOUT_MS)
+        log_in(page, url)
 
         for ui_page in PAGES:  # every page is checked and photographed, whatever fails
             response = page.goto(url + ui_page.path(seeded.data))

@@ -18,7 +18,7 @@ from tests.agent.platform import copy_digits
 from tests.dashboard.conftest import ADMIN_TOKEN
 from tests.liveserver import API, admin_api, server_env
 from tests.web_ui.axe import serious_axe_violations
-from tests.web_ui.conftest import UI_TIMEOUT_MS
+from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 from tests.web_ui.platform import start_cpu_agent, stop_agents
 from visionyard import runqueue
 from visionyard.db.engine import make_engine
@@ -397,11 +397,7 @@ def test_admins_manage_users_and_others_are_told_it_is_for_admins(
 
     # Bob, not an admin, is told so on the admin page.
     page.context.clear_cookies()
-    page.goto(f"{ui_url}/login/")
-    page.get_by_label("Username").fill("bob")
-    page.get_by_label("Password").fill("bobs-long-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{ui_url}/projects/", timeout=UI_TIMEOUT_MS)
+    log_in(page, ui_url, "bobs-long-password", username="bob")
     # (the sidebar shows once it knows who is logged in: only then can an Admin link be missing)
     page.get_by_role("link", name="Datasets").wait_for(timeout=UI_TIMEOUT_MS)
     assert page.get_by_role("link", name="Admin").count() == 0
