@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from tests.agent.platform import copy_digits
 from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN
-from tests.liveserver import API, REPO, free_port
+from tests.liveserver import API, REPO, admin_api, free_port
 from tests.web_ui.conftest import require_build
 from visionyard.db.engine import make_engine
 from visionyard.db.models import RunEvent
@@ -175,13 +175,8 @@ class UiPlatform:
     # ---- the API, as the admin ----------------------------------------------------------------
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(
-            method,
-            f"{self.url}{API}{path}",
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            timeout=30,
-            **kwargs,
-        )
+        with admin_api(self.url, timeout=30) as client:
+            return client.request(method, path, **kwargs)
 
     def run(self, run_id: int) -> dict[str, Any]:
         response = self.api("GET", f"/runs/{run_id}")

@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 
 from tests.client.helpers import claim
-from tests.dashboard.conftest import AUTH
 from tests.dbutil import fresh_sqlite_database
-from tests.liveserver import API, serving
+from tests.liveserver import admin_api, serving
 from tests.web_ui.conftest import tar_run
 from visionyard import runqueue
 from visionyard.db.engine import make_engine
@@ -34,10 +33,8 @@ class RunPageData:
     finished_dir: Path
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {**AUTH, **kwargs.pop("headers", {})}
-        return httpx.request(
-            method, f"{self.url}{API}{path}", headers=headers, timeout=60, **kwargs
-        )
+        with admin_api(self.url) as client:
+            return client.request(method, path, **kwargs)
 
     def queue_run(self, **body: Any) -> dict:
         """A queued CPU run of a fresh config (the digits dataset, the tiny model)."""
