@@ -12,11 +12,10 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import AUTH
+from tests.liveserver import admin_api
 from tests.web_ui.conftest import UI_TIMEOUT_MS
 from tests.web_ui.seed import SeedRun, make_project, seed_runs, write_events
 from visionyard.db.models import RunState
@@ -125,7 +124,8 @@ def test_the_table_follows_state_changes_and_progress_live(
     wait_names(page, ["training", "waiting"])
 
     # another user cancels the queued run: its row and the counts change without a reload
-    httpx.post(f"{ui_url}/api/v1/runs/{waiting}/cancel", headers=AUTH).raise_for_status()
+    with admin_api(ui_url) as api:
+        api.post(f"/runs/{waiting}/cancel").raise_for_status()
     page.locator(f"tr[data-run-id='{waiting}'] [data-state=canceled]").wait_for(
         timeout=UI_TIMEOUT_MS
     )
