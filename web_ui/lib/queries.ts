@@ -13,6 +13,7 @@ export const keys = {
   datasets: ["datasets"] as const,
   agents: ["agents"] as const,
   groups: (projectId: number) => ["groups", projectId] as const,
+  models: (projectId: number) => ["models", projectId] as const,
 };
 
 export function useMe() {

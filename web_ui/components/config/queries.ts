@@ -41,7 +41,7 @@ export function useDatasets() {
 
 export function useProjectModels(projectId: number | null) {
   return useQuery({
-    queryKey: ["models", projectId],
+    queryKey: keys.models(projectId ?? 0),
     queryFn: () =>
       unwrap(
         api.GET("/projects/{project_id}/models", {

@@ -1,5 +1,6 @@
 "use client";
 
+import { keys } from "@/lib/queries";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { toast } from "sonner";
@@ -33,7 +34,6 @@ const KINDS: Record<Kind, { label: string; placeholder: string; help: string }> 
   },
 };
 
-export const modelsKey = (projectId: number) => ["models", projectId] as const;
 
 /** Add a model to a project's registry, or change its name or source. The token is set in its
  *  own dialog (TokenDialog), except when adding, where it may be given at once. */
@@ -72,7 +72,7 @@ export function ModelDialog({
             }),
           ),
     onSuccess: (saved) => {
-      queryClient.invalidateQueries({ queryKey: modelsKey(projectId) });
+      queryClient.invalidateQueries({ queryKey: keys.models(projectId) });
       onOpenChange(false);
       toast.success(model ? `Saved ${saved.name}` : `Added ${saved.name} (${saved.kind === "hub" ? "Hub model" : "local folder"})`);
     },

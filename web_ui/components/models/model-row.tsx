@@ -1,5 +1,6 @@
 "use client";
 
+import { keys } from "@/lib/queries";
 import { useQueryClient } from "@tanstack/react-query";
 import { Cloud, HardDrive, KeyRound, MoreHorizontal, Pencil, Trash2, X } from "lucide-react";
 import { useState } from "react";
@@ -16,7 +17,7 @@ import {
 } from "@/components/ui/dropdown-menu";
 import { api, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
 import { timeAgo } from "@/lib/utils";
-import { ModelDialog, modelsKey } from "./model-dialog";
+import { ModelDialog } from "./model-dialog";
 import { TokenDialog } from "./token-dialog";
 
 type Model = Schemas["ModelOut"];
@@ -28,7 +29,7 @@ export function ModelRow({ model }: { model: Model }) {
   const [clearingToken, setClearingToken] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const Icon = model.kind === "hub" ? Cloud : HardDrive;
-  const refresh = () => queryClient.invalidateQueries({ queryKey: modelsKey(model.project_id) });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: keys.models(model.project_id) });
   return (
     <li className="flex items-center gap-3 px-4 py-3 hover:bg-muted/40">
       <Icon className="size-5 shrink-0 text-muted-foreground" aria-hidden />

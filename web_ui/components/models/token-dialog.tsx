@@ -1,5 +1,6 @@
 "use client";
 
+import { keys } from "@/lib/queries";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { toast } from "sonner";
@@ -16,7 +17,6 @@ import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 import { api, ApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError } from "@/lib/api/form-errors";
-import { modelsKey } from "./model-dialog";
 
 type Model = Schemas["ModelOut"];
 
@@ -44,7 +44,7 @@ export function TokenDialog({
       ),
     onSuccess: () => {
       setToken("");
-      queryClient.invalidateQueries({ queryKey: modelsKey(model.project_id) });
+      queryClient.invalidateQueries({ queryKey: keys.models(model.project_id) });
       onOpenChange(false);
       toast.success(`Token ${model.has_token ? "replaced" : "set"} for ${model.name}`);
     },

@@ -1,7 +1,7 @@
 "use client";
 
+import { useNow } from "@/lib/hooks/use-now";
 import { AlertTriangle, Hourglass } from "lucide-react";
-import { useEffect, useState } from "react";
 import { progressOf } from "@/components/runs/run-progress-cell";
 import { Progress } from "@/components/ui/progress";
 import type { Schemas } from "@/lib/api/client";
@@ -9,17 +9,6 @@ import { formatDate, formatDuration, formatMetric, timeAgo } from "@/lib/utils";
 import { RunTags } from "./run-tags";
 
 type Run = Schemas["RunDetail"];
-
-/** Re-render every second while `active` (running durations and "x ago" texts). */
-function useNow(active: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!active) return;
-    const timer = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(timer);
-  }, [active]);
-  return now;
-}
 
 function Fact({ label, children, title }: { label: string; children: React.ReactNode; title?: string }) {
   return (

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useState } from "react";
+import { useNow } from "@/lib/hooks/use-now";
 import { Progress } from "@/components/ui/progress";
 import type { Run } from "@/lib/runs";
 import { formatDuration } from "@/lib/utils";
@@ -79,12 +79,7 @@ export function ProgressCell({ run }: { run: Run }) {
 /** Wall time; a running run's keeps counting between refreshes. */
 export function DurationCell({ run, fetchedAt }: { run: Run; fetchedAt: number }) {
   const running = run.state === "running" && run.summary.duration_s != null;
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!running) return;
-    const timer = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(timer);
-  }, [running]);
+  const now = useNow(running);
   const seconds =
     run.summary.duration_s == null
       ? null

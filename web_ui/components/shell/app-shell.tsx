@@ -1,7 +1,7 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { usePathname, useRouter } from "next/navigation";
+import { useRouter } from "next/navigation";
 import { useEffect } from "react";
 import { Spinner } from "@/components/ui/states";
 import { ApiError, setUnauthenticatedHandler } from "@/lib/api/client";
@@ -11,11 +11,15 @@ import { CommandPalette } from "./command-palette";
 import { LiveBanner } from "./live-banner";
 import { Sidebar } from "./sidebar";
 
+/** The login page, coming back here (path and query string) afterwards. */
+function loginUrl(): string {
+  return `/login/?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+}
+
 /** Everything but the login page: the sidebar, the live-connection banner, the palette, and the
  *  check that someone is logged in (any 401 sends the user to log in, then back here). */
 export function AppShell({ children }: { children: React.ReactNode }) {
   const router = useRouter();
-  const pathname = usePathname();
   const queryClient = useQueryClient();
   const me = useMe();
 
@@ -23,18 +27,16 @@ export function AppShell({ children }: { children: React.ReactNode }) {
     const toLogin = () => {
       liveSocket.close();
       queryClient.clear();
-      const here = window.location.pathname + window.location.search;
-      router.replace(`/login/?next=${encodeURIComponent(here)}`);
+      router.replace(loginUrl());
     };
     setUnauthenticatedHandler(toLogin);
     return () => setUnauthenticatedHandler(null);
   }, [router, queryClient]);
 
   useEffect(() => {
-    if (me.error instanceof ApiError && me.error.status === 401) {
-      router.replace(`/login/?next=${encodeURIComponent(pathname)}`);
-    }
-  }, [me.error, pathname, router]);
+    // /auth/me may answer before the handler above is in place; both go to the same address.
+    if (me.error instanceof ApiError && me.error.status === 401) router.replace(loginUrl());
+  }, [me.error, router]);
 
   if (!me.data) {
     return (

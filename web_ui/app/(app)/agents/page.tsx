@@ -1,8 +1,9 @@
 "use client";
 
+import { useNow } from "@/lib/hooks/use-now";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Cpu } from "lucide-react";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense } from "react";
 import { AgentCard } from "@/components/agents/agent-card";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
@@ -14,20 +15,10 @@ import { keys, useMe } from "@/lib/queries";
  *  run changes come at once over the "agents" and "runs" topics. */
 const REFETCH_MS = 5_000;
 
-/** A clock for "x s ago" between refetches. */
-function useNow(periodMs: number): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = window.setInterval(() => setNow(Date.now()), periodMs);
-    return () => window.clearInterval(timer);
-  }, [periodMs]);
-  return now;
-}
-
 function Agents() {
   const queryClient = useQueryClient();
   const me = useMe();
-  const now = useNow(1_000);
+  const now = useNow();
   const agents = useQuery({
     // Under keys.agents (one invalidation refreshes it) but apart from the queue dialog's unsorted
     // list of agents, which shares that prefix.

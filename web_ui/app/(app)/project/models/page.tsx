@@ -4,14 +4,14 @@ import { useQuery } from "@tanstack/react-query";
 import { Boxes, Plus } from "lucide-react";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState } from "react";
-import { ModelDialog, modelsKey } from "@/components/models/model-dialog";
+import { ModelDialog } from "@/components/models/model-dialog";
 import { ModelRow } from "@/components/models/model-row";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, unwrap } from "@/lib/api/client";
-import { idParam, useProject } from "@/lib/queries";
+import { idParam, keys, useProject } from "@/lib/queries";
 import { useUi } from "@/lib/store/ui";
 
 function ProjectModels({ projectId }: { projectId: number }) {
@@ -20,9 +20,9 @@ function ProjectModels({ projectId }: { projectId: number }) {
   const project = useProject(projectId);
   const [adding, setAdding] = useState(false);
   const models = useQuery({
-    // Under modelsKey (one invalidation refreshes it) but apart from the config editor's unsorted
+    // Under keys.models (one invalidation refreshes it) but apart from the config editor's unsorted
     // list of the same models, which shares that prefix.
-    queryKey: [...modelsKey(projectId), { sort: "name" }],
+    queryKey: [...keys.models(projectId), { sort: "name" }],
     queryFn: () =>
       unwrap(
         api.GET("/projects/{project_id}/models", {
