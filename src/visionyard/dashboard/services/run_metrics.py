@@ -179,7 +179,7 @@ def metric_series(
             session, run_id, name, step_min=step_min, step_max=step_max
         )
         if firsts is None:
-            single_attempt = not attempts or attempts[0] == attempts[-1]  # ordered by attempt
+            single_attempt = not attempts or min(attempts) == max(attempts)
         else:  # the window's points may all be one attempt that a later one, below it, redid
             single_attempt = sum(1 for n, _ in firsts if n == name) <= 1
         # One attempt (the common case): all its points are current, already in step order.
