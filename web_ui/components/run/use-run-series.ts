@@ -3,12 +3,12 @@
 // A run's metric series for its charts: fetched downsampled (the server keeps min/max per
 // bucket), a zoomed window re-fetched at full resolution, and live points from the run's
 // WebSocket topic appended once per animation frame.
-import { useQueries, useQuery } from "@tanstack/react-query";
+import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useFrameBatch, type SeriesSource } from "@/components/charts";
 import { api, unwrap } from "@/lib/api/client";
 import type { LiveEvent } from "@/lib/live/socket";
-import { runKeys } from "./queries";
+import { metricNamesQuery, runKeys } from "./queries";
 
 /** Points per series for the overview: more than a chart is wide, so spikes stay visible. */
 export const OVERVIEW_POINTS = 2000;
@@ -64,6 +64,38 @@ async function fetchSeries(
     out[s.name] = { steps: s.steps, values: s.values, times: s.times, epochs: s.epochs, total: s.total };
   }
   return out;
+}
+
+/** The overview's request for one group of names (a shared cache entry: the page prefetches
+ *  it, the charts read it). Live points keep it current, so it never goes stale. */
+function overviewQuery(runId: number, group: string[]) {
+  return {
+    queryKey: runKeys.series(runId, group),
+    queryFn: () => fetchSeries(runId, group, OVERVIEW_POINTS),
+    staleTime: Infinity,
+  };
+}
+
+/** Start the overview's requests (metric names, then their series) as soon as the page knows
+ *  the run's id, rather than once the run's detail has arrived and the overview has rendered:
+ *  the first chart of a long run comes a round trip and a render sooner. */
+export function usePrefetchOverview(runId: number | null, enabled: boolean) {
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    if (runId == null || !enabled) return;
+    // Chained on the promise, not on a render: the series request leaves as soon as the names
+    // arrive. Errors are the overview's own queries' to show.
+    queryClient
+      .fetchQuery(metricNamesQuery(runId))
+      .then(({ names }) =>
+        Promise.all(
+          chunk(names, NAMES_PER_REQUEST).map((group) =>
+            queryClient.prefetchQuery(overviewQuery(runId, group)),
+          ),
+        ),
+      )
+      .catch(() => undefined);
+  }, [runId, enabled, queryClient]);
 }
 
 /** A series this hook owns (its arrays are its own, never the query cache's): live points are
@@ -133,11 +165,7 @@ function mergeWindow(base: MetricSeries, window: MetricSeries, range: [number, n
 export function useRunSeries(runId: number, names: string[], live: boolean) {
   const groups = useMemo(() => chunk(names, NAMES_PER_REQUEST), [names]);
   const queries = useQueries({
-    queries: groups.map((group) => ({
-      queryKey: runKeys.series(runId, group),
-      queryFn: () => fetchSeries(runId, group, OVERVIEW_POINTS),
-      staleTime: Infinity, // live points keep it current
-    })),
+    queries: groups.map((group) => overviewQuery(runId, group)),
   });
   const fetched = useMemo(() => {
     const out: SeriesMap = {};

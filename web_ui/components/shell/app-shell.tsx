@@ -3,7 +3,6 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect } from "react";
-import { Spinner } from "@/components/ui/states";
 import { ApiError, setUnauthenticatedHandler } from "@/lib/api/client";
 import { liveSocket } from "@/lib/live/socket";
 import { useMe } from "@/lib/queries";
@@ -22,6 +21,7 @@ export function AppShell({ children }: { children: React.ReactNode }) {
   const router = useRouter();
   const queryClient = useQueryClient();
   const me = useMe();
+  const unauthenticated = me.error instanceof ApiError && me.error.status === 401;
 
   useEffect(() => {
     const toLogin = () => {
@@ -35,23 +35,22 @@ export function AppShell({ children }: { children: React.ReactNode }) {
 
   useEffect(() => {
     // /auth/me may answer before the handler above is in place; both go to the same address.
-    if (me.error instanceof ApiError && me.error.status === 401) router.replace(loginUrl());
-  }, [me.error, router]);
+    if (unauthenticated) router.replace(loginUrl());
+  }, [unauthenticated, router]);
 
-  if (!me.data) {
+  if (me.error && !unauthenticated) {
     return (
       <div className="flex h-full items-center justify-center">
-        {me.error && !(me.error instanceof ApiError && me.error.status === 401) ? (
-          <p role="alert" className="max-w-md text-center text-sm text-destructive">
-            {me.error.message}
-          </p>
-        ) : (
-          <Spinner className="size-6" />
-        )}
+        <p role="alert" className="max-w-md text-center text-sm text-destructive">
+          {me.error.message}
+        </p>
       </div>
     );
   }
 
+  // The page renders (and starts its own requests) while /auth/me is still on its way: waiting
+  // for it first put one more round trip before every page's data. A 401 from any of them goes
+  // to the login page all the same.
   return (
     <div className="flex h-full">
       <a
@@ -60,13 +59,17 @@ export function AppShell({ children }: { children: React.ReactNode }) {
       >
         Skip to content
       </a>
-      <Sidebar me={me.data} />
+      {me.data ? (
+        <Sidebar me={me.data} />
+      ) : (
+        <div className="w-56 shrink-0 border-r bg-muted/30" aria-hidden />
+      )}
       <div className="flex min-w-0 flex-1 flex-col">
         <LiveBanner />
         {/* relative: the containing block of absolutely positioned content (sr-only labels
             included), which must scroll with it rather than widen the page */}
         <main id="main" className="relative min-h-0 flex-1 overflow-y-auto">
-          {children}
+          {unauthenticated ? null : children}
         </main>
       </div>
       <CommandPalette />

@@ -13,6 +13,7 @@ import { RunOverview } from "@/components/run/run-overview";
 import { RunResults } from "@/components/run/run-results";
 import { NextRelease } from "@/components/run/next-release";
 import { refreshRun, useRun } from "@/components/run/queries";
+import { usePrefetchOverview } from "@/components/run/use-run-series";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
@@ -70,6 +71,7 @@ function RunPageInner() {
     TABS.includes(tabParam as Tab) ? (tabParam as Tab) : "overview",
   );
   useLiveRun(run.data);
+  usePrefetchOverview(id, tab === "overview");
   useEffect(() => {
     if (run.data) setProjectId(run.data.project_id);
   }, [run.data, setProjectId]);
