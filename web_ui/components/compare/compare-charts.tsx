@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { LineChart, type ChartSeries, type ChartSettings, type XMode } from "@/components/charts";
 import { Card } from "@/components/ui/card";
+import { RUN_PALETTE } from "@/lib/runs";
 import { Skeleton } from "@/components/ui/skeleton";
 import { ErrorState } from "@/components/ui/states";
 import type { CompareView, XAxis } from "./use-compare-view";
@@ -24,6 +25,11 @@ export function chartSettings(view: CompareView, by: XAxis): ChartSettings {
  *  steps, so a run evaluated at other steps than its neighbours has nulls in between). With a
  *  baseline to subtract, only the rows where both have a value, as the difference. */
 function lineOf(chart: MetricChart, run: PickedRun, minus: (number | null)[] | null): ChartSeries | null {
+  const label = run.detail?.name ?? `run ${run.id}`;
+  if (chart.lines) {
+    const own = chart.lines.find((l) => l.runId === run.id);
+    return own ? { id: String(run.id), label, color: run.color, points: { x: own.x, y: own.y } } : null;
+  }
   const column = chart.series.find((s) => s.runId === run.id);
   if (!column) return null;
   const x: number[] = [];
@@ -35,15 +41,17 @@ function lineOf(chart: MetricChart, run: PickedRun, minus: (number | null)[] | n
       y.push(v - base);
     }
   });
-  return { id: String(run.id), label: run.detail?.name ?? `run ${run.id}`, color: run.color, points: { x, y } };
+  return { id: String(run.id), label, color: run.color, points: { x, y } };
 }
 
 function linesOf(chart: MetricChart, runs: PickedRun[], view: CompareView): ChartSeries[] {
   const baseline = view.delta ? chart.series.find((s) => s.runId === view.baseline) : undefined;
-  return runs.flatMap((run) => {
+  return runs.flatMap((run, i) => {
     const line = lineOf(chart, run, baseline?.values ?? null);
     if (!line) return [];
-    return [{ ...line, dashed: baseline != null && run.id === view.baseline }];
+    // Past the palette the colours repeat: those runs' lines are dashed, as is the baseline.
+    const dashed = (baseline != null && run.id === view.baseline) || i >= RUN_PALETTE.length;
+    return [{ ...line, dashed }];
   });
 }
 
@@ -69,6 +77,7 @@ function ChartCard({
     chart.direction === "min" ? "lower is better" : chart.direction === "max" ? "higher is better" : "",
     fallback ? "logged per step: shown by step" : "",
     chart.downsampled ? "thinned to 1,000 rows" : "",
+    chart.bucketed ? "long runs: min and max per bucket" : "",
     view.delta ? "difference to the baseline (where both have a point)" : "",
   ].filter(Boolean);
   return (

@@ -14,8 +14,8 @@ export const X_AXES: { value: XAxis; label: string }[] = [
 ];
 /** `metrics=none`: every chart turned off (no parameter means the default set). */
 export const NO_METRICS = "none";
-/** The server compares 2 to 10 runs at once. */
-export const MAX_RUNS = 10;
+/** The server compares 2 to 20 runs at once. */
+export const MAX_RUNS = 20;
 
 export interface CompareView {
   runs: number[];

@@ -3,6 +3,7 @@
 import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { metricNamesQuery, runQuery } from "@/components/run/queries";
+import { overviewQuery } from "@/components/run/use-run-series";
 import { isFinished, runColor } from "@/lib/runs";
 import { defaultMetrics, guessDirection, isPerEpochMetric, type Direction } from "./metric-math";
 import type { CompareView, XAxis } from "./use-compare-view";
@@ -20,7 +21,17 @@ export interface PickedRun {
   error: Error | null;
 }
 
-/** One chart: a metric's runs aligned on one axis (`values[i]` belongs to `runIds[i]`). */
+/** A run's own line: its points on its own x values (steps, or seconds since its first point). */
+export interface RunLine {
+  runId: number;
+  x: number[];
+  y: (number | null)[];
+}
+
+/** One chart: a metric's runs, either aligned on one axis (`series`, rows `x`: per-epoch
+ *  charts and differences to a baseline) or each on its own points (`lines`: per-step and
+ *  time charts, each run's series downsampled by min/max on the server, so a spike of any run
+ *  survives however long the runs are). */
 export interface MetricChart {
   metric: string;
   direction: Direction;
@@ -28,7 +39,11 @@ export interface MetricChart {
   by: By;
   x: number[];
   series: { runId: number; values: (number | null)[] }[];
+  lines: RunLine[] | null;
+  /** rows thinned (aligned charts) */
   downsampled: boolean;
+  /** a run's line holds fewer points than the run logged (min/max per bucket) */
+  bucketed: boolean;
   pending: boolean;
   error: Error | null;
 }
@@ -100,23 +115,73 @@ export function useComparison(view: CompareView) {
   const tableMetrics = [...new Set([...monitored, ...metrics])].filter(isPerEpochMetric);
   const table = useQuery({ ...compareQuery(readable, tableMetrics, "epoch", live), enabled: enough });
 
+  // Per-step and time charts draw each run's own series; differences need aligned rows.
+  const ownLines = (metric: string) => !view.delta && axisFor(metric, view.x) !== "epoch";
   const perMetric = useQueries({
     queries: metrics.map((metric) => ({
       ...compareQuery(readable, [metric], axisFor(metric, view.x), live),
+      enabled: enough && !ownLines(metric),
+    })),
+  });
+  // One request per (metric, run that logged it): a run without the metric has no line.
+  const lineRequests = metrics.flatMap((metric) =>
+    ownLines(metric)
+      ? readable.flatMap((id, i) =>
+          names[i]?.data?.names.includes(metric) ? [{ metric, runId: id }] : [],
+        )
+      : [],
+  );
+  const lineQueries = useQueries({
+    queries: lineRequests.map(({ metric, runId }) => ({
+      ...overviewQuery(runId, [metric]),
       enabled: enough,
+      staleTime: live ? LIVE_REFRESH_MS : Infinity,
+      refetchInterval: live ? LIVE_REFRESH_MS : (false as const),
     })),
   });
   const charts: MetricChart[] = metrics.map((metric, i) => {
+    const by = axisFor(metric, view.x);
+    if (ownLines(metric)) {
+      const mine = lineQueries.filter((_, j) => lineRequests[j]!.metric === metric);
+      const lines: RunLine[] = [];
+      let bucketed = false;
+      lineRequests.forEach((request, j) => {
+        const series = request.metric === metric ? lineQueries[j]!.data?.[metric] : undefined;
+        if (!series) return;
+        bucketed ||= series.total > series.steps.length;
+        const start = series.times[0] ?? 0;
+        lines.push({
+          runId: request.runId,
+          x: by === "time" ? series.times.map((t) => t - start) : series.steps,
+          y: series.values,
+        });
+      });
+      return {
+        metric,
+        direction:
+          table.data?.metrics.find((m) => m.name === metric)?.direction ?? guessDirection(metric),
+        by,
+        x: [],
+        series: [],
+        lines,
+        downsampled: false,
+        bucketed,
+        pending: names.some((n) => n.isPending) || mine.some((q) => q.isPending),
+        error: mine.find((q) => q.error)?.error ?? null,
+      };
+    }
     const q = perMetric[i]!;
     const data = q.data;
     const direction = data?.metrics[0]?.direction ?? guessDirection(metric);
     return {
       metric,
       direction,
-      by: data?.by ?? axisFor(metric, view.x),
+      by: data?.by ?? by,
       x: data?.x ?? [],
       series: (data?.columns ?? []).map((c) => ({ runId: c.run_id, values: c.values })),
+      lines: null,
       downsampled: data?.downsampled ?? false,
+      bucketed: false,
       pending: q.isPending,
       error: q.error,
     };

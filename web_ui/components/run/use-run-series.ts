@@ -67,8 +67,9 @@ async function fetchSeries(
 }
 
 /** The overview's request for one group of names (a shared cache entry: the page prefetches
- *  it, the charts read it). Live points keep it current, so it never goes stale. */
-function overviewQuery(runId: number, group: string[]) {
+ *  it, the charts read it, the compare page reads one metric's). Live points keep it current
+ *  on the run page, so it never goes stale by itself. */
+export function overviewQuery(runId: number, group: string[]) {
   return {
     queryKey: runKeys.series(runId, group),
     queryFn: () => fetchSeries(runId, group, OVERVIEW_POINTS),

@@ -43,7 +43,7 @@ from visionyard.runqueue.metric_summary import current_points
 from visionyard.training.metric_registry import Direction, is_known_metric_name
 
 MIN_RUNS = 2
-MAX_RUNS = 10
+MAX_RUNS = 20
 MAX_METRICS = 20
 Axis = Literal["epoch", "step", "time"]
 
