@@ -155,6 +155,41 @@ def test_logs_search_highlights_matches(
     page.get_by_text("2 of 2").wait_for(timeout=UI_TIMEOUT_MS)
 
 
+def test_progress_bar_redraws_collapse_into_their_last_state_and_keep_other_lines(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    run = data.queue_run()
+    _agent, attempt = data.claim(run["id"])
+    messages = [
+        "epoch 1 starting",
+        "\r 10%|#         |",  # a bar's first draw keeps the line above it
+        "\r 50%|#####     |",
+        "\r100%|##########|",
+        "WARNING: slow batch",  # never overwritten by the next bar
+        "\r 20%|##        |",
+        "eval 10%\reval 60%\reval done",  # redraws inside one message
+    ]
+    data.write_events(
+        run["id"],
+        attempt,
+        [
+            {"type": "log", "seq": i + 1, "level": "info", "message": message}
+            for i, message in enumerate(messages)
+        ],
+    )
+    page = run_page(run["id"], "logs")
+    rows = page.get_by_role("log", name="Run log").locator("[data-log-row]")
+    expect(rows).to_have_count(5, timeout=UI_TIMEOUT_MS)
+    texts = [text.split("info", 1)[1].strip() for text in rows.all_inner_texts()]
+    assert texts == [
+        "epoch 1 starting",
+        "100%|##########|",
+        "WARNING: slow batch",
+        "20%|##        |",
+        "eval done",
+    ]
+
+
 def test_config_shows_the_snapshot_and_environment(
     run_page: Callable[[int, str], Page], data: RunPageData
 ) -> None:

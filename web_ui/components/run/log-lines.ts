@@ -12,6 +12,8 @@ export interface LogRow {
   time: number;
   level: string;
   text: string;
+  /** written by a message that began with "\r": a redraw the next one may overwrite */
+  redraw: boolean;
 }
 
 /** What a terminal would show for text written with carriage returns: the last state of each
@@ -36,14 +38,16 @@ export function withoutTrainerPrefix(text: string): string {
   return text.replace(TRAINER_PREFIX, "");
 }
 
-/** Append lines to rows, one row per line of text: a message that starts with "\r"
- *  overwrites the row before it (a progress bar redrawn in place, one event per redraw), as it
- *  did in the terminal. */
+/** Append lines to rows, one row per line of text: a message that starts with "\r" overwrites
+ *  the row before it when that row was itself such a redraw (a progress bar redrawn in place,
+ *  one event per redraw), as it did in the terminal; the first redraw, and any ordinary line
+ *  (a warning printed between two bars), keep their rows. */
 export function appendRows(rows: LogRow[], lines: LogLine[]): LogRow[] {
   const out = rows.slice();
   for (const line of lines) {
     const texts = lastState(line.message).split("\n");
-    if (line.message.startsWith("\r") && out.length > 0) out.pop();
+    const redraw = line.message.startsWith("\r");
+    if (redraw && out.length > 0 && out[out.length - 1]!.redraw) out.pop();
     texts.forEach((text, k) =>
       out.push({
         key: k === 0 ? String(line.id) : `${line.id}.${k}`,
@@ -52,6 +56,7 @@ export function appendRows(rows: LogRow[], lines: LogLine[]): LogRow[] {
         time: line.time,
         level: line.level,
         text: withoutTrainerPrefix(text),
+        redraw: redraw && k === texts.length - 1,
       }),
     );
   }
