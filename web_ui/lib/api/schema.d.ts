@@ -5321,7 +5321,7 @@ export interface operations {
     compareRuns: {
         parameters: {
             query: {
-                /** @description The runs, 2 to 10 distinct ids (repeat the parameter: ids=1&ids=2); columns follow this order. */
+                /** @description The runs, 2 to 20 distinct ids (repeat the parameter: ids=1&ids=2); columns follow this order. */
                 ids: number[];
                 /** @description Metrics to align (default: every per-epoch metric the runs logged), e.g. val/acc@1. With by=epoch only per-epoch metrics (<train|val|test>/<metric>). */
                 metrics?: string[] | null;
