@@ -673,7 +673,7 @@ export interface paths {
          *     seconds of wall time),
          *     nulls where a run has no point, and the config fields whose values differ.
          *
-         *     404 names every unknown run id; 422 for fewer than 2 or more than 10 runs, a repeated id,
+         *     404 names every unknown run id; 422 for fewer than 2 or more than 20 runs, a repeated id,
          *     or a per-step metric with by=epoch.
          */
         get: operations["compareRuns"];
