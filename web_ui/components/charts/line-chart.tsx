@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import { runColor } from "@/lib/runs";
 import { cn, formatMetric } from "@/lib/utils";
-import { formatX, xAxisLabel, xTicks } from "./axes";
+import { CLOCK_INCREMENTS, formatX, xAxisLabel, xTicks } from "./axes";
 import { readChartTheme, useThemeVersion, withAlpha } from "./theme";
 import { alignSeries, clippedRange, ema, lowerBound, positiveOnly, valueNear, type Column } from "./transform";
 import { DEFAULT_CHART_SETTINGS, type ChartSeries, type ChartSettings, type XRange } from "./types";
@@ -227,6 +227,8 @@ export function LineChart({
       axes: [
         {
           ...axis,
+          // Clock labels ("07:56:36") are wider than step numbers, and step on clock units.
+          ...(xMode === "time" || xMode === "relative" ? { space: 80, incrs: CLOCK_INCREMENTS } : {}),
           values: (u, splits) => {
             const { min, max } = u.scales.x ?? {};
             return xTicks(xMode, splits, (max ?? 0) - (min ?? 0));
