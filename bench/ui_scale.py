@@ -179,6 +179,20 @@ def sweep_frames(page: Any, steps: int, move: str) -> dict[str, Any]:
     }
 
 
+def smoothness_row(label: str, sweeps: list[dict[str, Any]]) -> tuple[str, str, str, str]:
+    """One row for every sweep's frames together: p50 / p95 / max frame and long tasks."""
+    frames = [f for s in sweeps for f in s["frames"]]
+    long_tasks = [t for s in sweeps for t in s["long_tasks"]]
+    p95 = percentile(frames, 0.95)
+    return row(
+        f"{label}: p50 / p95 / max frame; long tasks",
+        f"{percentile(frames, 0.5):.1f} / {p95:.1f} / {max(frames or [0]):.1f} ms; "
+        f"{len(long_tasks)}",
+        f"p95 {SCROLL_P95_BUDGET_MS:.0f} ms, 0",
+        p95 <= SCROLL_P95_BUDGET_MS and not long_tasks,
+    )
+
+
 def measure_compare(context: Any, p: Platform, ids: list[int], steps: int, rounds: int) -> list:
     url = f"{p.url}/compare/?runs={','.join(map(str, ids))}&metrics={LOSS}&x=step"
     figure = f'[role="figure"][aria-label="{LOSS}: line chart of {len(ids)} series"]'
@@ -207,9 +221,6 @@ def measure_compare(context: Any, p: Platform, ids: list[int], steps: int, round
             sweeps.append(sweep_frames(page, 240, move))
         finally:
             page.close()
-    frames = [f for s in sweeps for f in s["frames"]]
-    long_tasks = [t for s in sweeps for t in s["long_tasks"]]
-    p95 = percentile(frames, 0.95)
     return [
         row(
             f"compare {len(ids)} runs x {steps:,} steps: navigation -> step-loss chart drawn "
@@ -218,13 +229,7 @@ def measure_compare(context: Any, p: Platform, ids: list[int], steps: int, round
             "-",
             None,
         ),
-        row(
-            "compare: pointer swept over the chart: p50 / p95 / max frame; long tasks",
-            f"{percentile(frames, 0.5):.1f} / {p95:.1f} / {max(frames or [0]):.1f} ms; "
-            f"{len(long_tasks)}",
-            f"p95 {SCROLL_P95_BUDGET_MS:.0f} ms, 0",
-            p95 <= SCROLL_P95_BUDGET_MS and not long_tasks,
-        ),
+        smoothness_row("compare: pointer swept over the chart", sweeps),
     ]
 
 
@@ -270,9 +275,6 @@ def measure_log(context: Any, p: Platform, run_id: int, lines: int, rounds: int)
             scrolls.append(sweep_frames(page, 300, move))
         finally:
             page.close()
-    frames = [f for s in scrolls for f in s["frames"]]
-    long_tasks = [t for s in scrolls for t in s["long_tasks"]]
-    p95 = percentile(frames, 0.95)
     return [
         row(
             f"log of {lines:,} lines: navigation -> last line shown (median of {rounds})",
@@ -286,13 +288,7 @@ def measure_log(context: Any, p: Platform, run_id: int, lines: int, rounds: int)
             "-",
             None,
         ),  # fmt: skip
-        row(
-            "log: scrolled up 12,000 px: p50 / p95 / max frame; long tasks",
-            f"{percentile(frames, 0.5):.1f} / {p95:.1f} / {max(frames or [0]):.1f} ms; "
-            f"{len(long_tasks)}",
-            f"p95 {SCROLL_P95_BUDGET_MS:.0f} ms, 0",
-            p95 <= SCROLL_P95_BUDGET_MS and not long_tasks,
-        ),
+        smoothness_row("log: scrolled up 12,000 px", scrolls),
     ]
 
 
