@@ -1,5 +1,5 @@
 """The shell of the web UI in a real Chromium against a real dashboard: logging in and out,
-being sent to log in (and back) from any page, the projects page, the theme."""
+being sent to log in (and back) from any page, the projects page, the theme, the palette."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from playwright.sync_api import expect
+
 from tests.dashboard.conftest import ADMIN_PASSWORD
+from tests.liveserver import admin_api
 from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Request
 
 
 def test_a_page_sends_a_logged_out_user_to_log_in_and_back(page: Page, ui_url: str) -> None:
@@ -80,3 +83,36 @@ def test_the_theme_is_kept_across_pages_and_log_ins(page: Page, ui_url: str) -> 
     page.reload()
     page.get_by_role("heading", name="Projects").wait_for(timeout=UI_TIMEOUT_MS)
     assert "dark" in (page.locator("html").get_attribute("class") or "")
+
+
+def test_the_palette_jumps_to_a_project_or_a_page_searching_once_typing_pauses(
+    logged_in: Callable[[], Page], ui_url: str
+) -> None:
+    with admin_api(ui_url) as api:
+        for name in ("alpha-birds", "beta-cats"):
+            assert api.post("/projects", json={"name": name}).status_code == 201
+    page = logged_in()
+    searches: list[str] = []
+
+    def record(request: Request) -> None:
+        if "/api/v1/projects?" in request.url and "q=" in request.url:
+            searches.append(request.url)
+
+    page.on("request", record)
+    page.keyboard.press("Control+k")
+    palette = page.get_by_role("dialog", name="Jump to")
+    palette.wait_for(timeout=UI_TIMEOUT_MS)
+    page.keyboard.type("birds", delay=30)  # faster than the palette's pause
+    # The unfiltered list stays up until the search answers, then only the match is left.
+    expect(palette.get_by_role("option", name="beta-cats")).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    palette.get_by_role("option", name="alpha-birds").wait_for(timeout=UI_TIMEOUT_MS)
+    assert [url.split("q=")[1].split("&")[0] for url in searches] == ["birds"]  # one search
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/project/?\?id=\d+$"), timeout=UI_TIMEOUT_MS)
+    page.get_by_role("heading", name="alpha-birds").wait_for(timeout=UI_TIMEOUT_MS)
+    # Pages are there too, by name.
+    page.keyboard.press("Control+k")
+    page.keyboard.type("agents", delay=30)
+    palette.get_by_role("option", name="Agents").wait_for(timeout=UI_TIMEOUT_MS)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{ui_url}/agents/", timeout=UI_TIMEOUT_MS)

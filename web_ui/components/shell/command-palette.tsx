@@ -1,12 +1,13 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Command } from "cmdk";
 import { Cpu, Database, FileCog, FolderKanban, GitCompare, Play, Shield } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { Dialog, DialogContent, DialogTitle } from "@/components/ui/dialog";
 import { api, unwrap } from "@/lib/api/client";
+import { useDebounced } from "@/lib/hooks/use-debounced";
 import { useUi } from "@/lib/store/ui";
 
 const PAGES = [
@@ -17,6 +18,9 @@ const PAGES = [
   { href: "/admin/", label: "Admin: users and tokens", icon: Shield },
 ];
 
+/** How long typing must pause before the palette searches. */
+const SEARCH_PAUSE_MS = 150;
+
 const itemClass =
   "flex cursor-default items-center gap-2 rounded-md px-2 py-1.5 text-sm aria-selected:bg-accent aria-selected:text-accent-foreground [&_svg]:size-4 [&_svg]:text-muted-foreground";
 
@@ -25,6 +29,8 @@ export function CommandPalette() {
   const router = useRouter();
   const { paletteOpen: open, setPaletteOpen: setOpen, projectId } = useUi();
   const [search, setSearch] = useState("");
+  // The three searches go out once typing pauses; the last results stay up meanwhile.
+  const q = useDebounced(search, SEARCH_PAUSE_MS) || undefined;
 
   useEffect(() => {
     function onKey(event: KeyboardEvent) {
@@ -38,25 +44,27 @@ export function CommandPalette() {
   }, [setOpen]);
 
   const projects = useQuery({
-    queryKey: ["palette", "projects", search],
-    queryFn: () => unwrap(api.GET("/projects", { params: { query: { q: search || undefined, limit: 8 } } })),
+    queryKey: ["palette", "projects", q],
+    queryFn: () => unwrap(api.GET("/projects", { params: { query: { q, limit: 8 } } })),
     enabled: open,
+    placeholderData: keepPreviousData,
   });
   const runs = useQuery({
-    queryKey: ["palette", "runs", search],
-    queryFn: () =>
-      unwrap(api.GET("/runs", { params: { query: { q: search || undefined, limit: 8, order: "desc" } } })),
+    queryKey: ["palette", "runs", q],
+    queryFn: () => unwrap(api.GET("/runs", { params: { query: { q, limit: 8, order: "desc" } } })),
     enabled: open,
+    placeholderData: keepPreviousData,
   });
   const configs = useQuery({
-    queryKey: ["palette", "configs", projectId, search],
+    queryKey: ["palette", "configs", projectId, q],
     queryFn: () =>
       unwrap(
         api.GET("/projects/{project_id}/configs", {
-          params: { path: { project_id: projectId! }, query: { q: search || undefined, limit: 8 } },
+          params: { path: { project_id: projectId! }, query: { q, limit: 8 } },
         }),
       ),
     enabled: open && projectId != null,
+    placeholderData: keepPreviousData,
   });
 
   function go(href: string) {
