@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
+from playwright.sync_api import expect
 
 from tests.liveserver import admin_api
 from tests.web_ui.axe import serious_axe_violations
@@ -150,6 +152,26 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     assert page.get_by_label("Epochs").input_value() == "3"  # the form follows the JSON
     page.get_by_role("button", name="Save as version 3").click()
     page.get_by_text("Saved version 3 of vit-baseline").wait_for(timeout=UI_TIMEOUT_MS)
+
+    # The same tab in YAML (the dialect the CLI reads); an edit there is version 4.
+    page.get_by_role("tab", name="JSON").click()
+    page.get_by_role("radio", name="YAML").click()
+    editor = page.get_by_label("Config YAML")
+    expect(editor).to_have_value(re.compile(r"^epochs: 3$", re.M), timeout=UI_TIMEOUT_MS)
+    text = editor.input_value()
+    assert yaml.safe_load(text) == platform.get(f"/configs/{config_id}")["latest"]["data"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "vit-baseline-v3.yaml"
+    assert yaml.safe_load(Path(download.value.path()).read_text()) == yaml.safe_load(text)
+    editor.fill("epochs: [3")
+    page.get_by_text("Not valid YAML").wait_for(timeout=UI_TIMEOUT_MS)
+    # A half-typed edit is not converted: the other format waits until this one parses.
+    assert page.get_by_role("radio", name="JSON").is_disabled()
+    editor.fill(text.replace("epochs: 3", "epochs: 4"))
+    page.get_by_role("button", name="Save as version 4").click()
+    page.get_by_text("Saved version 4 of vit-baseline").wait_for(timeout=UI_TIMEOUT_MS)
+    assert platform.get(f"/configs/{config_id}")["latest"]["data"]["epochs"] == 4
 
     # History: the diff of 1 and 2 highlights lr, and the URL keeps the comparison.
     page.get_by_role("tab", name=re.compile("History")).click()

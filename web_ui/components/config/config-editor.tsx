@@ -221,7 +221,7 @@ export function ConfigEditor({
       inForm: true,
     })),
     ...(triedSave && jsonError
-      ? [{ key: "json", label: "Config JSON", message: `is not valid JSON: ${jsonError}`, inForm: false }]
+      ? [{ key: "json", label: "Config text", message: jsonError, inForm: false }]
       : []),
   ];
   const unexplained = apiError && apiError.fields.length === 0 ? apiError.message : null;
@@ -305,7 +305,7 @@ export function ConfigEditor({
             <ListChecks aria-hidden /> Form
           </TabsTrigger>
           <TabsTrigger value="json">
-            <FileJson aria-hidden /> JSON
+            <FileJson aria-hidden /> JSON / YAML
           </TabsTrigger>
           {extraTabs.map((t) => (
             <TabsTrigger key={t.value} value={t.value}>

@@ -57,7 +57,7 @@ export function ErrorSummary({
                 {item.label}
               </a>
               : {item.message}
-              {!item.inForm && <span className="text-muted-foreground"> (edit it in the JSON tab)</span>}
+              {!item.inForm && <span className="text-muted-foreground"> (edit it in the JSON / YAML tab)</span>}
             </li>
           ))}
         </ul>
