@@ -21,7 +21,7 @@ from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in
 from visionyard.settings import Settings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Dialog, Page
 
 
 class Platform:
@@ -123,6 +123,20 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     # Edit -> version 2.
     page.get_by_label("Learning rate").fill("0.001")
     page.get_by_text("Unsaved changes").wait_for(timeout=UI_TIMEOUT_MS)
+    # A link out of the page asks first; staying keeps the edit.
+    asked: list[str] = []
+
+    def stay(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", stay)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    page.wait_for_timeout(300)  # a navigation would have begun by now
+    assert asked and "unsaved changes" in asked[0]
+    assert (
+        "/config/?id=" in page.url and page.get_by_label("Learning rate").input_value() == "0.001"
+    )
     page.get_by_label("Change note").fill("faster lr")
     page.get_by_role("button", name="Save as version 2").click()
     page.get_by_text("Saved version 2 of vit-baseline").wait_for(timeout=UI_TIMEOUT_MS)
@@ -188,6 +202,13 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     page.get_by_role("table", name="Version 1 and version 2 side by side").wait_for(
         timeout=UI_TIMEOUT_MS
     )
+    # Leaving with an unsaved edit, when the user says so, leaves and saves nothing.
+    page.get_by_role("tab", name="Form").click()
+    page.get_by_label("Epochs").fill("9")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    page.wait_for_url(f"{platform.url}/projects/", timeout=UI_TIMEOUT_MS)
+    assert platform.get(f"/configs/{config_id}")["latest"]["data"]["epochs"] == 4
 
 
 def test_clone_with_another_lr_then_queue_a_run_that_waits(page: Page, platform: Platform) -> None:

@@ -16,6 +16,7 @@ import { Label } from "@/components/ui/label";
 import { ErrorState, LoadingRows } from "@/components/ui/states";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { api, ApiError, errorMessage, unwrap } from "@/lib/api/client";
+import { useLeaveWarning } from "@/lib/hooks/use-leave-warning";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 import { keys } from "@/lib/queries";
 import { ConfigForm, type FieldErrors } from "./config-form";
@@ -108,12 +109,7 @@ export function ConfigEditor({
   useEffect(() => onDirtyChange?.(dirty), [dirty, onDirtyChange]);
 
   // Leaving with unsaved edits asks first (a long form is a lot to lose).
-  useEffect(() => {
-    if (!dirty) return;
-    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
-    window.addEventListener("beforeunload", warn);
-    return () => window.removeEventListener("beforeunload", warn);
-  }, [dirty]);
+  useLeaveWarning(dirty, "Leave this config? Your unsaved changes will be lost.");
 
   const setField = useCallback((key: string, value: JsonValue | undefined) => {
     setData((current) => {
