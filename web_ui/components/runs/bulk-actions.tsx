@@ -8,13 +8,12 @@ import { toast } from "sonner";
 import { AssignGroupMenu } from "@/components/groups/assign-group-menu";
 import type { Group } from "@/components/groups/group-dialog";
 import { Button } from "@/components/ui/button";
+import { MAX_RUNS } from "@/components/compare/use-compare-view";
 import { Confirm } from "@/components/ui/confirm";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
 import { isFinished, type Run } from "@/lib/runs";
 import { useUi } from "@/lib/store/ui";
 
-/** The compare view takes this many runs at most (the API's limit). */
-export const MAX_COMPARED = 10;
 /** Requests in flight at once for a bulk action: quick, without flooding the dashboard. */
 const CONCURRENCY = 6;
 
@@ -156,7 +155,7 @@ export function BulkActions({
     );
   };
 
-  const tooMany = selected.length > MAX_COMPARED;
+  const tooMany = selected.length > MAX_RUNS;
   return (
     <div
       role="toolbar"
@@ -169,7 +168,7 @@ export function BulkActions({
       <Button
         size="sm"
         disabled={selected.length < 2 || tooMany}
-        title={tooMany ? `Compare takes ${MAX_COMPARED} runs at most` : selected.length < 2 ? "Select 2 runs or more" : undefined}
+        title={tooMany ? `Compare takes ${MAX_RUNS} runs at most` : selected.length < 2 ? "Select 2 runs or more" : undefined}
         onClick={() => {
           setCompare(ids);
           router.push(`/compare/?runs=${ids.join(",")}`);
