@@ -83,5 +83,9 @@ class RateLimitedError(VisionyardError):
     """Too many requests or queued runs; try again later."""
 
 
+class ServiceUnavailableError(VisionyardError):
+    """A helper process the request needs (a TensorBoard) could not start or stopped answering."""
+
+
 class DatabaseUnavailableError(VisionyardError):
     """The database cannot be reached (wrong URL, server down): fix the URL or start it."""

@@ -54,7 +54,17 @@ class Settings(BaseSettings):
         description="The only place local model folders (save_pretrained) may be read from.",
     )
     tb_idle_timeout: float = Field(
-        300.0, ge=5, validation_alias=AliasChoices("TB_IDLE_TIMEOUT", "VISIONYARD_TB_IDLE_TIMEOUT")
+        300.0,
+        ge=1,
+        validation_alias=AliasChoices("TB_IDLE_TIMEOUT", "VISIONYARD_TB_IDLE_TIMEOUT"),
+        description="Seconds without a request before an embedded TensorBoard is stopped.",
+    )
+    tb_max_instances: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Embedded TensorBoards running at once; opening another stops the least "
+        "recently used.",
     )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -32,6 +32,8 @@ PUBLIC_ROUTES = frozenset(
 )
 #: the catch-all that answers every unknown API path with a JSON 404 (it reveals nothing)
 NOT_FOUND_ROUTES = frozenset({("GET", "/api/v1/{rest}")})
+#: pages outside the OpenAPI document that need a log-in: the embedded TensorBoard's
+PROTECTED_PAGES = frozenset({("GET", "/tb/{key}"), ("GET", "/tb/{key}/{path}")})
 
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -93,8 +95,12 @@ def test_public_allowlist_is_small_and_explicit(anon: TestClient, app: FastAPI) 
     assert open_operations <= PUBLIC_ROUTES
     # The pages outside the document (docs, their files, the document itself) are all listed:
     # a new one cannot become public unnoticed.
-    unlisted = undocumented_pages(app) - PUBLIC_ROUTES - NOT_FOUND_ROUTES
+    unlisted = undocumented_pages(app) - PUBLIC_ROUTES - NOT_FOUND_ROUTES - PROTECTED_PAGES
     assert not unlisted, unlisted
+    for method, path in PROTECTED_PAGES:
+        for headers in BAD_CREDENTIALS:
+            response = anon.request(method, concrete(path), headers=headers)
+            assert response.status_code == 401, (method, path, headers, response.status_code)
     for method, path in NOT_FOUND_ROUTES:
         assert anon.request(method, path.replace("{rest}", "x/1")).status_code == 404
 

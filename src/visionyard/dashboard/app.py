@@ -34,10 +34,12 @@ from visionyard.dashboard.routers import (
     run_outputs,
     runs,
     system,
+    tensorboard,
     ws,
 )
 from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin
 from visionyard.dashboard.state import AppState
+from visionyard.dashboard.tensorboard.instances import TensorBoards
 from visionyard.dashboard.webui import install_web_ui
 from visionyard.db.engine import is_sqlite, make_engine, make_session_factory
 from visionyard.db.migrate import ensure_schema
@@ -79,6 +81,11 @@ def build_state(settings: Settings) -> AppState:
         poll_interval=settings.events_poll_interval,
     )
     state.services["reaper"] = LeaseReaper(state.sessions, interval=settings.reaper_interval)
+    state.services["tensorboard"] = TensorBoards(
+        settings.data_dir / "tensorboard",
+        cap=settings.tb_max_instances,
+        idle_timeout=settings.tb_idle_timeout,
+    )
     with state.sessions() as session, session.begin():
         generated = bootstrap_admin(
             session,
@@ -152,6 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 
+    # TensorBoard's pages, outside the API prefix, before the UI's catch-all mount.
+    app.include_router(tensorboard.router)
     # Last: everything above wins over the UI's files.
     install_web_ui(app, API_PREFIX, settings.web_ui_dir)
     return app

@@ -31,6 +31,7 @@ from visionyard.errors import (
     RateLimitedError,
     RunFolderError,
     RunStateError,
+    ServiceUnavailableError,
     VisionyardError,
 )
 
@@ -45,6 +46,7 @@ STATUS_BY_ERROR: list[tuple[type[VisionyardError], int, str]] = [
     (RunStateError, 409, "invalid_state"),
     (PayloadTooLargeError, 413, "too_large"),
     (RateLimitedError, 429, "rate_limited"),
+    (ServiceUnavailableError, 503, "unavailable"),
     (ConfigError, 422, "invalid_config"),
     (DatasetError, 422, "invalid_dataset"),
     (ModelLoadError, 422, "invalid_model"),
