@@ -92,7 +92,7 @@ def tb_client(tb_app: FastAPI) -> Iterator[TestClient]:
 # ---- views and paths ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["1", "12", "3+12+40", "1+2+3+4+5+6+7+8+9+10"])
+@pytest.mark.parametrize("key", ["1", "12", "3+12+40", "+".join(map(str, range(1, 21)))])
 def test_canonical_view_keys_parse(key: str) -> None:
     assert views.key_of(views.parse_key(key)) == key
 
@@ -100,7 +100,7 @@ def test_canonical_view_keys_parse(key: str) -> None:
 @pytest.mark.parametrize(
     "key",
     ["", "0", "01", "2+1", "1+1", "1+", "+1", "abc", "1;2", "1 2", "1%2B2", "-1", "1.0",
-     "1+2+3+4+5+6+7+8+9+10+11", "9" * 13, "../1", "1/..", "１"],
+     "+".join(map(str, range(1, 22))), "9" * 13, "../1", "1/..", "１"],
 )  # fmt: skip
 def test_other_view_keys_are_a_404_naming_the_form(key: str) -> None:
     with pytest.raises(NotFoundError, match=r"/tb/<run id>/"):

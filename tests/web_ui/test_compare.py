@@ -104,6 +104,11 @@ def test_each_chart_overlays_one_line_per_run_linked_to_the_table(
     # The picked runs are listed as chips, in their line colours.
     chips = page.get_by_role("list", name="Runs in this comparison")
     assert chips.get_by_role("link").all_inner_texts() == ["lr-small", "lr-large"]
+    # One TensorBoard over the picked runs, in a tab of its own.
+    ids = sorted(runs.ids.values())
+    tensorboard = page.get_by_role("link", name="TensorBoard")
+    assert tensorboard.get_attribute("href") == f"/tb/{ids[0]}+{ids[1]}/"
+    assert tensorboard.get_attribute("target") == "_blank"
 
     # Hovering a table row highlights that run's line in every chart (its legend entry too).
     legend = page.get_by_role("list", name="train/lr legend")

@@ -202,9 +202,24 @@ def test_config_shows_the_snapshot_and_environment(
     dataset = json.loads((data.finished_dir / "dataset.json").read_text())
     page.get_by_text(env["versions"]["torch"], exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_text(dataset["file_list_sha256"]).wait_for(timeout=UI_TIMEOUT_MS)
-    # The next release's tabs say so, without a fake UI.
-    page.get_by_role("tab", name="TensorBoard").click()
-    page.get_by_text("TensorBoard arrives in the next release").wait_for(timeout=UI_TIMEOUT_MS)
+    # The next release's tab says so, without a fake UI.
+    page.get_by_role("tab", name="Model testing").click()
+    page.get_by_text("Model testing arrives in the next release").wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def test_the_tensorboard_tab_shows_the_runs_scalars(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    """The run's own TensorBoard, started by opening the tab, inside the page (same log-in)."""
+    page = run_page(data.finished_run, "tensorboard")
+    frame = page.frame_locator('iframe[title^="TensorBoard of"]')
+    # TensorBoard's own dashboard of the trainer's scalars: filtering its tags finds a card.
+    frame.get_by_text("test/acc@1").first.wait_for(timeout=60_000)
+    frame.get_by_role("combobox", name="Filter tags (regex)").fill("train/loss")
+    frame.get_by_text("train/loss", exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+    full = page.get_by_role("link", name="Full page")
+    assert full.get_attribute("href") == f"/tb/{data.finished_run}/"
+    assert data.api("GET", f"/runs/{data.finished_run}").status_code == 200
 
 
 def test_live_events_grow_the_chart_logs_and_progress(

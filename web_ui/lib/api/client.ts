@@ -50,7 +50,7 @@ const authRedirect: Middleware = {
 export const api = createClient<ApiPaths>({ baseUrl: API_ROOT, credentials: "include" });
 api.use(authRedirect);
 
-function toApiError(status: number, body: unknown): ApiError {
+export function toApiError(status: number, body: unknown): ApiError {
   const detail = (body as { error?: { code?: string; message?: string; fields?: FieldError[] } })
     ?.error;
   if (detail?.message) {

@@ -20,7 +20,7 @@ from visionyard.dashboard.state import AppState
 from visionyard.errors import NotFoundError
 from visionyard.settings import Settings
 
-MAX_RUNS = 10
+MAX_RUNS = 20  # as many as the compare page takes
 KEY = re.compile(rf"^[1-9][0-9]{{0,11}}(?:\+[1-9][0-9]{{0,11}}){{0,{MAX_RUNS - 1}}}$")
 TB_FOLDER = "tb"
 

@@ -1,6 +1,6 @@
 "use client";
 
-import { GitCompare, Link2, Plus } from "lucide-react";
+import { ExternalLink, GitCompare, Link2, Plus } from "lucide-react";
 import { Suspense, useEffect, useRef, useState } from "react";
 import { toast } from "sonner";
 import { ChartControls, type ChartSettings } from "@/components/charts";
@@ -12,6 +12,7 @@ import { MetricsTable } from "@/components/compare/metrics-table";
 import { RunChips } from "@/components/compare/run-chips";
 import { MAX_RUNS, NO_METRICS, useCompareView } from "@/components/compare/use-compare-view";
 import { useComparison } from "@/components/compare/use-comparison";
+import { tensorboardUrl } from "@/components/run/run-tensorboard";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Button } from "@/components/ui/button";
 import { Label } from "@/components/ui/label";
@@ -75,6 +76,13 @@ function Compare() {
         description="Curves overlaid, metrics side by side, and how the configs differ."
         actions={
           <>
+            {data.readable.length >= 2 && (
+              <Button variant="outline" asChild>
+                <a href={tensorboardUrl(data.readable)} target="_blank" rel="noopener">
+                  <ExternalLink /> TensorBoard
+                </a>
+              </Button>
+            )}
             {view.runs.length > 0 && (
               <Button variant="outline" onClick={copyLink}>
                 <Link2 /> Copy link

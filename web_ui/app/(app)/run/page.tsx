@@ -1,7 +1,7 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { FlaskConical, LineChart } from "lucide-react";
+import { FlaskConical } from "lucide-react";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useEffect, useState } from "react";
 import { RunActions } from "@/components/run/run-actions";
@@ -11,6 +11,7 @@ import { RunFacts } from "@/components/run/run-header";
 import { RunLogs } from "@/components/run/run-logs";
 import { RunOverview } from "@/components/run/run-overview";
 import { RunResults } from "@/components/run/run-results";
+import { RunTensorBoard } from "@/components/run/run-tensorboard";
 import { NextRelease } from "@/components/run/next-release";
 import { refreshRun, useRun } from "@/components/run/queries";
 import { usePrefetchOverview } from "@/components/run/use-run-series";
@@ -143,10 +144,8 @@ function RunPageInner() {
             <TabsTrigger value="results">Results</TabsTrigger>
             <TabsTrigger value="config">Config</TabsTrigger>
             <TabsTrigger value="checkpoints">Checkpoints</TabsTrigger>
-            {/* In the next release: they open a one-line explanation, nothing more. */}
-            <TabsTrigger value="tensorboard" className="italic">
-              TensorBoard <span className="text-xs not-italic">(soon)</span>
-            </TabsTrigger>
+            <TabsTrigger value="tensorboard">TensorBoard</TabsTrigger>
+            {/* In the next release: it opens a one-line explanation, nothing more. */}
             <TabsTrigger value="testing" className="italic">
               Model testing <span className="text-xs not-italic">(soon)</span>
             </TabsTrigger>
@@ -167,11 +166,7 @@ function RunPageInner() {
             <RunCheckpoints run={r} />
           </TabsContent>
           <TabsContent value="tensorboard">
-            <NextRelease
-              icon={<LineChart className="size-8" />}
-              title="TensorBoard arrives in the next release"
-              description="The dashboard cannot serve a run's TensorBoard logs yet; until then, open the tb/ folder of the run folder with TensorBoard on your machine."
-            />
+            <RunTensorBoard runId={r.id} runName={r.name} live={!isFinished(r.state)} />
           </TabsContent>
           <TabsContent value="testing">
             <NextRelease
