@@ -1,14 +1,18 @@
 "use client";
 
 // The run's own TensorBoard, served by the dashboard under /tb/<run>/ and behind its log-in. The
-// first request starts it (a few seconds); its page then polls for new data by itself, which
-// also keeps it from being stopped as idle while this tab is open.
+// first request starts it (a few seconds). While the tab is open and the page visible, a
+// heartbeat (the same request, once a minute) keeps it from being stopped as idle, even with
+// TensorBoard's own reloading turned off, and starts it again if it was.
 import { useQuery } from "@tanstack/react-query";
 import { ExternalLink, LineChart, RotateCw } from "lucide-react";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { EmptyState, ErrorState, Spinner } from "@/components/ui/states";
 import { API_BASE, ApiError, toApiError } from "@/lib/api/client";
+
+/** How often an open TensorBoard tab tells the dashboard it is still in use. */
+const HEARTBEAT_MS = 60_000;
 
 /** Where a TensorBoard view of these runs is served (one run, or several compared). */
 export function tensorboardUrl(runIds: number[]): string {
@@ -31,7 +35,8 @@ export function RunTensorBoard({ runId, runName, live }: { runId: number; runNam
     queryKey: ["tensorboard", url],
     queryFn: () => startView(url),
     retry: false,
-    staleTime: 60_000,
+    staleTime: HEARTBEAT_MS,
+    refetchInterval: HEARTBEAT_MS,
   });
 
   if (started.isPending) {
@@ -41,7 +46,7 @@ export function RunTensorBoard({ runId, runName, live }: { runId: number; runNam
       </div>
     );
   }
-  if (started.error) {
+  if (started.error && !started.data) {
     const noLogs = started.error instanceof ApiError && started.error.status === 404;
     return noLogs && live ? (
       <EmptyState
