@@ -65,10 +65,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     pytest.fail(f"visionyard serve did not answer within {timeout}s:\n{log.read_text()}")
 
 
-@contextmanager
-def serving(settings: Settings, log: Path) -> Iterator[str]:
-    """`visionyard serve` on a free port with these settings, its output in `log`; yields its
-    base URL once it answers, and stops it afterwards."""
+def start_serving(settings: Settings, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`visionyard serve` on a free port with these settings, its output in `log`: the process
+    and its base URL, once it answers. The caller stops it (`serving` does)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as out:
@@ -80,6 +79,18 @@ def serving(settings: Settings, log: Path) -> Iterator[str]:
         )
     try:
         wait_until_up(url, proc, log)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, url
+
+
+@contextmanager
+def serving(settings: Settings, log: Path) -> Iterator[str]:
+    """`start_serving`, yielding its base URL, and stopping it afterwards."""
+    proc, url = start_serving(settings, log)
+    try:
         yield url
     finally:
         proc.terminate()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from tests.dashboard.conftest import AUTH
-from tests.liveserver import free_port, server_env, wait_until_up
+from tests.liveserver import start_serving
 from visionyard.dashboard.tensorboard import proxy, views
 from visionyard.dashboard.tensorboard.instances import Instance, TensorBoards
 from visionyard.db.models import Project, Run, RunState
@@ -242,21 +240,7 @@ def test_no_tensorboard_outlives_a_killed_dashboard_once_it_starts_again(
     run_id = add_run(app, "killed", run_dir=str(folder))
     app.state.vy.engine.dispose()
 
-    def start() -> tuple[subprocess.Popen[bytes], str]:
-        port = free_port()
-        log = tmp_path / f"serve-{port}.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "visionyard.cli", "serve", "--port", str(port)],
-                env=server_env(settings),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, proc, log)
-        return proc, url
-
-    dashboard, url = start()
+    dashboard, url = start_serving(settings, tmp_path / "serve-1.log")
     try:
         response = httpx.get(f"{url}{TB}/{run_id}/data/runs", headers=AUTH, timeout=60)
         assert response.status_code == 200, response.text
@@ -271,7 +255,7 @@ def test_no_tensorboard_outlives_a_killed_dashboard_once_it_starts_again(
         if dashboard.poll() is None:
             dashboard.kill()
             dashboard.wait()
-    again, url = start()
+    again, url = start_serving(settings, tmp_path / "serve-2.log")
     try:
         assert _pid_gone(tb_pid), "the restarted dashboard left the orphan running"
         assert not (settings.data_dir / "tensorboard" / records[0].name).exists()
