@@ -1,12 +1,15 @@
 """The run metric series as they were read before `run_metrics.metric_series` learnt to read
 when each point was logged and its epoch only for the points shown: every column of every
-point, then downsampled. Kept here, out of the product, as the reference that `metric_series`
-must match exactly (tests/dashboard/test_runs.py and bench/series_bench.py)."""
+point, then downsampled by `downsample` (on the points themselves, where the product's
+`downsample_indices` works on the values alone). Kept here, out of the product, as the
+reference that `metric_series` must match exactly (tests/dashboard/test_runs.py and
+bench/series_bench.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,12 +19,38 @@ from visionyard.dashboard.services.run_metrics import (
     Series,
     current_in_window,
     current_points,
-    downsample,
 )
 from visionyard.db.models import RunEvent
 
 #: a current point's (value, time logged, epoch)
 Point = tuple[float | None, float, int | None]
+V = TypeVar("V")
+
+
+def downsample(points: Sequence[tuple[int, V]], max_points: int) -> list[tuple[int, V]]:
+    """At most `max_points` points: min and max of each of max_points // 2 buckets.
+
+    A point's value is its first element when it is a tuple (value, extra...), else itself."""
+    if len(points) <= max_points:
+        return list(points)
+    buckets = max(1, max_points // 2)
+    n = len(points)
+    out: list[tuple[int, V]] = []
+    for b in range(buckets):
+        chunk = range(b * n // buckets, (b + 1) * n // buckets)
+        # (value, index) pairs: equal values resolve by position, deterministically.
+        finite = [(v, i) for i in chunk if (v := _value_of(points[i][1])) is not None]
+        if not finite:
+            out.append(points[chunk.start])  # all gaps: keep one, so the chart shows the gap
+            continue
+        low, high = min(finite)[1], max(finite)[1]
+        out.extend(points[i] for i in sorted({low, high}))
+    return out
+
+
+def _value_of(point: object) -> float | None:
+    value = point[0] if isinstance(point, tuple) else point
+    return cast(float | None, value)
 
 
 def metric_points(

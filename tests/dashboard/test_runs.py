@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select
 
 from tests.dashboard import test_configs
 from tests.dashboard.conftest import ADMIN_TOKEN, AUTH
-from tests.dashboard.series_reference import metric_series_reading_every_column
+from tests.dashboard.series_reference import downsample, metric_series_reading_every_column
 from tests.dashboard.test_configs import (
     API,
     assert_routes_need_auth,
@@ -35,7 +35,6 @@ from visionyard.dashboard.services import auth as auth_service
 from visionyard.dashboard.services.run_metrics import (
     current_in_window,
     current_points,
-    downsample,
     downsample_indices,
     metric_series,
 )

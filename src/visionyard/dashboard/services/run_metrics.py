@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -88,30 +88,10 @@ def _unknown_names_message(run_id: int, unknown: Sequence[str], known: Sequence[
     )
 
 
-def downsample(points: Sequence[tuple[int, V]], max_points: int) -> list[tuple[int, V]]:
-    """At most `max_points` points: min and max of each of max_points // 2 buckets.
-
-    A point's value is its first element when it is a tuple (value, extra...), else itself."""
-    if len(points) <= max_points:
-        return list(points)
-    buckets = max(1, max_points // 2)
-    n = len(points)
-    out: list[tuple[int, V]] = []
-    for b in range(buckets):
-        chunk = range(b * n // buckets, (b + 1) * n // buckets)
-        # (value, index) pairs: equal values resolve by position, deterministically.
-        finite = [(v, i) for i in chunk if (v := _value_of(points[i][1])) is not None]
-        if not finite:
-            out.append(points[chunk.start])  # all gaps: keep one, so the chart shows the gap
-            continue
-        low, high = min(finite)[1], max(finite)[1]
-        out.extend(points[i] for i in sorted({low, high}))
-    return out
-
-
 def downsample_indices(values: Sequence[float | None], max_points: int) -> Sequence[int]:
-    """The positions of the points `downsample` keeps, from the values alone (the same
-    comparisons, in the same order, so the same points, also among equal values and NaNs)."""
+    """The positions of the points to show: at most `max_points`, the minimum and maximum of
+    each of max_points // 2 consecutive buckets, in order (equal values resolve by position,
+    NaNs as Python's comparisons order them); a bucket of only gaps keeps its first."""
     n = len(values)
     if n <= max_points:
         return range(n)
@@ -126,11 +106,6 @@ def downsample_indices(values: Sequence[float | None], max_points: int) -> Seque
         low, high = min(finite)[1], max(finite)[1]
         out.extend(sorted({low, high}))
     return out
-
-
-def _value_of(point: object) -> float | None:
-    value = point[0] if isinstance(point, tuple) else point
-    return cast(float | None, value)
 
 
 def current_in_window(
