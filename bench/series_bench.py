@@ -23,21 +23,21 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# The reference lives with the tests, out of the product.
-sys.path[:0] = [str(REPO / "src"), str(REPO)]
+# The reference lives with the tests, out of the product; the PostgreSQL set-up with the queue
+# bench.
+sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "bench")]
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from queue_bench import bench_database  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 from tests.dashboard.series_reference import metric_series_reading_every_column  # noqa: E402
 
 from visionyard.dashboard.services import run_metrics  # noqa: E402
-from visionyard.db.engine import make_engine, make_session_factory, normalise_url  # noqa: E402
+from visionyard.db.engine import make_engine, make_session_factory  # noqa: E402
 from visionyard.db.migrate import upgrade  # noqa: E402
 from visionyard.db.models import Project, Run, RunEvent, RunState  # noqa: E402
 
@@ -53,25 +53,6 @@ def sqlite_database() -> Iterator[str]:
         upgrade(engine)
         engine.dispose()
         yield url
-
-
-@contextmanager
-def pg_database(admin_url: str) -> Iterator[str]:
-    name = f"vy_series_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_url(admin_url)).set(database=name)
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        engine = make_engine(rendered)
-        upgrade(engine)
-        engine.dispose()
-        yield rendered
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(url: str, points: int) -> int:
@@ -160,7 +141,7 @@ def main() -> None:
     with sqlite_database() as url:
         results += bench("SQLite", url, args.points, args.repeat)
     if args.pg_url:
-        with pg_database(args.pg_url) as url:
+        with bench_database(args.pg_url) as url:
             results += bench("PostgreSQL", url, args.points, args.repeat)
     print(f"{args.points} steps x {len(NAMES)} metrics, max_points=1000, median of {args.repeat}")
     print(f"{'database':<11} {'request':<12} {'old ms':>9} {'new ms':>9} {'old/new':>8}")
