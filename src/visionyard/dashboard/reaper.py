@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from visionyard.dashboard.periodic import PeriodicTask
 from visionyard.runqueue import reap_expired
 
 log = logging.getLogger("visionyard.dashboard.reaper")
@@ -20,19 +21,16 @@ log = logging.getLogger("visionyard.dashboard.reaper")
 class LeaseReaper:
     def __init__(self, sessions: sessionmaker[Session], *, interval: float) -> None:
         self._sessions = sessions
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask(
+            "visionyard-lease-reaper", self._pass, interval=interval, log=log
+        )
         self.passes = 0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="visionyard-lease-reaper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
 
     async def _pass(self) -> None:
         # Shielded: a stop during a pass waits for its worker thread, which holds a pooled
@@ -52,11 +50,3 @@ class LeaseReaper:
                 result.failed,
                 result.canceled,
             )
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self._pass()
-            except Exception:  # noqa: BLE001 - a DB hiccup must not kill the loop
-                log.exception("lease reaper pass failed; retrying")
-            await asyncio.sleep(self._interval)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import httpx
 
+from visionyard.dashboard.periodic import PeriodicTask
+
 log = logging.getLogger("visionyard.dashboard.tensorboard")
 
 #: how long a new TensorBoard may take to say where it listens
@@ -145,7 +147,12 @@ class TensorBoards:
         self._instances: dict[str, Instance] = {}
         self._lock = threading.Lock()
         self._starting: dict[str, threading.Lock] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._reaper = PeriodicTask(
+            "visionyard-tensorboard-reaper",
+            lambda: asyncio.to_thread(self.reap_idle),
+            interval=self.reap_interval,
+            log=log,
+        )
         self.state_file = state_dir / f"owner-{os.getpid()}.json"
         #: the proxy's client for the instances, one per start (loopback only; TensorBoard can
         #: be slow to answer a large run's first data request)
@@ -161,24 +168,12 @@ class TensorBoards:
         if self.http.is_closed:
             self.http = self._new_client()
         await asyncio.to_thread(self.stop_orphans)
-        self._task = asyncio.create_task(self._reap_loop(), name="visionyard-tensorboard-reaper")
+        self._reaper.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._reaper.stop()
         await self.http.aclose()
         await asyncio.to_thread(self.stop_all)
-
-    async def _reap_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.reap_interval)
-            try:
-                await asyncio.to_thread(self.reap_idle)
-            except Exception:  # noqa: BLE001 - a failed stop must not end the loop
-                log.exception("TensorBoard reaper pass failed")
 
     # ---- instances --------------------------------------------------------------------------
 
