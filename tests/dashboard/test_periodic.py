@@ -1,4 +1,4 @@
-"""`PeriodicTask`: passes on a timer, a failing pass logged without ending the loop, a clean stop."""
+"""`PeriodicTask`: passes on a timer, a failing pass logged (the loop goes on), a clean stop."""
 
 from __future__ import annotations
 
