@@ -107,26 +107,16 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
   // The class galleries wait for the probe: each would otherwise report a missing folder too.
   if (reachable.isPending) {
     return (
-      <Card>
-        <CardHeader>
-          <CardTitle>Samples</CardTitle>
-        </CardHeader>
-        <CardContent>
-          <Skeleton className="h-20 w-full" />
-        </CardContent>
-      </Card>
+      <SamplesCard>
+        <Skeleton className="h-20 w-full" />
+      </SamplesCard>
     );
   }
   if (reachable.error && !reachable.data) {
     return (
-      <Card>
-        <CardHeader>
-          <CardTitle>Samples</CardTitle>
-        </CardHeader>
-        <CardContent>
-          <ErrorState error={reachable.error} retry={() => reachable.refetch()} />
-        </CardContent>
-      </Card>
+      <SamplesCard>
+        <ErrorState error={reachable.error} retry={() => reachable.refetch()} />
+      </SamplesCard>
     );
   }
   return (
@@ -186,6 +176,18 @@ export function SampleGallery({ datasetId, analysis }: { datasetId: number; anal
           </DialogContent>
         )}
       </Dialog>
+    </Card>
+  );
+}
+
+/** The samples card while there are no galleries to show (loading, or the folder unreachable). */
+function SamplesCard({ children }: { children: React.ReactNode }) {
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Samples</CardTitle>
+      </CardHeader>
+      <CardContent>{children}</CardContent>
     </Card>
   );
 }
