@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -53,7 +53,6 @@ class Instance:
     port: int
     process: subprocess.Popen[bytes]
     last_used: float
-    output: list[str] = field(default_factory=list)
 
     @property
     def prefix(self) -> str:
@@ -203,12 +202,15 @@ class TensorBoards:
             found = self.get(key)
             if found is not None:
                 return found
+            evicted: list[Instance] = []
             with self._lock:
                 while len(self._instances) >= self.cap:
                     oldest = min(self._instances.values(), key=lambda i: i.last_used)
                     del self._instances[oldest.key]
-                    log.info("TensorBoard %s stopped: %s are open at most", oldest.key, self.cap)
-                    _stop_process(oldest.process)
+                    evicted.append(oldest)
+            for oldest in evicted:  # stopped outside the lock: other views keep being served
+                log.info("TensorBoard %s stopped: %s are open at most", oldest.key, self.cap)
+                _stop_process(oldest.process)
             instance = self._spawn(key, logdirs)
             with self._lock:
                 self._instances[key] = instance
@@ -248,7 +250,7 @@ class TensorBoards:
             _stop_process(process, grace=1.0)
             said = "; ".join(output[-5:]) or "nothing"
             raise TensorBoardError(f"TensorBoard for {key} did not start (it said: {said})")
-        return Instance(key, port[0], process, self._clock(), output)
+        return Instance(key, port[0], process, self._clock())
 
     def close(self, key: str) -> bool:
         """Stop the instance of `key`; False if there was none."""
