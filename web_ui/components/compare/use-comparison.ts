@@ -142,20 +142,18 @@ export function useComparison(view: CompareView) {
   const charts: MetricChart[] = metrics.map((metric, i) => {
     const by = axisFor(metric, view.x);
     if (ownLines(metric)) {
-      const mine = lineQueries.filter((_, j) => lineRequests[j]!.metric === metric);
-      const lines: RunLine[] = [];
-      let bucketed = false;
-      lineRequests.forEach((request, j) => {
-        const series = request.metric === metric ? lineQueries[j]!.data?.[metric] : undefined;
-        if (!series) return;
-        bucketed ||= series.total > series.steps.length;
-        const start = series.times[0] ?? 0;
-        lines.push({
-          runId: request.runId,
-          x: by === "time" ? series.times.map((t) => t - start) : series.steps,
-          y: series.values,
-        });
+      const mine = lineRequests.flatMap((request, j) =>
+        request.metric === metric ? [{ runId: request.runId, query: lineQueries[j]! }] : [],
+      );
+      const shown = mine.flatMap(({ runId, query }) => {
+        const series = query.data?.[metric];
+        return series ? [{ runId, series }] : [];
       });
+      const lines: RunLine[] = shown.map(({ runId, series }) => ({
+        runId,
+        x: by === "time" ? series.times.map((t) => t - (series.times[0] ?? 0)) : series.steps,
+        y: series.values,
+      }));
       return {
         metric,
         direction:
@@ -165,9 +163,9 @@ export function useComparison(view: CompareView) {
         series: [],
         lines,
         downsampled: false,
-        bucketed,
-        pending: names.some((n) => n.isPending) || mine.some((q) => q.isPending),
-        error: mine.find((q) => q.error)?.error ?? null,
+        bucketed: shown.some(({ series }) => series.total > series.steps.length),
+        pending: names.some((n) => n.isPending) || mine.some(({ query }) => query.isPending),
+        error: mine.find(({ query }) => query.error)?.query.error ?? null,
       };
     }
     const q = perMetric[i]!;
