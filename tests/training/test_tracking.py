@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.summary.writer import event_file_writer
 from tests.training.runfolder import read_events_strictly
 
 from visionyard.training.confusion_image import render_confusion_matrix
@@ -100,6 +101,24 @@ def test_tracker_resume_continues_seq_and_custom_tb_dir(tmp_path: Path) -> None:
     assert [e.get("state") for e in events] == ["starting", "resumed", None, "stopped"]
     assert not (run / "tb").exists()
     assert _accumulator(tb).Scalars("train/loss")[0].step == 40
+
+
+def test_a_resume_in_the_same_second_and_process_is_read_after_the_first_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Event files are named ...<second>.<host>.<pid>.<counter> and read in name order: with the
+    counter going from 9 to 10 within one second, "10" sorts first and TensorBoard would read the
+    resumed half before the first (CI saw a resume test fail this way)."""
+    monkeypatch.setattr(event_file_writer, "_global_uid", event_file_writer.AtomicCounter(9))
+    run = tmp_path / "run"
+    with Tracker(run) as t:
+        t.epoch_metrics("train", epoch=0, step=5, values={"loss": 1.0})
+        t.epoch_metrics("train", epoch=1, step=10, values={"loss": 0.9})
+    with Tracker(run) as t:
+        t.epoch_metrics("train", epoch=2, step=15, values={"loss": 0.8})
+    files = sorted(p.name for p in (run / "tb").iterdir())
+    assert [name.rsplit(".", 1)[1] for name in files] == ["9", "10"], files
+    assert [e.step for e in _accumulator(run / "tb").Scalars("train/loss")] == [5, 10, 15]
 
 
 def _exercise(tracker: Tracker, run: Path) -> None:

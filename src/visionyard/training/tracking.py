@@ -10,6 +10,8 @@ way is better, what each metric means). The writer is flushed at epoch ends, not
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,33 @@ def _process_rank() -> int:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
         return 0
+
+
+_EVENT_FILE_SECOND = re.compile(r"^events\.out\.tfevents\.(\d+)\.")
+# Waiting longer than this means the clock went back (another host resumed the run): ordering
+# can't be fixed by waiting then, and a resumed run must not hang on it.
+_MAX_ORDERING_WAIT_S = 2.0
+
+
+def _wait_until_new_event_files_sort_last(tb_dir: Path) -> None:
+    """Returns once a new event file's name will sort after every event file already in ``tb_dir``.
+
+    TensorBoard reads a run's event files in name order, and a name is
+    ``events.out.tfevents.<second>.<host>.<pid>.<counter>``: a run resumed within the second its
+    earlier start wrote, in the same process, is ordered by a counter compared as text ("10" < "9"),
+    so the resumed half could be read first and TensorBoard would drop the other half's steps as
+    orphaned. Starting the new file in a later second orders it by time alone.
+    """
+    seconds = [
+        int(m.group(1))
+        for p in (tb_dir.iterdir() if tb_dir.is_dir() else ())
+        if (m := _EVENT_FILE_SECOND.match(p.name))
+    ]
+    if not seconds:
+        return
+    wait = max(seconds) + 1 - time.time()
+    if 0 < wait <= _MAX_ORDERING_WAIT_S:
+        time.sleep(wait)
 
 
 def _md_cell(text: str) -> str:
@@ -85,6 +114,7 @@ class Tracker:
             from torch.utils.tensorboard import SummaryWriter
 
             self._events = EventLog(self.events_path)
+            _wait_until_new_event_files_sort_last(self.tb_dir)
             self._writer = SummaryWriter(log_dir=str(self.tb_dir), max_queue=1000)
             # What each chart means and which way is better, next to the charts themselves.
             self._writer.add_text("metrics/definitions", describe(), 0)
