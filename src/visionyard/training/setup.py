@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import shutil
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from visionyard.analysis.checkpoints import ARCHITECTURE_DIR
 from visionyard.errors import ConfigError
 from visionyard.training import confighash
 from visionyard.training.config import TrainConfig
@@ -25,6 +28,7 @@ from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.distributed import DistContext, resolve_device
 from visionyard.training.engine import BatchMixer, TrainLoop, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
+from visionyard.training.hf_quiet import quiet_transformers
 from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import DataPipeline, build_pipeline
 from visionyard.training.losses import as_float_weights, build_loss
@@ -160,6 +164,22 @@ def write_metadata(setup: RunSetup) -> None:
         | {"config_hash": setup.config_hash, "world_size": setup.ctx.world_size},
     )
     atomic_write_json(paths.dataset_json, setup.dataset_fingerprint)
+    _write_architecture(setup)
+
+
+def _write_architecture(setup: RunSetup) -> None:
+    """The model's Hugging Face config (with the dataset's label maps) and image processor, so
+    that any checkpoint of the run can be rebuilt and tested before the run exports its model."""
+    final = setup.paths.run_dir / ARCHITECTURE_DIR
+    if (final / "config.json").is_file():
+        return
+    tmp = final.with_name(f".tmp-{ARCHITECTURE_DIR}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with quiet_transformers():
+        setup.model.config.save_pretrained(tmp)
+    setup.processor.save_pretrained(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
 
 
 def open_tracker(setup: RunSetup) -> Tracker:
