@@ -95,6 +95,38 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
     return make
 
 
+@pytest.fixture(scope="session")
+def analysis_run(digits_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ResNet trained 2 epochs on the real digits (10 classes), per-epoch checkpoints
+    kept, model exported: runs/analysis."""
+    from visionyard.training.config import build_config
+    from visionyard.training.runner import train
+
+    out = tmp_path_factory.mktemp("analysis-runs")
+    # Its own model folder: the dashboard tests override `tiny_model` per test.
+    model = write_tiny_model(out / "tiny-resnet", arch="resnet")
+    result = train(
+        build_config(
+            {
+                "root": str(digits_root),
+                "model_flavour": str(model),
+                "epochs": 2,
+                "batch_size": 64,
+                "lr": 3e-3,
+                "num_workers": 0,
+                "train_preset": "light",
+                "output_dir": str(out),
+                "run_name": "analysis",
+                "progress_bar": False,
+                "seed": 0,
+                "save_per_epoch_checkpoint": True,
+            }
+        )
+    )
+    assert result.status == "succeeded"
+    return result.run_dir
+
+
 @pytest.fixture
 def small_dataset(digits_root: Path, tmp_path: Path) -> Path:
     """A writable 3-class copy of a slice of digits (train 12/class, val 4/class, test 4/class),

@@ -39,6 +39,9 @@ RULE_MODULES = (
     "visionyard.training.confighash",
     "visionyard.training.metric_registry",
     "visionyard.training.runreader",
+    # the dashboard lists and locates checkpoints for model testing before loading any
+    "visionyard.analysis.checkpoints",
+    "visionyard.dashboard.model_testing.cache",
 )
 
 

@@ -97,6 +97,27 @@ class Settings(BaseSettings):
         description="Largest run folder upload (`visionyard runs import`) accepted; more "
         "answers 413. The default leaves room for a few checkpoints of a base-size model.",
     )
+    predict_max_file_bytes: int = Field(
+        20 * 1024**2,
+        ge=1024,
+        description="Largest image accepted for model testing; more answers 413.",
+    )
+    predict_max_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="Most pixels (width x height) an image for model testing may declare; "
+        "larger ones are refused before they are decoded (decompression bombs).",
+    )
+    predict_max_files: int = Field(
+        16, ge=1, le=256, description="Most images in one model-testing request."
+    )
+    predict_cache_bytes: int = Field(
+        2 * 1024**3,
+        ge=0,
+        description="Memory the loaded models of model testing may hold (their parameters and "
+        "buffers); loading another evicts the least recently used. The model in use is kept "
+        "even when it alone is larger.",
+    )
 
     web_ui_dir: Path | None = Field(
         None,

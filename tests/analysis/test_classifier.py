@@ -28,12 +28,17 @@ def _val_images(digits_root: Path, per_class: int = 3) -> list[Path]:
     ]
 
 
-def test_the_run_lists_its_checkpoints_and_records_its_architecture(trained_run: Path) -> None:
-    names = [info.name for info in list_checkpoints(trained_run)]
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def test_the_run_lists_its_checkpoints_and_records_its_architecture(analysis_run: Path) -> None:
+    names = [info.name for info in list_checkpoints(analysis_run)]
     assert names == ["best", "last", "epoch_001", "epoch_002"]
-    assert [info.epoch for info in list_checkpoints(trained_run)][2:] == [1, 2]
-    assert architecture_dir(trained_run) == trained_run / "architecture"
-    assert (trained_run / "architecture" / "preprocessor_config.json").is_file()
+    assert [info.epoch for info in list_checkpoints(analysis_run)][2:] == [1, 2]
+    assert architecture_dir(analysis_run) == analysis_run / "architecture"
+    assert (analysis_run / "architecture" / "preprocessor_config.json").is_file()
 
 
 @pytest.mark.parametrize(
@@ -50,14 +55,14 @@ def test_other_checkpoint_names_are_refused_with_the_choices(bad: str) -> None:
         canonical_name(bad)
 
 
-def test_a_missing_checkpoint_names_the_ones_there_are(trained_run: Path) -> None:
+def test_a_missing_checkpoint_names_the_ones_there_are(analysis_run: Path) -> None:
     with pytest.raises(NotFoundError, match="available: best, last, epoch_001, epoch_002"):
-        resolve_checkpoint(trained_run, "epoch_9")
+        resolve_checkpoint(analysis_run, "epoch_9")
 
 
-def test_a_tampered_checkpoint_is_refused(trained_run: Path, tmp_path: Path) -> None:
+def test_a_tampered_checkpoint_is_refused(analysis_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    shutil.copytree(trained_run, run)
+    shutil.copytree(analysis_run, run)
     weights = run / "checkpoints" / "last" / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
@@ -67,12 +72,12 @@ def test_a_tampered_checkpoint_is_refused(trained_run: Path, tmp_path: Path) -> 
 
 
 def test_the_best_checkpoint_predicts_what_the_pipeline_predicts_on_the_export(
-    trained_run: Path, digits_root: Path
+    analysis_run: Path, digits_root: Path
 ) -> None:
-    images = [Image.open(path) for path in _val_images(digits_root)]
-    classifier = load_classifier(trained_run, "best", device="cpu")
+    images = [_load(path) for path in _val_images(digits_root)]
+    classifier = load_classifier(analysis_run, "best", device="cpu")
     ours = classifier.predict(images, top_k=3)
-    reference = pipeline("image-classification", model=str(trained_run / "model"), device="cpu")
+    reference = pipeline("image-classification", model=str(analysis_run / "model"), device="cpu")
     theirs = reference(images, top_k=3)
     assert [p[0].label for p in ours] == [t[0]["label"] for t in theirs]
     for mine, other in zip(ours, theirs, strict=True):
@@ -83,9 +88,9 @@ def test_the_best_checkpoint_predicts_what_the_pipeline_predicts_on_the_export(
     assert hits / len(truth) > 0.2
 
 
-def test_each_epoch_checkpoint_loads_its_own_weights(trained_run: Path) -> None:
-    first = load_classifier(trained_run, "epoch_1", device="cpu")
-    second = load_classifier(trained_run, "epoch_002", device="cpu")
+def test_each_epoch_checkpoint_loads_its_own_weights(analysis_run: Path) -> None:
+    first = load_classifier(analysis_run, "epoch_1", device="cpu")
+    second = load_classifier(analysis_run, "epoch_002", device="cpu")
     assert first.checkpoint.name == "epoch_001" and second.checkpoint.step > first.checkpoint.step
     p1 = dict(first.model.named_parameters())
     p2 = dict(second.model.named_parameters())

@@ -114,6 +114,8 @@ def test_operations_with_a_path_id_declare_404_and_answer_it(
         content = operation.get("requestBody", {}).get("content", {})
         if "application/octet-stream" in content:  # an upload (importRun): any bytes will do
             response = client.request(method, url, params=params, content=b"upload")
+        elif "multipart/form-data" in content:  # images (testRunModel): any file will do
+            response = client.request(method, url, files={"files": ("a.png", b"png")})
         else:
             body = example(content["application/json"]["schema"], document) if content else None
             response = client.request(method, url, params=params, json=body)

@@ -6,6 +6,7 @@ One server per module, holding a run trained once for the suite (`trained_run`).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import BROWSER_HOME
 from tests.web_ui.conftest import UI_TIMEOUT_MS, log_in, require_build
 from tests.web_ui.run_page_data import RunPageData, run_page_data
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.slow  # trains a run (a few seconds) and starts a server
+
+#: where pages are photographed for people to look at (as tests/web_ui/test_a11y.py does)
+SCREENSHOTS = BROWSER_HOME / "screenshots"
 
 #: the trained run the tests read (`trained_run`'s name for it)
 FINISHED = "lr-small"
@@ -202,9 +207,79 @@ def test_config_shows_the_snapshot_and_environment(
     dataset = json.loads((data.finished_dir / "dataset.json").read_text())
     page.get_by_text(env["versions"]["torch"], exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_text(dataset["file_list_sha256"]).wait_for(timeout=UI_TIMEOUT_MS)
-    # The next release's tab says so, without a fake UI.
-    page.get_by_role("tab", name="Model testing").click()
-    page.get_by_text("Model testing arrives in the next release").wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def _drop_files(page: Page, target: str, files: list[tuple[str, bytes]]) -> None:
+    """Drop `files` onto `target` the way a file manager does: a drop event whose DataTransfer
+    holds them."""
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, b64] of files) {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name, { type: "image/png" }));
+            }
+            return transfer;
+        }""",
+        [[name, base64.b64encode(data).decode()] for name, data in files],
+    )
+    page.dispatch_event(target, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(target, "drop", {"dataTransfer": transfer})
+
+
+def test_model_testing_classifies_dropped_images_with_a_saliency_overlay(
+    run_page: Callable[[int, str], Page], data: RunPageData, digits_root: Path
+) -> None:
+    """Drag digits onto the panel: each gets the API's top classes and an overlay of its own
+    size; a file that is not an image says why; another class can be explained; the file picker
+    works too."""
+    digits = [sorted((digits_root / "val" / c).iterdir())[0] for c in ("3", "7")]
+    expected = {}
+    for path in digits:
+        answer = data.api(
+            "POST",
+            f"/runs/{data.finished_run}/predict",
+            files=[("files", (path.name, path.read_bytes(), "image/png"))],
+            data={"saliency": "false", "top_k": "5"},
+        )
+        assert answer.status_code == 200, answer.text
+        expected[path.name] = [p["label"] for p in answer.json()["results"][0]["predictions"]]
+    names = [f"{c}-{p.name}" for c, p in zip("37", digits, strict=True)]
+    expected = {n: expected[p.name] for n, p in zip(names, digits, strict=True)}
+
+    page = run_page(data.finished_run, "testing")
+    zone = "[data-dropzone]"
+    page.locator(zone).wait_for(timeout=UI_TIMEOUT_MS)
+    files = [(n, p.read_bytes()) for n, p in zip(names, digits, strict=True)]
+    _drop_files(page, zone, [*files, ("notes.png", b"these are notes, not an image")])
+    for name in names:
+        card = page.locator(f'[data-result="{name}"]')
+        overlay = card.locator("img[data-overlay]")
+        overlay.wait_for(timeout=60_000)
+        shown = card.get_by_role("list", name=f"Predictions for {name}").locator("li")
+        expect(shown).to_have_count(5, timeout=UI_TIMEOUT_MS)
+        labels = [t.split("\n")[0].strip() for t in shown.all_inner_texts()]
+        assert labels == expected[name]
+        # The overlay is the image's own size (8x8 digits), drawn from the server's PNG.
+        size = overlay.evaluate("(img) => [img.naturalWidth, img.naturalHeight]")
+        assert size == [8, 8]
+    refused = page.locator('[data-result="notes.png"]').get_by_role("alert")
+    expect(refused).to_contain_text("notes.png: not an image in an accepted format")
+
+    # Explaining the second class instead of the first.
+    first = names[0]
+    card = page.locator(f'[data-result="{first}"]')
+    second_label = expected[first][1]
+    card.get_by_role("button", name=f"Explain {second_label} (").click()
+    expect(card.get_by_text(f"map explains {second_label}")).to_be_visible(timeout=60_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "run-model-testing.png"), full_page=True)
+
+    # The file picker adds images the same way.
+    page.get_by_label("Choose images").set_input_files(str(digits[0]))
+    expect(page.locator(f'[data-result="{digits[0].name}"] img[data-overlay]')).to_have_count(
+        1, timeout=60_000
+    )
 
 
 def test_the_tensorboard_tab_shows_the_runs_scalars(

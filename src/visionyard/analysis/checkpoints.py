@@ -99,23 +99,28 @@ def list_checkpoints(run_dir: Path) -> list[CheckpointInfo]:
     return found + epochs
 
 
-def resolve_checkpoint(run_dir: Path, name: str) -> CheckpointInfo:
-    """The checkpoint `name` of the run, fully validated (hashes included)."""
+def locate_checkpoint(run_dir: Path, name: str) -> Path:
+    """The folder of the run's checkpoint `name`, checked to exist (not validated)."""
     canonical = canonical_name(name)
-    root = checkpoints_root(Path(run_dir))
-    path = root / canonical
+    path = checkpoints_root(Path(run_dir)) / canonical
     if not path.is_dir() or path.is_symlink():
         available = ", ".join(info.name for info in list_checkpoints(run_dir)) or "none"
         raise NotFoundError(
             f"the run has no checkpoint {canonical!r} (available: {available}); pick one of "
             "those, or keep per-epoch checkpoints with save_per_epoch_checkpoint=true"
         )
+    return path
+
+
+def resolve_checkpoint(run_dir: Path, name: str) -> CheckpointInfo:
+    """The checkpoint `name` of the run, fully validated (every file's hash included)."""
+    path = locate_checkpoint(run_dir, name)
     reason = check_files(path, hashes=True)
     if reason is not None:
-        raise CheckpointError(f"checkpoint {canonical!r} cannot be used: {reason}")
-    info = _info(canonical, path)
+        raise CheckpointError(f"checkpoint {path.name!r} cannot be used: {reason}")
+    info = _info(path.name, path)
     if info is None or not (path / WEIGHTS_FILE).is_file():
-        raise CheckpointError(f"checkpoint {canonical!r} has unreadable metadata")
+        raise CheckpointError(f"checkpoint {path.name!r} has unreadable metadata")
     return info
 
 

@@ -16,6 +16,7 @@ from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
 from visionyard.dashboard.hosts import HostAllowlistMiddleware
 from visionyard.dashboard.methods import MethodNotAllowedMiddleware
+from visionyard.dashboard.model_testing.cache import ModelCache
 from visionyard.dashboard.openapi import install_openapi
 from visionyard.dashboard.reaper import LeaseReaper
 from visionyard.dashboard.routers import (
@@ -24,6 +25,7 @@ from visionyard.dashboard.routers import (
     configs,
     datasets,
     groups,
+    model_testing,
     models,
     options,
     projects,
@@ -81,6 +83,7 @@ def build_state(settings: Settings) -> AppState:
         poll_interval=settings.events_poll_interval,
     )
     state.services["reaper"] = LeaseReaper(state.sessions, interval=settings.reaper_interval)
+    state.services["model_testing"] = ModelCache(settings.predict_cache_bytes)
     state.services["tensorboard"] = TensorBoards(
         settings.data_dir / "tensorboard",
         cap=settings.tb_max_instances,
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         run_control,
         run_outputs,
         run_import,
+        model_testing,
         agents,
         ws,
     ):

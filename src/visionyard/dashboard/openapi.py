@@ -91,6 +91,7 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/v1/options"): frozenset({404}),
     ("POST", "/api/v1/projects/{project_id}/runs/import"): frozenset({400, 409, 413}),
     ("GET", "/api/v1/runs/compare"): frozenset({404}),
+    ("POST", "/api/v1/runs/{run_id}/predict"): frozenset({400, 409, 413}),
 }
 
 

@@ -175,8 +175,9 @@ def _write_architecture(setup: RunSetup) -> None:
         return
     tmp = final.with_name(f".tmp-{ARCHITECTURE_DIR}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    config: Any = setup.model.config  # a PretrainedConfig: build_model makes HF models only
     with quiet_transformers():
-        setup.model.config.save_pretrained(tmp)
+        config.save_pretrained(tmp)
     setup.processor.save_pretrained(tmp)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)

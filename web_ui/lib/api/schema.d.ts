@@ -839,6 +839,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Run Model
+         * @description Classify the uploaded images with the run's checkpoint: the top classes of each and,
+         *     unless `saliency` is false, a Grad-CAM overlay at the image's size. The first request for a
+         *     checkpoint loads it (seconds); later ones reuse it. 422 names an upload that is not an
+         *     accepted image, 413 one over the size limit.
+         */
+        post: operations["testRunModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/requeue": {
         parameters: {
             query?: never;
@@ -1605,6 +1628,22 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** ImageResultOut */
+        ImageResultOut: {
+            /** Filename */
+            filename: string;
+            /** Height */
+            height: number;
+            /**
+             * Predictions
+             * @description The top classes, most probable first.
+             */
+            predictions: components["schemas"]["PredictionOut"][];
+            /** @description null when saliency was not asked for. */
+            saliency: components["schemas"]["SaliencyOut"] | null;
+            /** Width */
+            width: number;
+        };
         /** KeyChange */
         KeyChange: {
             /** Key */
@@ -1750,6 +1789,30 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** ModelTestOut */
+        ModelTestOut: {
+            /**
+             * Checkpoint
+             * @description best, last or epoch_NNN
+             */
+            checkpoint: string;
+            /**
+             * Device
+             * @description Where the model ran (cpu, cuda:0...).
+             */
+            device: string;
+            /** Epoch */
+            epoch: number | null;
+            /**
+             * Results
+             * @description One per uploaded image, in upload order.
+             */
+            results: components["schemas"]["ImageResultOut"][];
+            /** Run Id */
+            run_id: number;
+            /** Step */
+            step: number;
+        };
         /**
          * ModelUpdate
          * @description Omitted fields keep their value; `access_token: null` clears the stored token. `kind`
@@ -1838,6 +1901,18 @@ export interface components {
              * @enum {string}
              */
             type: "number" | "text" | "bool";
+        };
+        /** PredictionOut */
+        PredictionOut: {
+            /**
+             * Index
+             * @description The class's logit index.
+             */
+            index: number;
+            /** Label */
+            label: string;
+            /** Probability */
+            probability: number;
         };
         /**
          * ProjectCreate
@@ -2369,6 +2444,24 @@ export interface components {
              * @description The runs now in the group, ascending.
              */
             run_ids: number[];
+        };
+        /** SaliencyOut */
+        SaliencyOut: {
+            /**
+             * Label
+             * @description The class the map explains.
+             */
+            label: string;
+            /**
+             * Layer
+             * @description The model block Grad-CAM read.
+             */
+            layer: string;
+            /**
+             * Overlay
+             * @description The image with the map laid over it, at the image's own size: a data: URL (PNG; JPEG above 4 megapixels).
+             */
+            overlay: string;
         };
         /** SampleOut */
         SampleOut: {
@@ -5871,6 +5964,100 @@ export interface operations {
             };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    testRunModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * @description best, last or epoch_N
+                     * @default best
+                     */
+                    checkpoint?: string;
+                    /** @description The images (PNG, JPEG, WebP, BMP or GIF); at most VISIONYARD_PREDICT_MAX_FILES, each within VISIONYARD_PREDICT_MAX_FILE_BYTES and VISIONYARD_PREDICT_MAX_PIXELS. */
+                    files: string[];
+                    /** @default true */
+                    saliency?: boolean;
+                    /** @description The class the saliency map explains (default: each image's top prediction). */
+                    target?: string;
+                    /** @default 5 */
+                    top_k?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelTestOut"];
+                };
+            };
+            /** @description The body is not JSON (`http_error`), or a path is not a plain relative path or leads outside its root (`path_outside_root`), or an upload is not a tar of plain files (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The upload is larger than the server accepts, or holds too many files (`too_large`) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

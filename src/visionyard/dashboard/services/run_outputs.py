@@ -78,7 +78,7 @@ def checkpoints(
     return repo.checkpoints_page(session, run_id, descending=descending, limit=limit, offset=offset)
 
 
-def _run_folder(session: Session, settings: Settings, run_id: int) -> Path:
+def run_folder(session: Session, settings: Settings, run_id: int) -> Path:
     run = run_or_404(session, run_id)
     folder = run_dir_target(settings, run)
     if folder is None or not folder.is_dir():
@@ -89,7 +89,7 @@ def _run_folder(session: Session, settings: Settings, run_id: int) -> Path:
 
 
 def results(session: Session, settings: Settings, run_id: int) -> dict[str, Any]:
-    folder = _run_folder(session, settings, run_id)
+    folder = run_folder(session, settings, run_id)
     path = resolve_inside(folder, "results.json", what="results file")
     if not path.is_file():
         raise NotFoundError(
@@ -132,7 +132,7 @@ def browse(session: Session, settings: Settings, run_id: int, path: str) -> Path
     `path` is relative to the run folder; traversal, absolute paths, NUL, backslashes and
     links leading out are refused with PathOutsideRootError (400).
     """
-    folder = _run_folder(session, settings, run_id)
+    folder = run_folder(session, settings, run_id)
     target = resolve_inside(folder, path, what="path")
     try:
         if target.is_file():

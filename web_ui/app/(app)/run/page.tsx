@@ -1,7 +1,6 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { FlaskConical } from "lucide-react";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useEffect, useState } from "react";
 import { RunActions } from "@/components/run/run-actions";
@@ -12,7 +11,7 @@ import { RunLogs } from "@/components/run/run-logs";
 import { RunOverview } from "@/components/run/run-overview";
 import { RunResults } from "@/components/run/run-results";
 import { RunTensorBoard } from "@/components/run/run-tensorboard";
-import { NextRelease } from "@/components/run/next-release";
+import { RunModelTesting } from "@/components/run/run-model-testing";
 import { refreshRun, useRun } from "@/components/run/queries";
 import { usePrefetchOverview } from "@/components/run/use-run-series";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
@@ -145,10 +144,7 @@ function RunPageInner() {
             <TabsTrigger value="config">Config</TabsTrigger>
             <TabsTrigger value="checkpoints">Checkpoints</TabsTrigger>
             <TabsTrigger value="tensorboard">TensorBoard</TabsTrigger>
-            {/* In the next release: it opens a one-line explanation, nothing more. */}
-            <TabsTrigger value="testing" className="italic">
-              Model testing <span className="text-xs not-italic">(soon)</span>
-            </TabsTrigger>
+            <TabsTrigger value="testing">Model testing</TabsTrigger>
           </TabsList>
           <TabsContent value="overview">
             <RunOverview run={r} />
@@ -169,11 +165,7 @@ function RunPageInner() {
             <RunTensorBoard runId={r.id} runName={r.name} live={!isFinished(r.state)} />
           </TabsContent>
           <TabsContent value="testing">
-            <NextRelease
-              icon={<FlaskConical className="size-8" />}
-              title="Model testing arrives in the next release"
-              description="Trying the trained model on your own images needs an inference service the dashboard does not have yet."
-            />
+            <RunModelTesting runId={r.id} />
           </TabsContent>
         </Tabs>
       </PageBody>
