@@ -29,6 +29,7 @@ from visionyard.dashboard.routers import (
     projects,
     run_compare,
     run_control,
+    run_export,
     run_import,
     run_keys,
     run_outputs,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         run_control,
         run_outputs,
         run_import,
+        run_export,
         agents,
         ws,
     ):
