@@ -177,6 +177,58 @@ def demo(
     raise typer.Exit(code)
 
 
+@app.command("export")
+def export_bundle(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder (<output_dir>/<run_name>).")],
+    checkpoint: Annotated[
+        str, typer.Option("--checkpoint", help="best, last or epoch_N.")
+    ] = "best",
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx/--no-onnx", help="Also export ONNX, checked against PyTorch on val images."
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the bundle (default RUN_DIR/exports).")
+    ] = None,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option(
+            "--push-to-hub", help="Also push to this Hub repository (user/name).", metavar="REPO_ID"
+        ),
+    ] = None,
+) -> None:
+    """Export a checkpoint: Hugging Face folder, model card, optional ONNX, as a .tar.gz."""
+    from visionyard.analysis.bundle import build_bundle
+
+    setup_logging()
+    try:
+        # The Hub is asked first: a refused token or an unreachable Hub fails before the export.
+        from visionyard.analysis.hub import check_hub_access, push_bundle
+
+        token = check_hub_access(push_to_hub) if push_to_hub else None
+        bundle = build_bundle(run_dir, checkpoint, onnx=onnx, out_dir=out, keep_folder=True)
+        pushed = None
+        if push_to_hub and token and bundle.folder is not None:
+            pushed = push_bundle(bundle.folder, push_to_hub, token)
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    summary = {
+        "archive": str(bundle.archive),
+        "folder": str(bundle.folder),
+        "size": bundle.size,
+        "sha256": bundle.sha256,
+        "checkpoint": bundle.manifest["checkpoint"],
+        "onnx": bundle.onnx.to_json() if bundle.onnx else None,
+        "pushed": pushed,
+    }
+    typer.echo(json.dumps(summary))  # one line, like `train`: scripts read it, `| jq` shows it
+    if bundle.onnx is not None and not bundle.onnx.validated:
+        typer.secho(f"warning: ONNX not validated: {bundle.onnx.reason}", fg="yellow", err=True)
+    typer.echo(f"bundle: {bundle.archive}", err=True)
+
+
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -4,7 +4,7 @@ Every message says what is wrong and what to do about it. The CLI prints these w
 traceback; the dashboard (later) maps each class to one HTTP status in one handler.
 """
 
-from visionyard.exitcodes import EXIT_BAD_INPUT
+from visionyard.exitcodes import EXIT_BAD_INPUT, EXIT_UNREACHABLE
 
 
 class VisionyardError(Exception):
@@ -35,6 +35,22 @@ class ModelLoadError(VisionyardError):
 
 class CheckpointError(VisionyardError):
     """A checkpoint is missing, torn, or unsafe to load."""
+
+
+class ExportError(VisionyardError):
+    """A model cannot be exported as asked: the ONNX exporter failed, or the ONNX model
+    disagrees with PyTorch beyond the stated tolerance."""
+
+
+class HubError(VisionyardError):
+    """The Hugging Face Hub refused a push: no token, a token it does not accept, a repository
+    the token may not write to."""
+
+
+class HubUnreachableError(HubError):
+    """The Hugging Face Hub cannot be reached (offline mode, no network, a wrong HF_ENDPOINT)."""
+
+    exit_code = EXIT_UNREACHABLE
 
 
 class RunStateError(VisionyardError):

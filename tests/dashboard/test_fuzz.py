@@ -735,6 +735,7 @@ class Baseline:
             "user_id": seeded.user_id,  # never the admin the client authenticates as
             "token_id": seeded.token_id,  # never the admin's own token
             "version": 1,
+            "name": "best.tar.gz",  # downloadRunExport's bundle name (not an id: a file name)
         }
         self.query = {
             "path": seeded.sample_path,

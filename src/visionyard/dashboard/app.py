@@ -31,6 +31,7 @@ from visionyard.dashboard.routers import (
     projects,
     run_compare,
     run_control,
+    run_export,
     run_import,
     run_keys,
     run_outputs,
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         run_outputs,
         run_import,
         model_testing,
+        run_export,
         agents,
         ws,
     ):

@@ -56,9 +56,11 @@ DESCRIPTIONS: dict[int, str] = {
     "wrong state, a concurrent change (`conflict`, `invalid_state`)",
     422: "The request is invalid: its parameters or body do not match this schema "
     "(`invalid_request`, naming the fields), or its content is refused on inspection "
-    "(`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`)",
+    "(`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, "
+    "`invalid_checkpoint`, `export_failed`)",
     413: "The upload is larger than the server accepts, or holds too many files (`too_large`)",
-    429: "Too many queued runs for this user; wait or cancel some (`rate_limited`)",
+    429: "Too many queued runs for this user, or another export being built; wait or cancel "
+    "some (`rate_limited`)",
 }
 
 #: (method, path) -> statuses its services raise beyond those derived from the route
@@ -92,6 +94,8 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/projects/{project_id}/runs/import"): frozenset({400, 409, 413}),
     ("GET", "/api/v1/runs/compare"): frozenset({404}),
     ("POST", "/api/v1/runs/{run_id}/predict"): frozenset({400, 409, 413}),
+    ("POST", "/api/v1/runs/{run_id}/export"): frozenset({409, 429}),
+    ("GET", "/api/v1/runs/{run_id}/export/{name}"): frozenset({400, 409}),
 }
 
 

@@ -160,8 +160,10 @@ def render_model_card(
     dataset_fingerprint: Mapping[str, Any] | None = None,
     train_config: Mapping[str, Any] | None = None,
     base_model: str | None = None,
+    provenance: Sequence[tuple[str, Any]] | None = None,
 ) -> str:
-    """The README.md model card text (YAML front matter + Markdown)."""
+    """The README.md model card text (YAML front matter + Markdown). `provenance` lists
+    (what, value) pairs saying where the exported weights and metrics come from."""
     lines = _front_matter(base_model)
     lines += [
         "# Image classifier trained with Visionyard",
@@ -172,6 +174,8 @@ def render_model_card(
         + ", ".join(f"`{name}`" for name in class_names),
         "",
     ]
+    if provenance:
+        lines += ["## This export", "", *_table(["item", "value"], provenance), ""]
     if dataset_fingerprint:
         lines += _dataset_section(dataset_fingerprint, class_names)
     scalars = list(_flatten_scalars(metrics or {}))
@@ -242,6 +246,7 @@ def export_hf_model(
     dataset_fingerprint: Mapping[str, Any] | None = None,
     train_config: Mapping[str, Any] | None = None,
     base_model: str | None = None,
+    provenance: Sequence[tuple[str, Any]] | None = None,
 ) -> Path:
     """Write `model` + `processor` + model card to `out_dir` atomically; return `out_dir`.
 
@@ -286,6 +291,7 @@ def export_hf_model(
             dataset_fingerprint=dataset_fingerprint,
             train_config=train_config,
             base_model=base_model,
+            provenance=provenance,
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         pickles = sorted(p.name for p in tmp.rglob("*.bin"))
