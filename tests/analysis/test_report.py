@@ -5,8 +5,11 @@ label errors planted on purpose, and against their own calibration bins."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from transformers import pipeline
 from visionyard.analysis.report import evaluate_checkpoint
 from visionyard.analysis.report_store import list_reports, load_report, report_path
 from visionyard.errors import InvalidRequestError, NotFoundError
+from visionyard.exitcodes import EXIT_BAD_INPUT
 from visionyard.training import runner
 from visionyard.training.config import build_config
 from visionyard.training.runner import train
@@ -268,3 +272,36 @@ def test_a_failing_report_is_a_warning_and_the_run_still_succeeds(
 def test_eval_report_false_writes_no_report(base_config: dict) -> None:
     result = train(build_config(base_config | {"eval_report": False}))
     assert result.status == "succeeded" and list_reports(result.run_dir) == []
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "visionyard.cli", "report", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def test_the_report_command_prints_a_summary_and_the_path(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    proc = _cli(str(run), "--checkpoint", "last", "--split", "test", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    stored = load_report(run, "last", "test")
+    assert f"accuracy {stored['accuracy']:.4f}" in proc.stdout
+    assert f"ECE {stored['calibration']['ece']:.4f}" in proc.stdout
+    assert f"likely label errors: {stored['label_issues']['count']}" in proc.stdout
+    assert proc.stdout.rstrip().endswith(f"report: {run / 'reports' / 'last-test.json'}")
+
+
+def test_the_report_command_names_a_bad_checkpoint_in_one_line(trained_run: Path) -> None:
+    proc = _cli(str(trained_run), "--checkpoint", "epoch_9")
+    assert proc.returncode == EXIT_BAD_INPUT
+    assert "no checkpoint 'epoch_009'" in proc.stderr and "Traceback" not in proc.stderr
