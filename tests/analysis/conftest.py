@@ -11,18 +11,14 @@ from visionyard.training.config import build_config
 from visionyard.training.runner import train
 
 
-@pytest.fixture(scope="session")
-def trained_run(
-    digits_root: Path, tiny_model: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def train_analysis_run(digits_root: Path, model: Path, out: Path) -> Path:
     """A tiny ResNet trained 2 epochs on the real digits (10 classes), per-epoch checkpoints
-    kept, model exported: runs/analysis."""
-    out = tmp_path_factory.mktemp("analysis-runs")
+    kept, model exported, best/val report written: out/analysis."""
     result = train(
         build_config(
             {
                 "root": str(digits_root),
-                "model_flavour": str(tiny_model("resnet")),
+                "model_flavour": str(model),
                 "epochs": 2,
                 "batch_size": 64,
                 "lr": 3e-3,
@@ -38,3 +34,12 @@ def trained_run(
     )
     assert result.status == "succeeded"
     return result.run_dir
+
+
+@pytest.fixture(scope="session")
+def trained_run(
+    digits_root: Path, tiny_model: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return train_analysis_run(
+        digits_root, tiny_model("resnet"), tmp_path_factory.mktemp("analysis-runs")
+    )

@@ -735,6 +735,8 @@ class Baseline:
             "user_id": seeded.user_id,  # never the admin the client authenticates as
             "token_id": seeded.token_id,  # never the admin's own token
             "version": 1,
+            "checkpoint": "best",  # a run's evaluation report
+            "index": 0,  # an image in that report
         }
         self.query = {
             "path": seeded.sample_path,
