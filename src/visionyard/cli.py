@@ -229,6 +229,37 @@ def export_bundle(
     typer.echo(f"bundle: {bundle.archive}", err=True)
 
 
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
+    checkpoint: Annotated[str, typer.Option(help="best, last or epoch_N.")] = "best",
+    split: Annotated[str, typer.Option(help="val or test.")] = "val",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: auto).")] = None,
+) -> None:
+    """Evaluate a checkpoint of a run on val or test and store the report in the run folder."""
+    from visionyard.analysis.report import evaluate_checkpoint
+    from visionyard.analysis.report_store import report_path
+
+    setup_logging()
+    try:
+        result = evaluate_checkpoint(run_dir, checkpoint, split, device)
+    except VisionyardError as exc:
+        raise fail(exc) from None
+    issues = result["label_issues"]
+    typer.echo(
+        f"{result['checkpoint']['name']} on {split} ({result['num_samples']} images): "
+        f"accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}, "
+        f"ECE {result['calibration']['ece']:.4f}"
+    )
+    typer.echo(f"likely label errors: {issues['count']}")
+    for item in issues["items"][:5]:
+        typer.echo(
+            f"  {item['path']}: labelled {item['given']}, looks like {item['suggested']} "
+            f"(quality {item['quality']:.3f})"
+        )
+    typer.echo(f"report: {report_path(run_dir, checkpoint, split)}")
+
+
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -223,6 +223,8 @@ def test_invalid_configs_are_422_with_every_field_named(
         (make_data(label2id={"a\udc80": 0}), "label2id"),
         (make_data(root="a" * 5000), "root"),  # longer than any file name: no OSError leaks
         (make_data(model_flavour="m" * 5000), "model_flavour"),
+        # an unknown key "" with a value beyond 64 bits: the error still names a field
+        ({**make_data(), "": 2**70}, "<config>"),
     ):
         response = create(client, project, data, name="x")
         assert response.status_code == 422, (field, response.text)

@@ -736,6 +736,8 @@ class Baseline:
             "token_id": seeded.token_id,  # never the admin's own token
             "version": 1,
             "name": "best.tar.gz",  # downloadRunExport's bundle name (not an id: a file name)
+            "checkpoint": "best",  # a run's evaluation report
+            "index": 0,  # an image in that report
         }
         self.query = {
             "path": seeded.sample_path,

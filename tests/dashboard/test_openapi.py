@@ -89,6 +89,8 @@ def test_operations_refusing_a_non_admin_declare_403(
 
 #: a value for each required query parameter, so that a request gets past validation
 REQUIRED_QUERY = {"path": "a.png", "names": "train/step_loss", "from": "1", "to": "2"}
+#: a well-formed value for each path parameter that is not an id
+PATH_VALUES = {"checkpoint": "best", "name": "best.tar.gz", "index": "0"}
 #: operations that inspect a well-formed request's content before looking up its path id
 CONTENT_FIRST = {("POST", f"{API}/projects/{{project_id}}/configs")}  # the TrainConfig: 422
 
@@ -103,7 +105,10 @@ def test_operations_with_a_path_id_declare_404_and_answer_it(
         if "{" not in path:
             continue
         assert "404" in operation["responses"], (method, path)
-        url = re.sub(r"\{[^}]+\}", str(missing), path)
+        # Ids are a missing one; the other path parameters a well-formed value.
+        url = re.sub(
+            r"\{([^}]+)\}", lambda m: PATH_VALUES.get(m.group(1), str(missing)), path
+        )
         # A well-formed request (required query parameters and body fields present), so that
         # validation cannot answer 422 before the missing id is looked up.
         params = {

@@ -345,7 +345,10 @@ def test_rank_zero_is_the_only_writer(straight: StraightRuns) -> None:
     checkpoints = [(e["name"], e["step"]) for e in events if e["type"] == "checkpoint"]
     assert len(checkpoints) == len(set(checkpoints))
 
-    assert [e["path"] for e in events if e["type"] == "artifact"] == ["model"]
+    # The evaluation report too is rank 0's alone, written once.
+    artifacts = [e["path"] for e in events if e["type"] == "artifact"]
+    assert artifacts == ["model", "reports/best-val.json"]
+    assert sorted(p.name for p in (run_dir / "reports").iterdir()) == ["best-val.json"]
     model_files = sorted(p.name for p in (run_dir / "model").iterdir())
     assert model_files.count("model.safetensors") == 1 and "config.json" in model_files
     assert len(list((run_dir / "tb").glob("events.out.tfevents.*"))) == 1

@@ -219,6 +219,11 @@ class TrainConfig(BaseModel):
         "existing run folder; or a path to a checkpoint folder.",
     )
     export_model: bool = Field(True, description="Export the best model to <run dir>/model/.")
+    eval_report: bool = Field(
+        True,
+        description="At the end, write the best checkpoint's evaluation report on val "
+        "(<run dir>/reports/best-val.json: confusion, calibration, mistakes, label issues).",
+    )
 
     # ---- reproducibility and logging -------------------------------------------------------------
     seed: int = Field(42, ge=0, le=2**32 - 1, description="(original)")

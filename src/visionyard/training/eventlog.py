@@ -21,7 +21,8 @@ Event types the trainer emits:
 ``progress``    ``epoch``, ``epochs``, ``step``, ``total_steps``, ``eta_s``.
 ``checkpoint``  ``name`` (last | best | epoch_NNN), ``path`` (relative to the run directory when
                 inside it), ``epoch``, ``step``, ``metric`` (monitored value or null).
-``artifact``    ``kind`` (e.g. model, results, confusion_matrix), ``path`` (as for checkpoint).
+``artifact``    ``kind`` (e.g. model, report, results, confusion_matrix), ``path`` (as for
+                checkpoint).
 
 Non-finite floats (NaN, ±Infinity) are written as ``null``: strict JSON has no spelling for them
 (``json.dumps`` would emit the invalid token ``NaN``), and ``null`` is what chart libraries treat as

@@ -1,5 +1,6 @@
 """What a run leaves behind: the :class:`RunResult` its caller gets and, once it succeeded, the
-exported Hugging Face model and ``results.json`` (the best checkpoint's final evaluation)."""
+exported Hugging Face model, ``results.json`` (the best checkpoint's final evaluation) and the
+best checkpoint's evaluation report on val (``reports/best-val.json``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from pathlib import Path
 
 from torch import nn
 
+from visionyard.analysis.checkpoints import list_checkpoints
+from visionyard.analysis.classifier import Classifier
+from visionyard.analysis.report import report_for_classifier
+from visionyard.analysis.report_store import save_report
 from visionyard.training.export import export_hf_model
 from visionyard.training.fsutil import atomic_write_json
 from visionyard.training.metrics import EvalResult
@@ -84,3 +89,23 @@ def publish_results(
             "history": progress.history,
         },
     )
+
+
+def write_eval_report(setup: RunSetup, model: nn.Module) -> Path | None:
+    """Rank 0: the best checkpoint's evaluation report on val, from `model` (which holds the best
+    checkpoint's weights already, on the run's device); None when the run saved no best
+    checkpoint (its monitored metric was never finite)."""
+    best = next((c for c in list_checkpoints(setup.paths.run_dir) if c.name == "best"), None)
+    if best is None:
+        return None
+    classifier = Classifier(
+        model=model.eval(),
+        processor=setup.processor,
+        class_names=setup.classes,
+        checkpoint=best,
+        device=setup.device,
+    )
+    report = report_for_classifier(
+        classifier, setup.index.root, setup.index.splits["val"], "val", setup.cfg.eval_topk
+    )
+    return save_report(setup.paths.run_dir, report)

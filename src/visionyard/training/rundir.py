@@ -27,6 +27,7 @@ RESUMABLE_CHANGES = frozenset(
         "device",
         "eval_test",
         "export_model",
+        "eval_report",
         "checkpoint_every_steps",
         "save_per_epoch_checkpoint",
         "cache_images",

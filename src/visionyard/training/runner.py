@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
+from torch import nn
 from tqdm.auto import tqdm
 
 from visionyard.training.checkpoint import load_checkpoint
@@ -25,7 +26,12 @@ from visionyard.training.control import StopSignal
 from visionyard.training.engine import EpochStats, StepInfo
 from visionyard.training.export import unwrap_model
 from visionyard.training.metrics import EvalResult, is_improvement
-from visionyard.training.results import RunResult, publish_results, run_result
+from visionyard.training.results import (
+    RunResult,
+    publish_results,
+    run_result,
+    write_eval_report,
+)
 from visionyard.training.resume import (
     Progress,
     choose_checkpoint,
@@ -300,6 +306,8 @@ class Run:
             publish_results(
                 self.setup, self.tracker, model, val, test, self.progress, self.loop.step
             )
+            if self.cfg.eval_report:
+                self._write_eval_report(model)
             self.say(f"results in {self.setup.paths.run_dir}")
             self.tracker.state("succeeded", run_dir=str(self.setup.paths.run_dir))
         # No rank reports success before rank 0 has written the results and the export.
@@ -308,6 +316,22 @@ class Run:
         result.val = val.scalars
         result.test = test.scalars if test else None
         return result
+
+    def _write_eval_report(self, model: nn.Module) -> None:
+        """Rank 0: the best checkpoint's report on val. The run's model and results are already
+        written, so whatever goes wrong here (a dataset changed meanwhile, an estimator that
+        rejects this data, running out of memory) becomes a warning in the run's log, never a
+        failed run: the report can be computed again later for any checkpoint."""
+        try:
+            path = write_eval_report(self.setup, model)
+        except Exception as exc:
+            self.say(f"evaluation report not written: {type(exc).__name__}: {exc}", "warning")
+            return
+        if path is None:
+            self.say("evaluation report skipped: the run saved no best checkpoint", "warning")
+            return
+        self.tracker.artifact("report", path)
+        self.say(f"evaluation report: {path}")
 
     def _evaluate_best(self) -> tuple[EvalResult, EvalResult | None]:
         """Load the best checkpoint (if one was saved) into the model; evaluate it on val and,

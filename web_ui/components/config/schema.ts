@@ -122,6 +122,7 @@ const SECTIONS: { id: string; title: string; description: string; keys: string[]
       "checkpoint_every_steps",
       "resume",
       "export_model",
+      "eval_report",
     ],
   },
   {
@@ -173,6 +174,7 @@ const LABELS: Record<string, string> = {
   save_per_epoch_checkpoint: "Keep a checkpoint per epoch",
   checkpoint_every_steps: "Checkpoint every N steps",
   export_model: "Export best model",
+  eval_report: "Evaluation report",
   log_every_steps: "Log every N steps",
   pin_memory: "Pin memory",
   num_workers: "Data loader workers",

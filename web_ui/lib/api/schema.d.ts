@@ -907,6 +907,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Run Reports
+         * @description The run's stored evaluation reports, one line each (checkpoint, split, headline numbers).
+         */
+        get: operations["listRunReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/reports/{checkpoint}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run Report
+         * @description The stored report of `checkpoint` on `split`; 404 when none was computed yet (a run
+         *     writes best on val when it finishes; `computeRunReport` makes any other).
+         */
+        get: operations["getRunReport"];
+        put?: never;
+        /**
+         * Compute Run Report
+         * @description Evaluate `checkpoint` on `split` on the dashboard's CPU, store the report with the run
+         *     and return it. Takes seconds to minutes; one at a time (429 while another is computed).
+         *     404 for a run, checkpoint or dataset that is not there, 409 for a run folder or dataset
+         *     the dashboard may not read.
+         */
+        post: operations["computeRunReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/reports/{checkpoint}/images/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run Report Image
+         * @description The image at position `index` of the report's `images` (a mistake's or a label issue's
+         *     `image`), from the run's dataset folder. Images are chosen by index only, never by a path.
+         */
+        get: operations["getRunReportImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/requeue": {
         parameters: {
             query?: never;
@@ -1133,6 +1202,37 @@ export interface components {
              * @description What ended that attempt (it was retried).
              */
             error: string;
+        };
+        /** Calibration */
+        Calibration: {
+            /** Bins */
+            bins: components["schemas"]["CalibrationBin"][];
+            /**
+             * Ece
+             * @description Sum over bins of count/N * |accuracy - confidence|
+             */
+            ece: number;
+            /** N Bins */
+            n_bins: number;
+        };
+        /** CalibrationBin */
+        CalibrationBin: {
+            /**
+             * Accuracy
+             * @description Share correct; null for an empty bin
+             */
+            accuracy: number | null;
+            /**
+             * Confidence
+             * @description Mean top probability; null for an empty bin
+             */
+            confidence: number | null;
+            /** Count */
+            count: number;
+            /** Lower */
+            lower: number;
+            /** Upper */
+            upper: number;
         };
         /** CheckpointOut */
         CheckpointOut: {
@@ -1437,6 +1537,19 @@ export interface components {
             message: string;
             /** Version */
             version: number;
+        };
+        /** Confusion */
+        Confusion: {
+            /**
+             * Counts
+             * @description Rows: true class; columns: predicted class
+             */
+            counts: number[][];
+            /**
+             * Normalized
+             * @description Each row divided by its sum (0 if empty)
+             */
+            normalized: number[][];
         };
         /** DatasetAnalysis */
         DatasetAnalysis: {
@@ -1746,6 +1859,46 @@ export interface components {
             /** Old */
             old?: unknown;
         };
+        /** LabelIssue */
+        LabelIssue: {
+            /** Given */
+            given: string;
+            /** Given Probability */
+            given_probability: number;
+            /**
+             * Image
+             * @description Position in `images` (the image endpoint's index)
+             */
+            image: number;
+            /** Path */
+            path: string;
+            /**
+             * Quality
+             * @description The probability of the given label; lowest first
+             */
+            quality: number;
+            /** Suggested */
+            suggested: string;
+            /** Suggested Probability */
+            suggested_probability: number;
+        };
+        /** LabelIssues */
+        LabelIssues: {
+            /**
+             * Count
+             * @description How many images were flagged (items lists the first 50)
+             */
+            count: number;
+            /** Items */
+            items: components["schemas"]["LabelIssue"][];
+            /** Method */
+            method: string;
+            /**
+             * Note
+             * @description Which images were checked, and why train is not
+             */
+            note: string;
+        };
         /** LogLine */
         LogLine: {
             /** Attempt */
@@ -1827,6 +1980,24 @@ export interface components {
             step_max: number | null;
             /** Step Min */
             step_min: number | null;
+        };
+        /** Mistake */
+        Mistake: {
+            /** Confidence */
+            confidence: number;
+            /**
+             * Image
+             * @description Position in `images` (the image endpoint's index)
+             */
+            image: number;
+            /** Path */
+            path: string;
+            /** Predicted */
+            predicted: string;
+            /** True */
+            true: string;
+            /** True Probability */
+            true_probability: number;
         };
         /** ModelCreate */
         ModelCreate: {
@@ -2023,6 +2194,19 @@ export interface components {
              */
             type: "number" | "text" | "bool";
         };
+        /** PerClassRow */
+        PerClassRow: {
+            /** Class */
+            class: string;
+            /** F1 */
+            f1: number;
+            /** Precision */
+            precision: number;
+            /** Recall */
+            recall: number;
+            /** Support */
+            support: number;
+        };
         /** PredictionOut */
         PredictionOut: {
             /**
@@ -2130,6 +2314,92 @@ export interface components {
             name: string;
             /** Source */
             source: string;
+        };
+        /** ReportCheckpoint */
+        ReportCheckpoint: {
+            /**
+             * Epoch
+             * @description Epochs completed when the checkpoint was saved
+             */
+            epoch: number | null;
+            /** Name */
+            name: string;
+            /** Saved At */
+            saved_at: string | null;
+            /** Step */
+            step: number;
+        };
+        /** ReportImage */
+        ReportImage: {
+            /**
+             * Path
+             * @description Relative to the dataset root, split folder first
+             */
+            path: string;
+            /** Split */
+            split: string;
+        };
+        /** ReportList */
+        ReportList: {
+            /** Items */
+            items: components["schemas"]["ReportSummary"][];
+        };
+        /** ReportOut */
+        ReportOut: {
+            /** Accuracy */
+            accuracy: number;
+            calibration: components["schemas"]["Calibration"];
+            checkpoint: components["schemas"]["ReportCheckpoint"];
+            /** Class Names */
+            class_names: string[];
+            confusion: components["schemas"]["Confusion"];
+            /** Created At */
+            created_at: string;
+            /**
+             * File List Sha256
+             * @description Equal for two reports on the same image files
+             */
+            file_list_sha256: string;
+            /** Images */
+            images: components["schemas"]["ReportImage"][];
+            label_issues: components["schemas"]["LabelIssues"];
+            /** Macro F1 */
+            macro_f1: number;
+            /** Mistakes */
+            mistakes: components["schemas"]["Mistake"][];
+            /** Num Samples */
+            num_samples: number;
+            /** Per Class */
+            per_class: components["schemas"]["PerClassRow"][];
+            /** Split */
+            split: string;
+            /** Top K */
+            top_k: components["schemas"]["TopK"][];
+            /** Version */
+            version: number;
+        };
+        /** ReportSummary */
+        ReportSummary: {
+            /** Accuracy */
+            accuracy: number;
+            /** Checkpoint */
+            checkpoint: string;
+            /** Created At */
+            created_at: string;
+            /** Ece */
+            ece: number;
+            /** Epoch */
+            epoch: number | null;
+            /** Label Issues */
+            label_issues: number;
+            /** Macro F1 */
+            macro_f1: number;
+            /** Num Samples */
+            num_samples: number;
+            /** Split */
+            split: string;
+            /** Step */
+            step: number;
         };
         /** RunCanceled */
         RunCanceled: {
@@ -2740,6 +3010,13 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+        };
+        /** TopK */
+        TopK: {
+            /** Accuracy */
+            accuracy: number;
+            /** K */
+            k: number;
         };
         /** UserCreate */
         UserCreate: {
@@ -6328,6 +6605,224 @@ export interface operations {
             };
             /** @description The upload is larger than the server accepts, or holds too many files (`too_large`) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listRunReports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportList"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getRunReport: {
+        parameters: {
+            query?: {
+                /** @description The split evaluated. Not train: the model's predictions on its own training images are in-sample. */
+                split?: "val" | "test";
+            };
+            header?: never;
+            path: {
+                run_id: number;
+                /** @description best, last or epoch_N (epoch_3 and epoch_003 are the same checkpoint) */
+                checkpoint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportOut"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    computeRunReport: {
+        parameters: {
+            query?: {
+                /** @description The split evaluated. Not train: the model's predictions on its own training images are in-sample. */
+                split?: "val" | "test";
+            };
+            header?: never;
+            path: {
+                run_id: number;
+                /** @description best, last or epoch_N (epoch_3 and epoch_003 are the same checkpoint) */
+                checkpoint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportOut"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getRunReportImage: {
+        parameters: {
+            query?: {
+                /** @description The split evaluated. Not train: the model's predictions on its own training images are in-sample. */
+                split?: "val" | "test";
+            };
+            header?: never;
+            path: {
+                run_id: number;
+                /** @description best, last or epoch_N (epoch_3 and epoch_003 are the same checkpoint) */
+                checkpoint: string;
+                /** @description Position in the report's `images` */
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dataset image the report lists at `index`, as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/bmp": unknown;
+                    "image/gif": unknown;
+                    "image/jpeg": unknown;
+                    "image/png": unknown;
+                    "image/tiff": unknown;
+                    "image/webp": unknown;
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -110,7 +110,8 @@ def _bad_values(value: Any, path: str) -> list[dict[str, str]]:
     problems: list[dict[str, str]] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
-            sub = f"{path}.{key}" if path else str(key)
+            # A top-level key "" is named as the config itself: every field error names a field.
+            sub = f"{path}.{key}" if path else (str(key) or "<config>")
             problem = text_problem(str(key))
             if problem:
                 problems.append({"field": path or "<config>", "message": f"keys {problem}"})

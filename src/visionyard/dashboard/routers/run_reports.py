@@ -1,0 +1,98 @@
+"""A run's evaluation reports: list them, read one, compute one, and the images they list.
+
+Semantics and decisions: `visionyard.dashboard.services.run_reports`; what a report holds:
+`visionyard.analysis.report`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.schemas.common import IdPath
+from visionyard.dashboard.schemas.run_reports import (
+    CheckpointName,
+    ImageIndex,
+    ReportList,
+    ReportOut,
+    ReportSplit,
+)
+from visionyard.dashboard.services import run_reports as service
+
+router = APIRouter(tags=["runs"])
+
+
+@router.get("/runs/{run_id}/reports", operation_id="listRunReports", response_model=ReportList)
+def list_run_reports(
+    run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> ReportList:
+    """The run's stored evaluation reports, one line each (checkpoint, split, headline numbers)."""
+    return ReportList(items=service.summaries(session, state.settings, run_id))
+
+
+@router.get(
+    "/runs/{run_id}/reports/{checkpoint}", operation_id="getRunReport", response_model=ReportOut
+)
+def get_run_report(
+    run_id: IdPath,
+    checkpoint: CheckpointName,
+    _user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    split: ReportSplit = "val",
+) -> ReportOut:
+    """The stored report of `checkpoint` on `split`; 404 when none was computed yet (a run
+    writes best on val when it finishes; `computeRunReport` makes any other)."""
+    return service.report(session, state.settings, run_id, checkpoint, split)
+
+
+@router.post(
+    "/runs/{run_id}/reports/{checkpoint}",
+    operation_id="computeRunReport",
+    response_model=ReportOut,
+)
+async def compute_run_report(
+    run_id: IdPath,
+    checkpoint: CheckpointName,
+    _user: CurrentUser,
+    state: StateDep,
+    split: ReportSplit = "val",
+) -> ReportOut:
+    """Evaluate `checkpoint` on `split` on the dashboard's CPU, store the report with the run
+    and return it. Takes seconds to minutes; one at a time (429 while another is computed).
+    404 for a run, checkpoint or dataset that is not there, 409 for a run folder or dataset
+    the dashboard may not read."""
+    # No database session is held while the model runs: the service opens a short one itself.
+    return await run_in_threadpool(service.compute, state, run_id, checkpoint, split)
+
+
+@router.get(
+    "/runs/{run_id}/reports/{checkpoint}/images/{index}",
+    operation_id="getRunReportImage",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {media: {} for media in sorted(set(service.IMAGE_MEDIA_TYPES.values()))},
+            "description": "The dataset image the report lists at `index`, as stored",
+        }
+    },
+)
+def get_run_report_image(
+    run_id: IdPath,
+    checkpoint: CheckpointName,
+    index: ImageIndex,
+    _user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    split: ReportSplit = "val",
+) -> FileResponse:
+    """The image at position `index` of the report's `images` (a mistake's or a label issue's
+    `image`), from the run's dataset folder. Images are chosen by index only, never by a path."""
+    path, media_type = service.image_file(session, state.settings, run_id, checkpoint, split, index)
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )

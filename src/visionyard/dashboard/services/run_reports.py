@@ -1,0 +1,194 @@
+"""A run's evaluation reports: listed, read, computed on demand, and the images they point at.
+
+Computing one loads the checkpoint on the dashboard's CPU (never a GPU the agents train on),
+one report at a time: a second request meanwhile is a 429. Everything a request can get wrong
+is checked first, without torch, so bad input is answered at once.
+
+A report names images by their path relative to the dataset root; the image endpoint serves
+them by their position in the report, never by a path a client sends, and only from the run's
+dataset folder inside the datasets root.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from visionyard.analysis.checkpoints import canonical_name, checkpoints_root, list_checkpoints
+from visionyard.analysis.report_store import list_reports, load_report
+from visionyard.dashboard.schemas.run_reports import ReportOut, ReportSummary
+from visionyard.dashboard.services.files import run_dir_target
+from visionyard.dashboard.services.runs import run_or_404
+from visionyard.dashboard.state import AppState
+from visionyard.errors import (
+    ConflictError,
+    NotFoundError,
+    PathOutsideRootError,
+    RateLimitedError,
+    VisionyardError,
+)
+from visionyard.paths import resolve_inside, resolve_under, resolved_inside
+from visionyard.settings import Settings
+
+#: what the image endpoint serves, by file suffix (the dataset scan's image suffixes)
+IMAGE_MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+}
+_COMPUTING = threading.Lock()
+
+
+def run_folder(session: Session, settings: Settings, run_id: int) -> Path:
+    folder = run_dir_target(settings, run_or_404(session, run_id))
+    if folder is None or not folder.is_dir():
+        raise NotFoundError(
+            f"run {run_id} has no files yet (its folder is created when an agent starts it)"
+        )
+    return folder
+
+
+def _validated(run_id: int, data: dict[str, Any]) -> ReportOut:
+    try:
+        return ReportOut.model_validate(data)
+    except ValidationError:
+        raise ConflictError(
+            f"run {run_id}'s report for {data.get('checkpoint')!r} is not in the expected form; "
+            "compute it again (POST the same path)"
+        ) from None
+
+
+def summaries(session: Session, settings: Settings, run_id: int) -> list[ReportSummary]:
+    """One line per readable report of the run; unreadable files are left out (reading one
+    directly says what is wrong with it)."""
+    folder = run_folder(session, settings, run_id)
+    found = []
+    for checkpoint, split in list_reports(folder):
+        try:
+            report = _validated(run_id, load_report(folder, checkpoint, split))
+        except VisionyardError:
+            continue
+        found.append(
+            ReportSummary(
+                checkpoint=report.checkpoint.name,
+                split=report.split,
+                created_at=report.created_at,
+                epoch=report.checkpoint.epoch,
+                step=report.checkpoint.step,
+                num_samples=report.num_samples,
+                accuracy=report.accuracy,
+                macro_f1=report.macro_f1,
+                ece=report.calibration.ece,
+                label_issues=report.label_issues.count,
+            )
+        )
+    return found
+
+
+def report(
+    session: Session, settings: Settings, run_id: int, checkpoint: str, split: str
+) -> ReportOut:
+    folder = run_folder(session, settings, run_id)
+    return _validated(run_id, load_report(folder, checkpoint, split))
+
+
+def _dataset_root(settings: Settings, folder: Path, run_id: int) -> Path:
+    """The run's dataset folder (config.json's root), which must lie in the datasets root."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        root = config["root"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise ConflictError(
+            f"run {run_id}'s config.json is missing or names no dataset root; the run folder is "
+            "not one the trainer wrote"
+        ) from None
+    if not isinstance(root, str):
+        raise ConflictError(f"run {run_id}'s config.json names no dataset root")
+    try:
+        path = resolve_under(
+            root, settings.datasets_root, what="dataset root", env_name="DATASETS_DIR"
+        )
+    except VisionyardError as exc:
+        raise ConflictError(f"run {run_id}'s dataset cannot be used here: {exc}") from None
+    if not path.is_dir():
+        raise NotFoundError(
+            f"run {run_id}'s dataset folder is gone from the datasets root; restore it first"
+        )
+    return path
+
+
+def check_computable(state: AppState, run_id: int, checkpoint: str) -> tuple[Path, Path, str]:
+    """(run folder, dataset root, checkpoint name) when a report can be computed; answers bad
+    requests before anything heavy is loaded."""
+    settings = state.settings
+    with state.read_sessions() as session:
+        folder = run_folder(session, settings, run_id)
+    name = canonical_name(checkpoint)
+    if resolved_inside(checkpoints_root(folder), settings.runs_root) is None:
+        raise ConflictError(
+            f"run {run_id} keeps its checkpoints outside the runs root; the dashboard does not "
+            "load them (compute the report with `visionyard report` where the run trained)"
+        )
+    available = [info.name for info in list_checkpoints(folder)]
+    if name not in available:
+        raise NotFoundError(
+            f"run {run_id} has no checkpoint {name!r} (available: {', '.join(available) or 'none'})"
+        )
+    return folder, _dataset_root(settings, folder, run_id), name
+
+
+def compute(state: AppState, run_id: int, checkpoint: str, split: str) -> ReportOut:
+    """Evaluate the checkpoint on the CPU, store the report in the run folder and return it.
+    Slow (seconds to minutes): call it off the event loop."""
+    folder, dataset_root, name = check_computable(state, run_id, checkpoint)
+    if not _COMPUTING.acquire(blocking=False):
+        raise RateLimitedError(
+            "another evaluation report is being computed; try again when it has finished"
+        )
+    try:
+        from visionyard.analysis.report import evaluate_checkpoint  # loads torch: only now
+
+        computed = evaluate_checkpoint(folder, name, split, device="cpu", dataset_root=dataset_root)
+    finally:
+        _COMPUTING.release()
+    return _validated(run_id, computed)
+
+
+def image_file(
+    session: Session, settings: Settings, run_id: int, checkpoint: str, split: str, index: int
+) -> tuple[Path, str]:
+    """(file, media type) of the report's image `index`, from the run's dataset folder."""
+    folder = run_folder(session, settings, run_id)
+    stored = _validated(run_id, load_report(folder, checkpoint, split))
+    if index >= len(stored.images):
+        raise NotFoundError(
+            f"the report lists {len(stored.images)} images (0 to {len(stored.images) - 1}); "
+            f"there is no image {index}"
+        )
+    rel = stored.images[index].path
+    root = _dataset_root(settings, folder, run_id)
+    try:
+        path = resolve_inside(root, rel, what="report image")
+    except PathOutsideRootError:
+        path = None
+    media_type = IMAGE_MEDIA_TYPES.get(Path(rel).suffix.lower())
+    # The report is a file in the run folder (an imported run's could say anything): only an
+    # image of the report's split, inside the dataset folder, is served.
+    if path is None or media_type is None or not rel.startswith(f"{split}/"):
+        raise ConflictError(
+            f"image {index} of run {run_id}'s report does not name an image of the {split} "
+            "split inside the run's dataset; compute the report again"
+        )
+    if not path.is_file():
+        raise NotFoundError(f"image {index} of the report is no longer in the dataset ({rel})")
+    return path, media_type
