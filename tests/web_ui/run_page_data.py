@@ -4,6 +4,7 @@ queued run that the tests claim and feed with events through the run queue, as a
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -112,4 +113,18 @@ def run_page_data(
             )
             assert imported.status_code == 201, imported.text
             data.finished_run = imported.json()["run"]["id"]
+            _train_on_the_dashboards_copy(data, imported.json()["run"]["run_dir"])
             yield data
+
+
+def _train_on_the_dashboards_copy(data: RunPageData, run_dir: str) -> None:
+    """Point the imported run's config at the dashboard's copy of the digits (the same files it
+    was trained on), as if an agent had trained it there: evaluation reports read the dataset,
+    and the dashboard reads datasets inside its datasets root only."""
+    folder = Path(run_dir)
+    if not folder.is_absolute():
+        folder = data.settings.runs_root / folder
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config["root"] = str(data.settings.datasets_root / "digits")
+    config_path.write_text(json.dumps(config, indent=2))

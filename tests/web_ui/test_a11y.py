@@ -69,6 +69,21 @@ PAGES = (
     UiPage("run-logs", lambda s: f"/run/?id={s.run_ids[0]}&tab=logs", lambda s: "epoch"),
     UiPage("run-results", lambda s: f"/run/?id={s.run_ids[0]}&tab=results", lambda s: "acc"),
     UiPage(
+        "run-evaluation",
+        lambda s: f"/run/?id={s.run_ids[0]}&tab=evaluation",
+        lambda s: "Reliability diagram",
+    ),
+    UiPage(
+        "run-checkpoints",
+        lambda s: f"/run/?id={s.run_ids[0]}&tab=checkpoints",
+        lambda s: "Build archive",
+    ),
+    UiPage(
+        "run-testing",
+        lambda s: f"/run/?id={s.run_ids[0]}&tab=testing",
+        lambda s: "Drop images here",
+    ),
+    UiPage(
         "compare",
         lambda s: f"/compare/?runs={','.join(map(str, s.run_ids))}",
         lambda s: "resnet-fast-lr",

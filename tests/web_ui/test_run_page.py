@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -258,7 +260,11 @@ def test_model_testing_classifies_dropped_images_with_a_saliency_overlay(
         overlay.wait_for(timeout=60_000)
         shown = card.get_by_role("list", name=f"Predictions for {name}").locator("li")
         expect(shown).to_have_count(5, timeout=UI_TIMEOUT_MS)
-        labels = [t.split("\n")[0].strip() for t in shown.all_inner_texts()]
+        # Each row reads "Explain <label>" (the first words for screen readers only), then "%".
+        labels = [
+            t.strip().removeprefix("Explain").strip().split("\n")[0].strip()
+            for t in shown.all_inner_texts()
+        ]
         assert labels == expected[name]
         # The overlay is the image's own size (8x8 digits), drawn from the server's PNG.
         size = overlay.evaluate("(img) => [img.naturalWidth, img.naturalHeight]")
@@ -270,7 +276,7 @@ def test_model_testing_classifies_dropped_images_with_a_saliency_overlay(
     first = names[0]
     card = page.locator(f'[data-result="{first}"]')
     second_label = expected[first][1]
-    card.get_by_role("button", name=f"Explain {second_label} (").click()
+    card.get_by_role("button", name=re.compile(rf"^Explain {second_label} ")).click()
     expect(card.get_by_text(f"map explains {second_label}")).to_be_visible(timeout=60_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "run-model-testing.png"), full_page=True)
@@ -423,3 +429,60 @@ def test_zooming_a_long_series_fetches_the_window_at_full_resolution(
         arg=chart.element_handle(),
         timeout=UI_TIMEOUT_MS,
     )
+
+
+def test_the_evaluation_tab_shows_the_report_its_mistakes_and_their_saliency(
+    run_page: Callable[[int, str], Page], data: RunPageData
+) -> None:
+    """The report the trainer wrote for best on val: headline numbers as the API has them, the
+    reliability diagram's bins, the misclassified gallery opening a mistake's saliency view;
+    then another checkpoint evaluated from the page."""
+    report = data.api("GET", f"/runs/{data.finished_run}/reports/best").json()
+    page = run_page(data.finished_run, "evaluation")
+    root = page.locator("[data-evaluation]")
+    root.wait_for(timeout=UI_TIMEOUT_MS)
+    expect(root.get_by_text(f"{report['calibration']['ece']:.3f}").first).to_be_visible()
+    filled = [b for b in report["calibration"]["bins"] if b["count"] > 0]
+    expect(page.locator("[data-reliability] rect[data-bin]")).to_have_count(len(filled))
+    assert report["mistakes"], "the tiny model makes mistakes on digits"
+    gallery = page.get_by_role("list", name="Misclassified images").locator("li")
+    expect(gallery).to_have_count(len(report["mistakes"]))
+    first = report["mistakes"][0]
+    thumbnail = gallery.first.locator("img")
+    expect(thumbnail).to_have_js_property("complete", True, timeout=UI_TIMEOUT_MS)
+    assert thumbnail.evaluate("(img) => img.naturalWidth") == 8
+    gallery.first.get_by_role("button").click()
+    dialog = page.get_by_role("dialog")
+    view = dialog.locator("[data-saliency-view] img")
+    view.wait_for(timeout=60_000)
+    assert view.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [8, 8]
+    expect(dialog).to_contain_text(f"predicted {first['predicted']}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "run-evaluation-saliency.png"), full_page=True)
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(SCREENSHOTS / "run-evaluation.png"), full_page=True)
+
+    # Evaluating the last checkpoint from the page adds its report.
+    page.get_by_label("Checkpoint", exact=True).click()
+    page.get_by_role("option", name="last").click()
+    page.get_by_role("button", name="Evaluate").click()
+    expect(page.get_by_label("Report")).to_contain_text("last on val", timeout=120_000)
+    listed = data.api("GET", f"/runs/{data.finished_run}/reports").json()["items"]
+    assert {(r["checkpoint"], r["split"]) for r in listed} >= {("best", "val"), ("last", "val")}
+
+
+def test_a_checkpoint_exports_with_validated_onnx_and_downloads(
+    run_page: Callable[[int, str], Page], data: RunPageData, tmp_path: Path
+) -> None:
+    page = run_page(data.finished_run, "checkpoints")
+    page.get_by_role("button", name="Build archive").click()
+    result = page.locator("[data-export-result]")
+    expect(result).to_contain_text("ONNX validated", timeout=180_000)
+    expect(result).to_contain_text("top-1 agreement 100.0%")
+    with page.expect_download() as download:
+        result.get_by_role("link", name="best-onnx.tar.gz").click()
+    archive = tmp_path / "best-onnx.tar.gz"
+    download.value.save_as(archive)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert {"bundle.json", "model.onnx", "onnx_validation.json", "model/config.json"} <= set(names)

@@ -8,6 +8,7 @@ import { Badge } from "@/components/ui/badge";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatDate, formatMetric, timeAgo } from "@/lib/utils";
 import { runKeys } from "./queries";
+import { RunExport } from "./run-export";
 
 type Run = Schemas["RunDetail"];
 
@@ -36,43 +37,46 @@ export function RunCheckpoints({ run }: { run: Run }) {
   }
   const monitor = run.summary.monitor?.name;
   return (
-    <Card className="overflow-x-auto">
-      <table className="w-full text-sm">
-        <caption className="sr-only">Checkpoints of {run.name}</caption>
-        <thead className="border-b text-left text-xs text-muted-foreground">
-          <tr>
-            <th scope="col" className="px-4 py-2 font-medium">Name</th>
-            <th scope="col" className="px-4 py-2 text-right font-medium">Epoch</th>
-            <th scope="col" className="px-4 py-2 text-right font-medium">Step</th>
-            <th scope="col" className="px-4 py-2 text-right font-medium">{monitor ?? "Metric"}</th>
-            <th scope="col" className="px-4 py-2 text-right font-medium">Attempt</th>
-            <th scope="col" className="px-4 py-2 font-medium">Path</th>
-            <th scope="col" className="px-4 py-2 font-medium">Written</th>
-          </tr>
-        </thead>
-        <tbody className="divide-y">
-          {items.map((c) => (
-            <tr key={c.id}>
-              <td className="px-4 py-2 font-medium">
-                {c.name}
-                {c.name === "best" && (
-                  <Badge variant="success" className="ml-2">
-                    best
-                  </Badge>
-                )}
-              </td>
-              <td className="px-4 py-2 text-right tabular-nums">{c.epoch ?? "—"}</td>
-              <td className="px-4 py-2 text-right tabular-nums">{c.step.toLocaleString()}</td>
-              <td className="px-4 py-2 text-right tabular-nums">{formatMetric(c.metric)}</td>
-              <td className="px-4 py-2 text-right tabular-nums">{c.attempt}</td>
-              <td className="px-4 py-2 font-mono text-xs">{c.path}</td>
-              <td className="px-4 py-2 text-muted-foreground" title={formatDate(c.created_at)}>
-                {timeAgo(c.created_at)}
-              </td>
+    <div className="flex flex-col gap-4">
+      <RunExport runId={run.id} />
+      <Card className="overflow-x-auto">
+        <table className="w-full text-sm">
+          <caption className="sr-only">Checkpoints of {run.name}</caption>
+          <thead className="border-b text-left text-xs text-muted-foreground">
+            <tr>
+              <th scope="col" className="px-4 py-2 font-medium">Name</th>
+              <th scope="col" className="px-4 py-2 text-right font-medium">Epoch</th>
+              <th scope="col" className="px-4 py-2 text-right font-medium">Step</th>
+              <th scope="col" className="px-4 py-2 text-right font-medium">{monitor ?? "Metric"}</th>
+              <th scope="col" className="px-4 py-2 text-right font-medium">Attempt</th>
+              <th scope="col" className="px-4 py-2 font-medium">Path</th>
+              <th scope="col" className="px-4 py-2 font-medium">Written</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </Card>
+          </thead>
+          <tbody className="divide-y">
+            {items.map((c) => (
+              <tr key={c.id}>
+                <td className="px-4 py-2 font-medium">
+                  {c.name}
+                  {c.name === "best" && (
+                    <Badge variant="success" className="ml-2">
+                      best
+                    </Badge>
+                  )}
+                </td>
+                <td className="px-4 py-2 text-right tabular-nums">{c.epoch ?? "—"}</td>
+                <td className="px-4 py-2 text-right tabular-nums">{c.step.toLocaleString()}</td>
+                <td className="px-4 py-2 text-right tabular-nums">{formatMetric(c.metric)}</td>
+                <td className="px-4 py-2 text-right tabular-nums">{c.attempt}</td>
+                <td className="px-4 py-2 font-mono text-xs">{c.path}</td>
+                <td className="px-4 py-2 text-muted-foreground" title={formatDate(c.created_at)}>
+                  {timeAgo(c.created_at)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Card>
+    </div>
   );
 }

@@ -5,7 +5,7 @@
 // file shows its own reason while the others are classified. The saliency overlay comes back at
 // the image's size; clicking another class explains that one instead.
 import { useQuery } from "@tanstack/react-query";
-import { ImagePlus, Layers, RotateCw, Trash2, Upload, X } from "lucide-react";
+import { FileWarning, ImagePlus, Layers, RotateCw, Trash2, Upload, X } from "lucide-react";
 import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
@@ -36,7 +36,7 @@ interface Item {
   target?: string;
 }
 
-async function classify(
+export async function classify(
   runId: number,
   file: File,
   options: { checkpoint: string; topK: number; saliency: boolean; target?: string },
@@ -65,7 +65,7 @@ async function classify(
 }
 
 /** The run's checkpoint names, best and last first, each once. */
-function useCheckpointNames(runId: number): string[] {
+export function useCheckpointNames(runId: number): string[] {
   const checkpoints = useQuery({
     queryKey: runKeys.checkpoints(runId),
     queryFn: () =>
@@ -287,6 +287,7 @@ function ResultCard({
   onExplain: (label: string) => void;
 }) {
   const [showOverlay, setShowOverlay] = useState(true);
+  const [broken, setBroken] = useState(false);
   const result = item.result;
   const overlay = result?.saliency?.overlay;
   const shown = overlay && showOverlay ? overlay : item.preview;
@@ -295,13 +296,20 @@ function ResultCard({
     <li>
       <Card className="flex h-full flex-col overflow-hidden" data-result={item.file.name}>
         <div className="relative flex aspect-[4/3] items-center justify-center bg-muted/40">
-          {/* eslint-disable-next-line @next/next/no-img-element -- a local object URL or a data: URL */}
-          <img
-            src={shown}
-            alt={overlay && showOverlay ? `${item.file.name} with the saliency of ${explained}` : item.file.name}
-            className="max-h-full max-w-full object-contain [image-rendering:auto]"
-            data-overlay={overlay && showOverlay ? "" : undefined}
-          />
+          {broken ? (
+            <FileWarning className="size-10 text-muted-foreground" aria-label={`${item.file.name} cannot be shown`} />
+          ) : (
+            // eslint-disable-next-line @next/next/no-img-element -- a local object URL or a data: URL
+            <img
+              src={shown}
+              alt={overlay && showOverlay ? `${item.file.name} with the saliency of ${explained}` : item.file.name}
+              // Scaled to the frame; small images (digits, icons) keep their pixels sharp.
+              className="h-full w-full object-contain"
+              style={{ imageRendering: result && Math.max(result.width, result.height) <= 128 ? "pixelated" : "auto" }}
+              onError={() => setBroken(true)}
+              data-overlay={overlay && showOverlay ? "" : undefined}
+            />
+          )}
           {item.status === "pending" && (
             <div className="absolute inset-0 flex items-center justify-center bg-background/60">
               <Spinner label={`Testing ${item.file.name}`} />
@@ -361,10 +369,12 @@ function ResultCard({
                       "group grid w-full grid-cols-[minmax(0,1fr)_auto] items-center gap-x-2 rounded px-1 py-0.5 text-left text-sm hover:bg-accent",
                       explained === p.label && "ring-1 ring-primary/40",
                     )}
-                    aria-label={`Explain ${p.label} (${(p.probability * 100).toFixed(1)}%)`}
                     title={`Show what makes the model see ${p.label}`}
                   >
-                    <span className={cn("truncate", rank === 0 && "font-semibold")}>{p.label}</span>
+                    <span className={cn("truncate", rank === 0 && "font-semibold")}>
+                      <span className="sr-only">Explain </span>
+                      {p.label}
+                    </span>
                     <span className="tabular-nums text-muted-foreground">{(p.probability * 100).toFixed(1)}%</span>
                     <span className="col-span-2 h-1.5 overflow-hidden rounded-full bg-muted">
                       <span

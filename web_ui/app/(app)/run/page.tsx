@@ -11,6 +11,7 @@ import { RunLogs } from "@/components/run/run-logs";
 import { RunOverview } from "@/components/run/run-overview";
 import { RunResults } from "@/components/run/run-results";
 import { RunTensorBoard } from "@/components/run/run-tensorboard";
+import { RunEvaluation } from "@/components/run/run-evaluation";
 import { RunModelTesting } from "@/components/run/run-model-testing";
 import { refreshRun, useRun } from "@/components/run/queries";
 import { usePrefetchOverview } from "@/components/run/use-run-series";
@@ -28,7 +29,7 @@ import { useUi } from "@/lib/store/ui";
 
 type Run = Schemas["RunDetail"];
 
-const TABS = ["overview", "logs", "results", "config", "checkpoints", "tensorboard", "testing"] as const;
+const TABS = ["overview", "logs", "results", "evaluation", "config", "checkpoints", "tensorboard", "testing"] as const;
 type Tab = (typeof TABS)[number];
 
 /** Keep the run current: progress from its own topic, state changes from the runs feed. */
@@ -141,6 +142,7 @@ function RunPageInner() {
             <TabsTrigger value="overview">Overview</TabsTrigger>
             <TabsTrigger value="logs">Logs</TabsTrigger>
             <TabsTrigger value="results">Results</TabsTrigger>
+            <TabsTrigger value="evaluation">Evaluation</TabsTrigger>
             <TabsTrigger value="config">Config</TabsTrigger>
             <TabsTrigger value="checkpoints">Checkpoints</TabsTrigger>
             <TabsTrigger value="tensorboard">TensorBoard</TabsTrigger>
@@ -154,6 +156,9 @@ function RunPageInner() {
           </TabsContent>
           <TabsContent value="results">
             <RunResults run={r} />
+          </TabsContent>
+          <TabsContent value="evaluation">
+            <RunEvaluation runId={r.id} />
           </TabsContent>
           <TabsContent value="config">
             <RunConfig run={r} />
