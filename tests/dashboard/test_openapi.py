@@ -106,9 +106,7 @@ def test_operations_with_a_path_id_declare_404_and_answer_it(
             continue
         assert "404" in operation["responses"], (method, path)
         # Ids are a missing one; the other path parameters a well-formed value.
-        url = re.sub(
-            r"\{([^}]+)\}", lambda m: PATH_VALUES.get(m.group(1), str(missing)), path
-        )
+        url = re.sub(r"\{([^}]+)\}", lambda m: PATH_VALUES.get(m.group(1), str(missing)), path)
         # A well-formed request (required query parameters and body fields present), so that
         # validation cannot answer 422 before the missing id is looked up.
         params = {
