@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     predict_max_files: int = Field(
         16, ge=1, le=256, description="Most images in one model-testing request."
     )
+    evaluate_max_bytes: int = Field(
+        1024**3,
+        ge=1024,
+        description="Largest labelled zip accepted for an evaluation report, and the most its "
+        "images may unpack to; more answers 413.",
+    )
+    evaluate_max_files: int = Field(
+        20_000, ge=1, description="Most entries a labelled zip for an evaluation may hold."
+    )
     predict_cache_bytes: int = Field(
         2 * 1024**3,
         ge=0,

@@ -3,8 +3,10 @@ list served by index only, from the run's dataset inside the datasets root."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,3 +189,70 @@ def test_anonymous_requests_are_401(
 ) -> None:
     response = anon.request(method, f"{API}/runs/{reported.run_id}/{path}")
     assert response.status_code == 401
+
+
+def _labelled_zip(dataset: Path, flips: dict[str, str]) -> bytes:
+    """The dataset's val split zipped as <class>/<image> under one top folder, some images
+    filed under another class (`flips`: file name -> wrong class)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted((dataset / "val").rglob("*.png")):
+            cls = flips.get(path.name, path.parent.name)
+            archive.write(path, f"my-digits/{cls}/{path.name}")
+    return buffer.getvalue()
+
+
+def test_a_labelled_zip_gets_a_full_report_with_its_images_and_wrong_labels(
+    client: TestClient, reported: ReportedRun
+) -> None:
+    val = sorted((reported.dataset / "val").rglob("*.png"))
+    flipped = {path.name: str((int(path.parent.name) + 5) % 10) for path in val[::40]}
+    response = client.post(
+        f"{API}/runs/{reported.run_id}/reports/best/upload",
+        content=_labelled_zip(reported.dataset, flipped),
+        headers={"Content-Type": "application/zip"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["split"] == "upload" and report["num_samples"] == len(val)
+    assert sum(row["support"] for row in report["per_class"]) == len(val)
+    listed = client.get(f"{API}/runs/{reported.run_id}/reports").json()["items"]
+    assert ("best", "upload") in {(r["checkpoint"], r["split"]) for r in listed}
+    # The gallery's images come from the upload, kept with the run.
+    first = report["mistakes"][0]
+    image = client.get(
+        f"{API}/runs/{reported.run_id}/reports/best/images/{first['image']}",
+        params={"split": "upload"},
+    )
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    name = first["path"].split("/")[-1]
+    [original] = [path for path in val if path.name == name]
+    assert image.content == original.read_bytes()
+    # The relabelled images are among the label issues the report lists.
+    issues = {item["path"].split("/")[-1] for item in report["label_issues"]["items"]}
+    assert len(issues & set(flipped)) >= len(flipped) // 2, (issues, flipped)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        (b"not a zip", 422, "not a readable zip"),
+        (None, 422, "class folders the model does not know: cats"),
+    ],
+)
+def test_a_bad_labelled_zip_is_refused_by_name(
+    client: TestClient, reported: ReportedRun, body: bytes | None, status: int, named: str
+) -> None:
+    if body is None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("cats/a.png", b"x")
+        body = buffer.getvalue()
+    response = client.post(
+        f"{API}/runs/{reported.run_id}/reports/best/upload",
+        content=body,
+        headers={"Content-Type": "application/zip"},
+    )
+    assert response.status_code == status, response.text
+    assert named in response.json()["error"]["message"]
+    assert not (reported.folder / "reports" / "uploaded" / "best").exists()

@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import tarfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -432,7 +433,7 @@ def test_zooming_a_long_series_fetches_the_window_at_full_resolution(
 
 
 def test_the_evaluation_tab_shows_the_report_its_mistakes_and_their_saliency(
-    run_page: Callable[[int, str], Page], data: RunPageData
+    run_page: Callable[[int, str], Page], data: RunPageData, tmp_path: Path
 ) -> None:
     """The report the trainer wrote for best on val: headline numbers as the API has them, the
     reliability diagram's bins, the misclassified gallery opening a mistake's saliency view;
@@ -465,10 +466,21 @@ def test_the_evaluation_tab_shows_the_report_its_mistakes_and_their_saliency(
     # Evaluating the last checkpoint from the page adds its report.
     page.get_by_label("Checkpoint", exact=True).click()
     page.get_by_role("option", name="last").click()
-    page.get_by_role("button", name="Evaluate").click()
+    page.get_by_role("button", name="Evaluate", exact=True).click()
     expect(page.get_by_label("Report")).to_contain_text("last on val", timeout=120_000)
     listed = data.api("GET", f"/runs/{data.finished_run}/reports").json()["items"]
     assert {(r["checkpoint"], r["split"]) for r in listed} >= {("best", "val"), ("last", "val")}
+
+    # A labelled zip of images (class folders) gets its own report, its images in the gallery.
+    archive = tmp_path / "labelled.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted((data.settings.datasets_root / "digits" / "val").rglob("*.png"))[::3]:
+            bundle.write(path, f"{path.parent.name}/{path.name}")
+    page.get_by_label("Labelled zip to evaluate").set_input_files(str(archive))
+    expect(page.get_by_label("Report")).to_contain_text("last on the uploaded set", timeout=120_000)
+    uploaded = page.get_by_role("list", name="Misclassified images").locator("li img").first
+    expect(uploaded).to_have_js_property("complete", True, timeout=UI_TIMEOUT_MS)
+    assert uploaded.evaluate("(img) => img.naturalWidth") == 8
 
 
 def test_a_checkpoint_exports_with_validated_onnx_and_downloads(

@@ -19,9 +19,11 @@ from visionyard.training.fsutil import atomic_write_json
 
 REPORTS_DIR = "reports"
 REPORT_VERSION = 1
-#: The splits a report can evaluate: those the model never trained on (see ``check_split``).
-REPORT_SPLITS = ("val", "test")
-_FILE_RE = re.compile(r"^(best|last|epoch_\d{3,6})-(val|test)\.json$")
+#: The splits a report can evaluate: those the model never trained on (see ``check_split``), and
+#: "upload", a labelled set a user uploaded (kept in ``UPLOADED_DIR/<checkpoint>/upload/``).
+REPORT_SPLITS = ("val", "test", "upload")
+UPLOADED_DIR = "uploaded"
+_FILE_RE = re.compile(r"^(best|last|epoch_\d{3,6})-(val|test|upload)\.json$")
 
 
 def check_split(split: str) -> str:
@@ -38,10 +40,15 @@ def check_split(split: str) -> str:
         )
     if split not in REPORT_SPLITS:
         raise InvalidRequestError(
-            f"unknown split {split!r}: use val or test",
+            f"unknown split {split!r}: use val or test (or upload, for an uploaded labelled set)",
             [{"field": "split", "message": "use val or test"}],
         )
     return split
+
+
+def uploaded_root(run_dir: Path, checkpoint: str) -> Path:
+    """Where the labelled images uploaded for `checkpoint` are kept (their dataset root)."""
+    return Path(run_dir) / REPORTS_DIR / UPLOADED_DIR / canonical_name(checkpoint)
 
 
 def report_path(run_dir: Path, checkpoint: str, split: str) -> Path:

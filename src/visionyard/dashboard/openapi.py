@@ -94,6 +94,7 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/projects/{project_id}/runs/import"): frozenset({400, 409, 413}),
     ("GET", "/api/v1/runs/compare"): frozenset({404}),
     ("POST", "/api/v1/runs/{run_id}/predict"): frozenset({400, 409, 413}),
+    ("POST", "/api/v1/runs/{run_id}/reports/{checkpoint}/upload"): frozenset({409, 413, 429}),
     ("POST", "/api/v1/runs/{run_id}/export"): frozenset({409, 429}),
     ("GET", "/api/v1/runs/{run_id}/export/{name}"): frozenset({400, 409}),
 }

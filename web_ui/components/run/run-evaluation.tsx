@@ -5,8 +5,8 @@
 // images (each opens its saliency view) and the likeliest label errors. Any checkpoint's report
 // can be computed here; the trainer writes best on val when a run finishes.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ClipboardCheck, Play } from "lucide-react";
-import { useId, useState } from "react";
+import { ClipboardCheck, FileArchive, Play } from "lucide-react";
+import { useId, useRef, useState } from "react";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -14,12 +14,30 @@ import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } f
 import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { EmptyState, ErrorState, LoadingRows, Spinner } from "@/components/ui/states";
-import { API_ROOT, ApiError, api, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
+import { API_ROOT, ApiError, api, errorMessage, toApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { ConfusionMatrix } from "./confusion-matrix";
 import { classify, useCheckpointNames } from "./run-model-testing";
 
 type Report = Schemas["ReportOut"];
-type Split = "val" | "test";
+type Split = "val" | "test" | "upload";
+
+/** Evaluate a checkpoint on a labelled zip (class folders of images); stored as its "upload". */
+async function evaluateZip(runId: number, checkpoint: string, file: File): Promise<Report> {
+  let response: Response;
+  try {
+    response = await fetch(`${API_ROOT}/runs/${runId}/reports/${checkpoint}/upload`, {
+      method: "POST",
+      body: file,
+      headers: { "Content-Type": "application/zip" },
+      credentials: "include",
+    });
+  } catch (cause) {
+    throw new Error(`the dashboard could not be reached (${String(cause)})`);
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw toApiError(response.status, body);
+  return body as Report;
+}
 
 const reportKeys = {
   list: (runId: number) => ["run", runId, "reports"] as const,
@@ -56,13 +74,19 @@ export function RunEvaluation({ runId }: { runId: number }) {
       ),
     enabled: current != null,
   });
+  const zipPicker = useRef<HTMLInputElement>(null);
   const compute = useMutation({
-    mutationFn: () =>
-      unwrap(
-        api.POST("/runs/{run_id}/reports/{checkpoint}", {
-          params: { path: { run_id: runId, checkpoint: target.checkpoint }, query: { split: target.split } },
-        }),
-      ),
+    mutationFn: (zip?: File) =>
+      zip
+        ? evaluateZip(runId, target.checkpoint, zip)
+        : unwrap(
+            api.POST("/runs/{run_id}/reports/{checkpoint}", {
+              params: {
+                path: { run_id: runId, checkpoint: target.checkpoint },
+                query: { split: target.split as "val" | "test" },
+              },
+            }),
+          ),
     onSuccess: (data) => {
       queryClient.setQueryData(reportKeys.one(runId, data.checkpoint.name, data.split as Split), data);
       setPicked(`${data.checkpoint.name}|${data.split}`);
@@ -99,9 +123,30 @@ export function RunEvaluation({ runId }: { runId: number }) {
           </SelectContent>
         </Select>
       </div>
-      <Button onClick={() => compute.mutate()} disabled={compute.isPending}>
+      <Button onClick={() => compute.mutate(undefined)} disabled={compute.isPending}>
         {compute.isPending ? <Spinner label="Evaluating" /> : <Play />}
         {compute.isPending ? "Evaluating…" : "Evaluate"}
+      </Button>
+      <input
+        ref={zipPicker}
+        type="file"
+        accept=".zip,application/zip"
+        className="sr-only"
+        aria-label="Labelled zip to evaluate"
+        tabIndex={-1}
+        onChange={(event) => {
+          const file = event.target.files?.[0];
+          if (file) compute.mutate(file);
+          event.target.value = "";
+        }}
+      />
+      <Button
+        variant="outline"
+        onClick={() => zipPicker.current?.click()}
+        disabled={compute.isPending}
+        title="A zip of class folders of images (<class>/<image>): the checkpoint is evaluated on them"
+      >
+        <FileArchive /> Evaluate a labelled zip
       </Button>
       {compute.error && (
         <p role="alert" className="basis-full text-sm text-destructive">
@@ -138,7 +183,7 @@ export function RunEvaluation({ runId }: { runId: number }) {
             <SelectContent>
               {items.map((item) => (
                 <SelectItem key={`${item.checkpoint}|${item.split}`} value={`${item.checkpoint}|${item.split}`}>
-                  {item.checkpoint} on {item.split} · {pct(item.accuracy)}
+                  {item.checkpoint} on {item.split === "upload" ? "the uploaded set" : item.split} · {pct(item.accuracy)}
                 </SelectItem>
               ))}
             </SelectContent>

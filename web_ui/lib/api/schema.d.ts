@@ -976,6 +976,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/reports/{checkpoint}/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compute Run Report From Upload
+         * @description Evaluate `checkpoint` on a labelled zip of images (ImageFolder layout) and store the
+         *     report as its `upload` split, replacing the last one uploaded for that checkpoint. 422
+         *     names what is wrong with the archive (not a zip, a member leading out, a link, a class the
+         *     model does not know, an image that is not one), 413 one over the size limits.
+         */
+        post: operations["computeRunReportFromUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/requeue": {
         parameters: {
             query?: never;
@@ -6675,8 +6698,8 @@ export interface operations {
     getRunReport: {
         parameters: {
             query?: {
-                /** @description The split evaluated. Not train: the model's predictions on its own training images are in-sample. */
-                split?: "val" | "test";
+                /** @description The split evaluated (upload: the labelled set last uploaded for this checkpoint). Not train: the model's predictions on its own training images are in-sample. */
+                split?: "val" | "test" | "upload";
             };
             header?: never;
             path: {
@@ -6729,8 +6752,8 @@ export interface operations {
     computeRunReport: {
         parameters: {
             query?: {
-                /** @description The split evaluated. Not train: the model's predictions on its own training images are in-sample. */
-                split?: "val" | "test";
+                /** @description The split evaluated (upload: the labelled set last uploaded for this checkpoint). Not train: the model's predictions on its own training images are in-sample. */
+                split?: "val" | "test" | "upload";
             };
             header?: never;
             path: {
@@ -6783,8 +6806,8 @@ export interface operations {
     getRunReportImage: {
         parameters: {
             query?: {
-                /** @description The split evaluated. Not train: the model's predictions on its own training images are in-sample. */
-                split?: "val" | "test";
+                /** @description The split evaluated (upload: the labelled set last uploaded for this checkpoint). Not train: the model's predictions on its own training images are in-sample. */
+                split?: "val" | "test" | "upload";
             };
             header?: never;
             path: {
@@ -6832,6 +6855,89 @@ export interface operations {
             };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    computeRunReportFromUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+                /** @description best, last or epoch_N (epoch_3 and epoch_003 are the same checkpoint) */
+                checkpoint: string;
+            };
+            cookie?: never;
+        };
+        /** @description A zip of labelled images in the ImageFolder layout: <class>/<image> (under one top folder or a val/ folder is fine). Class folders must be the model's classes. At most VISIONYARD_EVALUATE_MAX_BYTES, packed and unpacked. */
+        requestBody: {
+            content: {
+                "application/zip": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportOut"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The upload is larger than the server accepts, or holds too many files (`too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,7 +6,13 @@ Semantics and decisions: `visionyard.dashboard.services.run_reports`; what a rep
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
@@ -20,6 +26,7 @@ from visionyard.dashboard.schemas.run_reports import (
     ReportSplit,
 )
 from visionyard.dashboard.services import run_reports as service
+from visionyard.errors import PayloadTooLargeError
 
 router = APIRouter(tags=["runs"])
 
@@ -96,3 +103,63 @@ def get_run_report_image(
         media_type=media_type,
         headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
     )
+
+
+#: the request body as the OpenAPI document states it (FastAPI only describes JSON and forms)
+ZIP_BODY = {
+    "required": True,
+    "description": "A zip of labelled images in the ImageFolder layout: <class>/<image> (under "
+    "one top folder or a val/ folder is fine). Class folders must be the model's classes. At "
+    "most VISIONYARD_EVALUATE_MAX_BYTES, packed and unpacked.",
+    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"the archive is larger than this dashboard accepts ({limit} bytes, "
+        "VISIONYARD_EVALUATE_MAX_BYTES); evaluate a smaller sample"
+    )
+
+
+async def received_zip(request: Request, state: StateDep) -> AsyncIterator[Path]:
+    """The request body, received into a temporary file (bounded in size)."""
+    limit = state.settings.evaluate_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    staging = state.settings.data_dir / "uploads"
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(suffix=".zip", dir=staging)
+    path = Path(name)
+    try:
+        received = 0
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise _too_large(limit)
+                out.write(chunk)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.post(
+    "/runs/{run_id}/reports/{checkpoint}/upload",
+    operation_id="computeRunReportFromUpload",
+    response_model=ReportOut,
+    openapi_extra={"requestBody": ZIP_BODY},
+)
+async def compute_run_report_from_upload(
+    run_id: IdPath,
+    checkpoint: CheckpointName,
+    _user: CurrentUser,  # before the upload: an unauthenticated caller is refused unread
+    state: StateDep,
+    archive: Annotated[Path, Depends(received_zip)],
+) -> ReportOut:
+    """Evaluate `checkpoint` on a labelled zip of images (ImageFolder layout) and store the
+    report as its `upload` split, replacing the last one uploaded for that checkpoint. 422
+    names what is wrong with the archive (not a zip, a member leading out, a link, a class the
+    model does not know, an image that is not one), 413 one over the size limits."""
+    return await run_in_threadpool(service.compute_upload, state, run_id, checkpoint, archive)

@@ -19,10 +19,11 @@ CheckpointName = Annotated[
     ),
 ]
 ReportSplit = Annotated[
-    Literal["val", "test"],
+    Literal["val", "test", "upload"],
     Query(
-        description="The split evaluated. Not train: the model's predictions on its own "
-        "training images are in-sample."
+        description="The split evaluated (upload: the labelled set last uploaded for this "
+        "checkpoint). Not train: the model's predictions on its own training images are "
+        "in-sample."
     ),
 ]
 #: reports list at most a few dozen images; this bounds the index a client may send

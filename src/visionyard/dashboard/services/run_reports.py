@@ -12,7 +12,9 @@ dataset folder inside the datasets root.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,15 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from visionyard.analysis.checkpoints import canonical_name, checkpoints_root, list_checkpoints
-from visionyard.analysis.report_store import list_reports, load_report
+from visionyard.analysis.labelled_upload import UPLOAD_SPLIT, UploadLimits, extract_labelled_zip
+from visionyard.analysis.report_store import list_reports, load_report, save_report, uploaded_root
 from visionyard.dashboard.schemas.run_reports import ReportOut, ReportSummary
 from visionyard.dashboard.services.files import run_dir_target
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.dashboard.state import AppState
 from visionyard.errors import (
     ConflictError,
+    InvalidRequestError,
     NotFoundError,
     PathOutsideRootError,
     RateLimitedError,
@@ -127,9 +131,8 @@ def _dataset_root(settings: Settings, folder: Path, run_id: int) -> Path:
     return path
 
 
-def check_computable(state: AppState, run_id: int, checkpoint: str) -> tuple[Path, Path, str]:
-    """(run folder, dataset root, checkpoint name) when a report can be computed; answers bad
-    requests before anything heavy is loaded."""
+def _loadable_checkpoint(state: AppState, run_id: int, checkpoint: str) -> tuple[Path, str]:
+    """(run folder, checkpoint name) when the dashboard may load that checkpoint."""
     settings = state.settings
     with state.read_sessions() as session:
         folder = run_folder(session, settings, run_id)
@@ -144,12 +147,25 @@ def check_computable(state: AppState, run_id: int, checkpoint: str) -> tuple[Pat
         raise NotFoundError(
             f"run {run_id} has no checkpoint {name!r} (available: {', '.join(available) or 'none'})"
         )
-    return folder, _dataset_root(settings, folder, run_id), name
+    return folder, name
+
+
+def check_computable(state: AppState, run_id: int, checkpoint: str) -> tuple[Path, Path, str]:
+    """(run folder, dataset root, checkpoint name) when a report can be computed; answers bad
+    requests before anything heavy is loaded."""
+    folder, name = _loadable_checkpoint(state, run_id, checkpoint)
+    return folder, _dataset_root(state.settings, folder, run_id), name
 
 
 def compute(state: AppState, run_id: int, checkpoint: str, split: str) -> ReportOut:
     """Evaluate the checkpoint on the CPU, store the report in the run folder and return it.
     Slow (seconds to minutes): call it off the event loop."""
+    if split == UPLOAD_SPLIT:
+        raise InvalidRequestError(
+            "an upload report is computed from a labelled zip: POST it to "
+            f"/runs/{run_id}/reports/{canonical_name(checkpoint)}/upload",
+            [{"field": "split", "message": "use val or test"}],
+        )
     folder, dataset_root, name = check_computable(state, run_id, checkpoint)
     if not _COMPUTING.acquire(blocking=False):
         raise RateLimitedError(
@@ -160,6 +176,40 @@ def compute(state: AppState, run_id: int, checkpoint: str, split: str) -> Report
 
         computed = evaluate_checkpoint(folder, name, split, device="cpu", dataset_root=dataset_root)
     finally:
+        _COMPUTING.release()
+    return _validated(run_id, computed)
+
+
+def compute_upload(state: AppState, run_id: int, checkpoint: str, archive: Path) -> ReportOut:
+    """Evaluate the checkpoint on a labelled zip (ImageFolder layout); its images are kept with
+    the run (replacing those uploaded before for this checkpoint), so that the report's
+    gallery can show them. Slow: call it off the event loop."""
+    folder, name = _loadable_checkpoint(state, run_id, checkpoint)
+    settings = state.settings
+    limits = UploadLimits(
+        max_files=settings.evaluate_max_files,
+        max_bytes=settings.evaluate_max_bytes,
+        max_pixels=settings.predict_max_pixels,
+    )
+    if not _COMPUTING.acquire(blocking=False):
+        raise RateLimitedError(
+            "another evaluation report is being computed; try again when it has finished"
+        )
+    final = uploaded_root(folder, name)
+    staging = final.with_name(f".tmp-{name}-{uuid.uuid4().hex}")
+    try:
+        from visionyard.analysis.classifier import load_classifier  # loads torch: only now
+        from visionyard.analysis.report import report_for_classifier
+
+        classifier = load_classifier(folder, name, device="cpu")
+        staging.mkdir(parents=True)
+        samples = extract_labelled_zip(archive, staging, classifier.class_names, limits)
+        computed = report_for_classifier(classifier, staging, samples, UPLOAD_SPLIT)
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        save_report(folder, computed)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
         _COMPUTING.release()
     return _validated(run_id, computed)
 
@@ -176,7 +226,10 @@ def image_file(
             f"there is no image {index}"
         )
     rel = stored.images[index].path
-    root = _dataset_root(settings, folder, run_id)
+    if split == UPLOAD_SPLIT:
+        root = uploaded_root(folder, checkpoint)
+    else:
+        root = _dataset_root(settings, folder, run_id)
     try:
         path = resolve_inside(root, rel, what="report image")
     except PathOutsideRootError:
