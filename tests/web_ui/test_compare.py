@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web_ui.axe import serious_axe_violations
 from tests.web_ui.conftest import TRAINED_LRS, UI_TIMEOUT_MS, tar_run
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 #: what the import needs of a run folder (the model and checkpoints stay behind: not compared)
-RUN_FILES = ("config.json", "events.jsonl", "results.json")
+RUN_FILES = ("config.json", "events.jsonl", "results.json", "reports/best-val.json")
 
 
 @pytest.fixture
@@ -193,6 +194,21 @@ def test_best_values_deltas_to_a_pinned_baseline_and_the_config_diff(
     page.get_by_role("button", name="Unpin lr-small as the baseline").click()
     table.locator("[data-delta]").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
     assert "baseline=" not in page.url and "delta=" not in page.url
+
+
+def test_the_runs_evaluation_reports_side_by_side(
+    page: Page, runs: Imported, trained: dict[str, Path]
+) -> None:
+    """Each run's best/val report, on the same image set (the same val files), best values bold."""
+    open_comparison(page, runs.compare_url("lr-small", "lr-large"))
+    table = page.locator("[data-report-table]")
+    table.wait_for(timeout=UI_TIMEOUT_MS)
+    for name, folder in trained.items():
+        report = json.loads((folder / "reports" / "best-val.json").read_text())
+        line = table.locator("tr", has_text=name)
+        expect(line).to_contain_text(f"{report['accuracy'] * 100:.1f}%")
+        expect(line).to_contain_text(f"A · {report['num_samples']} images")
+        expect(line).to_contain_text(f"{report['calibration']['ece']:.3f}")
 
 
 def test_chart_options_live_in_the_url(page: Page, runs: Imported) -> None:

@@ -2413,6 +2413,11 @@ export interface components {
             ece: number;
             /** Epoch */
             epoch: number | null;
+            /**
+             * File List Sha256
+             * @description Equal for two reports on the same image files
+             */
+            file_list_sha256: string;
             /** Label Issues */
             label_issues: number;
             /** Macro F1 */

@@ -139,6 +139,7 @@ class ReportSummary(BaseModel):
     macro_f1: float
     ece: float
     label_issues: int
+    file_list_sha256: str = Field(description="Equal for two reports on the same image files")
 
 
 class ReportList(BaseModel):

@@ -94,6 +94,7 @@ def summaries(session: Session, settings: Settings, run_id: int) -> list[ReportS
                 macro_f1=report.macro_f1,
                 ece=report.calibration.ece,
                 label_issues=report.label_issues.count,
+                file_list_sha256=report.file_list_sha256,
             )
         )
     return found

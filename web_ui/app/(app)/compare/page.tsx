@@ -7,6 +7,7 @@ import { ChartControls, type ChartSettings } from "@/components/charts";
 import { AddRunsDialog } from "@/components/compare/add-runs-dialog";
 import { CompareCharts, chartXMode } from "@/components/compare/compare-charts";
 import { ConfigDiff } from "@/components/compare/config-diff";
+import { ReportTable } from "@/components/compare/report-table";
 import { MetricChooser } from "@/components/compare/metric-chooser";
 import { MetricsTable } from "@/components/compare/metrics-table";
 import { RunChips } from "@/components/compare/run-chips";
@@ -203,6 +204,7 @@ function Compare() {
                         onPin={(id) => update({ baseline: id == null ? null : String(id), ...(id == null ? { delta: null } : {}) })}
                       />
                     </section>
+                    <ReportTable runs={readableRuns} />
                     <ConfigDiff
                       runs={readableRuns}
                       config={data.table.data.config}
