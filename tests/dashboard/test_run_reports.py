@@ -210,7 +210,7 @@ def test_a_labelled_zip_gets_a_full_report_with_its_images_and_wrong_labels(
     response = client.post(
         f"{API}/runs/{reported.run_id}/reports/best/upload",
         content=_labelled_zip(reported.dataset, flipped),
-        headers={"Content-Type": "application/zip"},
+        headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 200, response.text
     report = response.json()
@@ -251,7 +251,7 @@ def test_a_bad_labelled_zip_is_refused_by_name(
     response = client.post(
         f"{API}/runs/{reported.run_id}/reports/best/upload",
         content=body,
-        headers={"Content-Type": "application/zip"},
+        headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == status, response.text
     assert named in response.json()["error"]["message"]

@@ -16,7 +16,8 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { EmptyState, ErrorState, LoadingRows, Spinner } from "@/components/ui/states";
 import { API_ROOT, ApiError, api, errorMessage, toApiError, unwrap, type Schemas } from "@/lib/api/client";
 import { ConfusionMatrix } from "./confusion-matrix";
-import { classify, useCheckpointNames } from "./run-model-testing";
+import { CheckpointSelect } from "./checkpoint-select";
+import { classify } from "./run-model-testing";
 
 type Report = Schemas["ReportOut"];
 type Split = "val" | "test" | "upload";
@@ -28,7 +29,7 @@ async function evaluateZip(runId: number, checkpoint: string, file: File): Promi
     response = await fetch(`${API_ROOT}/runs/${runId}/reports/${checkpoint}/upload`, {
       method: "POST",
       body: file,
-      headers: { "Content-Type": "application/zip" },
+      headers: { "Content-Type": "application/octet-stream" },
       credentials: "include",
     });
   } catch (cause) {
@@ -52,14 +53,13 @@ function imageUrl(runId: number, report: Report, index: number): string {
 
 export function RunEvaluation({ runId }: { runId: number }) {
   const queryClient = useQueryClient();
-  const checkpoints = useCheckpointNames(runId);
   const list = useQuery({
     queryKey: reportKeys.list(runId),
     queryFn: () => unwrap(api.GET("/runs/{run_id}/reports", { params: { path: { run_id: runId } } })),
   });
   const [picked, setPicked] = useState<string | null>(null);
   const [target, setTarget] = useState({ checkpoint: "best", split: "val" as Split });
-  const ids = { report: useId(), checkpoint: useId(), split: useId() };
+  const ids = { report: useId(), split: useId() };
   const items = list.data?.items ?? [];
   const current = picked ?? (items[0] ? `${items[0].checkpoint}|${items[0].split}` : null);
   const [checkpoint, split] = (current ?? "|").split("|") as [string, Split];
@@ -96,21 +96,11 @@ export function RunEvaluation({ runId }: { runId: number }) {
 
   const computeForm = (
     <div className="flex flex-wrap items-end gap-3">
-      <div className="flex flex-col gap-1.5">
-        <Label htmlFor={ids.checkpoint}>Checkpoint</Label>
-        <Select value={target.checkpoint} onValueChange={(v) => setTarget((t) => ({ ...t, checkpoint: v }))}>
-          <SelectTrigger id={ids.checkpoint} className="w-36">
-            <SelectValue />
-          </SelectTrigger>
-          <SelectContent>
-            {(checkpoints.length ? checkpoints : ["best"]).map((name) => (
-              <SelectItem key={name} value={name}>
-                {name}
-              </SelectItem>
-            ))}
-          </SelectContent>
-        </Select>
-      </div>
+      <CheckpointSelect
+        runId={runId}
+        value={target.checkpoint}
+        onChange={(v) => setTarget((t) => ({ ...t, checkpoint: v }))}
+      />
       <div className="flex flex-col gap-1.5">
         <Label htmlFor={ids.split}>Split</Label>
         <Select value={target.split} onValueChange={(v) => setTarget((t) => ({ ...t, split: v as Split }))}>

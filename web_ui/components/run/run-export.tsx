@@ -11,17 +11,15 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Checkbox } from "@/components/ui/checkbox";
 import { Label } from "@/components/ui/label";
-import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Spinner } from "@/components/ui/states";
 import { API_BASE, api, errorMessage, unwrap } from "@/lib/api/client";
 import { formatBytes } from "@/lib/utils";
-import { useCheckpointNames } from "./run-model-testing";
+import { CheckpointSelect } from "./checkpoint-select";
 
 export function RunExport({ runId }: { runId: number }) {
-  const checkpoints = useCheckpointNames(runId);
   const [checkpoint, setCheckpoint] = useState("best");
   const [onnx, setOnnx] = useState(true);
-  const ids = { checkpoint: useId(), onnx: useId() };
+  const onnxId = useId();
   const build = useMutation({
     mutationFn: () =>
       unwrap(api.POST("/runs/{run_id}/export", { params: { path: { run_id: runId } }, body: { checkpoint, onnx } })),
@@ -40,24 +38,10 @@ export function RunExport({ runId }: { runId: number }) {
       </CardHeader>
       <CardContent className="flex flex-col gap-3">
         <div className="flex flex-wrap items-end gap-4">
-          <div className="flex flex-col gap-1.5">
-            <Label htmlFor={ids.checkpoint}>Checkpoint</Label>
-            <Select value={checkpoint} onValueChange={setCheckpoint}>
-              <SelectTrigger id={ids.checkpoint} className="w-36">
-                <SelectValue />
-              </SelectTrigger>
-              <SelectContent>
-                {(checkpoints.length ? checkpoints : ["best"]).map((name) => (
-                  <SelectItem key={name} value={name}>
-                    {name}
-                  </SelectItem>
-                ))}
-              </SelectContent>
-            </Select>
-          </div>
+          <CheckpointSelect runId={runId} value={checkpoint} onChange={setCheckpoint} />
           <div className="flex h-9 items-center gap-2">
-            <Checkbox id={ids.onnx} checked={onnx} onCheckedChange={(v) => setOnnx(v === true)} />
-            <Label htmlFor={ids.onnx}>ONNX, validated</Label>
+            <Checkbox id={onnxId} checked={onnx} onCheckedChange={(v) => setOnnx(v === true)} />
+            <Label htmlFor={onnxId}>ONNX, validated</Label>
           </div>
           <Button onClick={() => build.mutate()} disabled={build.isPending}>
             {build.isPending ? <Spinner label="Exporting" /> : <PackageCheck />}

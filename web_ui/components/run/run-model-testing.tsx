@@ -4,7 +4,6 @@
 // checkpoint (POST /runs/{id}/predict), so each card fills in as its answer comes and a refused
 // file shows its own reason while the others are classified. The saliency overlay comes back at
 // the image's size; clicking another class explains that one instead.
-import { useQuery } from "@tanstack/react-query";
 import { FileWarning, ImagePlus, Layers, RotateCw, Trash2, Upload, X } from "lucide-react";
 import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { Button } from "@/components/ui/button";
@@ -13,9 +12,9 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Spinner } from "@/components/ui/states";
 import { Switch } from "@/components/ui/switch";
-import { API_ROOT, api, errorMessage, toApiError, unwrap, type Schemas } from "@/lib/api/client";
+import { API_ROOT, errorMessage, toApiError, type Schemas } from "@/lib/api/client";
 import { cn } from "@/lib/utils";
-import { runKeys } from "./queries";
+import { CheckpointSelect } from "./checkpoint-select";
 
 type ImageResult = Schemas["ImageResultOut"];
 
@@ -64,24 +63,7 @@ export async function classify(
   return result;
 }
 
-/** The run's checkpoint names, best and last first, each once. */
-export function useCheckpointNames(runId: number): string[] {
-  const checkpoints = useQuery({
-    queryKey: runKeys.checkpoints(runId),
-    queryFn: () =>
-      unwrap(
-        api.GET("/runs/{run_id}/checkpoints", {
-          params: { path: { run_id: runId }, query: { order: "asc", limit: 200 } },
-        }),
-      ),
-  });
-  const names = [...new Set((checkpoints.data?.items ?? []).map((c) => c.name))];
-  const rank = (name: string) => (name === "best" ? 0 : name === "last" ? 1 : 2);
-  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
 export function RunModelTesting({ runId }: { runId: number }) {
-  const checkpoints = useCheckpointNames(runId);
   const [checkpoint, setCheckpoint] = useState("best");
   const [topK, setTopK] = useState(5);
   const [saliency, setSaliency] = useState(true);
@@ -90,7 +72,7 @@ export function RunModelTesting({ runId }: { runId: number }) {
   const nextKey = useRef(1);
   const running = useRef(new Set<number>());
   const picker = useRef<HTMLInputElement>(null);
-  const ids = { checkpoint: useId(), topK: useId(), saliency: useId() };
+  const ids = { topK: useId(), saliency: useId() };
   const options = { checkpoint, topK, saliency };
 
   const add = useCallback((files: Iterable<File>) => {
@@ -164,21 +146,7 @@ export function RunModelTesting({ runId }: { runId: number }) {
   return (
     <div className="flex flex-col gap-4" data-model-testing>
       <div className="flex flex-wrap items-end gap-4">
-        <div className="flex flex-col gap-1.5">
-          <Label htmlFor={ids.checkpoint}>Checkpoint</Label>
-          <Select value={checkpoint} onValueChange={setCheckpoint}>
-            <SelectTrigger id={ids.checkpoint} className="w-40">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              {(checkpoints.length ? checkpoints : ["best"]).map((name) => (
-                <SelectItem key={name} value={name}>
-                  {name}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
-        </div>
+        <CheckpointSelect runId={runId} value={checkpoint} onChange={setCheckpoint} />
         <div className="flex flex-col gap-1.5">
           <Label htmlFor={ids.topK}>Top classes</Label>
           <Select value={String(topK)} onValueChange={(v) => setTopK(Number(v))}>

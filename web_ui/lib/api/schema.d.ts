@@ -6757,8 +6757,8 @@ export interface operations {
     computeRunReport: {
         parameters: {
             query?: {
-                /** @description The split evaluated (upload: the labelled set last uploaded for this checkpoint). Not train: the model's predictions on its own training images are in-sample. */
-                split?: "val" | "test" | "upload";
+                /** @description The split of the run's dataset to evaluate. Not train: the model's predictions on its own training images are in-sample. (A labelled upload is evaluated by computeRunReportFromUpload.) */
+                split?: "val" | "test";
             };
             header?: never;
             path: {
@@ -6883,7 +6883,7 @@ export interface operations {
         /** @description A zip of labelled images in the ImageFolder layout: <class>/<image> (under one top folder or a val/ folder is fine). Class folders must be the model's classes. At most VISIONYARD_EVALUATE_MAX_BYTES, packed and unpacked. */
         requestBody: {
             content: {
-                "application/zip": string;
+                "application/octet-stream": string;
             };
         };
         responses: {

@@ -7,14 +7,13 @@ an upload may hold).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from visionyard.dashboard.body_files import received_body
 from visionyard.dashboard.deps import CurrentUser, StateDep
 from visionyard.dashboard.routers.runs import run_detail
 from visionyard.dashboard.schemas.common import IdPath, Name
@@ -44,23 +43,14 @@ def _too_large(limit: int) -> PayloadTooLargeError:
 
 async def received_archive(request: Request, state: StateDep) -> AsyncIterator[Path]:
     """The request body, received into a file under the runs root (bounded in size)."""
-    limit = state.settings.max_import_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    fd, name = tempfile.mkstemp(suffix=".tar", dir=service.staging_root(state))
-    path = Path(name)
-    try:
-        received = 0
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise _too_large(limit)
-                out.write(chunk)
+    async with received_body(
+        request,
+        limit=state.settings.max_import_bytes,
+        folder=service.staging_root(state),
+        suffix=".tar",
+        too_large=_too_large,
+    ) as path:
         yield path
-    finally:
-        path.unlink(missing_ok=True)
 
 
 @router.post(

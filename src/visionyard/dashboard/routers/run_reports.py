@@ -6,8 +6,6 @@ Semantics and decisions: `visionyard.dashboard.services.run_reports`; what a rep
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
@@ -16,10 +14,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from visionyard.dashboard.body_files import received_body
 from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath
 from visionyard.dashboard.schemas.run_reports import (
     CheckpointName,
+    ComputedSplit,
     ImageIndex,
     ReportList,
     ReportOut,
@@ -65,7 +65,7 @@ async def compute_run_report(
     checkpoint: CheckpointName,
     _user: CurrentUser,
     state: StateDep,
-    split: ReportSplit = "val",
+    split: ComputedSplit = "val",
 ) -> ReportOut:
     """Evaluate `checkpoint` on `split` on the dashboard's CPU, store the report with the run
     and return it. Takes seconds to minutes; one at a time (429 while another is computed).
@@ -111,7 +111,8 @@ ZIP_BODY = {
     "description": "A zip of labelled images in the ImageFolder layout: <class>/<image> (under "
     "one top folder or a val/ folder is fine). Class folders must be the model's classes. At "
     "most VISIONYARD_EVALUATE_MAX_BYTES, packed and unpacked.",
-    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    # application/octet-stream, as importRun's tar: what any HTTP client sends bytes as
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
 }
 
 
@@ -124,25 +125,14 @@ def _too_large(limit: int) -> PayloadTooLargeError:
 
 async def received_zip(request: Request, state: StateDep) -> AsyncIterator[Path]:
     """The request body, received into a temporary file (bounded in size)."""
-    limit = state.settings.evaluate_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    staging = state.settings.data_dir / "uploads"
-    staging.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(suffix=".zip", dir=staging)
-    path = Path(name)
-    try:
-        received = 0
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise _too_large(limit)
-                out.write(chunk)
+    async with received_body(
+        request,
+        limit=state.settings.evaluate_max_bytes,
+        folder=state.settings.data_dir / "uploads",
+        suffix=".zip",
+        too_large=_too_large,
+    ) as path:
         yield path
-    finally:
-        path.unlink(missing_ok=True)
 
 
 @router.post(

@@ -26,6 +26,14 @@ ReportSplit = Annotated[
         "in-sample."
     ),
 ]
+ComputedSplit = Annotated[
+    Literal["val", "test"],
+    Query(
+        description="The split of the run's dataset to evaluate. Not train: the model's "
+        "predictions on its own training images are in-sample. (A labelled upload is "
+        "evaluated by computeRunReportFromUpload.)"
+    ),
+]
 #: reports list at most a few dozen images; this bounds the index a client may send
 MAX_IMAGE_INDEX = 10_000
 ImageIndex = Annotated[
