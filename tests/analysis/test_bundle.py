@@ -46,6 +46,8 @@ def test_the_archive_holds_what_the_manifest_lists(best_onnx: Bundle, tmp_path: 
     manifest = json.loads((unpacked / "bundle.json").read_text())
     assert manifest == best_onnx.manifest
     assert manifest["checkpoint"]["name"] == "best" and manifest["run"]["name"] == "analysis"
+    # Trained from a local folder: named by the folder's name, not the machine's path.
+    assert manifest["run"]["base_model"] == "local folder tiny-resnet"
     listed = {f["path"]: f for f in manifest["files"]}
     assert set(listed) == {
         "model/README.md", "model/config.json", "model/model.safetensors",

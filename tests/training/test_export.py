@@ -123,6 +123,9 @@ def test_card_escapes_and_skips_local_base_model(tmp_path: Path) -> None:
     )
     assert "base_model:" not in card.split("---\n")[1]
     assert "| a\\|b | — | 1.0000 | 0.5000 | 3 |" in card
+    # The folder by its name only: a card may be published, the machine's paths should not be.
+    assert str(tmp_path) not in card
+    assert f"Fine-tuned from `local folder {tmp_path.name}`." in card
 
 
 def test_wrapped_models_are_unwrapped(tiny_vit: tuple[Any, Any], tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from visionyard.analysis.onnx_export import OnnxValidation, export_onnx, validat
 from visionyard.errors import RunFolderError
 from visionyard.training.checkpoint import swap_directory
 from visionyard.training.checkpoint_files import sha256_file
-from visionyard.training.export import export_hf_model
+from visionyard.training.export import export_hf_model, public_model_name
 from visionyard.training.fsutil import fsync_dir
 from visionyard.training.runreader import CONFIG_FILE, LAYOUT_HINT
 
@@ -209,7 +209,12 @@ def build_bundle(
         manifest = {
             "format": BUNDLE_FORMAT,
             "visionyard_version": __version__,
-            "run": {"name": run_name, "base_model": base_model},
+            "run": {
+                "name": run_name,
+                "base_model": public_model_name(base_model)
+                if isinstance(base_model, str)
+                else None,
+            },
             "checkpoint": {
                 "name": info.name,
                 "epoch": info.epoch,

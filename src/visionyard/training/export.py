@@ -136,6 +136,18 @@ def _dataset_section(fingerprint: Mapping[str, Any], class_names: Sequence[str])
     return [*lines, ""]
 
 
+def _is_hub_model(base_model: str) -> bool:
+    return is_hub_id(base_model) and not Path(base_model).exists()
+
+
+def public_model_name(base_model: str) -> str:
+    """How a card or bundle names the base model: a Hub id as it is; a local folder by its
+    name only (a card may be published, the machine's paths should not be)."""
+    if _is_hub_model(base_model):
+        return base_model
+    return f"local folder {Path(base_model.rstrip('/')).name or 'model'}"
+
+
 def _front_matter(base_model: str | None) -> list[str]:
     lines = [
         "---",
@@ -147,7 +159,7 @@ def _front_matter(base_model: str | None) -> list[str]:
         "- visionyard",
     ]
     # The Hub reads base_model as a repo id; a local path there would be a broken link.
-    if base_model and is_hub_id(base_model) and not Path(base_model).exists():
+    if base_model and _is_hub_model(base_model):
         lines.append(f"base_model: {base_model}")
     return [*lines, "---", ""]
 
@@ -168,7 +180,9 @@ def render_model_card(
     lines += [
         "# Image classifier trained with Visionyard",
         "",
-        f"Fine-tuned from `{base_model}`." if base_model else "Base model: not recorded.",
+        f"Fine-tuned from `{public_model_name(base_model)}`."
+        if base_model
+        else "Base model: not recorded.",
         "",
         f"Classes ({len(class_names)}, in logit order): "
         + ", ".join(f"`{name}`" for name in class_names),

@@ -25,8 +25,7 @@ from visionyard.analysis.checkpoints import canonical_name, checkpoints_root, li
 from visionyard.analysis.labelled_upload import UPLOAD_SPLIT, UploadLimits, extract_labelled_zip
 from visionyard.analysis.report_store import list_reports, load_report, save_report, uploaded_root
 from visionyard.dashboard.schemas.run_reports import ReportOut, ReportSummary
-from visionyard.dashboard.services.files import run_dir_target
-from visionyard.dashboard.services.runs import run_or_404
+from visionyard.dashboard.services.run_outputs import run_folder
 from visionyard.dashboard.state import AppState
 from visionyard.errors import (
     ConflictError,
@@ -51,15 +50,6 @@ IMAGE_MEDIA_TYPES = {
     ".tiff": "image/tiff",
 }
 _COMPUTING = threading.Lock()
-
-
-def run_folder(session: Session, settings: Settings, run_id: int) -> Path:
-    folder = run_dir_target(settings, run_or_404(session, run_id))
-    if folder is None or not folder.is_dir():
-        raise NotFoundError(
-            f"run {run_id} has no files yet (its folder is created when an agent starts it)"
-        )
-    return folder
 
 
 def _validated(run_id: int, data: dict[str, Any]) -> ReportOut:
