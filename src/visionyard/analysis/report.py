@@ -34,9 +34,9 @@ from visionyard.analysis.classifier import Classifier, load_classifier
 from visionyard.analysis.label_issues import METHOD, OUT_OF_SAMPLE_NOTE, find_issues
 from visionyard.analysis.predictions import SplitPredictions, predict_split
 from visionyard.analysis.report_store import REPORT_VERSION, check_split, save_report
+from visionyard.analysis.val_split import labelled_split
 from visionyard.errors import DatasetError, NotFoundError
 from visionyard.training.dataset_index import Sample
-from visionyard.training.imagefolder import scan_dataset
 
 MAX_MISTAKES = 24
 MAX_LABEL_ISSUES = 50
@@ -214,17 +214,12 @@ def _skipped_at_training(run_dir: Path) -> set[str]:
 def split_samples(
     dataset_root: Path, split: str, class_names: Sequence[str], skipped: Collection[str] = ()
 ) -> list[Sample]:
-    """The images of `split` labelled in the run's class order; DatasetError when the dataset's
-    classes are no longer the run's."""
-    index = scan_dataset(dataset_root, image_check="off")
-    if list(index.classes) != list(class_names):
-        raise DatasetError(
-            f"the dataset at {dataset_root} now has the classes {index.classes}, the run was "
-            f"trained on {list(class_names)}; restore the dataset's class folders to evaluate it"
-        )
-    if split not in index.splits:
+    """The images of `split` labelled in the run's class order, without those the run left out
+    as unreadable; DatasetError when the dataset's classes are no longer the run's."""
+    samples = labelled_split(dataset_root, split, class_names)
+    if samples is None:
         raise NotFoundError(f"the dataset at {dataset_root} has no {split}/ split")
-    return [s for s in index.splits[split] if s.path not in skipped]
+    return [s for s in samples if s.path not in skipped]
 
 
 def evaluate_checkpoint(

@@ -37,10 +37,10 @@ def _dataset_root(run_dir: Path) -> Path:
     return Path(root).expanduser()
 
 
-def load_val_split(run_dir: Path, class_names: Sequence[str]) -> ValSplit:
-    """The val split of the run's dataset; DatasetError when it is gone or no longer has the
-    classes the model was trained on (a label shift would make every comparison wrong)."""
-    root = _dataset_root(Path(run_dir))
+def labelled_split(root: Path, split: str, class_names: Sequence[str]) -> list[Sample] | None:
+    """The images of `split` under `root`, labelled in the model's class order (None when the
+    dataset has no such split); DatasetError when the dataset's classes are no longer the
+    model's (a label shift would make every comparison wrong)."""
     # Files are listed, not opened: a bad image fails where it is read, naming itself.
     index = scan_dataset(root, image_check="off")
     if list(index.classes) != list(class_names):
@@ -48,10 +48,18 @@ def load_val_split(run_dir: Path, class_names: Sequence[str]) -> ValSplit:
             f"the dataset at {root} now has the classes {index.classes}, not the model's "
             f"{list(class_names)}; restore the dataset the run was trained on"
         )
-    samples = index.splits.get("val") or []
+    found = index.splits.get(split)
+    return list(found) if found is not None else None
+
+
+def load_val_split(run_dir: Path, class_names: Sequence[str]) -> ValSplit:
+    """The val split of the run's dataset; DatasetError when it is gone, has no val images or
+    no longer has the classes the model was trained on."""
+    root = _dataset_root(Path(run_dir))
+    samples = labelled_split(root, "val", class_names)
     if not samples:
         raise DatasetError(f"the dataset at {root} has no val images")
-    return ValSplit(root=index.root, samples=list(samples))
+    return ValSplit(root=root, samples=samples)
 
 
 def spread(samples: Sequence[Sample], count: int) -> list[Sample]:

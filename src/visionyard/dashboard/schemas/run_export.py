@@ -6,8 +6,9 @@ from pydantic import BaseModel, Field
 
 from visionyard.dashboard.schemas.common import RequestBody
 
-#: a checkpoint as a request names it (the terminal's lenient spellings are not accepted here)
-CHECKPOINT_PATTERN = r"^(best|last|epoch_[0-9]{1,6})$"
+# A checkpoint as a request names it (the terminal's lenient spellings are not accepted here).
+from visionyard.dashboard.schemas.run_reports import CHECKPOINT_PATTERN
+
 #: a bundle archive's file name: <canonical checkpoint>[-onnx].tar.gz
 BUNDLE_FILE_PATTERN = r"^(best|last|epoch_[0-9]{3,6})(-onnx)?\.tar\.gz$"
 
