@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from visionyard.agent.bootstrap import agent_idle_transaction_limit
+from visionyard.db.engine import make_engine
 from visionyard.db.models import Agent, RunState
 from visionyard.runqueue import (
     ReapResult,
@@ -15,6 +20,8 @@ from visionyard.runqueue import (
     renew_lease,
     request_cancel,
 )
+from visionyard.runqueue.fencing import lock_run
+from visionyard.settings import Settings
 
 from .queuedb import QueueDB
 
@@ -153,3 +160,39 @@ def test_concurrent_reapers_move_each_run_exactly_once(q: QueueDB) -> None:
         run = q.run(run_id)
         assert (run.state, run.attempt, run.restarts) == (RunState.queued, 2, 1)
     assert len([e for e in q.feed() if e["state"] in ("queued", "failed") and "reason" in e]) == 45
+
+
+def test_a_frozen_agents_open_transaction_cannot_keep_its_run_from_the_reaper(
+    pg_q: QueueDB,
+) -> None:
+    """An agent stopped between two statements of a transaction (SIGSTOP, a stalled VM) holds
+    its run's row lock; the reaper skips locked rows, so without a server-side bound the run
+    would never move. Agents' engines bound idle transactions (agent_idle_transaction_limit)."""
+    q = pg_q
+    agent = q.agent()
+    run_id = q.enqueue()
+    _claim(q, agent)
+    q.sql("UPDATE runs SET lease_expires_at = 1 WHERE id = :id", id=run_id)
+    frozen_engine = make_engine(q.url, idle_in_transaction_seconds=1.0)
+    frozen = Session(frozen_engine)
+    try:
+        lock_run(frozen, run_id)  # ... and then the agent is frozen, transaction open
+        assert reap_expired(q.factory).total == 0  # the locked row is skipped
+        deadline = time.monotonic() + 30
+        moved = ReapResult()
+        while not moved.requeued and time.monotonic() < deadline:
+            time.sleep(0.2)
+            moved = reap_expired(q.factory)
+        assert moved.requeued == [run_id]
+        assert q.run(run_id).state == RunState.queued
+        # The thawed agent's next statement fails cleanly instead of writing into the run.
+        with pytest.raises(OperationalError):
+            lock_run(frozen, run_id)
+    finally:
+        frozen.close()
+        frozen_engine.dispose()
+
+
+def test_agents_bound_idle_transactions_below_their_lease() -> None:
+    settings = Settings(lease_seconds=30)
+    assert agent_idle_transaction_limit(settings) < settings.lease_seconds

@@ -119,6 +119,12 @@ def build_agent(
     )
 
 
+def agent_idle_transaction_limit(settings: Settings) -> float:
+    """How long the database lets an agent's transaction wait on the agent: half the lease, so a
+    frozen agent's row locks are gone by the time its lease expires and the run can be reaped."""
+    return settings.lease_seconds / 2
+
+
 def run_agent(
     *,
     db_url: str | None,
@@ -137,7 +143,9 @@ def run_agent(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid agent options: {problems}") from None
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url, idle_in_transaction_seconds=agent_idle_transaction_limit(settings)
+    )
     try:
         ensure_schema(engine, auto_upgrade=engine.dialect.name == "sqlite")
         secret = agent_options.token.get_secret_value() if agent_options.token else None

@@ -1,7 +1,8 @@
 """Engine and session factories with the per-backend settings that make them safe.
 
 SQLite: WAL (readers never block the writer), a busy timeout (a writer waits for the lock instead
-of failing with "database is locked"), foreign keys on. PostgreSQL: psycopg 3, pre-ping.
+of failing with "database is locked"), foreign keys on. PostgreSQL: psycopg 3, pre-ping, and for
+agents a bound on how long a transaction may sit idle (see `make_engine`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -51,7 +54,17 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, idle_in_transaction_seconds: float | None = None
+) -> Engine:
+    """An engine for `url`.
+
+    `idle_in_transaction_seconds` (PostgreSQL): the server ends a session whose transaction has
+    waited that long for its client. Agents set it below their lease: an agent frozen between two
+    statements (SIGSTOP, a stalled VM, swap) would otherwise keep its run row locked for as long
+    as it is frozen, and the reaper, which skips locked rows, could never hand the run to another
+    agent. SQLite has no equivalent: there a frozen writer holds the database lock.
+    """
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -65,7 +78,33 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {}
+    if idle_in_transaction_seconds is not None:
+        timeout_ms = max(1, round(idle_in_transaction_seconds * 1000))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={timeout_ms}"
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args=connect_args,
+    )
+    event.listen(engine, "handle_error", _ended_by_server_as_disconnect)
+    return engine
+
+
+def _ended_by_server_as_disconnect(context: ExceptionContext) -> BaseException | None:
+    """A session the server ended for idling in a transaction is a lost connection: callers
+    that retry on OperationalError (agents) retry, and the pool drops the connection. psycopg
+    reports it as an InternalError (SQLSTATE class 25), which nobody would retry."""
+    original = context.original_exception
+    if not isinstance(original, psycopg.errors.IdleInTransactionSessionTimeout):
+        return None
+    context.is_disconnect = True
+    return OperationalError(
+        context.statement, context.parameters, original, connection_invalidated=True
+    )
 
 
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
