@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -132,4 +134,50 @@ def test_0002_keeps_one_checkpoint_per_folder_moves_stale_errors_and_summarises(
                     "FROM run_metric_summaries WHERE run_id = 1 AND name = 'val/acc@1'")
         ).one()  # fmt: skip
         assert tuple(summary) == (0.8, 20, 0.7, 30, 3)
+    engine.dispose()
+
+
+RELEASE_0002 = Path(__file__).parent / "fixtures" / "release-0002.sqlite"
+
+
+def test_0003_gives_projects_written_by_the_flat_release_their_creator_as_owner(
+    tmp_path: Path,
+) -> None:
+    """On a database written by the release before project roles (fixtures/README.md)."""
+    copy = tmp_path / "release-0002.sqlite"
+    shutil.copyfile(RELEASE_0002, copy)
+    engine = make_engine(f"sqlite:///{copy}")
+    assert current_revision(engine) == "0002"
+    upgrade(engine)
+    with engine.connect() as conn:
+        owners = conn.execute(
+            sa.text(
+                "SELECT p.name, u.username, m.role, p.created_by = u.id FROM projects p "
+                "JOIN project_members m ON m.project_id = p.id JOIN users u ON u.id = m.user_id "
+                "ORDER BY p.name"
+            )
+        ).all()
+        # alpha: alice wrote its first config version (bob a later one); beta: bob's run.
+        assert [tuple(r) for r in owners] == [
+            ("alpha", "alice", "owner", True),
+            ("beta", "bob", "owner", True),
+        ]
+        orphan = conn.execute(sa.text("SELECT created_by FROM projects WHERE name = 'orphan'"))
+        assert orphan.scalar_one() is None
+        tokens = conn.execute(sa.text("SELECT scope, project_ids FROM api_tokens")).all()
+        assert {tuple(t) for t in tokens} == {("write", None)}
+        seen = conn.execute(sa.text("SELECT last_seen_at FROM login_sessions")).scalars().all()
+        assert seen and all(s is not None for s in seen)
+    engine.dispose()
+
+
+def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
+    engine = make_engine(db_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    assert current_revision(engine) == "0002"
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
     engine.dispose()

@@ -83,6 +83,10 @@ class ApiToken(Timestamped, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16), default="user")  # user | agent
+    # "read" tokens can never change anything; "write" tokens act with their user's roles.
+    scope: Mapped[str] = mapped_column(String(8), default="write", server_default="write")
+    # None: every project the user may see; else only these project ids.
+    project_ids: Mapped[list[Any] | None] = mapped_column(JSON)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -98,7 +102,13 @@ class LoginSession(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The absolute end; the idle end is last_seen_at + the idle timeout (settings).
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A secret per session for the CSRF double submit (sent as a readable cookie and a header).
+    csrf_hash: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="", server_default="")
     user: Mapped[User] = relationship()
 
 
@@ -111,6 +121,31 @@ class Project(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Informational (no FK, like Agent.current_run_id); who may do what is in project_members.
+    created_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class ProjectRole(enum.IntEnum):
+    """What a member may do in a project; each role includes the ones below it."""
+
+    viewer = 1  # read everything of the project
+    editor = 2  # + configs, runs (queue, cancel, re-queue, delete), tags, groups, models
+    owner = 3  # + members, rename and delete the project
+
+
+class ProjectMember(Timestamped, Base):
+    __tablename__ = "project_members"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # a ProjectRole name
+
+    @property
+    def level(self) -> ProjectRole:
+        return ProjectRole[self.role]
 
 
 class ExperimentGroup(Timestamped, Base):
@@ -172,6 +207,37 @@ class ConfigVersion(Timestamped, Base):
     message: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     config: Mapped[TrainingConfig] = relationship(back_populates="versions")
+
+
+# ---- who did what ------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """One change (or login attempt): who, when, what, from where. Names are copied, not joined,
+    so the record outlives the user and the project it names."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_created_at", "created_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str] = mapped_column(String(255), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginThrottle(Base):
+    """Failed logins per key ("user:<name>" or "ip:<address>"), shared by every dashboard
+    process."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[float] = mapped_column(Float, default=0.0)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 # ---- runs and the queue ------------------------------------------------------------------------

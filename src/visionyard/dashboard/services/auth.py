@@ -33,6 +33,13 @@ class Principal:
     is_admin: bool
     via: str  # "session" | "token"
     token_kind: str | None = None  # "user" | "agent"
+    scope: str = "write"  # "read" (a read token: never changes anything) | "write"
+    # A token limited to some projects: only those exist for it. None: no limit.
+    project_ids: frozenset[int] | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == "read"
 
 
 def _now() -> datetime:
@@ -150,7 +157,15 @@ def principal_from_token(session: Session, secret: str) -> Principal | None:
     expires = as_utc(row.expires_at)
     if expires is not None and expires <= _now():
         return None
-    return Principal(row.user.id, row.user.username, row.user.is_admin, "token", row.kind)
+    return Principal(
+        row.user.id,
+        row.user.username,
+        row.user.is_admin,
+        "token",
+        row.kind,
+        scope=row.scope,
+        project_ids=frozenset(row.project_ids) if row.project_ids is not None else None,
+    )
 
 
 def revoke_token(session: Session, token_id: int, principal: Principal) -> None:
