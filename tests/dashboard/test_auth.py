@@ -26,7 +26,9 @@ def test_tokens_created_listed_and_revoked(client: TestClient, anon: TestClient)
     assert created.status_code == 201
     secret = created.json()["token"]
     header = {"Authorization": f"Bearer {secret}"}
-    assert anon.get("/api/v1/auth/me", headers=header).json()["username"] == "admin"
+    # An agent's token serves agents, which talk to the database: no API route takes it.
+    refused = anon.get("/api/v1/auth/me", headers=header)
+    assert refused.status_code == 403 and "agent tokens" in refused.json()["error"]["message"]
     listed = client.get("/api/v1/tokens").json()
     assert listed["total"] == len(listed["items"]) == 2  # the bootstrap token and this one
     assert listed["items"][0]["id"] == created.json()["id"]  # newest first

@@ -77,7 +77,8 @@ def test_operations_refusing_a_non_admin_declare_403(
         if response.status_code == 403:
             refused.append((method, path))
             assert response.json()["error"]["code"] == "forbidden"
-        assert ("403" in operation["responses"]) == (response.status_code == 403), (
+        # Every route that needs a caller declares 403 (roles, read-only and agent tokens).
+        assert ("403" in operation["responses"]) >= (response.status_code == 403), (
             method,
             path,
             response.status_code,
@@ -92,7 +93,7 @@ REQUIRED_QUERY = {"path": "a.png", "names": "train/step_loss", "from": "1", "to"
 #: a well-formed value for each path parameter that is not an id
 PATH_VALUES = {"checkpoint": "best", "name": "best.tar.gz", "index": "0"}
 #: operations that inspect a well-formed request's content before looking up its path id
-CONTENT_FIRST = {("POST", f"{API}/projects/{{project_id}}/configs")}  # the TrainConfig: 422
+CONTENT_FIRST: set[tuple[str, str]] = set()  # none: access (and so the id) is decided first
 
 
 def test_operations_with_a_path_id_declare_404_and_answer_it(

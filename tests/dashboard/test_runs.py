@@ -202,6 +202,8 @@ def test_queued_runs_per_user_are_limited(
 
     # Per user: someone else may still queue.
     ana = {"Authorization": f"Bearer {user_token(app, 'ana')}"}
+    joined = {"username": "ana", "role": "editor"}
+    assert client.put(f"{API}/projects/{project}/members", json=joined).status_code == 200
     assert client.post(f"{API}/configs/{config_id}/runs", json={}, headers=ana).status_code == 201
 
     # Canceling one frees a slot.

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from visionyard import __version__
+from visionyard.dashboard.access import check_every_route_decides
 from visionyard.dashboard.apidocs import install_api_docs
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
@@ -25,6 +26,7 @@ from visionyard.dashboard.routers import (
     configs,
     datasets,
     groups,
+    members,
     model_testing,
     models,
     options,
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         system,
         auth,
         projects,
+        members,
         groups,
         datasets,
         models,
@@ -171,4 +174,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tensorboard.router)
     # Last: everything above wins over the UI's files.
     install_web_ui(app, API_PREFIX, settings.web_ui_dir)
+    check_every_route_decides(app)
     return app

@@ -1,6 +1,8 @@
-"""Dependency aliases for routes: `SessionDep`, `CurrentUser`, `AdminUser`, `StateDep`.
+"""Dependency aliases for routes: `SessionDep`, `StateDep`, and `get_principal` (who is
+calling). Access decisions (`CurrentUser`, `AdminUser`, project roles) are
+`visionyard.dashboard.access`.
 
-A route parses, authorizes (by depending on CurrentUser/AdminUser), calls a service, serialises.
+A route parses, authorizes (by depending on one access decision), calls a service, serialises.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from visionyard.dashboard.services.auth import (
     principal_from_token,
 )
 from visionyard.dashboard.state import AppState
-from visionyard.errors import AuthenticationError, PermissionDeniedError
+from visionyard.errors import AuthenticationError
 
 SESSION_COOKIE = "vy_session"
 
@@ -72,18 +74,6 @@ def get_principal(request: Request, state: StateDep) -> Principal:
         bearer=bearer_secret(request.headers.get("authorization")),
         cookie=request.cookies.get(SESSION_COOKIE),
     )
-
-
-CurrentUser = Annotated[Principal, Depends(get_principal)]
-
-
-def get_admin(principal: CurrentUser) -> Principal:
-    if not principal.is_admin:
-        raise PermissionDeniedError("this needs an admin account")
-    return principal
-
-
-AdminUser = Annotated[Principal, Depends(get_admin)]
 
 
 def websocket_principal(websocket: WebSocket, state: AppState) -> Principal:

@@ -4,8 +4,8 @@ The web UI generates its typed client from the document, so each operation must 
 status it can answer, with the one error body (`ErrorResponse`). Most of them follow from the
 route itself and are derived here, so a new route gets them without anyone remembering:
 
-- 401 when it depends on the current user (`CurrentUser`, and through it `AdminUser`);
-- 403 when it depends on `AdminUser`;
+- 401 and 403 when it depends on the caller (every access decision but `PublicRoute`: a role
+  too low, a read-only or agent token, a non-admin);
 - 404 when its path names a resource by id;
 - 422 when it takes any input (path, query, header or body) that validation can refuse;
 - 400 when it takes a JSON body (one that is not JSON at all cannot be parsed).
@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from visionyard.dashboard.deps import SESSION_COOKIE, get_admin, get_principal
+from visionyard.dashboard.deps import SESSION_COOKIE, get_principal
 from visionyard.dashboard.errors import ErrorResponse
 
 REF = "#/components/schemas/"
@@ -50,7 +50,8 @@ DESCRIPTIONS: dict[int, str] = {
     "(`bad_request`)",
     401: "No valid credentials: log in, or send `Authorization: Bearer <API token>` "
     "(`unauthenticated`)",
-    403: "The account may not do this; it needs an admin (`forbidden`)",
+    403: "The caller may not do this: it needs a higher project role or an admin, or the "
+    "token is read-only or an agent's (`forbidden`)",
     404: "A resource named by the request does not exist (`not_found`)",
     409: "The request conflicts with the current state: a name already taken, a run in the "
     "wrong state, a concurrent change (`conflict`, `invalid_state`)",
@@ -69,6 +70,8 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/users"): frozenset({409}),
     ("PATCH", "/api/v1/users/{user_id}"): frozenset({409}),
     ("POST", "/api/v1/projects"): frozenset({409}),
+    ("PUT", "/api/v1/projects/{project_id}/members"): frozenset({409}),
+    ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): frozenset({409}),
     ("PATCH", "/api/v1/projects/{project_id}"): frozenset({409}),
     ("DELETE", "/api/v1/projects/{project_id}"): frozenset({409}),
     ("POST", "/api/v1/projects/{project_id}/groups"): frozenset({409}),
@@ -124,11 +127,9 @@ def authenticated(dependant: Dependant) -> bool:
 def derived_statuses(dependant: Dependant) -> set[int]:
     """The error statuses that follow from a route's own dependencies and parameters."""
     calls = {sub.call for sub in _dependencies(dependant)}
-    statuses = set()
+    statuses: set[int] = set()
     if get_principal in calls:
-        statuses.add(401)
-    if get_admin in calls:
-        statuses.add(403)
+        statuses.update((401, 403))
     if dependant.path_params:
         statuses.add(404)
     if _takes_input(dependant):

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from visionyard.dashboard.access import PublicRoute
 from visionyard.dashboard.errors import error_body
 
 log = logging.getLogger("visionyard.dashboard")
@@ -50,6 +51,7 @@ def install_web_ui(app: FastAPI, api_prefix: str, configured: Path | None) -> No
         f"{api_prefix}/{{rest:path}}",
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         include_in_schema=False,
+        dependencies=[PublicRoute],
     )
     async def unknown_api_path(request: Request, rest: str) -> JSONResponse:
         return JSONResponse(
@@ -68,7 +70,7 @@ def install_web_ui(app: FastAPI, api_prefix: str, configured: Path | None) -> No
 
     log.warning("%s (looked in %s)", HOW_TO_BUILD, directory)
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[PublicRoute])
     async def not_built() -> HTMLResponse:
         return HTMLResponse(
             "<!doctype html><title>Visionyard</title>"

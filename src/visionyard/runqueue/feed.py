@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from visionyard.db.models import FeedEvent
+from visionyard.db.models import FeedEvent, Run
 
 RUNS_TOPIC = "runs"
 AGENTS_TOPIC = "agents"
@@ -43,10 +43,22 @@ def run_change(
     return {"run_id": run_id, "state": str(state), "attempt": attempt, "agent": agent, **extra}
 
 
+def _with_projects(session: Session, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = {p["run_id"] for p in payloads if "project_id" not in p}
+    rows = session.execute(select(Run.id, Run.project_id).where(Run.id.in_(ids)))
+    projects = {row.id: row.project_id for row in rows}
+    return [
+        p if "project_id" in p else {**p, "project_id": projects.get(p["run_id"])} for p in payloads
+    ]
+
+
 def emit(session: Session, topic: str, payloads: Sequence[dict[str, Any]], now: float) -> None:
-    """Write one feed event per payload (one INSERT for the lot)."""
+    """Write one feed event per payload (one INSERT for the lot). Events of the "runs" topic
+    carry their run's project: the dashboard sends each only to those who may see it."""
     if not payloads:
         return
+    if topic == RUNS_TOPIC:
+        payloads = _with_projects(session, payloads)
     session.execute(
         insert(FeedEvent),
         [{"topic": topic, "payload": payload, "created_at": now} for payload in payloads],

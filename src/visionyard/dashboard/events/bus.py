@@ -25,14 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocket
 
 from visionyard.dashboard.events import store
-from visionyard.dashboard.events.connection import Connection, Recheck
+from visionyard.dashboard.events.connection import Connection, Viewer
 from visionyard.dashboard.events.horizon import CommitHorizon, Horizon
 from visionyard.dashboard.events.hub import Hub
 from visionyard.dashboard.events.messages import Topic, parse_topic
 from visionyard.dashboard.events.pgnotify import PgListener
 from visionyard.dashboard.events.reads import ReadPool
 from visionyard.dashboard.events.store import Event
-from visionyard.errors import NotFoundError
 
 log = logging.getLogger("visionyard.dashboard.events")
 
@@ -152,14 +151,15 @@ class EventBus:
     def listener(self) -> PgListener | None:
         return self._only_runtime().listener
 
-    async def serve(self, websocket: WebSocket, *, recheck: Recheck | None = None) -> None:
-        """Run one accepted, authenticated WebSocket until it closes; `recheck` is awaited
-        every ping interval and closes the socket (4401) once it returns False."""
+    async def serve(self, websocket: WebSocket, *, viewer: Viewer | None = None) -> None:
+        """Run one accepted, authenticated WebSocket until it closes. `viewer` decides what
+        the client may see; its `refresh` is awaited every ping interval and closes the socket
+        (4401) once it returns False."""
         runtime = self._runtimes.get(asyncio.get_running_loop())
         if runtime is None:
             await websocket.close(CLOSE_UNAVAILABLE, "live events are not running; retry")
             return
-        await Connection(websocket, self, runtime.hub, recheck).run()
+        await Connection(websocket, self, runtime.hub, viewer).run()
 
     # ---- reads for subscriptions (worker threads) ---------------------------------------------
 
@@ -178,9 +178,7 @@ class EventBus:
     def _initial_cursor(self, topic: Topic) -> int:
         with self._read_sessions() as session:
             if topic.run_id is not None and not store.run_exists(session, topic.run_id):
-                raise NotFoundError(
-                    f"run {topic.run_id} does not exist; check the run id (GET /api/v1/runs)"
-                )
+                raise store.run_not_found(topic.run_id)
             return store.max_seq(session, topic, upto=self._settled_upto(session, topic))
 
     def _read_page(self, topic: Topic, after: int, upto: int) -> list[Event]:

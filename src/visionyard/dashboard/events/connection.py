@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.websockets import WebSocket
 
@@ -35,7 +34,9 @@ from visionyard.dashboard.events.messages import (
     error_message,
     parse_client_message,
 )
+from visionyard.dashboard.events.store import run_not_found
 from visionyard.errors import NotFoundError
+from visionyard.runqueue.feed import RUNS_TOPIC
 
 if TYPE_CHECKING:
     from visionyard.dashboard.events.bus import EventBus
@@ -49,17 +50,27 @@ PING = control_message("ping")
 PONG = control_message("pong")
 
 
-#: re-checks the socket's credentials; False once they were revoked or expired
-Recheck = Callable[[], Awaitable[bool]]
+class Viewer(Protocol):
+    """What the client behind a socket may see (`visionyard.dashboard.access.LiveAccess`)."""
+
+    async def refresh(self) -> bool:
+        """Re-check the credentials and reload what they may see; False once revoked."""
+        ...
+
+    async def may_read_run(self, run_id: int) -> bool: ...
+
+    def sees_project(self, project_id: int | None) -> bool:
+        """Whether an event about a run of this project is for this client."""
+        ...
 
 
 class Connection:
     def __init__(
-        self, websocket: WebSocket, bus: EventBus, hub: Hub, recheck: Recheck | None
+        self, websocket: WebSocket, bus: EventBus, hub: Hub, viewer: Viewer | None
     ) -> None:
         self._ws = websocket
         self._bus = bus
-        self._recheck = recheck
+        self._viewer = viewer
         self._hub = hub
         self._subs: dict[str, Subscription] = {}
         self._starting: dict[str, asyncio.Task[None]] = {}
@@ -107,10 +118,10 @@ class Connection:
             outbox.control(PING)
 
     async def _still_authenticated(self) -> bool:
-        if self._recheck is None:
+        if self._viewer is None:
             return True
         try:
-            return await self._recheck()
+            return await self._viewer.refresh()
         except Exception as exc:  # noqa: BLE001 - a database blip must not drop every client
             log.debug("could not re-check WebSocket credentials: %s", exc)
             return True
@@ -171,11 +182,21 @@ class Connection:
 
     async def _subscribe(self, outbox: Outbox, topic: Topic, after: int | None) -> None:
         try:
+            viewer = self._viewer
+            run_id = topic.run_id
+            if run_id is not None and viewer is not None and not await viewer.may_read_run(run_id):
+                # The words of a run that does not exist: ids cannot be probed.
+                raise run_not_found(run_id)
             initial = None
             if not self._hub.is_active(topic.name):
                 initial = await self._bus.initial_cursor(topic, limiter=self._reads)
             # No await between here and the registration: see Hub.
-            sub = self._hub.subscribe(outbox, topic.name, after=after, initial_cursor=initial)
+            admits = (
+                viewer.sees_project if viewer is not None and topic.name == RUNS_TOPIC else None
+            )
+            sub = self._hub.subscribe(
+                outbox, topic.name, after=after, initial_cursor=initial, admits=admits
+            )
             self._subs[topic.name] = sub
             await self._backfill(topic, sub)
             await self._hub.go_live(sub)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from visionyard.dashboard.events.messages import control_message
@@ -126,10 +126,16 @@ class Subscription:
     start: int
     buffer: deque[Event] = field(default_factory=deque)
     active: bool = True
+    #: whether this client may receive an event about a run of this project (None: all)
+    admits: Callable[[int | None], bool] | None = None
 
     def deliver(self, event: Event) -> bool:
-        """Queue `event` unless already delivered; False if the outbox is full."""
+        """Queue `event` unless already delivered or not for this client; False if the outbox
+        is full."""
         if event.seq <= self.cursor:
+            return True
+        if self.admits is not None and not self.admits(event.project_id):
+            self.cursor = event.seq  # passed over, as if delivered
             return True
         if not self.outbox.offer(event.text):
             return False
@@ -183,7 +189,13 @@ class Hub:
         return {name: state.cursor for name, state in self._topics.items()}
 
     def subscribe(
-        self, outbox: Outbox, topic: str, *, after: int | None, initial_cursor: int | None
+        self,
+        outbox: Outbox,
+        topic: str,
+        *,
+        after: int | None,
+        initial_cursor: int | None,
+        admits: Callable[[int | None], bool] | None = None,
     ) -> Subscription:
         """Register a subscription and queue its `subscribed` message, synchronously.
 
@@ -204,6 +216,7 @@ class Hub:
             cursor=start if after is None else after,
             live=live,
             start=start,
+            admits=admits,
         )
         state.subscribers.add(sub)
         outbox.control(control_message("subscribed", topic=topic, seq=start))

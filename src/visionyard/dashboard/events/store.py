@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.dashboard.events.messages import Topic, event_message, run_event_data
 from visionyard.db.models import FeedEvent, Run, RunEvent
+from visionyard.errors import NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,12 @@ class Event:
 
     seq: int
     text: str
+    #: the project of the run a "runs" event is about (who may receive it); None elsewhere
+    project_id: int | None = None
+
+
+def run_not_found(run_id: int) -> NotFoundError:
+    return NotFoundError(f"run {run_id} does not exist; check the run id (GET /api/v1/runs)")
 
 
 def run_exists(session: Session, run_id: int) -> bool:
@@ -96,7 +103,10 @@ def _feed_events(
     if upto is not None:
         query = query.where(FeedEvent.id <= upto)
     rows = session.execute(query.order_by(FeedEvent.id).limit(limit)).all()
-    return [
-        Event(row.id, event_message(topic.name, row.id, row.created_at, dict(row.payload or {})))
-        for row in rows
-    ]
+    events = []
+    for row in rows:
+        payload = dict(row.payload or {})
+        project_id = payload.get("project_id")
+        text = event_message(topic.name, row.id, row.created_at, payload)
+        events.append(Event(row.id, text, project_id if isinstance(project_id, int) else None))
+    return events

@@ -58,11 +58,12 @@ def list_page(
 
 
 def runs_by_id(session: Session, run_ids: Collection[int]) -> dict[int, Any]:
-    """run id -> row (id, name, state, attempt), for the runs agents are working on."""
+    """run id -> row (id, name, state, attempt, project_id), for the runs agents are working
+    on."""
     if not run_ids:
         return {}
     rows = session.execute(
-        select(Run.id, Run.name, Run.state, Run.attempt).where(Run.id.in_(run_ids))
+        select(Run.id, Run.name, Run.state, Run.attempt, Run.project_id).where(Run.id.in_(run_ids))
     )
     return {row.id: row for row in rows}
 

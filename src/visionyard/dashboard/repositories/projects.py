@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -31,17 +31,26 @@ def get_by_name(session: Session, name: str) -> Project | None:
     return session.scalar(select(Project).where(Project.name == name))
 
 
-def add(session: Session, *, name: str, description: str) -> Project:
-    project = Project(name=name, description=description)
+def add(session: Session, *, name: str, description: str, created_by: int | None) -> Project:
+    project = Project(name=name, description=description, created_by=created_by)
     session.add(project)
     session.flush()
     return project
 
 
 def list_page(
-    session: Session, *, q: str | None, sort: str, descending: bool, limit: int, offset: int
+    session: Session,
+    *,
+    visible: Collection[int] | None,
+    q: str | None,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
 ) -> tuple[Sequence[Project], int]:
     query = select(Project)
+    if visible is not None:
+        query = query.where(Project.id.in_(sorted(visible)))
     if q:
         query = query.where(name_contains(Project.name, q))
     return page(

@@ -7,7 +7,8 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from visionyard.dashboard.deps import AdminUser, CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import AdminUser, CurrentUser, visible_project_ids
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.agents import AgentOut, AgentPage, AgentRun
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.services import agents as service
@@ -15,9 +16,13 @@ from visionyard.dashboard.services import agents as service
 router = APIRouter(tags=["agents"])
 
 
-def _out(view: service.AgentView) -> AgentOut:
+def _out(view: service.AgentView, visible: frozenset[int] | None) -> AgentOut:
+    """`visible`: the caller's projects; the run of another project is not shown (agents are
+    shared by every project; what they work on is not)."""
     agent = view.agent
     run = view.current_run
+    if run is not None and visible is not None and run.project_id not in visible:
+        run = None
     return AgentOut(
         id=agent.id,
         name=agent.name,
@@ -40,7 +45,7 @@ def _out(view: service.AgentView) -> AgentOut:
 
 @router.get("/agents", operation_id="listAgents", response_model=AgentPage)
 def list_agents(
-    _user: CurrentUser,
+    user: CurrentUser,
     session: SessionDep,
     state: StateDep,
     page: PageParams,
@@ -60,14 +65,17 @@ def list_agents(
         limit=page.limit,
         offset=page.offset,
     )
-    return AgentPage.of([_out(v) for v in views], total, page)
+    visible = visible_project_ids(session, user)
+    return AgentPage.of([_out(v, visible) for v in views], total, page)
 
 
 @router.get("/agents/{agent_id}", operation_id="getAgent", response_model=AgentOut)
 def get_agent(
-    agent_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+    agent_id: IdPath, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> AgentOut:
-    return _out(service.get_agent(session, state.settings, agent_id))
+    return _out(
+        service.get_agent(session, state.settings, agent_id), visible_project_ids(session, user)
+    )
 
 
 @router.post("/agents/{agent_id}/drain", operation_id="drainAgent", response_model=AgentOut)
@@ -76,7 +84,7 @@ def drain_agent(
 ) -> AgentOut:
     """Stop handing work to the agent; it hands its current run back (re-queued, no restart
     charged) on its next heartbeat. Admins only."""
-    return _out(service.set_drained(session, state.settings, agent_id, True))
+    return _out(service.set_drained(session, state.settings, agent_id, True), None)
 
 
 @router.post("/agents/{agent_id}/undrain", operation_id="undrainAgent", response_model=AgentOut)
@@ -84,4 +92,4 @@ def undrain_agent(
     agent_id: IdPath, _admin: AdminUser, session: SessionDep, state: StateDep
 ) -> AgentOut:
     """Let the agent claim work again. Admins only."""
-    return _out(service.set_drained(session, state.settings, agent_id, False))
+    return _out(service.set_drained(session, state.settings, agent_id, False), None)

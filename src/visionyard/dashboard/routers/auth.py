@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response, status
 
-from visionyard.dashboard.deps import SESSION_COOKIE, AdminUser, CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import AdminUser, CurrentUser, PublicRoute
+from visionyard.dashboard.deps import SESSION_COOKIE, SessionDep, StateDep
 from visionyard.dashboard.schemas.auth import (
     LoginRequest,
     Me,
@@ -26,7 +27,7 @@ from visionyard.db.models import User
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/login", operation_id="login", response_model=Me)
+@router.post("/auth/login", operation_id="login", response_model=Me, dependencies=[PublicRoute])
 def login(body: LoginRequest, response: Response, session: SessionDep, state: StateDep) -> Me:
     ttl = timedelta(hours=state.settings.session_ttl_hours)
     user, secret = auth_service.login(session, body.username, body.password, ttl)

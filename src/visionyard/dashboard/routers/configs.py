@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import ConfigEditor, ConfigViewer, ProjectEditor, ProjectViewer
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import MAX_ID, IdPath, NameFilter, PageParams
 from visionyard.dashboard.schemas.configs import (
     ConfigClone,
@@ -46,7 +47,11 @@ def _out(detail: service.ConfigDetail) -> ConfigOut:
     status_code=status.HTTP_201_CREATED,
 )
 def create_config(
-    project_id: IdPath, body: ConfigCreate, user: CurrentUser, session: SessionDep, state: StateDep
+    project_id: IdPath,
+    body: ConfigCreate,
+    access: ProjectEditor,
+    session: SessionDep,
+    state: StateDep,
 ) -> ConfigOut:
     detail = service.create_config(
         session,
@@ -54,7 +59,7 @@ def create_config(
         name=body.name,
         data=body.data,
         message=body.message,
-        user_id=user.user_id,
+        user_id=access.user_id,
         datasets_root=state.settings.datasets_root,
         models_root=state.settings.models_root,
     )
@@ -68,7 +73,7 @@ def create_config(
 )
 def list_configs(
     project_id: IdPath,
-    _user: CurrentUser,
+    _access: ProjectViewer,
     session: SessionDep,
     page: PageParams,
     q: NameFilter = None,
@@ -98,13 +103,13 @@ def list_configs(
 
 
 @router.get("/configs/{config_id}", operation_id="getConfig", response_model=ConfigOut)
-def get_config(config_id: IdPath, _user: CurrentUser, session: SessionDep) -> ConfigOut:
+def get_config(config_id: IdPath, _access: ConfigViewer, session: SessionDep) -> ConfigOut:
     return _out(service.get_config(session, config_id))
 
 
 @router.put("/configs/{config_id}", operation_id="updateConfig", response_model=ConfigSaved)
 def save_config_version(
-    config_id: IdPath, body: ConfigSave, user: CurrentUser, session: SessionDep, state: StateDep
+    config_id: IdPath, body: ConfigSave, access: ConfigEditor, session: SessionDep, state: StateDep
 ) -> ConfigSaved:
     """Save `data` as the next version (versions are immutable). Data identical to the latest
     version saves nothing and returns it with `created: false`."""
@@ -113,7 +118,7 @@ def save_config_version(
         config_id,
         data=body.data,
         message=body.message,
-        user_id=user.user_id,
+        user_id=access.user_id,
         datasets_root=state.settings.datasets_root,
         models_root=state.settings.models_root,
     )
@@ -123,7 +128,7 @@ def save_config_version(
 @router.delete(
     "/configs/{config_id}", operation_id="deleteConfig", status_code=status.HTTP_204_NO_CONTENT
 )
-def delete_config(config_id: IdPath, _user: CurrentUser, session: SessionDep) -> None:
+def delete_config(config_id: IdPath, _access: ConfigEditor, session: SessionDep) -> None:
     """Delete a config and its versions; runs keep their snapshot (their link becomes null)."""
     service.delete_config(session, config_id)
 
@@ -135,7 +140,7 @@ def delete_config(config_id: IdPath, _user: CurrentUser, session: SessionDep) ->
 )
 def list_config_versions(
     config_id: IdPath,
-    _user: CurrentUser,
+    _access: ConfigViewer,
     session: SessionDep,
     page: PageParams,
 ) -> ConfigVersionPage:
@@ -157,7 +162,7 @@ def list_config_versions(
     response_model=ConfigVersionOut,
 )
 def get_config_version(
-    config_id: IdPath, version: IdPath, _user: CurrentUser, session: SessionDep
+    config_id: IdPath, version: IdPath, _access: ConfigViewer, session: SessionDep
 ) -> ConfigVersionOut:
     return ConfigVersionOut.model_validate(service.get_version(session, config_id, version))
 
@@ -167,7 +172,7 @@ def get_config_version(
 )
 def diff_config_versions(
     config_id: IdPath,
-    _user: CurrentUser,
+    _access: ConfigViewer,
     session: SessionDep,
     from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
     to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)],
@@ -190,7 +195,7 @@ def diff_config_versions(
     status_code=status.HTTP_201_CREATED,
 )
 def clone_config(
-    config_id: IdPath, body: ConfigClone, user: CurrentUser, session: SessionDep, state: StateDep
+    config_id: IdPath, body: ConfigClone, access: ConfigEditor, session: SessionDep, state: StateDep
 ) -> ConfigOut:
     """A new config whose version 1 copies `version` (default: the latest); its model is
     checked again first (422 naming `model_flavour` when its folder is gone)."""
@@ -199,7 +204,7 @@ def clone_config(
         config_id,
         name=body.name,
         version=body.version,
-        user_id=user.user_id,
+        user_id=access.user_id,
         models_root=state.settings.models_root,
     )
     return _out(detail)

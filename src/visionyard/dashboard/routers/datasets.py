@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import AdminUser, CurrentUser
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams, RelPath, SafeStr
 from visionyard.dashboard.schemas.datasets import (
     DatasetAnalysis,
@@ -39,7 +40,7 @@ def _out(dataset: Dataset) -> DatasetOut:
 # Declared before /datasets/{dataset_id} so "browse" is never taken for an id.
 @router.get("/datasets/browse", operation_id="browseDatasets", response_model=FolderListingOut)
 def browse_datasets(
-    _user: CurrentUser,
+    _user: AdminUser,
     state: StateDep,
     path: Annotated[RelPath, Query(description="Folder relative to DATASETS_DIR")] = "",
 ) -> FolderListingOut:
@@ -73,7 +74,7 @@ def list_datasets(
     status_code=status.HTTP_201_CREATED,
 )
 def create_dataset(
-    body: DatasetCreate, _user: CurrentUser, session: SessionDep, state: StateDep
+    body: DatasetCreate, _user: AdminUser, session: SessionDep, state: StateDep
 ) -> DatasetOut:
     return _out(service.register_dataset(session, state, name=body.name, path=body.path))
 
@@ -87,7 +88,7 @@ def get_dataset(dataset_id: IdPath, _user: CurrentUser, session: SessionDep) -> 
     "/datasets/{dataset_id}/analyze", operation_id="analyzeDataset", response_model=DatasetOut
 )
 def analyze_dataset(
-    dataset_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+    dataset_id: IdPath, _user: AdminUser, session: SessionDep, state: StateDep
 ) -> DatasetOut:
     return _out(service.analyze_dataset(session, state, dataset_id))
 
@@ -98,7 +99,7 @@ def analyze_dataset(
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
 )
-def delete_dataset(dataset_id: IdPath, _user: CurrentUser, session: SessionDep) -> None:
+def delete_dataset(dataset_id: IdPath, _user: AdminUser, session: SessionDep) -> None:
     service.delete_dataset(session, dataset_id)
 
 

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep
+from visionyard.dashboard.access import GroupEditor, GroupViewer, ProjectEditor, ProjectViewer
+from visionyard.dashboard.deps import SessionDep
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.schemas.groups import GroupCreate, GroupOut, GroupPage, GroupUpdate
 from visionyard.dashboard.services import groups as service
@@ -17,7 +18,7 @@ router = APIRouter(tags=["groups"])
 @router.get("/projects/{project_id}/groups", operation_id="listGroups", response_model=GroupPage)
 def list_groups(
     project_id: IdPath,
-    _user: CurrentUser,
+    _access: ProjectViewer,
     session: SessionDep,
     page: PageParams,
     q: NameFilter = None,
@@ -42,20 +43,20 @@ def list_groups(
     status_code=status.HTTP_201_CREATED,
 )
 def create_group(
-    project_id: IdPath, body: GroupCreate, _user: CurrentUser, session: SessionDep
+    project_id: IdPath, body: GroupCreate, _access: ProjectEditor, session: SessionDep
 ) -> GroupOut:
     group = service.create_group(session, project_id, name=body.name, description=body.description)
     return GroupOut.model_validate(group)
 
 
 @router.get("/groups/{group_id}", operation_id="getGroup", response_model=GroupOut)
-def get_group(group_id: IdPath, _user: CurrentUser, session: SessionDep) -> GroupOut:
+def get_group(group_id: IdPath, _access: GroupViewer, session: SessionDep) -> GroupOut:
     return GroupOut.model_validate(service.get_group(session, group_id))
 
 
 @router.patch("/groups/{group_id}", operation_id="updateGroup", response_model=GroupOut)
 def update_group(
-    group_id: IdPath, body: GroupUpdate, _user: CurrentUser, session: SessionDep
+    group_id: IdPath, body: GroupUpdate, _access: GroupEditor, session: SessionDep
 ) -> GroupOut:
     group = service.update_group(session, group_id, name=body.name, description=body.description)
     return GroupOut.model_validate(group)
@@ -67,5 +68,5 @@ def update_group(
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
 )
-def delete_group(group_id: IdPath, _user: CurrentUser, session: SessionDep) -> None:
+def delete_group(group_id: IdPath, _access: GroupEditor, session: SessionDep) -> None:
     service.delete_group(session, group_id)

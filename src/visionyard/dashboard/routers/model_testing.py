@@ -14,7 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from visionyard.analysis.checkpoints import canonical_name
-from visionyard.dashboard.deps import CurrentUser, StateDep
+from visionyard.dashboard.access import RunReader
+from visionyard.dashboard.deps import StateDep
 from visionyard.dashboard.model_testing import service
 from visionyard.dashboard.model_testing.cache import ModelCache
 from visionyard.dashboard.model_testing.uploads import (
@@ -118,7 +119,7 @@ def _flag(text: str | None) -> bool:
 async def test_run_model(
     run_id: IdPath,
     request: Request,
-    _user: CurrentUser,  # before the upload: an unauthenticated caller is refused unread
+    _access: RunReader,  # before the upload: an unauthenticated caller is refused unread
     state: StateDep,
 ) -> ModelTestOut:
     """Classify the uploaded images with the run's checkpoint: the top classes of each and,

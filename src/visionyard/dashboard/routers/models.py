@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import ModelEditor, ModelViewer, ProjectEditor, ProjectViewer
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.schemas.models import ModelCreate, ModelOut, ModelPage, ModelUpdate
 from visionyard.dashboard.services import models as service
@@ -34,7 +35,7 @@ def _out(entry: ModelEntry) -> ModelOut:
 @router.get("/projects/{project_id}/models", operation_id="listModels", response_model=ModelPage)
 def list_models(
     project_id: IdPath,
-    _user: CurrentUser,
+    _access: ProjectViewer,
     session: SessionDep,
     page: PageParams,
     q: NameFilter = None,
@@ -61,7 +62,7 @@ def list_models(
 def create_model(
     project_id: IdPath,
     body: ModelCreate,
-    _user: CurrentUser,
+    _access: ProjectEditor,
     session: SessionDep,
     state: StateDep,
 ) -> ModelOut:
@@ -78,7 +79,7 @@ def create_model(
 
 
 @router.get("/models/{model_id}", operation_id="getModel", response_model=ModelOut)
-def get_model(model_id: IdPath, _user: CurrentUser, session: SessionDep) -> ModelOut:
+def get_model(model_id: IdPath, _access: ModelViewer, session: SessionDep) -> ModelOut:
     return _out(service.get_model(session, model_id))
 
 
@@ -86,7 +87,7 @@ def get_model(model_id: IdPath, _user: CurrentUser, session: SessionDep) -> Mode
 def update_model(
     model_id: IdPath,
     body: ModelUpdate,
-    _user: CurrentUser,
+    _access: ModelEditor,
     session: SessionDep,
     state: StateDep,
 ) -> ModelOut:
@@ -110,5 +111,5 @@ def update_model(
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
 )
-def delete_model(model_id: IdPath, _user: CurrentUser, session: SessionDep) -> None:
+def delete_model(model_id: IdPath, _access: ModelEditor, session: SessionDep) -> None:
     service.delete_model(session, model_id)

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep
+from visionyard.dashboard.access import CurrentUser
+from visionyard.dashboard.deps import SessionDep
 from visionyard.dashboard.schemas.common import IdQuery
 from visionyard.dashboard.schemas.options import Choice, Options, RegisteredModel
 from visionyard.dashboard.services import configs as service

@@ -6,7 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import (
+    CurrentUser,
+    ProjectOwner,
+    ProjectViewer,
+    visible_project_ids,
+)
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.schemas.projects import (
     ProjectCreate,
@@ -22,7 +28,7 @@ router = APIRouter(tags=["projects"])
 
 @router.get("/projects", operation_id="listProjects", response_model=ProjectPage)
 def list_projects(
-    _user: CurrentUser,
+    user: CurrentUser,
     session: SessionDep,
     page: PageParams,
     q: NameFilter = None,
@@ -30,6 +36,7 @@ def list_projects(
 ) -> ProjectPage:
     items, total = service.list_projects(
         session,
+        visible=visible_project_ids(session, user),
         q=q,
         sort=sort,
         descending=page.descending,
@@ -57,19 +64,22 @@ def list_projects(
     response_model=ProjectOut,
     status_code=status.HTTP_201_CREATED,
 )
-def create_project(body: ProjectCreate, _user: CurrentUser, session: SessionDep) -> ProjectOut:
-    project = service.create_project(session, name=body.name, description=body.description)
+def create_project(body: ProjectCreate, user: CurrentUser, session: SessionDep) -> ProjectOut:
+    """A new project, owned by its creator."""
+    project = service.create_project(
+        session, name=body.name, description=body.description, creator=user.user_id
+    )
     return ProjectOut.model_validate(project)
 
 
 @router.get("/projects/{project_id}", operation_id="getProject", response_model=ProjectOut)
-def get_project(project_id: IdPath, _user: CurrentUser, session: SessionDep) -> ProjectOut:
+def get_project(project_id: IdPath, _access: ProjectViewer, session: SessionDep) -> ProjectOut:
     return ProjectOut.model_validate(service.get_project(session, project_id))
 
 
 @router.patch("/projects/{project_id}", operation_id="updateProject", response_model=ProjectOut)
 def update_project(
-    project_id: IdPath, body: ProjectUpdate, _user: CurrentUser, session: SessionDep
+    project_id: IdPath, body: ProjectUpdate, _access: ProjectOwner, session: SessionDep
 ) -> ProjectOut:
     project = service.update_project(
         session, project_id, name=body.name, description=body.description
@@ -85,7 +95,7 @@ def update_project(
 )
 def delete_project(
     project_id: IdPath,
-    _user: CurrentUser,
+    _access: ProjectOwner,
     session: SessionDep,
     state: StateDep,
     keep_files: Annotated[

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, Field
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep
+from visionyard.dashboard.access import CurrentUser, visible_project_ids
+from visionyard.dashboard.deps import SessionDep
 from visionyard.dashboard.schemas.common import MAX_ID
 from visionyard.dashboard.schemas.run_compare import (
     CompareColumn,
@@ -58,7 +59,7 @@ MetricNames = Annotated[
 
 @router.get("/runs/compare", operation_id="compareRuns", response_model=RunComparison)
 def compare_runs(
-    _user: CurrentUser,
+    user: CurrentUser,
     session: SessionDep,
     ids: RunIds,
     metrics: MetricNames = None,
@@ -79,7 +80,14 @@ def compare_runs(
 
     404 names every unknown run id; 422 for fewer than 2 or more than 20 runs, a repeated id,
     or a per-step metric with by=epoch."""
-    found = service.compare_runs(session, ids, metrics or [], by, max_rows)
+    found = service.compare_runs(
+        session,
+        ids,
+        metrics or [],
+        by,
+        max_rows,
+        visible_projects=visible_project_ids(session, user),
+    )
     return RunComparison(
         runs=[
             ComparedRun(

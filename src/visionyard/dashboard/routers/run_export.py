@@ -13,7 +13,8 @@ from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
-from visionyard.dashboard.deps import CurrentUser, StateDep
+from visionyard.dashboard.access import RunEditor, RunViewer
+from visionyard.dashboard.deps import StateDep
 from visionyard.dashboard.schemas.common import IdPath
 from visionyard.dashboard.schemas.run_export import (
     ExportedCheckpoint,
@@ -37,7 +38,7 @@ BundleName = Annotated[
 # A plain `def`: FastAPI runs it in its thread pool, so the export never blocks the event loop.
 @router.post("/runs/{run_id}/export", operation_id="exportRun", response_model=ExportOut)
 def export_run(
-    run_id: IdPath, _user: CurrentUser, state: StateDep, body: ExportRequest
+    run_id: IdPath, _access: RunEditor, state: StateDep, body: ExportRequest
 ) -> ExportOut:
     """Build the export bundle of one checkpoint into the run's `exports/` folder (replacing an
     earlier one of the same name): the Hugging Face model folder with its model card, the run's
@@ -69,7 +70,7 @@ def export_run(
     },
 )
 def download_run_export(
-    run_id: IdPath, name: BundleName, _user: CurrentUser, state: StateDep
+    run_id: IdPath, name: BundleName, _access: RunViewer, state: StateDep
 ) -> FileResponse:
     """An export bundle built by exportRun, as a download."""
     path = service.archive(state, run_id, name)

@@ -13,8 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from visionyard.dashboard.access import ProjectEditor
 from visionyard.dashboard.body_files import received_body
-from visionyard.dashboard.deps import CurrentUser, StateDep
+from visionyard.dashboard.deps import StateDep
 from visionyard.dashboard.routers.runs import run_detail
 from visionyard.dashboard.schemas.common import IdPath, Name
 from visionyard.dashboard.schemas.run_import import RunImported
@@ -62,7 +63,7 @@ async def received_archive(request: Request, state: StateDep) -> AsyncIterator[P
 )
 def import_run(
     project_id: IdPath,
-    user: CurrentUser,  # before the upload: an unauthenticated caller is refused unread
+    access: ProjectEditor,  # before the upload: an unauthenticated caller is refused unread
     state: StateDep,
     archive: Annotated[Path, Depends(received_archive)],
     name: Annotated[
@@ -72,7 +73,7 @@ def import_run(
     """Register a run trained with `visionyard train` / `python main.py` from its run folder:
     config, metrics, logs, checkpoints, results and files, in a terminal state."""
     imported = service.import_run(
-        state, project_id=project_id, archive=archive, name=name, user_id=user.user_id
+        state, project_id=project_id, archive=archive, name=name, user_id=access.user_id
     )
     with state.read_sessions() as session:
         detail = run_detail(get_run(session, imported.run_id), session, state.settings)

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import Field
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import RunViewer
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, PageParams, RelPath, SafeStr
 from visionyard.dashboard.schemas.run_outputs import (
     MAX_EVENT_ID,
@@ -34,7 +35,7 @@ router = APIRouter(tags=["runs"])
 
 
 @router.get("/runs/{run_id}/metrics", operation_id="listRunMetrics", response_model=MetricNames)
-def list_run_metrics(run_id: IdPath, _user: CurrentUser, session: SessionDep) -> MetricNames:
+def list_run_metrics(run_id: IdPath, _access: RunViewer, session: SessionDep) -> MetricNames:
     return MetricNames(names=metrics.metric_names(session, run_id))
 
 
@@ -43,7 +44,7 @@ def list_run_metrics(run_id: IdPath, _user: CurrentUser, session: SessionDep) ->
 )
 def get_run_metric_series(
     run_id: IdPath,
-    _user: CurrentUser,
+    _access: RunViewer,
     session: SessionDep,
     names: Annotated[
         list[Annotated[SafeStr, Field(max_length=128)]], Query(min_length=1, max_length=20)
@@ -80,7 +81,7 @@ def get_run_metric_series(
 @router.get("/runs/{run_id}/logs", operation_id="getRunLogs", response_model=LogPage)
 def get_run_logs(
     run_id: IdPath,
-    _user: CurrentUser,
+    _access: RunViewer,
     session: SessionDep,
     tail: Annotated[int, Query(ge=1, le=5000, description="Last N lines")] = 200,
     after_id: Annotated[
@@ -117,7 +118,7 @@ def get_run_logs(
     "/runs/{run_id}/checkpoints", operation_id="listRunCheckpoints", response_model=CheckpointPage
 )
 def list_run_checkpoints(
-    run_id: IdPath, _user: CurrentUser, session: SessionDep, page: PageParams
+    run_id: IdPath, _access: RunViewer, session: SessionDep, page: PageParams
 ) -> CheckpointPage:
     """The run's checkpoint records by step (`order=asc`: in training order)."""
     items, total = outputs.checkpoints(
@@ -128,7 +129,7 @@ def list_run_checkpoints(
 
 @router.get("/runs/{run_id}/results", operation_id="getRunResults", response_model=dict[str, Any])
 def get_run_results(
-    run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+    run_id: IdPath, _access: RunViewer, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
     """The run's results.json (final metrics, per-class table, confusion matrix)."""
     return outputs.results(session, state.settings, run_id)
@@ -142,7 +143,7 @@ def get_run_results(
 )
 def get_run_files(
     run_id: IdPath,
-    _user: CurrentUser,
+    _access: RunViewer,
     session: SessionDep,
     state: StateDep,
     path: Annotated[RelPath, Query(description="Relative to the run folder")] = "",

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from visionyard.dashboard.access import RunEditor, RunViewer
 from visionyard.dashboard.body_files import received_body
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath
 from visionyard.dashboard.schemas.run_reports import (
     CheckpointName,
@@ -33,7 +34,7 @@ router = APIRouter(tags=["runs"])
 
 @router.get("/runs/{run_id}/reports", operation_id="listRunReports", response_model=ReportList)
 def list_run_reports(
-    run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+    run_id: IdPath, _access: RunViewer, session: SessionDep, state: StateDep
 ) -> ReportList:
     """The run's stored evaluation reports, one line each (checkpoint, split, headline numbers)."""
     return ReportList(items=service.summaries(session, state.settings, run_id))
@@ -45,7 +46,7 @@ def list_run_reports(
 def get_run_report(
     run_id: IdPath,
     checkpoint: CheckpointName,
-    _user: CurrentUser,
+    _access: RunViewer,
     session: SessionDep,
     state: StateDep,
     split: ReportSplit = "val",
@@ -63,7 +64,7 @@ def get_run_report(
 async def compute_run_report(
     run_id: IdPath,
     checkpoint: CheckpointName,
-    _user: CurrentUser,
+    _access: RunEditor,
     state: StateDep,
     split: ComputedSplit = "val",
 ) -> ReportOut:
@@ -90,7 +91,7 @@ def get_run_report_image(
     run_id: IdPath,
     checkpoint: CheckpointName,
     index: ImageIndex,
-    _user: CurrentUser,
+    _access: RunViewer,
     session: SessionDep,
     state: StateDep,
     split: ReportSplit = "val",
@@ -144,7 +145,7 @@ async def received_zip(request: Request, state: StateDep) -> AsyncIterator[Path]
 async def compute_run_report_from_upload(
     run_id: IdPath,
     checkpoint: CheckpointName,
-    _user: CurrentUser,  # before the upload: an unauthenticated caller is refused unread
+    _access: RunEditor,  # before the upload: an unauthenticated caller is refused unread
     state: StateDep,
     archive: Annotated[Path, Depends(received_zip)],
 ) -> ReportOut:

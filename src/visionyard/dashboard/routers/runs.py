@@ -11,7 +11,16 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.deps import CurrentUser, SessionDep, StateDep
+from visionyard.dashboard.access import (
+    ConfigEditor,
+    CurrentUser,
+    ProjectEditor,
+    ProjectViewer,
+    RunEditor,
+    RunViewer,
+    visible_project_ids,
+)
+from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, IdQuery, PageParams, Pagination
 from visionyard.dashboard.schemas.run_summary import RunSummaryOut
 from visionyard.dashboard.schemas.runs import (
@@ -69,6 +78,7 @@ def _list(
     filters: RunFilters,
     page: Pagination,
     require_project: bool,
+    visible_projects: frozenset[int] | None = None,
 ) -> RunPage:
     """The one implementation behind both run lists."""
     views, total = service.list_runs(
@@ -86,6 +96,7 @@ def _list(
         limit=page.limit,
         offset=page.offset,
         require_project=require_project,
+        visible_projects=visible_projects,
     )
     pool = AgentPool.load(session, settings)
     return RunPage.of([RunOut(**_summary(v, pool)) for v in views], total, page)
@@ -98,7 +109,7 @@ def _list(
     status_code=status.HTTP_201_CREATED,
 )
 def create_run(
-    config_id: IdPath, body: RunCreate, user: CurrentUser, session: SessionDep, state: StateDep
+    config_id: IdPath, body: RunCreate, access: ConfigEditor, session: SessionDep, state: StateDep
 ) -> RunDetail:
     """Queue a run of a config version; the run keeps a snapshot of that version forever."""
     view = service.queue_run(
@@ -113,14 +124,14 @@ def create_run(
         max_restarts=body.max_restarts,
         group_id=body.group_id,
         tags=body.tags,
-        user_id=user.user_id,
+        user_id=access.user_id,
     )
     return run_detail(view, session, state.settings)
 
 
 @router.get("/runs", operation_id="listRuns", response_model=RunPage)
 def list_runs(
-    _user: CurrentUser,
+    user: CurrentUser,
     session: SessionDep,
     state: StateDep,
     page: PageParams,
@@ -134,13 +145,14 @@ def list_runs(
         filters=filters,
         page=page,
         require_project=False,
+        visible_projects=visible_project_ids(session, user),
     )
 
 
 @router.get("/projects/{project_id}/runs", operation_id="listProjectRuns", response_model=RunPage)
 def list_project_runs(
     project_id: IdPath,
-    _user: CurrentUser,
+    _access: ProjectViewer,
     session: SessionDep,
     state: StateDep,
     page: PageParams,
@@ -164,7 +176,7 @@ def list_project_runs(
 )
 def count_project_runs(
     project_id: IdPath,
-    _user: CurrentUser,
+    _access: ProjectViewer,
     session: SessionDep,
     filters: CountFilterParams,
 ) -> RunStateCounts:
@@ -187,7 +199,7 @@ def count_project_runs(
     response_model=RunsGroupAssigned,
 )
 def assign_runs_to_group(
-    project_id: IdPath, body: RunsGroupAssign, _user: CurrentUser, session: SessionDep
+    project_id: IdPath, body: RunsGroupAssign, _access: ProjectEditor, session: SessionDep
 ) -> RunsGroupAssigned:
     """Put runs of the project into one of its experiment groups (`group_id: null`: into
     none). All or nothing: an id that is not a run of the project, or a group of another
@@ -197,13 +209,13 @@ def assign_runs_to_group(
 
 
 @router.get("/runs/{run_id}", operation_id="getRun", response_model=RunDetail)
-def get_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep) -> RunDetail:
+def get_run(run_id: IdPath, _access: RunViewer, session: SessionDep, state: StateDep) -> RunDetail:
     return run_detail(service.get_run(session, run_id), session, state.settings)
 
 
 @router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=RunCanceled)
 def cancel_run(
-    run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep
+    run_id: IdPath, _access: RunEditor, session: SessionDep, state: StateDep
 ) -> RunCanceled:
     """Queued: canceled at once. Running: cancel requested; its agent stops it within about
     a second. Finished: 409."""
@@ -219,7 +231,7 @@ def cancel_run(
 )
 def requeue_run(
     run_id: IdPath,
-    user: CurrentUser,
+    access: RunEditor,
     session: SessionDep,
     state: StateDep,
     body: RunRequeue | None = None,
@@ -234,20 +246,20 @@ def requeue_run(
         run_id,
         name=body.name,
         priority=body.priority,
-        user_id=user.user_id,
+        user_id=access.user_id,
     )
     return run_detail(view, session, state.settings)
 
 
 @router.delete("/runs/{run_id}", operation_id="deleteRun", status_code=status.HTTP_204_NO_CONTENT)
-def delete_run(run_id: IdPath, _user: CurrentUser, session: SessionDep, state: StateDep) -> None:
+def delete_run(run_id: IdPath, _access: RunEditor, session: SessionDep, state: StateDep) -> None:
     """Delete a finished run and its folder under the runs root (409 while queued/running)."""
     service.delete_run(session, state.settings, run_id)
 
 
 @router.patch("/runs/{run_id}", operation_id="updateRun", response_model=RunDetail)
 def update_run(
-    run_id: IdPath, body: RunUpdate, _user: CurrentUser, session: SessionDep, state: StateDep
+    run_id: IdPath, body: RunUpdate, _access: RunEditor, session: SessionDep, state: StateDep
 ) -> RunDetail:
     """Change a run's experiment group (a group of its project; null: none). Fields left out
     stay as they are."""
@@ -259,7 +271,7 @@ def update_run(
 
 @router.put("/runs/{run_id}/tags", operation_id="setRunTags", response_model=RunDetail)
 def set_run_tags(
-    run_id: IdPath, body: TagsIn, _user: CurrentUser, session: SessionDep, state: StateDep
+    run_id: IdPath, body: TagsIn, _access: RunEditor, session: SessionDep, state: StateDep
 ) -> RunDetail:
     """Replace the run's tags."""
     return run_detail(service.set_tags(session, run_id, body.tags), session, state.settings)

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from visionyard.dashboard.deps import CurrentUser, StateDep
+from visionyard.dashboard.access import TensorBoardViewer
+from visionyard.dashboard.deps import StateDep
 from visionyard.dashboard.state import AppState
 from visionyard.dashboard.tensorboard import proxy, views
 from visionyard.dashboard.tensorboard.instances import TensorBoardError, TensorBoards
@@ -30,14 +31,14 @@ def _boards(state: AppState) -> TensorBoards:
 
 
 @router.api_route("/tb/{key}", methods=["GET", "HEAD"])
-async def tensorboard_view_root(key: str, _user: CurrentUser) -> RedirectResponse:
+async def tensorboard_view_root(key: str, _user: TensorBoardViewer) -> RedirectResponse:
     views.parse_key(key)
     return RedirectResponse(f"/tb/{key}/", status_code=308)
 
 
 @router.api_route("/tb/{key}/{path:path}", methods=METHODS)
 async def tensorboard_view(
-    request: Request, key: str, path: str, _user: CurrentUser, state: StateDep
+    request: Request, key: str, path: str, _user: TensorBoardViewer, state: StateDep
 ) -> Response:
     boards = _boards(state)
     instance = boards.get(key)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 from starlette.concurrency import run_in_threadpool
 
+from visionyard.dashboard.access import LiveAccess
 from visionyard.dashboard.deps import websocket_principal
 from visionyard.dashboard.events import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, EventBus
 from visionyard.dashboard.events.origin import origin_allowed
 from visionyard.dashboard.state import AppState
-from visionyard.errors import AuthenticationError
+from visionyard.errors import AuthenticationError, PermissionDeniedError
 
 router = APIRouter(tags=["events"])
 
@@ -36,20 +37,17 @@ async def live_events(websocket: WebSocket) -> None:
             websocket, CLOSE_FORBIDDEN, "origin not allowed; add it to DASHBOARD_CORS_ORIGINS"
         )
         return
+    viewer = LiveAccess(state, lambda: websocket_principal(websocket, state))
     try:
         # Token and session lookups are blocking database reads.
-        await run_in_threadpool(websocket_principal, websocket, state)
+        await run_in_threadpool(viewer.load)
     except AuthenticationError as exc:
         await _refuse(websocket, CLOSE_UNAUTHENTICATED, str(exc))
         return
-
-    async def still_authenticated() -> bool:
-        try:
-            await run_in_threadpool(websocket_principal, websocket, state)
-        except AuthenticationError:
-            return False
-        return True
+    except PermissionDeniedError as exc:  # an agent's token
+        await _refuse(websocket, CLOSE_FORBIDDEN, str(exc))
+        return
 
     bus: EventBus = state.services["events"]
     await websocket.accept()
-    await bus.serve(websocket, recheck=still_authenticated)
+    await bus.serve(websocket, viewer=viewer)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import projects as repo
 from visionyard.dashboard.services.files import delete_run_files, run_dir_target
-from visionyard.db.models import Project, RunState, utcnow
+from visionyard.db.models import Project, ProjectMember, ProjectRole, RunState, utcnow
 from visionyard.errors import ConflictError, NotFoundError, RunStateError
 from visionyard.settings import Settings
 
@@ -39,22 +39,34 @@ def get_project(session: Session, project_id: int) -> Project:
     return project
 
 
-def create_project(session: Session, *, name: str, description: str) -> Project:
+def create_project(session: Session, *, name: str, description: str, creator: int) -> Project:
+    """A new project; `creator` (a user id) becomes its owner."""
     if repo.get_by_name(session, name) is not None:
         raise _duplicate(name)
     try:
         # The check above is for the message; the unique index decides a concurrent race,
         # which flush() surfaces here (the request's transaction then rolls back).
-        return repo.add(session, name=name, description=description)
+        project = repo.add(session, name=name, description=description, created_by=creator)
     except IntegrityError:
         raise _duplicate(name) from None
+    session.add(ProjectMember(project_id=project.id, user_id=creator, role=ProjectRole.owner.name))
+    session.flush()
+    return project
 
 
 def list_projects(
-    session: Session, *, q: str | None, sort: str, descending: bool, limit: int, offset: int
+    session: Session,
+    *,
+    visible: Collection[int] | None,
+    q: str | None,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
 ) -> tuple[Sequence[Project], int]:
+    """A page of the projects in `visible` (None: all of them)."""
     return repo.list_page(
-        session, q=q, sort=sort, descending=descending, limit=limit, offset=offset
+        session, visible=visible, q=q, sort=sort, descending=descending, limit=limit, offset=offset
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -86,7 +86,7 @@ def per_epoch_metric(name: str) -> bool:
     return split in REGISTRY_SPLITS and is_known_metric_name(scalar)
 
 
-def _runs(session: Session, ids: Sequence[int]) -> list[Run]:
+def _runs(session: Session, ids: Sequence[int], visible: Collection[int] | None) -> list[Run]:
     wanted = list(dict.fromkeys(ids))
     if not MIN_RUNS <= len(wanted) <= MAX_RUNS:
         raise InvalidRequestError(
@@ -94,7 +94,11 @@ def _runs(session: Session, ids: Sequence[int]) -> list[Run]:
             "each as ids=<run id>",
             [{"field": "query.ids", "message": f"give {MIN_RUNS} to {MAX_RUNS} distinct ids"}],
         )
-    found = {run.id: run for run in repo.get_many(session, wanted)}
+    found = {
+        run.id: run
+        for run in repo.get_many(session, wanted)
+        if visible is None or run.project_id in visible
+    }
     missing = [i for i in wanted if i not in found]
     if missing:
         listed = ", ".join(str(i) for i in missing)
@@ -183,9 +187,16 @@ def config_diff(
 
 
 def compare_runs(
-    session: Session, ids: Iterable[int], metrics: Sequence[str], by: Axis, max_rows: int
+    session: Session,
+    ids: Iterable[int],
+    metrics: Sequence[str],
+    by: Axis,
+    max_rows: int,
+    *,
+    visible_projects: Collection[int] | None = None,
 ) -> Comparison:
-    runs = _runs(session, list(ids))
+    """`visible_projects`: runs of other projects count as unknown ids (None: no limit)."""
+    runs = _runs(session, list(ids), visible_projects)
     names = _metrics(session, runs, metrics, by)
     x, cells = _aligned(session, runs, names, by)
     shown = _thinned(x, max_rows)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -128,12 +128,15 @@ def list_runs(
     limit: int,
     offset: int,
     require_project: bool = False,
+    visible_projects: Collection[int] | None = None,
 ) -> tuple[list[RunView], int]:
     """A page of runs, sorted and filtered by run keys (`run_keys`) in the database, each with
-    its values of the `columns` keys (computed by the same SQL that sorts by them)."""
+    its values of the `columns` keys (computed by the same SQL that sorts by them). With
+    `visible_projects`, runs of other projects are left out (counts included)."""
     if require_project and project_id is not None and not repo.project_exists(session, project_id):
         raise project_not_found(project_id)
     now = time.time()
+    visible = [] if visible_projects is None else [Run.project_id.in_(sorted(visible_projects))]
     runs, total = repo.list_page(
         session,
         project_id=project_id,
@@ -143,7 +146,10 @@ def list_runs(
         tag=tag,
         q=q,
         order_by=run_keys_sql.expression(session, sort, now),
-        conditions=[run_keys_sql.condition(session, f, now) for f in where],
+        conditions=[
+            *(run_keys_sql.condition(session, f, now) for f in where),
+            *visible,
+        ],
         descending=descending,
         limit=limit,
         offset=offset,
