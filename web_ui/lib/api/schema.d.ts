@@ -457,7 +457,10 @@ export interface paths {
         /** List Projects */
         get: operations["listProjects"];
         put?: never;
-        /** Create Project */
+        /**
+         * Create Project
+         * @description A new project, owned by its creator.
+         */
         post: operations["createProject"];
         delete?: never;
         options?: never;
@@ -515,6 +518,48 @@ export interface paths {
         /** Create Group */
         post: operations["createGroup"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Members */
+        get: operations["listProjectMembers"];
+        /**
+         * Set Member
+         * @description Add a user to the project with a role, or change a member's role. The last owner can
+         *     not step down (409).
+         */
+        put: operations["setProjectMember"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Member
+         * @description The last owner cannot be removed (409).
+         */
+        delete: operations["removeProjectMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1968,6 +2013,45 @@ export interface components {
             /** Via */
             via: string;
         };
+        /** MemberList */
+        MemberList: {
+            /** Items */
+            items: components["schemas"]["MemberOut"][];
+        };
+        /** MemberOut */
+        MemberOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "owner";
+            /** User Id */
+            user_id: number;
+            /** Username */
+            username: string;
+        };
+        /**
+         * MemberSet
+         * @example {
+         *       "role": "editor",
+         *       "username": "ana"
+         *     }
+         */
+        MemberSet: {
+            /**
+             * Role
+             * @description viewer: reads everything of the project; editor: + configs, runs, tags, groups, models; owner: + members, rename, delete
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "owner";
+            /** Username */
+            username: string;
+        };
         /** MetricKeyOut */
         MetricKeyOut: {
             /**
@@ -3145,6 +3229,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
                 headers: {
@@ -3178,6 +3271,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3234,7 +3336,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3292,7 +3394,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3397,6 +3499,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     getMe: {
@@ -3419,6 +3530,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3450,6 +3570,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3519,6 +3648,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -3568,6 +3706,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3637,6 +3784,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -3691,6 +3847,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3753,6 +3918,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3825,6 +3999,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -3868,6 +4051,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3932,6 +4124,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
                 headers: {
@@ -3976,6 +4177,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4042,6 +4252,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4091,6 +4310,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4131,6 +4359,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4189,6 +4426,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4263,6 +4509,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4327,6 +4582,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4376,6 +4640,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4416,6 +4689,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4478,6 +4760,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4563,6 +4854,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4603,6 +4903,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4672,6 +4981,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4730,6 +5048,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4779,6 +5106,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listProjects: {
@@ -4811,6 +5147,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4869,6 +5214,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
             409: {
                 headers: {
@@ -4911,6 +5265,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4961,6 +5324,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5039,6 +5411,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5107,6 +5488,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5162,6 +5552,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5237,6 +5636,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5292,6 +5700,219 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listProjectMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    setProjectMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description The body is not JSON (`http_error`), or a path is not a plain relative path or leads outside its root (`path_outside_root`), or an upload is not a tar of plain files (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    removeProjectMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5367,6 +5988,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5429,6 +6059,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5480,6 +6119,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5556,6 +6204,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5605,6 +6262,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5674,6 +6340,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5733,6 +6408,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5826,6 +6510,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
                 headers: {
@@ -5866,6 +6559,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5922,6 +6624,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5962,6 +6673,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6040,6 +6760,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6082,6 +6811,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6154,6 +6892,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6209,6 +6956,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6294,6 +7050,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6358,6 +7123,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6432,6 +7206,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6474,6 +7257,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6530,6 +7322,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6613,6 +7414,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6680,6 +7490,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6734,6 +7553,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6781,6 +7609,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6849,6 +7686,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6898,6 +7744,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6994,6 +7849,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -7072,6 +7936,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -7123,6 +7996,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7210,6 +8092,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -7257,6 +8148,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7315,6 +8215,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
                 headers: {
@@ -7346,6 +8255,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7407,7 +8325,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7467,7 +8385,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7538,7 +8456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
