@@ -34,6 +34,7 @@ class Seeded:
     model_id: int
     config_id: int
     run_id: int
+    other_run_id: int
 
     def ids(self) -> dict[str, int]:
         return {
@@ -48,8 +49,8 @@ class Seeded:
 def project_with_one_of_each(
     app: FastAPI, name: str, members: dict[str, str] | None = None
 ) -> Seeded:
-    """A project named `name` with a group, a model entry, a config (version 1) and a
-    succeeded run; `members`: username -> role of existing users."""
+    """A project named `name` with a group, a model entry, a config (version 1) and two
+    succeeded runs; `members`: username -> role of existing users."""
     with app.state.vy.sessions() as session, session.begin():
         project = Project(name=name, description="")
         session.add(project)
@@ -63,16 +64,19 @@ def project_with_one_of_each(
         session.add_all([group, model, config])
         session.flush()
         session.add(ConfigVersion(config_id=config.id, version=1, data={}, config_hash="0" * 64))
-        run = Run(
-            project_id=project.id,
-            name="r",
-            config_snapshot={"epochs": 1},
-            config_hash="0" * 64,
-            state=RunState.succeeded,
+        run, other = (
+            Run(
+                project_id=project.id,
+                name=run_name,
+                config_snapshot={"epochs": 1},
+                config_hash="0" * 64,
+                state=RunState.succeeded,
+            )
+            for run_name in ("r", "r2")
         )
-        session.add(run)
+        session.add_all([run, other])
         session.flush()
-        return Seeded(project.id, group.id, model.id, config.id, run.id)
+        return Seeded(project.id, group.id, model.id, config.id, run.id, other.id)
 
 
 def dataset(app: FastAPI, name: str = "d") -> int:

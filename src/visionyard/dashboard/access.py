@@ -16,13 +16,13 @@ The model:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -358,19 +358,24 @@ def rules_of(dependant: Any) -> list[Rule]:
     return found
 
 
-def route_rule(route: APIRoute | APIWebSocketRoute) -> Rule:
+def route_rule(route: Any) -> Rule:
+    """The one access rule of a route (or of a `RouteContext` of an included router)."""
     rules = rules_of(route.dependant)
     if len(rules) != 1:
         what = "no access decision" if not rules else f"{len(rules)} access decisions"
         raise RuntimeError(
-            f"route {route.path} has {what}; depend on exactly one of PublicRoute, "
+            f"route {route.path_format} has {what}; depend on exactly one of PublicRoute, "
             "CurrentUser, AdminUser or a project dependency from visionyard.dashboard.access"
         )
     return rules[0]
 
 
-def api_routes(app: FastAPI) -> Iterable[APIRoute]:
-    return (r for r in app.routes if isinstance(r, APIRoute))
+def api_routes(app: FastAPI) -> Iterator[RouteContext]:
+    """Every HTTP route of the app, included routers' too. (The WebSocket decides per topic:
+    `LiveAccess`.)"""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
 
 
 def check_every_route_decides(app: FastAPI) -> None:
