@@ -64,6 +64,7 @@ DECISIONS: dict[str, Any] = {
     "revokeToken": USER,
     # the site: users, agents, datasets
     "listUsers": ADMIN,
+    "listAuditEvents": ADMIN,
     "createUser": ADMIN,
     "updateUser": ADMIN,
     "listAgents": USER,

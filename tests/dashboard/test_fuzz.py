@@ -41,13 +41,19 @@ from sqlalchemy import inspect, select, update
 
 from tests.dashboard.conftest import AUTH
 from visionyard import runqueue
+from visionyard.dashboard import access
+from visionyard.dashboard.services import auth as auth_service
 from visionyard.db.models import (
+    Agent,
     ApiToken,
     ConfigVersion,
     Dataset,
+    ExperimentGroup,
     ModelEntry,
     Project,
+    ProjectMember,
     Run,
+    RunTag,
     TrainingConfig,
     User,
 )
@@ -309,6 +315,132 @@ PINNED_SERVER_ERRORS = [
     ("POST", f"{API}/auth/login", {"username": "admin", "password": "a\x00b"}, "password"),
     ("POST", f"{API}/tokens", {"name": "a\x00b"}, "name"),
 ]
+
+
+# ---- as a viewer: schemathesis changes nothing of the project --------------------------------
+
+#: what a viewer may change: its own account and sessions, projects it creates, and model
+#: testing (a POST that changes nothing)
+VIEWER_SELF_SERVICE = frozenset(
+    {"login", "logout", "createToken", "revokeToken", "createProject", "testRunModel"}
+)
+
+
+@pytest.fixture
+def viewer_headers(app: FastAPI, seeded: Seeded) -> dict[str, str]:
+    """A write token of a user who is a viewer of the seeded project."""
+    with app.state.vy.sessions() as session, session.begin():
+        vera = User(username="vera", password_hash=None, is_admin=False)
+        session.add(vera)
+        session.flush()
+        session.add(ProjectMember(project_id=seeded.project_id, user_id=vera.id, role="viewer"))
+        _, secret = auth_service.create_token(session, vera, "fuzz")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def project_contents(app: FastAPI, project_id: int) -> dict[str, Any]:
+    """Everything of a project a viewer must not be able to change."""
+    with app.state.vy.sessions() as session:
+
+        def rows(query: Any) -> list[tuple[Any, ...]]:
+            return sorted(tuple(r) for r in session.execute(query))
+
+        runs = select(Run.id, Run.name, Run.state, Run.group_id, Run.cancel_requested,
+                      Run.attempt).where(Run.project_id == project_id)  # fmt: skip
+        return {
+            "project": rows(
+                select(Project.name, Project.description).where(Project.id == project_id)
+            ),  # fmt: skip
+            "members": rows(
+                select(ProjectMember.user_id, ProjectMember.role).where(
+                    ProjectMember.project_id == project_id
+                )
+            ),  # fmt: skip
+            "groups": rows(
+                select(ExperimentGroup.id, ExperimentGroup.name).where(
+                    ExperimentGroup.project_id == project_id
+                )
+            ),  # fmt: skip
+            "models": rows(
+                select(ModelEntry.id, ModelEntry.name, ModelEntry.source).where(
+                    ModelEntry.project_id == project_id
+                )
+            ),  # fmt: skip
+            "configs": rows(
+                select(TrainingConfig.id, TrainingConfig.name).where(
+                    TrainingConfig.project_id == project_id
+                )
+            ),  # fmt: skip
+            "versions": rows(
+                select(ConfigVersion.id)
+                .join(TrainingConfig)
+                .where(TrainingConfig.project_id == project_id)
+            ),  # fmt: skip
+            "runs": rows(runs),
+            "tags": rows(
+                select(RunTag.run_id, RunTag.tag).join(Run).where(Run.project_id == project_id)
+            ),  # fmt: skip
+            "datasets": rows(select(Dataset.id, Dataset.name)),
+            "agents": rows(select(Agent.id, Agent.drained)),
+        }
+
+
+def in_a_project_of_its_own(app: FastAPI, path: dict[str, Any], seeded_project: int) -> bool:
+    """Whether the path names a resource of a project other than the seeded one: one the viewer
+    created (createProject), which it owns and may change."""
+    with app.state.vy.sessions() as session:
+        for via in ("project_id", "run_id", "config_id", "group_id", "model_id"):
+            value = str(path.get(via, ""))
+            if value.isdigit() and 0 < int(value) < 2**31:
+                project = access.project_of(session, via, int(value))
+                return project is not None and project != seeded_project
+    return False
+
+
+@pytest.fixture
+def viewer_schema(app: FastAPI, seeded: Seeded, client: TestClient, viewer_headers: Any) -> Any:
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": 20240602,
+            "headers": viewer_headers,
+            "generation": {"mode": "all", "deterministic": True, "max-examples": MAX_EXAMPLES},
+        }
+    )
+    return schemathesis.openapi.from_asgi(f"{API}/openapi.json", app, config=config)
+
+
+@pytest.fixture
+def unchanged_project(app: FastAPI, seeded: Seeded) -> Iterator[RequestCounter]:
+    before = project_contents(app, seeded.project_id)
+    counter = RequestCounter()
+    yield counter
+    assert project_contents(app, seeded.project_id) == before
+    print(f"\nschemathesis as a viewer: {counter.requests} requests, {counter.by_status}")
+
+
+viewer = schemathesis.pytest.from_fixture("viewer_schema")
+
+
+@viewer.exclude(method="GET").parametrize()
+@FUZZ_SETTINGS
+@pytest.mark.slow
+def test_schemathesis_as_a_viewer_changes_nothing(
+    case: Any,
+    app: FastAPI,
+    viewer_headers: dict[str, str],
+    unchanged_project: RequestCounter,
+    seeded: Seeded,
+) -> None:
+    own_project = in_a_project_of_its_own(app, case.path_parameters or {}, seeded.project_id)
+    response = case.call(session=asgi.ASGIClient(app), headers=viewer_headers)
+    unchanged_project.add(response.status_code)
+    operation = case.operation.definition.raw.get("operationId")
+    if operation == "revokeToken":  # keep the viewer's own token usable for the next cases
+        with app.state.vy.sessions() as session, session.begin():
+            session.execute(update(ApiToken).values(revoked_at=None))
+    if operation not in VIEWER_SELF_SERVICE and not own_project:
+        assert response.status_code >= 400, (operation, case.path_parameters, response.status_code)
+    assert response.status_code < 500, response.text
 
 
 def test_pinned_server_errors_answer_422(client: TestClient, seeded: Seeded) -> None:

@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from visionyard.dashboard.audit import Decided
 from visionyard.dashboard.deps import StateDep, get_principal
 from visionyard.dashboard.schemas.common import IdPath
 from visionyard.dashboard.services.auth import Principal
@@ -109,6 +110,21 @@ def role_in(session: Session, principal: Principal, project_id: int) -> ProjectR
     return ProjectRole[role] if role is not None else None
 
 
+def roles_in(
+    session: Session, principal: Principal, project_ids: Iterable[int]
+) -> dict[int, ProjectRole]:
+    """The principal's role in each of these projects it may see (one query)."""
+    ids = [i for i in project_ids if principal.project_ids is None or i in principal.project_ids]
+    if principal.is_admin:
+        return dict.fromkeys(ids, ProjectRole.owner)
+    rows = session.execute(
+        select(ProjectMember.project_id, ProjectMember.role).where(
+            ProjectMember.user_id == principal.user_id, ProjectMember.project_id.in_(ids)
+        )
+    )
+    return {row.project_id: ProjectRole[row.role] for row in rows}
+
+
 def visible_project_ids(session: Session, principal: Principal) -> frozenset[int] | None:
     """The projects the principal may see; None means every project (an unrestricted admin)."""
     if principal.is_admin:
@@ -130,6 +146,15 @@ def visible_filter(principal_projects: frozenset[int] | None, column: Any) -> An
 # ---- checks ------------------------------------------------------------------------------------
 
 
+def writes(rule: Rule, method: str) -> bool:
+    return rule.writes if rule.writes is not None else method not in SAFE_METHODS
+
+
+def _remember(request: Request, principal: Principal, rule: Rule, project_id: int | None) -> None:
+    """For the audit trail (`visionyard.dashboard.audit`)."""
+    request.state.decided = Decided(principal, writes(rule, request.method), project_id)
+
+
 def check_principal(principal: Principal, rule: Rule, method: str) -> None:
     """What is decided before any resource is looked at: agent tokens and read tokens."""
     if principal.token_kind == "agent":
@@ -137,8 +162,7 @@ def check_principal(principal: Principal, rule: Rule, method: str) -> None:
             "agent tokens only serve agents and reach no API route; use a user token "
             "(POST /api/v1/tokens) or log in"
         )
-    writes = rule.writes if rule.writes is not None else method not in SAFE_METHODS
-    if writes and principal.read_only:
+    if writes(rule, method) and principal.read_only:
         raise PermissionDeniedError(
             "this token is read-only and cannot change anything; use a write token"
         )
@@ -194,6 +218,7 @@ def in_project(
             if project_id is None:
                 raise not_found(via, value)
             granted = require_role(session, principal, project_id, role, via=via, value=value)
+        _remember(request, principal, rule, project_id)
         return ProjectAccess(principal, project_id, granted)
 
     dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -227,6 +252,7 @@ def signed_in(
         request: Request, principal: Annotated[Principal, Depends(get_principal)]
     ) -> Principal:
         check_principal(principal, rule, request.method)
+        _remember(request, principal, rule, None)
         return principal
 
     dependency.__name__ = (

@@ -6,13 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from visionyard import __version__
 from visionyard.dashboard.access import check_every_route_decides
 from visionyard.dashboard.apidocs import install_api_docs
+from visionyard.dashboard.audit import audit_trail
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
 from visionyard.dashboard.hosts import HostAllowlistMiddleware
@@ -22,6 +23,7 @@ from visionyard.dashboard.openapi import install_openapi
 from visionyard.dashboard.reaper import LeaseReaper
 from visionyard.dashboard.routers import (
     agents,
+    audit,
     auth,
     configs,
     datasets,
@@ -166,9 +168,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         model_testing,
         run_export,
         agents,
-        ws,
+        audit,
     ):
-        app.include_router(module.router, prefix=API_PREFIX)
+        # Every change through the API lands in the audit log, in the change's transaction.
+        app.include_router(
+            module.router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(audit_trail, scope="function")],
+        )
+    app.include_router(ws.router, prefix=API_PREFIX)  # changes nothing; decides per topic
 
     # TensorBoard's pages, outside the API prefix, before the UI's catch-all mount.
     app.include_router(tensorboard.router)

@@ -79,6 +79,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Audit Events
+         * @description Every change made through the API, and every login attempt: who, when, what, from
+         *     where. Newest first by default.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -1271,6 +1292,43 @@ export interface components {
              */
             error: string;
         };
+        /** AuditEventOut */
+        AuditEventOut: {
+            /** Action */
+            action: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Ip */
+            ip: string;
+            /** Project Id */
+            project_id: number | null;
+            /** Target */
+            target: string;
+            /** User Id */
+            user_id: number | null;
+            /** Username */
+            username: string;
+        };
+        /** AuditPage */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditEventOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** Calibration */
         Calibration: {
             /** Bins */
@@ -2361,6 +2419,11 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Role
+             * @description The caller's role in the project (admins: owner); what the web UI offers follows it, and the API enforces it
+             */
+            role?: ("viewer" | "editor" | "owner") | null;
+            /**
              * Run Count
              * @description Runs in the project, of every state
              */
@@ -2384,6 +2447,11 @@ export interface components {
             id: number;
             /** Name */
             name: string;
+            /**
+             * Role
+             * @description The caller's role in the project (admins: owner); what the web UI offers follows it, and the API enforces it
+             */
+            role?: ("viewer" | "editor" | "owner") | null;
             /**
              * Updated At
              * Format: date-time
@@ -3405,6 +3473,69 @@ export interface operations {
             };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                user_id?: number | null;
+                username?: string | null;
+                project_id?: number | null;
+                /** @description An operation id, e.g. cancelRun, setProjectMember, login, loginFailed */
+                action?: string | null;
+                /** @description From this time (inclusive), ISO 8601 */
+                since?: string | null;
+                /** @description Before this time, ISO 8601 */
+                until?: string | null;
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+                /** @description Sort direction */
+                order?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,7 @@ from visionyard.dashboard.access import (
     CurrentUser,
     ProjectOwner,
     ProjectViewer,
+    roles_in,
     visible_project_ids,
 )
 from visionyard.dashboard.deps import SessionDep, StateDep
@@ -22,8 +23,14 @@ from visionyard.dashboard.schemas.projects import (
     ProjectUpdate,
 )
 from visionyard.dashboard.services import projects as service
+from visionyard.db.models import Project, ProjectRole
 
 router = APIRouter(tags=["projects"])
+
+
+def _out(project: Project, role: ProjectRole | None) -> ProjectOut:
+    shown = role.name if role is not None else None
+    return ProjectOut.model_validate(project).model_copy(update={"role": shown})
 
 
 @router.get("/projects", operation_id="listProjects", response_model=ProjectPage)
@@ -44,10 +51,11 @@ def list_projects(
         offset=page.offset,
     )
     stats = service.run_stats(session, [p.id for p in items])
+    roles = roles_in(session, user, [p.id for p in items])
     return ProjectPage.of(
         [
             ProjectListItem(
-                **ProjectOut.model_validate(p).model_dump(),
+                **_out(p, roles.get(p.id)).model_dump(),
                 run_count=stats.get(p.id, (0, None))[0],
                 latest_run_state=stats.get(p.id, (0, None))[1],
             )
@@ -69,22 +77,22 @@ def create_project(body: ProjectCreate, user: CurrentUser, session: SessionDep) 
     project = service.create_project(
         session, name=body.name, description=body.description, creator=user.user_id
     )
-    return ProjectOut.model_validate(project)
+    return _out(project, ProjectRole.owner)
 
 
 @router.get("/projects/{project_id}", operation_id="getProject", response_model=ProjectOut)
-def get_project(project_id: IdPath, _access: ProjectViewer, session: SessionDep) -> ProjectOut:
-    return ProjectOut.model_validate(service.get_project(session, project_id))
+def get_project(project_id: IdPath, access: ProjectViewer, session: SessionDep) -> ProjectOut:
+    return _out(service.get_project(session, project_id), access.role)
 
 
 @router.patch("/projects/{project_id}", operation_id="updateProject", response_model=ProjectOut)
 def update_project(
-    project_id: IdPath, body: ProjectUpdate, _access: ProjectOwner, session: SessionDep
+    project_id: IdPath, body: ProjectUpdate, access: ProjectOwner, session: SessionDep
 ) -> ProjectOut:
     project = service.update_project(
         session, project_id, name=body.name, description=body.description
     )
-    return ProjectOut.model_validate(project)
+    return _out(project, access.role)
 
 
 @router.delete(

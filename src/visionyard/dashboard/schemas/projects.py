@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from visionyard.dashboard.schemas.common import ApiModel, Name, Page, RequestBody, Text, UtcDateTime
@@ -28,6 +30,11 @@ class ProjectOut(ApiModel):
     description: str
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    role: Literal["viewer", "editor", "owner"] | None = Field(
+        None,
+        description="The caller's role in the project (admins: owner); what the web UI offers "
+        "follows it, and the API enforces it",
+    )
 
 
 class ProjectListItem(ProjectOut):
