@@ -1086,6 +1086,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Sessions */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/revoke-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End All Sessions
+         * @description Log out everywhere: every session of the caller ends, this one included.
+         */
+        post: operations["endAllSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End Session */
+        delete: operations["endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens": {
         parameters: {
             query?: never;
@@ -2937,6 +2991,59 @@ export interface components {
              */
             values: (number | null)[];
         };
+        /**
+         * SessionOut
+         * @description One of the caller's login sessions (never its secrets).
+         */
+        SessionOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current
+             * @description Whether this request came with this session's cookie
+             */
+            current: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description Its absolute end; it ends earlier when unused for the idle timeout
+             */
+            expires_at: string;
+            /** Id */
+            id: number;
+            /**
+             * Ip
+             * @description The client address it logged in from
+             */
+            ip: string;
+            /**
+             * Last Seen At
+             * @description When it was last used, to about a minute
+             */
+            last_seen_at: string | null;
+            /**
+             * User Agent
+             * @description The browser or program it logged in with
+             */
+            user_agent: string;
+        };
+        /**
+         * SessionPage
+         * @description A page of the caller's login sessions.
+         */
+        SessionPage: {
+            /** Items */
+            items: components["schemas"]["SessionOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** SkippedFile */
         SkippedFile: {
             /** Path */
@@ -2964,6 +3071,13 @@ export interface components {
          *       "kind": "user",
          *       "name": "ci"
          *     }
+         * @example {
+         *       "name": "report-reader",
+         *       "project_ids": [
+         *         1
+         *       ],
+         *       "scope": "read"
+         *     }
          */
         TokenCreate: {
             /** Expires In Days */
@@ -2975,6 +3089,17 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+            /**
+             * Project Ids
+             * @description Limit the token to these projects (each must exist, and you must be a member unless you are an admin); absent or null: every project its user may see. Agent tokens reach every project.
+             */
+            project_ids?: number[] | null;
+            /**
+             * Scope
+             * @description 'read': the token can never change anything; 'write': it acts with its user's roles. Agent tokens are always 'write'.
+             * @default write
+             */
+            scope: string;
         };
         /** TokenCreated */
         TokenCreated: {
@@ -2995,8 +3120,18 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /**
+             * Project Ids
+             * @description The only projects the token reaches; null: every project its user may see
+             */
+            project_ids: number[] | null;
             /** Revoked At */
             revoked_at: string | null;
+            /**
+             * Scope
+             * @description 'read' (never changes anything) or 'write'
+             */
+            scope: string;
             /**
              * Token
              * @description The secret; shown only in this response.
@@ -3022,8 +3157,18 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /**
+             * Project Ids
+             * @description The only projects the token reaches; null: every project its user may see
+             */
+            project_ids: number[] | null;
             /** Revoked At */
             revoked_at: string | null;
+            /**
+             * Scope
+             * @description 'read' (never changes anything) or 'write'
+             */
+            scope: string;
         };
         /**
          * TokenPage
@@ -3234,7 +3379,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3292,7 +3437,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3361,8 +3506,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The body is not of the media type the operation takes; the login takes only `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3390,6 +3553,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3519,6 +3691,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -3568,6 +3749,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3630,6 +3820,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3760,6 +3959,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -3778,7 +3986,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3983,6 +4191,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
             409: {
                 headers: {
@@ -4138,6 +4355,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4189,6 +4415,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4423,6 +4658,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4478,6 +4722,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4610,6 +4863,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -4665,6 +4927,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4869,6 +5140,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request conflicts with the current state: a name already taken, a run in the wrong state, a concurrent change (`conflict`, `invalid_state`) */
             409: {
                 headers: {
@@ -4968,6 +5248,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5032,6 +5321,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5169,6 +5467,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5299,6 +5606,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5422,6 +5738,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5674,6 +5999,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -5733,6 +6067,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5969,6 +6312,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6040,6 +6392,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6082,6 +6443,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6216,6 +6586,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6243,7 +6622,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6613,6 +6992,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6788,6 +7176,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6905,6 +7302,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -6941,7 +7347,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6994,6 +7400,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -7021,7 +7436,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7130,6 +7545,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A resource named by the request does not exist (`not_found`) */
             404: {
                 headers: {
@@ -7157,7 +7581,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7203,6 +7627,152 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+                /** @description Sort direction */
+                order?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    endAllSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7315,6 +7885,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
                 headers: {
@@ -7346,6 +7925,15 @@ export interface operations {
             };
             /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7407,7 +7995,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7467,7 +8055,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7538,7 +8126,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The account may not do this; it needs an admin (`forbidden`) */
+            /** @description The account may not do this; it needs an admin (`forbidden`). Or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;

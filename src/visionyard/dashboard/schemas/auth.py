@@ -70,6 +70,7 @@ class TokenCreate(RequestBody):
     )
     project_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
         None,
+        min_length=1,  # an empty list would reach nothing: leave it out for every project
         max_length=MAX_TOKEN_PROJECTS,
         description="Limit the token to these projects (each must exist, and you must be a "
         "member unless you are an admin); absent or null: every project its user may see. "
