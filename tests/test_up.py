@@ -158,6 +158,7 @@ class Up:
         client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
         login = client.post("/auth/login", json={"username": "admin", "password": password})
         login.raise_for_status()
+        client.headers["X-CSRF-Token"] = login.cookies["vy_csrf"]
         return client
 
     def stop(self) -> int:

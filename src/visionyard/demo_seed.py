@@ -28,14 +28,20 @@ class ApiClient:
 
     def __init__(self, base_url: str) -> None:
         self.base = base_url.rstrip("/") + "/api/v1"
+        self._cookies = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+            urllib.request.HTTPCookieProcessor(self._cookies)
         )
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        # Changes made with the session cookie must carry the session's CSRF token.
+        csrf = next((c.value for c in self._cookies if c.name == "vy_csrf"), None)
+        if csrf:
+            headers["X-CSRF-Token"] = csrf
         request = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.base + path, data=data, method=method, headers=headers
         )
         try:
             with self._opener.open(request, timeout=60) as response:

@@ -82,6 +82,14 @@ class PermissionDeniedError(VisionyardError):
     """Valid credentials, but not allowed to do this."""
 
 
+class CsrfError(PermissionDeniedError):
+    """A change sent with a session cookie lacks the session's CSRF token (X-CSRF-Token)."""
+
+
+class UnsupportedMediaTypeError(VisionyardError):
+    """The request body is not of the media type the operation takes."""
+
+
 class PathOutsideRootError(VisionyardError):
     """A user-supplied path resolves outside the directory it must stay in."""
 
@@ -96,7 +104,12 @@ class PayloadTooLargeError(VisionyardError):
 
 
 class RateLimitedError(VisionyardError):
-    """Too many requests or queued runs; try again later."""
+    """Too many requests or queued runs; try again later (`retry_after`: in how many seconds,
+    when known; the dashboard sends it as the Retry-After header)."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailableError(VisionyardError):

@@ -74,8 +74,44 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     admin_token: SecretStr | None = None
     secret_key: SecretStr | None = None
-    session_ttl_hours: float = Field(24 * 7, gt=0)
-    secure_cookies: bool = False
+    session_ttl_hours: float = Field(
+        24 * 7,
+        gt=0,
+        description="Absolute lifetime of a login session in hours: it ends this long after "
+        "the login however active it is.",
+    )
+    session_idle_minutes: float = Field(
+        120,
+        gt=0,
+        description="A login session unused for this many minutes ends (log in again). Any "
+        "authenticated request counts as use, including an open web UI tab's background "
+        "refreshes.",
+    )
+    secure_cookies: bool = Field(
+        False,
+        description="Mark the session and CSRF cookies Secure (sent over HTTPS only): turn on "
+        "when the dashboard is reached through HTTPS.",
+    )
+    login_free_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins a username, or a client address, may have before each "
+        "further failure blocks it for a while (429 with Retry-After).",
+    )
+    login_block_max_seconds: float = Field(
+        300,
+        gt=0,
+        le=86400,
+        description="The longest a username or client address is blocked after failed logins; "
+        "blocks double from 1 second with each further failure, up to this.",
+    )
+    login_failure_memory_minutes: float = Field(
+        60,
+        gt=0,
+        description="Failed logins of a username or address are forgotten after this many "
+        "minutes without another failure; a successful login forgets them at once.",
+    )
     lease_seconds: float = Field(30.0, ge=1)
     heartbeat_interval: float | None = Field(
         None,

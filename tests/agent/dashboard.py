@@ -49,7 +49,7 @@ class Dashboard:
 
     def client(self) -> httpx.Client:
         client = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
-        client.post(
-            "/auth/login", json={"username": "owner", "password": PASSWORD}
-        ).raise_for_status()
+        login = client.post("/auth/login", json={"username": "owner", "password": PASSWORD})
+        login.raise_for_status()
+        client.headers["X-CSRF-Token"] = login.cookies["vy_csrf"]
         return client

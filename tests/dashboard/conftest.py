@@ -19,6 +19,14 @@ ADMIN_TOKEN = "vy_admin-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+def log_in(client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    """Log `client` in with a session cookie and have it send the session's CSRF token with
+    every request, as the web UI does."""
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    client.headers["X-CSRF-Token"] = response.cookies["vy_csrf"]
+
+
 @pytest.fixture
 def tiny_model(tiny_model: Callable[[str], Path], models_dir: Path) -> Callable[[str], Path]:
     """The session's tiny models, copied under this test's models root (the dashboard refuses

@@ -62,6 +62,9 @@ DECISIONS: dict[str, Any] = {
     "listTokens": USER,
     "createToken": USER,
     "revokeToken": USER,
+    "listSessions": USER,
+    "endSession": USER,
+    "endAllSessions": USER,
     # the site: users, agents, datasets
     "listUsers": ADMIN,
     "listAuditEvents": ADMIN,
@@ -267,7 +270,7 @@ def request_for(
 ) -> tuple[str, dict[str, Any], str]:
     """(url, request options, the 404 message of the path's resource) for one call."""
     ids = seeded.ids() | {"user_id": world.user_ids["vic"], "token_id": 9999, "agent_id": 1,
-                          "dataset_id": 1, "version": 1}  # fmt: skip
+                          "session_id": 9999, "dataset_id": 1, "version": 1}  # fmt: skip
     names = re.findall(r"\{(\w+)\}", path)
     url = path
     for name in names:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.dashboard.seed import project_with_one_of_each, token, user
+from tests.dashboard.seed import PASSWORD, project_with_one_of_each, token, user
 
 API = "/api/v1"
 
@@ -95,3 +95,19 @@ def test_times_are_iso_8601_not_numbers(client: TestClient) -> None:
     refused = client.get(f"{API}/audit", params={"until": "0.5"})
     assert refused.status_code == 422 and "ISO 8601" in refused.json()["error"]["message"]
     assert client.get(f"{API}/audit", params={"since": "2026-12-06T10:00:00Z"}).status_code == 200
+
+
+def test_logins_and_failed_logins_are_recorded(app: FastAPI, client: TestClient) -> None:
+    user(app, "ana")
+    browser = TestClient(app, client=("10.9.8.7", 5000))
+    wrong = browser.post(f"{API}/auth/login", json={"username": "ana", "password": "nope"})
+    assert wrong.status_code == 401
+    good = browser.post(f"{API}/auth/login", json={"username": "ana", "password": PASSWORD})
+    assert good.status_code == 200
+    ok, failed = audit(client)[:2]
+    assert (ok["action"], ok["username"], ok["ip"]) == ("login", "ana", "10.9.8.7")
+    assert ok["user_id"] is not None
+    assert (failed["action"], failed["username"], failed["user_id"]) == ("loginFailed", "ana", None)
+    assert failed["details"] == {"reason": "wrong username or password"}
+    assert "nope" not in str(audit(client))
+    assert [e["action"] for e in audit(client, action="loginFailed")] == ["loginFailed"]

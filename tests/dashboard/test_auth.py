@@ -14,11 +14,31 @@ def test_login_cookie_session_and_logout(anon: TestClient) -> None:
     assert bad.status_code == 401 and "wrong username or password" in bad.json()["error"]["message"]
     ok = anon.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert ok.status_code == 200
-    set_cookie = ok.headers["set-cookie"].lower()
-    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    session_cookie, csrf_cookie = ok.headers.get_list("set-cookie")
+    assert session_cookie.startswith("vy_session=") and csrf_cookie.startswith("vy_csrf=")
+    for cookie in (session_cookie.lower(), csrf_cookie.lower()):
+        assert "samesite=lax" in cookie and "path=/" in cookie and "secure" not in cookie
+    # The session secret is out of scripts' reach; the CSRF token is for the UI's scripts.
+    assert "httponly" in session_cookie.lower() and "httponly" not in csrf_cookie.lower()
     assert anon.get("/api/v1/auth/me").json()["via"] == "session"
-    assert anon.post("/api/v1/auth/logout").status_code == 204
+    csrf = {"X-CSRF-Token": ok.cookies["vy_csrf"]}
+    logout = anon.post("/api/v1/auth/logout", headers=csrf)
+    assert logout.status_code == 204
+    # Both cookies are cleared.
+    assert {c.split("=", 1)[0] for c in logout.headers.get_list("set-cookie")} == {
+        "vy_session",
+        "vy_csrf",
+    }
     assert anon.get("/api/v1/auth/me").status_code == 401
+
+
+def test_secure_cookies_setting_marks_both_cookies_secure(
+    sqlite_url: str, settings_factory
+) -> None:
+    app = create_app(settings_factory(sqlite_url, secure_cookies=True))
+    with TestClient(app) as c:
+        ok = c.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert all("; secure" in cookie.lower() for cookie in ok.headers.get_list("set-cookie"))
 
 
 def test_tokens_created_listed_and_revoked(client: TestClient, anon: TestClient) -> None:

@@ -322,7 +322,16 @@ PINNED_SERVER_ERRORS = [
 #: what a viewer may change: its own account and sessions, projects it creates, and model
 #: testing (a POST that changes nothing)
 VIEWER_SELF_SERVICE = frozenset(
-    {"login", "logout", "createToken", "revokeToken", "createProject", "testRunModel"}
+    {
+        "login",
+        "logout",
+        "createToken",
+        "revokeToken",
+        "endSession",
+        "endAllSessions",
+        "createProject",
+        "testRunModel",
+    }
 )
 
 
@@ -502,6 +511,7 @@ def test_seeded_responses_match_their_documented_schemas(
         ("/groups/{group_id}", {"group_id": s.group_id}, {}),
         ("/users", {}, {}),
         ("/tokens", {}, {}),
+        ("/sessions", {}, {}),
     ]
     for path, path_parameters, query in requests:
         case = loaded[API + path]["GET"].Case(path_parameters=path_parameters, query=query)
@@ -866,6 +876,7 @@ class Baseline:
             "agent_id": seeded.agent_id,
             "user_id": seeded.user_id,  # never the admin the client authenticates as
             "token_id": seeded.token_id,  # never the admin's own token
+            "session_id": 1,  # the admin (a bearer token) has none: a 404 unless under attack
             "version": 1,
             "name": "best.tar.gz",  # downloadRunExport's bundle name (not an id: a file name)
             "checkpoint": "best",  # a run's evaluation report

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.dashboard.conftest import ADMIN_PASSWORD, log_in
 from tests.dashboard.test_api_boundary import example
 from tests.dashboard.test_security import PUBLIC_ROUTES, concrete
 from visionyard.dashboard.openapi import RAISED_BY_SERVICES, SECURITY_SCHEMES
@@ -67,11 +68,10 @@ def test_operations_refusing_a_non_admin_declare_403(
 ) -> None:
     made = client.post(f"{API}/users", json={"username": "ana", "password": "long-password"})
     assert made.status_code == 201, made.text
-    login = anon.post(f"{API}/auth/login", json={"username": "ana", "password": "long-password"})
-    assert login.status_code == 200
+    log_in(anon, "ana", "long-password")  # and send the session's CSRF token from now on
     refused = []
     for method, path, operation in documented_operations(app):
-        if (method, path) == ("POST", f"{API}/auth/logout"):
+        if (method, path) in ENDS_THE_SESSION:
             continue  # it would end the session this test goes on with
         response = anon.request(method, concrete(path), json={})
         if response.status_code == 403:
@@ -86,6 +86,32 @@ def test_operations_refusing_a_non_admin_declare_403(
     assert ("GET", f"{API}/users") in refused and ("POST", f"{API}/agents/{{agent_id}}/drain") in (
         refused
     )
+
+
+#: operations that end the caller's session
+ENDS_THE_SESSION = {
+    ("POST", f"{API}/auth/logout"),
+    ("POST", f"{API}/sessions/revoke-all"),
+    ("DELETE", f"{API}/sessions/{{session_id}}"),
+}
+
+
+def test_changes_with_the_session_cookie_declare_403_and_answer_it_without_the_csrf_token(
+    client: TestClient, anon: TestClient, app: FastAPI
+) -> None:
+    login = anon.post(f"{API}/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert login.status_code == 200
+    checked = 0
+    for method, path, operation in documented_operations(app):
+        if method == "GET" or (method, path) in PUBLIC_ROUTES:
+            continue
+        response = anon.request(method, concrete(path), json={})
+        assert response.status_code == 403, (method, path, response.status_code)
+        assert response.json()["error"]["code"] == "csrf"
+        assert "403" in operation["responses"], (method, path)
+        checked += 1
+    assert checked >= 35
+    assert anon.get(f"{API}/auth/me").status_code == 200  # nothing ended the session
 
 
 #: a value for each required query parameter, so that a request gets past validation

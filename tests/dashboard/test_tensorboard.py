@@ -20,6 +20,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from tests.dashboard.conftest import AUTH
 from tests.liveserver import start_serving
+from visionyard.dashboard.csp import TENSORBOARD_POLICY
 from visionyard.dashboard.tensorboard import proxy, views
 from visionyard.dashboard.tensorboard.instances import Instance, TensorBoards
 from visionyard.db.models import Project, Run, RunState
@@ -139,6 +140,10 @@ def test_a_logged_in_user_gets_the_runs_scalars_and_anonymous_requests_are_refus
     page = tb_client.get(f"{TB}/{run_id}/")
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert "set-cookie" not in page.headers
+    # TensorBoard's pages run its inline scripts: a policy of their own, framed by the dashboard.
+    assert page.headers["content-security-policy"] == TENSORBOARD_POLICY
+    assert page.headers["x-frame-options"] == "SAMEORIGIN"
+    assert page.headers["x-content-type-options"] == "nosniff"
     tags = tb_client.get(f"{TB}/{run_id}/data/plugin/scalars/tags").json()
     assert "alpha/loss" in next(iter(tags.values()))
     points = tb_client.get(

@@ -54,8 +54,12 @@ class Imported:
 
 
 def import_runs(page: Page, url: str, trained: dict[str, Path]) -> Imported:
-    """Upload both run folders through the import endpoint, with the page's session."""
-    created = page.request.post(f"{url}/api/v1/projects", data={"name": "lr-sweep"})
+    """Upload both run folders through the import endpoint, with the page's session (and its
+    CSRF token, as the page's own requests send it)."""
+    csrf = next(c["value"] for c in page.context.cookies(url) if c["name"] == "vy_csrf")
+    created = page.request.post(
+        f"{url}/api/v1/projects", data={"name": "lr-sweep"}, headers={"X-CSRF-Token": csrf}
+    )
     assert created.ok, created.text()
     project = created.json()["id"]
     ids = {}
@@ -63,7 +67,7 @@ def import_runs(page: Page, url: str, trained: dict[str, Path]) -> Imported:
         response = page.request.post(
             f"{url}/api/v1/projects/{project}/runs/import",
             data=tar_run(folder, RUN_FILES),
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", "X-CSRF-Token": csrf},
         )
         assert response.status == 201, response.text()
         ids[name] = response.json()["run"]["id"]

@@ -157,6 +157,12 @@ class Api:
                 return
 
 
+#: the dashboard's readable CSRF cookie and the header it is sent back in (the client must not
+#: import the dashboard: visionyard.dashboard.csrf names them too)
+CSRF_COOKIE = "vy_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
 def login_session(url: str, username: str, password: str) -> httpx.Client:
     """An httpx client holding a fresh login session (the dashboard's cookie)."""
     client = httpx.Client(base_url=url + API_PREFIX, timeout=TIMEOUT)
@@ -175,4 +181,8 @@ def login_session(url: str, username: str, password: str) -> httpx.Client:
     if not response.is_success:
         client.close()
         raise ClientError(api_message(response), exit_code_for_status(response.status_code))
+    # Changes made with the session cookie must carry the session's CSRF token.
+    csrf_token = response.cookies.get(CSRF_COOKIE)
+    if csrf_token:
+        client.headers[CSRF_HEADER] = csrf_token
     return client

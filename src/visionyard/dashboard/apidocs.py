@@ -20,6 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from visionyard.dashboard.csp import inline_script_hashes, page_policy
+
 #: the installed package that ships Swagger UI's built files, and its folder holding them
 ASSETS_PACKAGE = "fastapi_offline"
 ASSETS_FOLDER = "static"
@@ -73,7 +75,7 @@ def install_api_docs(app: FastAPI, prefix: str) -> None:
         # As FastAPI's own page does: behind a proxy that mounts the app below a root path, the
         # page's URLs carry that path.
         root = str(request.scope.get("root_path", "")).rstrip("/")
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=root + openapi_url,
             title=f"{app.title} - Swagger UI",
             swagger_js_url=root + asset_path(prefix, "swagger-ui-bundle.js"),
@@ -83,9 +85,10 @@ def install_api_docs(app: FastAPI, prefix: str) -> None:
             init_oauth=app.swagger_ui_init_oauth,
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
+        return with_own_scripts(page, request)
 
     async def oauth2_redirect(request: Request) -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return with_own_scripts(get_swagger_ui_oauth2_redirect_html(), request)
 
     # Plain routes, as FastAPI adds its own docs page: GET and HEAD, no operation in the document.
     app.add_route(docs_path(prefix), swagger_ui, include_in_schema=False)
@@ -96,6 +99,16 @@ def install_api_docs(app: FastAPI, prefix: str) -> None:
             _file_endpoint(folder / name, media_type),
             include_in_schema=False,
         )
+
+
+def with_own_scripts(page: HTMLResponse, request: Request) -> HTMLResponse:
+    """`page` with the policy that allows exactly its inline scripts (it starts Swagger UI
+    from one)."""
+    html = bytes(page.body).decode("utf-8", "replace")
+    page.headers["Content-Security-Policy"] = page_policy(
+        request.headers.get("host"), inline_script_hashes(html)
+    )
+    return page
 
 
 def _file_endpoint(path: Path, media_type: str) -> Callable[[Request], Awaitable[FileResponse]]:

@@ -14,6 +14,7 @@ from visionyard import __version__
 from visionyard.dashboard.access import check_every_route_decides
 from visionyard.dashboard.apidocs import install_api_docs
 from visionyard.dashboard.audit import audit_trail
+from visionyard.dashboard.csrf import CSRF_HEADER
 from visionyard.dashboard.errors import install_error_handlers
 from visionyard.dashboard.events import EventBus
 from visionyard.dashboard.hosts import HostAllowlistMiddleware
@@ -41,10 +42,12 @@ from visionyard.dashboard.routers import (
     run_outputs,
     run_reports,
     runs,
+    sessions,
     system,
     tensorboard,
     ws,
 )
+from visionyard.dashboard.security_headers import SecurityHeadersMiddleware
 from visionyard.dashboard.services.auth import announce_generated, bootstrap_admin
 from visionyard.dashboard.state import AppState
 from visionyard.dashboard.tensorboard.instances import TensorBoards
@@ -146,11 +149,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
         )
+    # Outermost: every answer gets them, the middlewares' own refusals included.
+    app.add_middleware(SecurityHeadersMiddleware, api_prefix=API_PREFIX)
     for module in (
         system,
         auth,
+        sessions,
         projects,
         members,
         groups,

@@ -13,11 +13,9 @@ from typing import Annotated
 from fastapi import Depends, Request, WebSocket
 from sqlalchemy.orm import Session
 
-from visionyard.dashboard.services.auth import (
-    Principal,
-    principal_from_session,
-    principal_from_token,
-)
+from visionyard.dashboard.csrf import require_csrf_token
+from visionyard.dashboard.services.auth import Principal, principal_from_token
+from visionyard.dashboard.services.login_sessions import principal_for_cookie
 from visionyard.dashboard.state import AppState
 from visionyard.errors import AuthenticationError
 
@@ -58,22 +56,27 @@ def resolve_principal(state: AppState, *, bearer: str | None, cookie: str | None
             if principal is None:
                 raise AuthenticationError("invalid or expired API token; create a new one")
             return principal
-        if cookie:
-            principal = principal_from_session(session, cookie)
-            if principal is not None:
-                return principal
-            raise AuthenticationError("your session has expired; log in again")
+    if cookie:
+        # Its own transactions: a read, then (once a minute) a write marking the session used.
+        principal = principal_for_cookie(state, cookie)
+        if principal is not None:
+            return principal
+        raise AuthenticationError(
+            "your session has ended (logged out, or unused too long); log in again"
+        )
     raise AuthenticationError(
         "authentication required: log in, or send 'Authorization: Bearer <API token>'"
     )
 
 
 def get_principal(request: Request, state: StateDep) -> Principal:
-    return resolve_principal(
+    principal = resolve_principal(
         state,
         bearer=bearer_secret(request.headers.get("authorization")),
         cookie=request.cookies.get(SESSION_COOKIE),
     )
+    require_csrf_token(request, principal)  # a change made with the cookie must carry its token
+    return principal
 
 
 def websocket_principal(websocket: WebSocket, state: AppState) -> Principal:

@@ -21,6 +21,7 @@ from visionyard.errors import (
     CheckpointError,
     ConfigError,
     ConflictError,
+    CsrfError,
     DatasetError,
     ExportError,
     InvalidRequestError,
@@ -33,6 +34,7 @@ from visionyard.errors import (
     RunFolderError,
     RunStateError,
     ServiceUnavailableError,
+    UnsupportedMediaTypeError,
     VisionyardError,
 )
 
@@ -40,12 +42,14 @@ log = logging.getLogger("visionyard.dashboard")
 
 STATUS_BY_ERROR: list[tuple[type[VisionyardError], int, str]] = [
     (AuthenticationError, 401, "unauthenticated"),
+    (CsrfError, 403, "csrf"),  # before its base class
     (PermissionDeniedError, 403, "forbidden"),
     (NotFoundError, 404, "not_found"),
     (PathOutsideRootError, 400, "path_outside_root"),
     (ConflictError, 409, "conflict"),
     (RunStateError, 409, "invalid_state"),
     (PayloadTooLargeError, 413, "too_large"),
+    (UnsupportedMediaTypeError, 415, "unsupported_media_type"),
     (RateLimitedError, 429, "rate_limited"),
     (ServiceUnavailableError, 503, "unavailable"),
     (ConfigError, 422, "invalid_config"),
@@ -94,13 +98,24 @@ def status_for(exc: VisionyardError) -> tuple[int, str]:
     return 400, "bad_request"
 
 
+def error_headers(exc: VisionyardError) -> dict[str, str] | None:
+    """The headers an error answer carries: how to authenticate (401), when to retry (429)."""
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, RateLimitedError) and retry_after is not None:
+        return {"Retry-After": str(max(1, retry_after))}
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VisionyardError)
     async def _visionyard(_request: Request, exc: VisionyardError) -> JSONResponse:
         status, code = status_for(exc)
         fields = getattr(exc, "fields", None)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(error_body(code, str(exc), fields), status_code=status, headers=headers)
+        return JSONResponse(
+            error_body(code, str(exc), fields), status_code=status, headers=error_headers(exc)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from visionyard.dashboard.csrf import UNSAFE_METHODS
 from visionyard.dashboard.deps import SESSION_COOKIE, get_principal
 from visionyard.dashboard.errors import ErrorResponse
 
@@ -51,7 +52,9 @@ DESCRIPTIONS: dict[int, str] = {
     401: "No valid credentials: log in, or send `Authorization: Bearer <API token>` "
     "(`unauthenticated`)",
     403: "The caller may not do this: it needs a higher project role or an admin, or the "
-    "token is read-only or an agent's (`forbidden`)",
+    "token is read-only or an agent's (`forbidden`); or a change sent with the session cookie "
+    "lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` "
+    "header (`csrf`)",
     404: "A resource named by the request does not exist (`not_found`)",
     409: "The request conflicts with the current state: a name already taken, a run in the "
     "wrong state, a concurrent change (`conflict`, `invalid_state`)",
@@ -60,13 +63,16 @@ DESCRIPTIONS: dict[int, str] = {
     "(`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, "
     "`invalid_checkpoint`, `export_failed`)",
     413: "The upload is larger than the server accepts, or holds too many files (`too_large`)",
+    415: "The body is not of the media type the operation takes; the login takes only "
+    "`application/json` (`unsupported_media_type`)",
     429: "Too many queued runs for this user, or another export being built; wait or cancel "
-    "some (`rate_limited`)",
+    "some. Or too many failed logins for the username or from the address: the `Retry-After` "
+    "header says in how many seconds to try again (`rate_limited`)",
 }
 
 #: (method, path) -> statuses its services raise beyond those derived from the route
 RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
-    ("POST", "/api/v1/auth/login"): frozenset({401}),
+    ("POST", "/api/v1/auth/login"): frozenset({401, 415, 429}),
     ("POST", "/api/v1/users"): frozenset({409}),
     ("PATCH", "/api/v1/users/{user_id}"): frozenset({409}),
     ("POST", "/api/v1/projects"): frozenset({409}),
@@ -151,7 +157,10 @@ def documented_routes(app: FastAPI) -> Iterator[tuple[str, str, Dependant]]:
 
 
 def error_statuses(method: str, path: str, dependant: Dependant) -> set[int]:
-    return derived_statuses(dependant) | RAISED_BY_SERVICES.get((method, path), frozenset())
+    statuses = derived_statuses(dependant) | RAISED_BY_SERVICES.get((method, path), frozenset())
+    if method in UNSAFE_METHODS and authenticated(dependant):
+        statuses.add(403)  # a change through the session cookie without its CSRF token
+    return statuses
 
 
 def _add_components(document: dict[str, Any]) -> None:

@@ -10,13 +10,20 @@ before.
 from __future__ import annotations
 
 import logging
+import os
+from functools import lru_cache
+from os import PathLike
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import Scope
 
 from visionyard.dashboard.access import PublicRoute
+from visionyard.dashboard.csp import inline_script_hashes, page_policy
 from visionyard.dashboard.errors import error_body
 
 log = logging.getLogger("visionyard.dashboard")
@@ -44,6 +51,38 @@ def ui_is_served(configured: Path | None) -> bool:
     return is_built(web_ui_dir(configured))
 
 
+@lru_cache(maxsize=1024)
+def _page_script_hashes(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
+    """The inline scripts' hashes of one HTML file, cached by its path and version (a rebuilt
+    UI has new files: new modification times, new entries)."""
+    try:
+        html = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    return inline_script_hashes(html)
+
+
+class UiFiles(StaticFiles):
+    """The build's files; an HTML page gets a Content-Security-Policy that allows exactly its
+    own inline scripts (`visionyard.dashboard.csp`)."""
+
+    def file_response(
+        self,
+        full_path: PathLike[str] | str,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if str(full_path).endswith(".html"):
+            hashes = _page_script_hashes(
+                str(full_path), stat_result.st_mtime_ns, stat_result.st_size
+            )
+            host = Headers(scope=scope).get("host")
+            response.headers["Content-Security-Policy"] = page_policy(host, hashes)
+        return response
+
+
 def install_web_ui(app: FastAPI, api_prefix: str, configured: Path | None) -> None:
     """Add the API catch-all and, where the build exists (`web_ui_dir`), the UI."""
 
@@ -65,7 +104,7 @@ def install_web_ui(app: FastAPI, api_prefix: str, configured: Path | None) -> No
 
     directory = web_ui_dir(configured)
     if is_built(directory):
-        app.mount("/", StaticFiles(directory=directory, html=True), name="web_ui")
+        app.mount("/", UiFiles(directory=directory, html=True), name="web_ui")
         return
 
     log.warning("%s (looked in %s)", HOW_TO_BUILD, directory)

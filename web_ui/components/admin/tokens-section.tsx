@@ -45,7 +45,13 @@ function CreateTokenDialog({
   const [error, setError] = useState<ApiError | null>(null);
   const create = useMutation({
     mutationFn: () =>
-      unwrap(api.POST("/tokens", { body: { name, kind, expires_in_days: days ? Number(days) : null } })),
+      // scope "write": what every token could do before scopes existed (read-only and
+      // project-limited tokens are for the API until this dialog offers them).
+      unwrap(
+        api.POST("/tokens", {
+          body: { name, kind, scope: "write", expires_in_days: days ? Number(days) : null },
+        }),
+      ),
     onSuccess: (created) => {
       queryClient.invalidateQueries({ queryKey: TOKENS });
       onOpenChange(false);

@@ -14,7 +14,16 @@ import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } f
 import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { EmptyState, ErrorState, LoadingRows, Spinner } from "@/components/ui/states";
-import { API_ROOT, ApiError, api, errorMessage, toApiError, unwrap, type Schemas } from "@/lib/api/client";
+import {
+  API_ROOT,
+  ApiError,
+  api,
+  csrfHeaders,
+  errorMessage,
+  toApiError,
+  unwrap,
+  type Schemas,
+} from "@/lib/api/client";
 import { ConfusionMatrix } from "./confusion-matrix";
 import { CheckpointSelect } from "./checkpoint-select";
 import { classify } from "./run-model-testing";
@@ -29,7 +38,7 @@ async function evaluateZip(runId: number, checkpoint: string, file: File): Promi
     response = await fetch(`${API_ROOT}/runs/${runId}/reports/${checkpoint}/upload`, {
       method: "POST",
       body: file,
-      headers: { "Content-Type": "application/octet-stream" },
+      headers: { "Content-Type": "application/octet-stream", ...csrfHeaders() },
       credentials: "include",
     });
   } catch (cause) {

@@ -12,7 +12,7 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Spinner } from "@/components/ui/states";
 import { Switch } from "@/components/ui/switch";
-import { API_ROOT, errorMessage, toApiError, type Schemas } from "@/lib/api/client";
+import { API_ROOT, csrfHeaders, errorMessage, toApiError, type Schemas } from "@/lib/api/client";
 import { cn } from "@/lib/utils";
 import { CheckpointSelect } from "./checkpoint-select";
 
@@ -51,6 +51,7 @@ export async function classify(
     response = await fetch(`${API_ROOT}/runs/${runId}/predict`, {
       method: "POST",
       body: form,
+      headers: csrfHeaders(),
       credentials: "include",
     });
   } catch (cause) {

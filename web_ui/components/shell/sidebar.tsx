@@ -27,7 +27,7 @@ import {
   DropdownMenuSeparator,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
-import { api, type Schemas } from "@/lib/api/client";
+import { api, clearCsrfToken, type Schemas } from "@/lib/api/client";
 import { liveSocket } from "@/lib/live/socket";
 import { useProject } from "@/lib/queries";
 import { useUi, type Theme } from "@/lib/store/ui";
@@ -92,6 +92,7 @@ export function Sidebar({ me }: { me: Schemas["Me"] }) {
 
   async function logout() {
     await api.POST("/auth/logout");
+    clearCsrfToken();
     liveSocket.close();
     queryClient.clear();
     router.replace("/login/");

@@ -47,8 +47,45 @@ const authRedirect: Middleware = {
   },
 };
 
+/** The readable cookie holding the session's CSRF token (set by the login), and the header
+ *  every change made with the session must send it back in: the dashboard refuses a POST,
+ *  PUT, PATCH or DELETE with the session cookie but without it (403, code "csrf"). */
+export const CSRF_COOKIE = "vy_csrf";
+export const CSRF_HEADER = "X-CSRF-Token";
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** The session's CSRF token, or null when this browser holds no session. */
+export function csrfToken(): string | null {
+  if (typeof document === "undefined") return null;
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+  }
+  return null;
+}
+
+/** Headers for a change sent with a raw `fetch` (uploads): the session's CSRF token. */
+export function csrfHeaders(): Record<string, string> {
+  const token = csrfToken();
+  return token ? { [CSRF_HEADER]: token } : {};
+}
+
+/** Forget the token (logout); the dashboard clears the cookie too, this covers a failed call. */
+export function clearCsrfToken() {
+  if (typeof document !== "undefined") document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/; SameSite=Lax`;
+}
+
+const csrf: Middleware = {
+  onRequest({ request }) {
+    const token = csrfToken();
+    if (token && UNSAFE_METHODS.has(request.method)) request.headers.set(CSRF_HEADER, token);
+    return request;
+  },
+};
+
 export const api = createClient<ApiPaths>({ baseUrl: API_ROOT, credentials: "include" });
 api.use(authRedirect);
+api.use(csrf);
 
 export function toApiError(status: number, body: unknown): ApiError {
   const detail = (body as { error?: { code?: string; message?: string; fields?: FieldError[] } })

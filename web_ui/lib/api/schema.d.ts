@@ -1152,6 +1152,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Sessions */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/revoke-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End All Sessions
+         * @description Log out everywhere: every session of the caller ends, this one included.
+         */
+        post: operations["endAllSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End Session */
+        delete: operations["endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens": {
         parameters: {
             query?: never;
@@ -3089,6 +3143,59 @@ export interface components {
              */
             values: (number | null)[];
         };
+        /**
+         * SessionOut
+         * @description One of the caller's login sessions (never its secrets).
+         */
+        SessionOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current
+             * @description Whether this request came with this session's cookie
+             */
+            current: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description Its absolute end; it ends earlier when unused for the idle timeout
+             */
+            expires_at: string;
+            /** Id */
+            id: number;
+            /**
+             * Ip
+             * @description The client address it logged in from
+             */
+            ip: string;
+            /**
+             * Last Seen At
+             * @description When it was last used, to about a minute
+             */
+            last_seen_at: string | null;
+            /**
+             * User Agent
+             * @description The browser or program it logged in with
+             */
+            user_agent: string;
+        };
+        /**
+         * SessionPage
+         * @description A page of the caller's login sessions.
+         */
+        SessionPage: {
+            /** Items */
+            items: components["schemas"]["SessionOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** SkippedFile */
         SkippedFile: {
             /** Path */
@@ -3116,6 +3223,13 @@ export interface components {
          *       "kind": "user",
          *       "name": "ci"
          *     }
+         * @example {
+         *       "name": "report-reader",
+         *       "project_ids": [
+         *         1
+         *       ],
+         *       "scope": "read"
+         *     }
          */
         TokenCreate: {
             /** Expires In Days */
@@ -3127,6 +3241,17 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+            /**
+             * Project Ids
+             * @description Limit the token to these projects (each must exist, and you must be a member unless you are an admin); absent or null: every project its user may see. Agent tokens reach every project.
+             */
+            project_ids?: number[] | null;
+            /**
+             * Scope
+             * @description 'read': the token can never change anything; 'write': it acts with its user's roles. Agent tokens are always 'write'.
+             * @default write
+             */
+            scope: string;
         };
         /** TokenCreated */
         TokenCreated: {
@@ -3147,8 +3272,18 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /**
+             * Project Ids
+             * @description The only projects the token reaches; null: every project its user may see
+             */
+            project_ids: number[] | null;
             /** Revoked At */
             revoked_at: string | null;
+            /**
+             * Scope
+             * @description 'read' (never changes anything) or 'write'
+             */
+            scope: string;
             /**
              * Token
              * @description The secret; shown only in this response.
@@ -3174,8 +3309,18 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /**
+             * Project Ids
+             * @description The only projects the token reaches; null: every project its user may see
+             */
+            project_ids: number[] | null;
             /** Revoked At */
             revoked_at: string | null;
+            /**
+             * Scope
+             * @description 'read' (never changes anything) or 'write'
+             */
+            scope: string;
         };
         /**
          * TokenPage
@@ -3297,7 +3442,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3346,7 +3491,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3404,7 +3549,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3462,7 +3607,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3534,7 +3679,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3594,8 +3739,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The body is not of the media type the operation takes; the login takes only `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3630,7 +3793,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3668,7 +3831,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3708,7 +3871,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3779,7 +3942,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3844,7 +4007,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3915,7 +4078,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3985,7 +4148,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4056,7 +4219,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4083,7 +4246,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4130,7 +4293,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4189,7 +4352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4255,7 +4418,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4315,7 +4478,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4383,7 +4546,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4441,7 +4604,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4497,7 +4660,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4564,7 +4727,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4640,7 +4803,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4713,7 +4876,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4771,7 +4934,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4827,7 +4990,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4898,7 +5061,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4985,7 +5148,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5041,7 +5204,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5112,7 +5275,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5179,7 +5342,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5237,7 +5400,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5285,7 +5448,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5345,7 +5508,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5403,7 +5566,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5462,7 +5625,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5542,7 +5705,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5619,7 +5782,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5690,7 +5853,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5767,7 +5930,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5838,7 +6001,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5905,7 +6068,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5976,7 +6139,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6042,7 +6205,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6119,7 +6282,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6190,7 +6353,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6257,7 +6420,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6335,7 +6498,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6400,7 +6563,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6471,7 +6634,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6546,7 +6709,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6641,7 +6804,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6697,7 +6860,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6755,7 +6918,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6811,7 +6974,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6891,7 +7054,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6949,7 +7112,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7023,7 +7186,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7094,7 +7257,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7130,7 +7293,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7181,7 +7344,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7261,7 +7424,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7337,7 +7500,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7395,7 +7558,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7460,7 +7623,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7545,7 +7708,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7621,7 +7784,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7684,7 +7847,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7747,7 +7910,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7817,7 +7980,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7882,7 +8045,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7927,7 +8090,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7980,7 +8143,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8016,7 +8179,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8067,7 +8230,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8134,7 +8297,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8170,7 +8333,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many queued runs for this user, or another export being built; wait or cancel some (`rate_limited`) */
+            /** @description Too many queued runs for this user, or another export being built; wait or cancel some. Or too many failed logins for the username or from the address: the `Retry-After` header says in how many seconds to try again (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8223,7 +8386,153 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource named by the request does not exist (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+                /** @description Sort direction */
+                order?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is invalid: its parameters or body do not match this schema (`invalid_request`, naming the fields), or its content is refused on inspection (`invalid_config`, `invalid_dataset`, `invalid_model`, `invalid_run_folder`, `invalid_checkpoint`, `export_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    endAllSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials: log in, or send `Authorization: Bearer <API token>` (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8286,7 +8595,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8346,7 +8655,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8393,7 +8702,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8456,7 +8765,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8516,7 +8825,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8587,7 +8896,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`) */
+            /** @description The caller may not do this: it needs a higher project role or an admin, or the token is read-only or an agent's (`forbidden`); or a change sent with the session cookie lacks the session's CSRF token: send the `vy_csrf` cookie's value in the `X-CSRF-Token` header (`csrf`) */
             403: {
                 headers: {
                     [name: string]: unknown;

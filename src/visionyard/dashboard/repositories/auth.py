@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import page
-from visionyard.db.models import ApiToken, LoginSession, User
+from visionyard.db.models import ApiToken, LoginSession, Project, ProjectMember, User
 
 
 def count_users(session: Session) -> int:
@@ -75,9 +75,13 @@ def tokens_page(
     )
 
 
-def login_session_by_hash(session: Session, secret_hash: str) -> LoginSession | None:
-    return session.scalar(select(LoginSession).where(LoginSession.secret_hash == secret_hash))
+def existing_projects(session: Session, project_ids: list[int]) -> set[int]:
+    return set(session.scalars(select(Project.id).where(Project.id.in_(project_ids))))
 
 
-def remove(session: Session, row: LoginSession) -> None:
-    session.delete(row)
+def projects_with_member(session: Session, user_id: int, project_ids: list[int]) -> set[int]:
+    """Those of `project_ids` that `user_id` is a member of (any role)."""
+    query = select(ProjectMember.project_id).where(
+        ProjectMember.user_id == user_id, ProjectMember.project_id.in_(project_ids)
+    )
+    return set(session.scalars(query))

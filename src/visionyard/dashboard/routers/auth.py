@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from visionyard.dashboard.access import AdminUser, CurrentUser, PublicRoute
+from visionyard.dashboard.audit import record_login
+from visionyard.dashboard.csrf import require_json_body
 from visionyard.dashboard.deps import SESSION_COOKIE, SessionDep, StateDep
 from visionyard.dashboard.schemas.auth import (
     LoginRequest,
@@ -22,33 +24,50 @@ from visionyard.dashboard.schemas.auth import (
 )
 from visionyard.dashboard.schemas.common import IdPath, PageParams
 from visionyard.dashboard.services import auth as auth_service
+from visionyard.dashboard.services import login_sessions
+from visionyard.dashboard.services.login import Client, log_in
+from visionyard.dashboard.session_cookies import clear_session_cookies, set_session_cookies
 from visionyard.db.models import User
+from visionyard.errors import AuthenticationError, RateLimitedError
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/login", operation_id="login", response_model=Me, dependencies=[PublicRoute])
-def login(body: LoginRequest, response: Response, session: SessionDep, state: StateDep) -> Me:
-    ttl = timedelta(hours=state.settings.session_ttl_hours)
-    user, secret = auth_service.login(session, body.username, body.password, ttl)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(ttl.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=state.settings.secure_cookies,
-        path="/",
+@router.post(
+    "/auth/login",
+    operation_id="login",
+    response_model=Me,
+    # JSON only: an HTML form of another site could otherwise log a browser into the
+    # attacker's account (visionyard.dashboard.csrf).
+    dependencies=[PublicRoute, Depends(require_json_body)],
+)
+def login(body: LoginRequest, request: Request, response: Response, state: StateDep) -> Me:
+    client = Client(
+        address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
     )
+    try:
+        user, started = log_in(state, body.username, body.password, client)
+    except (AuthenticationError, RateLimitedError) as exc:
+        reason = "throttled" if isinstance(exc, RateLimitedError) else "wrong username or password"
+        record_login(state.sessions, username=body.username, user_id=None, ok=False,
+                     ip=client.address, reason=reason)  # fmt: skip
+        raise
+    record_login(state.sessions, username=user.username, user_id=user.id, ok=True,
+                 ip=client.address)  # fmt: skip
+    lifetime = timedelta(hours=state.settings.session_ttl_hours)
+    set_session_cookies(response, started, state.settings, lifetime)
     return Me(id=user.id, username=user.username, is_admin=user.is_admin, via="session")
 
 
 @router.post("/auth/logout", operation_id="logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, response: Response, _user: CurrentUser, session: SessionDep) -> None:
+def logout(
+    request: Request, response: Response, _user: CurrentUser, session: SessionDep, state: StateDep
+) -> None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        auth_service.logout(session, cookie)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+        login_sessions.end_current(session, cookie)
+    clear_session_cookies(response, state.settings)
 
 
 @router.get("/auth/me", operation_id="getMe", response_model=Me)
@@ -87,7 +106,13 @@ def list_tokens(user: CurrentUser, session: SessionDep, page: PageParams) -> Tok
 @router.post("/tokens", operation_id="createToken", response_model=TokenCreated, status_code=201)
 def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
     token, secret = auth_service.create_token_for(
-        session, user, body.name, kind=body.kind, expires_in_days=body.expires_in_days
+        session,
+        user,
+        body.name,
+        kind=body.kind,
+        expires_in_days=body.expires_in_days,
+        scope=body.scope,
+        project_ids=body.project_ids,
     )
     return TokenCreated(**TokenOut.model_validate(token).model_dump(), token=secret)
 

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from visionyard.dashboard.access import TensorBoardViewer
+from visionyard.dashboard.csp import TENSORBOARD_POLICY
 from visionyard.dashboard.deps import StateDep
 from visionyard.dashboard.state import AppState
 from visionyard.dashboard.tensorboard import proxy, views
@@ -49,9 +50,13 @@ async def tensorboard_view(
         except TensorBoardError as exc:
             raise ServiceUnavailableError(str(exc)) from None
     try:
-        return await proxy.forward(boards.http, request, instance, path)
+        response = await proxy.forward(boards.http, request, instance, path)
     except httpx.TransportError:
         await run_in_threadpool(boards.close, key)
         raise ServiceUnavailableError(
             f"the TensorBoard of view {key} stopped answering; reload the page to start it again"
         ) from None
+    # TensorBoard's pages run inline scripts and styles: the dashboard's own policy would
+    # block them (visionyard.dashboard.csp).
+    response.headers["Content-Security-Policy"] = TENSORBOARD_POLICY
+    return response

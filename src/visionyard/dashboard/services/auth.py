@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -15,11 +15,10 @@ from visionyard.dashboard.security import (
     hash_password,
     new_secret,
     sha256_hex,
-    verify_password,
 )
-from visionyard.db.models import ApiToken, LoginSession, User
+from visionyard.db.models import ApiToken, User
 from visionyard.db.timestamps import as_utc
-from visionyard.errors import AuthenticationError, ConflictError, NotFoundError
+from visionyard.errors import ConflictError, InvalidRequestError, NotFoundError
 
 log = logging.getLogger("visionyard.dashboard")
 
@@ -36,6 +35,10 @@ class Principal:
     scope: str = "write"  # "read" (a read token: never changes anything) | "write"
     # A token limited to some projects: only those exist for it. None: no limit.
     project_ids: frozenset[int] | None = None
+    # Through a session cookie: the session's id and the SHA-256 of its CSRF secret, which
+    # every change it makes must present (visionyard.dashboard.csrf).
+    session_id: int | None = None
+    csrf_hash: str | None = field(default=None, repr=False)
 
     @property
     def read_only(self) -> bool:
@@ -65,12 +68,16 @@ def create_token(
     *,
     kind: str = "user",
     expires_at: datetime | None = None,
+    scope: str = "write",
+    project_ids: list[int] | None = None,
 ) -> tuple[ApiToken, str]:
     secret = new_secret()
     token = ApiToken(
         user_id=user.id,
         name=name,
         kind=kind,
+        scope=scope,
+        project_ids=project_ids,
         token_hash=sha256_hex(secret),
         prefix=display_prefix(secret),
         expires_at=expires_at,
@@ -122,32 +129,6 @@ def announce_generated(generated: dict[str, str]) -> None:
         lines = [f"  {k}: {v}" for k, v in generated.items()]
         print("Visionyard admin account created (user 'admin'). Save these now:", flush=True)
         print("\n".join(lines), flush=True)
-
-
-def login(session: Session, username: str, password: str, ttl: timedelta) -> tuple[User, str]:
-    user = repo.user_named(session, username)
-    if user is None or user.disabled or not verify_password(password, user.password_hash):
-        # Same message for unknown user and wrong password: no username probing.
-        raise AuthenticationError("wrong username or password")
-    secret = new_secret(prefix="vys_")
-    repo.add(
-        session,
-        LoginSession(user_id=user.id, secret_hash=sha256_hex(secret), expires_at=_now() + ttl),
-    )
-    return user, secret
-
-
-def logout(session: Session, secret: str) -> None:
-    row = repo.login_session_by_hash(session, sha256_hex(secret))
-    if row is not None:
-        repo.remove(session, row)
-
-
-def principal_from_session(session: Session, secret: str) -> Principal | None:
-    row = repo.login_session_by_hash(session, sha256_hex(secret))
-    if row is None or as_utc(row.expires_at) <= _now() or row.user.disabled:
-        return None
-    return Principal(row.user.id, row.user.username, row.user.is_admin, "session")
 
 
 def principal_from_token(session: Session, secret: str) -> Principal | None:
@@ -220,11 +201,55 @@ def list_tokens(
 
 
 def create_token_for(
-    session: Session, principal: Principal, name: str, *, kind: str, expires_in_days: int | None
+    session: Session,
+    principal: Principal,
+    name: str,
+    *,
+    kind: str,
+    expires_in_days: int | None,
+    scope: str = "write",
+    project_ids: list[int] | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token of the calling user; its secret is returned once."""
+    """A new token of the calling user; its secret is returned once. A token limited to
+    projects may name only projects that exist and, unless the caller is an admin, that the
+    caller is a member of (InvalidRequestError naming the others)."""
     owner = repo.get_user(session, principal.user_id)
     if owner is None:  # deleted between authentication and now
         raise NotFoundError(f"user {principal.user_id} was deleted; log in as an existing user")
+    if project_ids is not None:
+        project_ids = _grantable_projects(session, principal, project_ids)
     expires = _now() + timedelta(days=expires_in_days) if expires_in_days else None
-    return create_token(session, owner, name, kind=kind, expires_at=expires)
+    return create_token(
+        session,
+        owner,
+        name,
+        kind=kind,
+        expires_at=expires,
+        scope=scope,
+        project_ids=project_ids,
+    )
+
+
+def _grantable_projects(
+    session: Session, principal: Principal, project_ids: list[int]
+) -> list[int]:
+    wanted = sorted(set(project_ids))
+    existing = repo.existing_projects(session, wanted)
+    missing = [i for i in wanted if i not in existing]
+    if missing:
+        raise InvalidRequestError(
+            f"project_ids: no project {', '.join(map(str, missing))}; list projects to find "
+            "their ids",
+            [{"field": "project_ids", "message": f"no project {', '.join(map(str, missing))}"}],
+        )
+    if not principal.is_admin:
+        member_of = repo.projects_with_member(session, principal.user_id, wanted)
+        foreign = [i for i in wanted if i not in member_of]
+        if foreign:
+            listed = ", ".join(map(str, foreign))
+            raise InvalidRequestError(
+                f"project_ids: you are not a member of project {listed}; a token can reach only "
+                "projects you are a member of",
+                [{"field": "project_ids", "message": f"not a member of project {listed}"}],
+            )
+    return wanted
