@@ -43,15 +43,19 @@ def test_out_of_date_schema_gets_an_actionable_message(tmp_path) -> None:
     engine.dispose()
 
 
-def _at_0001(db_url: str) -> Engine:
-    """The test's database taken back to revision 0001 (which also runs 0002's downgrade)."""
+def _downgraded(db_url: str, revision: str) -> Engine:
+    """The test's database taken back to `revision` (running every later downgrade)."""
     engine = make_engine(db_url)
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
-    assert current_revision(engine) == "0001"
+        command.downgrade(cfg, revision)
+    assert current_revision(engine) == revision
     return engine
+
+
+def _at_0001(db_url: str) -> Engine:
+    return _downgraded(db_url, "0001")
 
 
 def test_0002_keeps_one_checkpoint_per_folder_moves_stale_errors_and_summarises(
@@ -172,12 +176,7 @@ def test_0003_gives_projects_written_by_the_flat_release_their_creator_as_owner(
 
 
 def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
-    engine = make_engine(db_url)
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0002")
-    assert current_revision(engine) == "0002"
+    engine = _downgraded(db_url, "0002")
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     engine.dispose()
