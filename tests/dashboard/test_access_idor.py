@@ -178,3 +178,22 @@ def test_a_run_event_written_before_projects_were_recorded_reaches_admins_only(
         ws.send_json({"op": "subscribe", "topic": "runs", "after": 0})
         assert _recv(ws)["type"] == "subscribed"
         assert _recv(ws)["data"]["run_id"] == two.mine.run_id
+
+
+def test_a_removed_member_stops_receiving_the_runs_events(two: Two) -> None:
+    user(two.app, "carl")
+    owner = two.a
+    members = f"{API}/projects/{two.mine.project_id}/members"
+    assert owner.put(members, json={"username": "carl", "role": "viewer"}).status_code == 200
+    headers = {"Authorization": f"Bearer {token(two.app, 'carl')}"}
+    two.app.state.vy.services["events"].ping_interval = 0.05  # access is re-checked per ping
+    topic = f"run:{two.mine.run_id}"
+    with TestClient(two.app, headers=headers) as carl, carl.websocket_connect(f"{API}/ws") as ws:
+        ws.send_json({"op": "subscribe", "topic": topic, "after": None})
+        assert _recv(ws)["type"] == "subscribed"
+        carl_id = next(m["user_id"] for m in owner.get(members).json()["items"]
+                       if m["username"] == "carl")  # fmt: skip
+        assert owner.delete(f"{members}/{carl_id}").status_code == 204
+        ended = _recv(ws)
+        assert ended["type"] == "error" and ended["topic"] == topic
+        assert ended["message"].startswith(f"run {two.mine.run_id} does not exist")

@@ -33,6 +33,7 @@ from visionyard.dashboard.events.messages import (
     control_message,
     error_message,
     parse_client_message,
+    parse_topic,
 )
 from visionyard.dashboard.events.store import run_not_found
 from visionyard.errors import NotFoundError
@@ -115,7 +116,26 @@ class Connection:
             if not await self._still_authenticated():
                 outbox.close(CLOSE_UNAUTHENTICATED, "credentials revoked or expired; log in again")
                 return
+            await self._end_runs_no_longer_readable(outbox)
             outbox.control(PING)
+
+    async def _end_runs_no_longer_readable(self, outbox: Outbox) -> None:
+        """A member removed from a project stops receiving its runs' events (the "runs" topic
+        is filtered per event already)."""
+        if self._viewer is None:
+            return
+        for name in list(self._subs):
+            topic = parse_topic(name)
+            if topic.run_id is None:
+                continue
+            try:
+                readable = await self._viewer.may_read_run(topic.run_id)
+            except Exception as exc:  # noqa: BLE001 - a database blip must not drop the topic
+                log.debug("could not re-check access to %s: %s", name, exc)
+                continue
+            if not readable:
+                self._end(name)
+                outbox.control(error_message(str(run_not_found(topic.run_id)), name))
 
     async def _still_authenticated(self) -> bool:
         if self._viewer is None:
