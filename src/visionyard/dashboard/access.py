@@ -136,13 +136,6 @@ def visible_project_ids(session: Session, principal: Principal) -> frozenset[int
     return ids if principal.project_ids is None else ids & principal.project_ids
 
 
-def visible_filter(principal_projects: frozenset[int] | None, column: Any) -> Any:
-    """A WHERE clause keeping rows of visible projects (None: no clause needed)."""
-    if principal_projects is None:
-        return None
-    return column.in_(sorted(principal_projects))
-
-
 # ---- checks ------------------------------------------------------------------------------------
 
 
@@ -350,8 +343,6 @@ _decides(public, Rule("public"))
 PublicRoute = Depends(public)
 CurrentUser = Annotated[Principal, Depends(signed_in(level="user"))]
 AdminUser = Annotated[Principal, Depends(signed_in(level="admin"))]
-#: a POST that changes nothing (e.g. classify an image): read tokens may call it
-UserReading = Annotated[Principal, Depends(signed_in(level="user", writes=False))]
 
 ProjectViewer = Annotated[ProjectAccess, Depends(in_project(ProjectRole.viewer, "project_id"))]
 ProjectEditor = Annotated[ProjectAccess, Depends(in_project(ProjectRole.editor, "project_id"))]
