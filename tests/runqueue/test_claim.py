@@ -35,9 +35,10 @@ def test_claim_marks_running_with_lease_and_feed_event(q: QueueDB) -> None:
     assert run.claimed_at is not None and run.claimed_at.timestamp() == 1000.0
     with q.factory() as session:
         assert session.get(Agent, agent).current_run_id == run_id  # type: ignore[union-attr]
+    in_project = {"project_id": q.project_id}  # who may receive the event (the dashboard)
     assert q.feed(run_id) == [
-        {"run_id": run_id, "state": "queued", "attempt": 1, "agent": None},
-        {"run_id": run_id, "state": "running", "attempt": 1, "agent": "worker-1"},
+        {"run_id": run_id, "state": "queued", "attempt": 1, "agent": None, **in_project},
+        {"run_id": run_id, "state": "running", "attempt": 1, "agent": "worker-1", **in_project},
     ]
     # Nothing else is queued: the next claim finds nothing.
     assert claim_next(q.factory, agent_id=agent, capacity=0) is None

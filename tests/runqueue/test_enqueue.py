@@ -33,7 +33,15 @@ def test_enqueue_creates_a_queued_run(q: QueueDB) -> None:
     assert run.config_snapshot == {"lr": 3e-4, "epochs": 2}
     assert run.created_at.timestamp() == 1234.0
     assert sorted(t.tag for t in run.tags) == ["sweep", "vit"]
-    assert q.feed(run_id) == [{"run_id": run_id, "state": "queued", "attempt": 1, "agent": None}]
+    assert q.feed(run_id) == [
+        {
+            "run_id": run_id,
+            "state": "queued",
+            "attempt": 1,
+            "agent": None,
+            "project_id": q.project_id,
+        }
+    ]
 
 
 @pytest.mark.parametrize(("field", "value"), [("gpu_count", -1), ("max_restarts", -2)])

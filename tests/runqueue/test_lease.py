@@ -81,6 +81,7 @@ def test_expired_lease_requeues_with_next_attempt_and_leaves_live_runs_alone(q: 
         "state": "queued",
         "attempt": 2,
         "agent": None,
+        "project_id": q.project_id,
         "reason": "lease expired on agent box-7 (attempt 1)",
     }
     # The re-queued run is claimable again, as attempt 2.

@@ -165,6 +165,7 @@ def test_cancel_queued_is_immediate(q: QueueDB) -> None:
         "state": "canceled",
         "attempt": 1,
         "agent": None,
+        "project_id": q.project_id,
         "reason": "canceled while queued",
     }
 

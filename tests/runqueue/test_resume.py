@@ -43,6 +43,7 @@ def test_a_canceled_run_is_queued_again_as_its_next_attempt(q: QueueDB) -> None:
         "state": "queued",
         "attempt": 2,
         "agent": None,
+        "project_id": q.project_id,
         "reason": "resumed on request; attempt 1 had ended canceled: canceled on request",
     }
     assert claimed(q, agent, attempt=2) == run_id
