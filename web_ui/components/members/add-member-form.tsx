@@ -26,7 +26,7 @@ export function AddMemberForm({ projectId }: { projectId: number }) {
         }),
       ),
     onSuccess: (member) => {
-      toast.success(`${member.username} is now ${member.role === "owner" ? "an" : "a"} ${member.role}`);
+      toast.success(`${member.username} is now ${member.role === "viewer" ? "a" : "an"} ${member.role}`);
       setUsername("");
       queryClient.invalidateQueries({ queryKey: keys.members(projectId) });
     },

@@ -46,7 +46,7 @@ export function MemberRow({
       ),
     onMutate: () => setError(null),
     onSuccess: (updated) => {
-      toast.success(`${updated.username} is now ${updated.role === "owner" ? "an" : "a"} ${updated.role}`);
+      toast.success(`${updated.username} is now ${updated.role === "viewer" ? "a" : "an"} ${updated.role}`);
       refresh();
     },
     onError: (e) => setError(errorMessage(e)),
