@@ -14,7 +14,7 @@ function EventRow({ event, projectName }: { event: AuditEvent; projectName: (id:
   const failed = event.action.endsWith("Failed");
   return (
     <Fragment>
-      <tr className={cn("align-top", open && "bg-muted/40")}>
+      <tr className={cn("align-middle", open && "bg-muted/40")}>
         <td className="px-3 py-1.5">
           <button
             type="button"

@@ -33,7 +33,7 @@ export function AddMemberForm({ projectId }: { projectId: number }) {
   });
   return (
     <form
-      className="flex flex-col gap-2"
+      className="flex flex-col gap-1.5"
       aria-label="Add a member"
       onSubmit={(e) => {
         e.preventDefault();
@@ -51,7 +51,7 @@ export function AddMemberForm({ projectId }: { projectId: number }) {
               add.reset();
             }}
             autoComplete="off"
-            placeholder="ana"
+            placeholder="a user's login name"
             aria-invalid={add.isError || undefined}
             aria-describedby={add.isError ? "member-error" : undefined}
             required

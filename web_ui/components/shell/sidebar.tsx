@@ -129,7 +129,6 @@ export function Sidebar({ me }: { me: Schemas["Me"] }) {
       <div className="mt-auto flex items-center gap-1 border-t p-3">
         <Link
           href="/account/"
-          aria-label={`Account: ${me.username}`}
           aria-current={pathname.startsWith("/account") ? "page" : undefined}
           title={me.is_admin ? `${me.username} (admin): tokens and sessions` : `${me.username}: tokens and sessions`}
           className={cn(
@@ -143,7 +142,10 @@ export function Sidebar({ me }: { me: Schemas["Me"] }) {
           >
             {me.username.slice(0, 1)}
           </span>
-          <span className="truncate">{me.username}</span>
+          <span className="truncate">
+            <span className="sr-only">Account: </span>
+            {me.username}
+          </span>
         </Link>
         <button
           type="button"
