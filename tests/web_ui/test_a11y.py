@@ -93,6 +93,9 @@ PAGES = (
     UiPage("models", lambda s: f"/project/models/?id={s.project_id}", lambda s: "tiny-resnet"),
     UiPage("agents", lambda s: "/agents/", lambda s: "cpu-1"),
     UiPage("admin", lambda s: "/admin/", lambda s: "ada"),
+    UiPage("admin-audit", lambda s: "/admin/audit/", lambda s: "127.0.0.1"),
+    UiPage("account", lambda s: "/account/", lambda s: "this browser"),
+    UiPage("members", lambda s: f"/project/members/?id={s.project_id}", lambda s: "member since"),
 )
 
 

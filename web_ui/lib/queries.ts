@@ -14,6 +14,10 @@ export const keys = {
   agents: ["agents"] as const,
   groups: (projectId: number) => ["groups", projectId] as const,
   models: (projectId: number) => ["models", projectId] as const,
+  members: (projectId: number) => ["members", projectId] as const,
+  tokens: ["tokens"] as const,
+  sessions: ["sessions"] as const,
+  audit: (filters: object) => ["audit", filters] as const,
 };
 
 export function useMe() {
@@ -30,6 +34,15 @@ export function useProject(id: number | null) {
     queryKey: keys.project(id ?? 0),
     queryFn: () => unwrap(api.GET("/projects/{project_id}", { params: { path: { project_id: id! } } })),
     enabled: id != null && id > 0,
+  });
+}
+
+/** Every project the signed-in user is a member of (admins: every project), by name. The same
+ *  key and request as the projects page's unfiltered list, so the two share one cache entry. */
+export function useProjects() {
+  return useQuery({
+    queryKey: keys.projects(""),
+    queryFn: () => unwrap(api.GET("/projects", { params: { query: { limit: 200, sort: "name" } } })),
   });
 }
 

@@ -60,9 +60,12 @@ export function ConfigEditor({
   mode,
   extraTabs = [],
   onDirtyChange,
+  readOnly = false,
 }: {
   mode: Mode;
   extraTabs?: ExtraTab[];
+  /** a viewer's: every control disabled, no saving (the tabs still switch) */
+  readOnly?: boolean;
   /** told whenever the form starts or stops differing from the saved version */
   onDirtyChange?: (dirty: boolean) => void;
 }) {
@@ -316,32 +319,36 @@ export function ConfigEditor({
               the values instead.
             </p>
           )}
-          <ConfigForm
-            sections={sections}
-            data={data}
-            errors={fieldErrors}
-            onFieldChange={setField}
-            onLocalError={setLocalError}
-            projectId={projectId}
-            options={options.data}
-          />
+          <fieldset disabled={readOnly} className="min-w-0">
+            <ConfigForm
+              sections={sections}
+              data={data}
+              errors={fieldErrors}
+              onFieldChange={setField}
+              onLocalError={setLocalError}
+              projectId={projectId}
+              options={options.data}
+            />
+          </fieldset>
         </TabsContent>
         <TabsContent value="json">
-          <JsonEditor
-            key={jsonKey}
-            data={data}
-            onData={(next) => {
-              setData(next);
-              setFieldErrors({});
-            }}
-            onParseError={setJsonError}
-            fileName={
-              mode.kind === "edit"
-                ? `${mode.config.name}-v${mode.config.latest_version}${dirty ? "-edited" : ""}.json`
-                : `${name.trim() || "config"}.json`
-            }
-            fieldErrors={jsonFieldErrors}
-          />
+          <fieldset disabled={readOnly} className="min-w-0">
+            <JsonEditor
+              key={jsonKey}
+              data={data}
+              onData={(next) => {
+                setData(next);
+                setFieldErrors({});
+              }}
+              onParseError={setJsonError}
+              fileName={
+                mode.kind === "edit"
+                  ? `${mode.config.name}-v${mode.config.latest_version}${dirty ? "-edited" : ""}.json`
+                  : `${name.trim() || "config"}.json`
+              }
+              fieldErrors={jsonFieldErrors}
+            />
+          </fieldset>
         </TabsContent>
         {extraTabs.map((t) => (
           <TabsContent key={t.value} value={t.value}>
@@ -359,7 +366,7 @@ export function ConfigEditor({
           </TabsContent>
         ))}
       </Tabs>
-      {(tab === "form" || tab === "json") && (
+      {!readOnly && (tab === "form" || tab === "json") && (
         <div className="sticky bottom-0 z-10 -mx-6 flex flex-wrap items-center gap-3 border-t bg-background/95 px-6 py-3 backdrop-blur">
           {mode.kind === "edit" &&
             (dirty ? (

@@ -21,7 +21,8 @@ export function configRunsKey(configId: number) {
   return ["runs", { config_id: configId }] as const;
 }
 
-export function ConfigRuns({ configId, onQueue }: { configId: number; onQueue: () => void }) {
+/** The config's runs; `onQueue` (absent for viewers) offers queueing one when there is none. */
+export function ConfigRuns({ configId, onQueue }: { configId: number; onQueue?: () => void }) {
   const queryClient = useQueryClient();
   const runs = useQuery({
     queryKey: configRunsKey(configId),
@@ -40,9 +41,11 @@ export function ConfigRuns({ configId, onQueue }: { configId: number; onQueue: (
         title="No runs of this config yet"
         description="Queue a run: an agent trains it with the version you pick, and it shows up here."
         action={
-          <Button onClick={onQueue}>
-            <Play /> Queue run
-          </Button>
+          onQueue && (
+            <Button onClick={onQueue}>
+              <Play /> Queue run
+            </Button>
+          )
         }
       />
     );

@@ -179,7 +179,8 @@ function VersionSelect({
   );
 }
 
-export function VersionHistory({ config, editor }: { config: Config; editor: EditorHandle }) {
+/** `readOnly` (viewers): versions and diffs, without restoring one into the form. */
+export function VersionHistory({ config, editor, readOnly = false }: { config: Config; editor: EditorHandle; readOnly?: boolean }) {
   const [fromParam, setFrom] = useUrlState("from");
   const [toParam, setTo] = useUrlState("to");
   const numbers = config.versions.map((v) => v.version).sort((x, y) => y - x);
@@ -227,7 +228,7 @@ export function VersionHistory({ config, editor }: { config: Config; editor: Edi
                       <ArrowLeftRight /> Diff with v{v.version - 1}
                     </Button>
                   )}
-                  {v.version !== config.latest_version && (
+                  {!readOnly && v.version !== config.latest_version && (
                     <RestoreButton configId={config.id} version={v.version} editor={editor} />
                   )}
                 </div>

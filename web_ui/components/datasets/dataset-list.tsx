@@ -10,6 +10,7 @@ import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
 import { Confirm } from "@/components/ui/confirm";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
+import { useIsAdmin } from "@/lib/hooks/use-project-role";
 import { api, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
 import { keys } from "@/lib/queries";
 import { timeAgo } from "@/lib/utils";
@@ -30,6 +31,7 @@ export function datasetSummary(dataset: Dataset): string {
 function DatasetRow({ dataset }: { dataset: Dataset }) {
   const queryClient = useQueryClient();
   const [deleting, setDeleting] = useState(false);
+  const isAdmin = useIsAdmin();
   const skipped = dataset.analysis?.skipped.length ?? 0;
   return (
     <li className="flex items-center gap-3 px-4 py-3 hover:bg-muted/40">
@@ -47,9 +49,11 @@ function DatasetRow({ dataset }: { dataset: Dataset }) {
       <span className="hidden text-sm text-muted-foreground md:block" title={dataset.analysed_at ?? undefined}>
         analysed {timeAgo(dataset.analysed_at)}
       </span>
-      <Button variant="ghost" size="icon-sm" aria-label={`Delete ${dataset.name}`} onClick={() => setDeleting(true)}>
-        <Trash2 />
-      </Button>
+      {isAdmin && (
+        <Button variant="ghost" size="icon-sm" aria-label={`Delete ${dataset.name}`} onClick={() => setDeleting(true)}>
+          <Trash2 />
+        </Button>
+      )}
       <Confirm
         open={deleting}
         onOpenChange={setDeleting}

@@ -25,11 +25,14 @@ export function GroupFilter({
   groups,
   groupId,
   onGroup,
+  editable,
 }: {
   projectId: number;
   groups: Group[];
   groupId: number | null;
   onGroup: (id: number | null) => void;
+  /** editors and owners also create, rename and delete groups */
+  editable: boolean;
 }) {
   const queryClient = useQueryClient();
   const [creating, setCreating] = useState(false);
@@ -54,11 +57,13 @@ export function GroupFilter({
               <Check className={groupId === g.id ? "" : "invisible"} /> <span className="truncate">{g.name}</span>
             </DropdownMenuItem>
           ))}
-          <DropdownMenuSeparator />
-          <DropdownMenuItem onSelect={() => setCreating(true)}>
-            <Plus /> New group…
-          </DropdownMenuItem>
-          {current && (
+          {editable && <DropdownMenuSeparator />}
+          {editable && (
+            <DropdownMenuItem onSelect={() => setCreating(true)}>
+              <Plus /> New group…
+            </DropdownMenuItem>
+          )}
+          {editable && current && (
             <>
               <DropdownMenuItem onSelect={() => setRenaming(current)}>
                 <Pencil /> Rename {current.name}…

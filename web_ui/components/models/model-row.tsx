@@ -22,7 +22,8 @@ import { TokenDialog } from "./token-dialog";
 
 type Model = Schemas["ModelOut"];
 
-export function ModelRow({ model }: { model: Model }) {
+/** A registered model; `editable` (editors, owners) adds editing, its token and deleting. */
+export function ModelRow({ model, editable }: { model: Model; editable: boolean }) {
   const queryClient = useQueryClient();
   const [editing, setEditing] = useState(false);
   const [settingToken, setSettingToken] = useState(false);
@@ -50,30 +51,34 @@ export function ModelRow({ model }: { model: Model }) {
       <span className="hidden text-sm text-muted-foreground sm:block" title={model.created_at}>
         added {timeAgo(model.created_at)}
       </span>
-      <Button variant="outline" size="sm" onClick={() => setSettingToken(true)}>
-        <KeyRound aria-hidden /> {model.has_token ? "Replace token" : "Set token"}
-      </Button>
-      <DropdownMenu>
-        <DropdownMenuTrigger asChild>
-          <Button variant="ghost" size="icon-sm" aria-label={`Actions for ${model.name}`}>
-            <MoreHorizontal />
-          </Button>
-        </DropdownMenuTrigger>
-        <DropdownMenuContent align="end">
-          <DropdownMenuItem onSelect={() => setEditing(true)}>
-            <Pencil /> Edit name or source
-          </DropdownMenuItem>
-          {model.has_token && (
-            <DropdownMenuItem onSelect={() => setClearingToken(true)}>
-              <X /> Clear token
+      {editable && (
+        <Button variant="outline" size="sm" onClick={() => setSettingToken(true)}>
+          <KeyRound aria-hidden /> {model.has_token ? "Replace token" : "Set token"}
+        </Button>
+      )}
+      {editable && (
+        <DropdownMenu>
+          <DropdownMenuTrigger asChild>
+            <Button variant="ghost" size="icon-sm" aria-label={`Actions for ${model.name}`}>
+              <MoreHorizontal />
+            </Button>
+          </DropdownMenuTrigger>
+          <DropdownMenuContent align="end">
+            <DropdownMenuItem onSelect={() => setEditing(true)}>
+              <Pencil /> Edit name or source
             </DropdownMenuItem>
-          )}
-          <DropdownMenuSeparator />
-          <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
-            <Trash2 /> Delete
-          </DropdownMenuItem>
-        </DropdownMenuContent>
-      </DropdownMenu>
+            {model.has_token && (
+              <DropdownMenuItem onSelect={() => setClearingToken(true)}>
+                <X /> Clear token
+              </DropdownMenuItem>
+            )}
+            <DropdownMenuSeparator />
+            <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
+              <Trash2 /> Delete
+            </DropdownMenuItem>
+          </DropdownMenuContent>
+        </DropdownMenu>
+      )}
       {editing && <ModelDialog projectId={model.project_id} model={model} open={editing} onOpenChange={setEditing} />}
       {settingToken && <TokenDialog model={model} open={settingToken} onOpenChange={setSettingToken} />}
       <Confirm

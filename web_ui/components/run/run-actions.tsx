@@ -7,16 +7,18 @@ import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Confirm } from "@/components/ui/confirm";
 import { api, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
+import { useProjectRole } from "@/lib/hooks/use-project-role";
 import { keys } from "@/lib/queries";
 import { isFinished } from "@/lib/runs";
 
 type Run = Schemas["RunDetail"];
 
 /** Cancel (queued/running), resume (failed/canceled: same run, from its checkpoint), re-queue
- *  (finished: a new run from scratch), delete (finished). */
+ *  (finished: a new run from scratch), delete (finished). Editors and owners only. */
 export function RunActions({ run }: { run: Run }) {
   const queryClient = useQueryClient();
   const router = useRouter();
+  const { can } = useProjectRole(run.project_id);
   const finished = isFinished(run.state);
   const refresh = () => {
     queryClient.invalidateQueries({ queryKey: keys.run(run.id) });
@@ -24,6 +26,7 @@ export function RunActions({ run }: { run: Run }) {
   };
   const path = { params: { path: { run_id: run.id } } };
 
+  if (!can.edit) return null;
   return (
     <>
       {!finished && (

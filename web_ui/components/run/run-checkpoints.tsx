@@ -12,8 +12,9 @@ import { RunExport } from "./run-export";
 
 type Run = Schemas["RunDetail"];
 
-/** The run's checkpoint folders (best, last, epoch_NNN) in training order. */
-export function RunCheckpoints({ run }: { run: Run }) {
+/** The run's checkpoint folders (best, last, epoch_NNN) in training order; `editable` (editors,
+ *  owners) adds building an export archive. */
+export function RunCheckpoints({ run, editable }: { run: Run; editable: boolean }) {
   const checkpoints = useQuery({
     queryKey: runKeys.checkpoints(run.id),
     queryFn: () =>
@@ -38,7 +39,7 @@ export function RunCheckpoints({ run }: { run: Run }) {
   const monitor = run.summary.monitor?.name;
   return (
     <div className="flex flex-col gap-4">
-      <RunExport runId={run.id} />
+      {editable && <RunExport runId={run.id} />}
       <Card className="overflow-x-auto">
         <table className="w-full text-sm">
           <caption className="sr-only">Checkpoints of {run.name}</caption>

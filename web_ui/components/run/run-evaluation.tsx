@@ -60,7 +60,8 @@ function imageUrl(runId: number, report: Report, index: number): string {
   return `${API_ROOT}/runs/${runId}/reports/${report.checkpoint.name}/images/${index}?split=${report.split}`;
 }
 
-export function RunEvaluation({ runId }: { runId: number }) {
+/** The run's evaluation reports; `editable` (editors, owners) adds computing new ones. */
+export function RunEvaluation({ runId, editable }: { runId: number; editable: boolean }) {
   const queryClient = useQueryClient();
   const list = useQuery({
     queryKey: reportKeys.list(runId),
@@ -103,7 +104,7 @@ export function RunEvaluation({ runId }: { runId: number }) {
     },
   });
 
-  const computeForm = (
+  const computeForm = editable && (
     <div className="flex flex-wrap items-end gap-3">
       <CheckpointSelect
         runId={runId}
@@ -163,7 +164,11 @@ export function RunEvaluation({ runId }: { runId: number }) {
         <EmptyState
           icon={<ClipboardCheck className="size-8" />}
           title="No evaluation report yet"
-          description="A run writes one for its best checkpoint on val when it finishes. Evaluate any checkpoint here: it runs on the dashboard's CPU."
+          description={
+            editable
+              ? "A run writes one for its best checkpoint on val when it finishes. Evaluate any checkpoint here: it runs on the dashboard's CPU."
+              : "A run writes one for its best checkpoint on val when it finishes. An editor of the project can evaluate other checkpoints."
+          }
         />
         {computeForm}
       </div>

@@ -5,6 +5,7 @@ import { AlertTriangle, Hourglass } from "lucide-react";
 import { progressOf } from "@/components/runs/run-progress-cell";
 import { Progress } from "@/components/ui/progress";
 import type { Schemas } from "@/lib/api/client";
+import { useProjectRole } from "@/lib/hooks/use-project-role";
 import { formatDate, formatDuration, formatMetric, timeAgo } from "@/lib/utils";
 import { RunTags } from "./run-tags";
 
@@ -24,6 +25,7 @@ function Fact({ label, children, title }: { label: string; children: React.React
 /** What the run is doing now: progress with ETA (live), where it runs, how long it took, why it
  *  waits or what went wrong. */
 export function RunFacts({ run, fetchedAt }: { run: Run; fetchedAt: number }) {
+  const { can } = useProjectRole(run.project_id);
   const running = run.state === "running";
   const now = useNow(running);
   const progress = progressOf(run);
@@ -102,7 +104,7 @@ export function RunFacts({ run, fetchedAt }: { run: Run; fetchedAt: number }) {
       </dl>
       <div className="flex flex-col gap-1">
         <span className="text-xs text-muted-foreground">Tags</span>
-        <RunTags runId={run.id} tags={run.tags} />
+        <RunTags runId={run.id} tags={run.tags} readOnly={!can.edit} />
       </div>
       {run.state === "queued" && run.waiting_for && (
         <div className="flex items-start gap-2 rounded-lg border bg-muted/40 p-3 text-sm" role="status">

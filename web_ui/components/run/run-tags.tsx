@@ -12,7 +12,7 @@ import { keys } from "@/lib/queries";
 
 /** The run's tags, edited in place: comma-separated, saved with setRunTags (which replaces
  *  them all). */
-export function RunTags({ runId, tags }: { runId: number; tags: string[] }) {
+export function RunTags({ runId, tags, readOnly = false }: { runId: number; tags: string[]; readOnly?: boolean }) {
   const queryClient = useQueryClient();
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState("");
@@ -31,6 +31,18 @@ export function RunTags({ runId, tags }: { runId: number; tags: string[] }) {
   });
   const parse = (value: string) => [...new Set(value.split(",").map((t) => t.trim()).filter(Boolean))];
 
+  if (readOnly) {
+    return (
+      <div className="flex flex-wrap items-center gap-1.5">
+        {tags.length === 0 && <span className="text-sm text-muted-foreground">No tags</span>}
+        {tags.map((tag) => (
+          <Badge key={tag} variant="secondary">
+            {tag}
+          </Badge>
+        ))}
+      </div>
+    );
+  }
   if (editing) {
     return (
       <form

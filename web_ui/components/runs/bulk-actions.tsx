@@ -89,7 +89,10 @@ export function BulkActions({
   groups,
   onClear,
   onDone,
+  editable,
 }: {
+  /** editors and owners also group, cancel, re-queue and delete; anyone compares */
+  editable: boolean;
   projectId: number;
   selected: Run[];
   groups: Group[];
@@ -176,10 +179,14 @@ export function BulkActions({
       >
         <GitCompare /> Compare
       </Button>
-      <AssignGroupMenu projectId={projectId} groups={groups} runIds={ids} />
-      {button("cancel", <Ban />)}
-      {button("requeue", <RotateCcw />)}
-      {button("delete", <Trash2 />)}
+      {editable && (
+        <>
+          <AssignGroupMenu projectId={projectId} groups={groups} runIds={ids} />
+          {button("cancel", <Ban />)}
+          {button("requeue", <RotateCcw />)}
+          {button("delete", <Trash2 />)}
+        </>
+      )}
       <Button size="sm" variant="ghost" onClick={onClear}>
         <X /> Clear selection
       </Button>

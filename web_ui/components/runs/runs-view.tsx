@@ -10,6 +10,7 @@ import { Button } from "@/components/ui/button";
 import { EmptyState, ErrorState, LoadingRows, Spinner } from "@/components/ui/states";
 import { ApiError, errorMessage, type Schemas } from "@/lib/api/client";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
+import { projectAccess } from "@/lib/hooks/use-project-role";
 import { useGroups, useMe } from "@/lib/queries";
 import { RUN_STATES, type Run, type RunState } from "@/lib/runs";
 import { columnViewKey, useColumnPrefs } from "@/lib/store/columns";
@@ -53,6 +54,7 @@ function firstOrder(key: string, keys: Schemas["RunKeysOut"] | undefined): "asc"
 
 export function RunsView({ project }: { project: Project }) {
   const projectId = project.id;
+  const { can } = projectAccess(project);
   const view = useRunView();
   const me = useMe();
   const searchRef = useSearchShortcut();
@@ -240,7 +242,7 @@ export function RunsView({ project }: { project: Project }) {
           <div className="flex flex-wrap items-start gap-2">
             <SearchBox value={view.q} onChange={view.setQ} inputRef={searchRef} />
             <FilterBox value={view.filter} onApply={applyFilter} error={filterError} />
-            <GroupFilter projectId={projectId} groups={groupList} groupId={view.groupId} onGroup={view.setGroupId} />
+            <GroupFilter projectId={projectId} groups={groupList} groupId={view.groupId} onGroup={view.setGroupId} editable={can.edit} />
             <ColumnChooser
               keys={keys.data}
               cols={colIds}
@@ -279,6 +281,7 @@ export function RunsView({ project }: { project: Project }) {
           )}
           {selected.size > 0 && (
             <BulkActions
+              editable={can.edit}
               projectId={projectId}
               selected={[...selected.values()]}
               groups={groupList}

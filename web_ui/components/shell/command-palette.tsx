@@ -2,7 +2,7 @@
 
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Command } from "cmdk";
-import { Cpu, Database, FileCog, FolderKanban, GitCompare, Play, Shield } from "lucide-react";
+import { Cpu, Database, FileCog, FolderKanban, GitCompare, Play, ScrollText, Shield, UserRound } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { Dialog, DialogContent, DialogTitle } from "@/components/ui/dialog";
@@ -15,7 +15,9 @@ const PAGES = [
   { href: "/datasets/", label: "Datasets", icon: Database },
   { href: "/agents/", label: "Agents", icon: Cpu },
   { href: "/compare/", label: "Compare runs", icon: GitCompare },
-  { href: "/admin/", label: "Admin: users and tokens", icon: Shield },
+  { href: "/account/", label: "Account: API tokens and sessions", icon: UserRound },
+  { href: "/admin/", label: "Admin: users", icon: Shield },
+  { href: "/admin/audit/", label: "Admin: audit log", icon: ScrollText },
 ];
 
 /** How long typing must pause before the palette searches. */

@@ -15,20 +15,18 @@ import {
   Search,
   Shield,
   Sun,
+  Users,
 } from "lucide-react";
 import Link from "next/link";
-import { usePathname, useRouter } from "next/navigation";
-import { useQueryClient } from "@tanstack/react-query";
+import { usePathname } from "next/navigation";
 import {
   DropdownMenu,
   DropdownMenuContent,
   DropdownMenuItem,
-  DropdownMenuLabel,
-  DropdownMenuSeparator,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
-import { api, clearCsrfToken, type Schemas } from "@/lib/api/client";
-import { liveSocket } from "@/lib/live/socket";
+import { api, type Schemas } from "@/lib/api/client";
+import { useSignedOut } from "@/lib/hooks/use-signed-out";
 import { useProject } from "@/lib/queries";
 import { useUi, type Theme } from "@/lib/store/ui";
 import { cn } from "@/lib/utils";
@@ -70,8 +68,8 @@ export function Sidebar({ me }: { me: Schemas["Me"] }) {
   const projectId = useUi((s) => s.projectId);
   const project = useProject(projectId);
   const { theme, setTheme, setPaletteOpen } = useUi();
-  const router = useRouter();
-  const queryClient = useQueryClient();
+  const signedOut = useSignedOut();
+  const pathname = usePathname();
 
   const global: NavItem[] = [
     { href: "/projects/", label: "Projects", icon: FolderKanban, match: "/projects" },
@@ -87,15 +85,13 @@ export function Sidebar({ me }: { me: Schemas["Me"] }) {
           { href: `/project/?id=${projectId}`, label: "Runs", icon: Play, match: "/project/runs" },
           { href: `/project/configs/?id=${projectId}`, label: "Configs", icon: FileCog, match: "/project/configs" },
           { href: `/project/models/?id=${projectId}`, label: "Models", icon: Package, match: "/project/models" },
+          { href: `/project/members/?id=${projectId}`, label: "Members", icon: Users, match: "/project/members" },
         ]
       : [];
 
   async function logout() {
     await api.POST("/auth/logout");
-    clearCsrfToken();
-    liveSocket.close();
-    queryClient.clear();
-    router.replace("/login/");
+    signedOut();
   }
 
   const ThemeIcon = THEMES.find((t) => t.value === theme)?.icon ?? Monitor;
@@ -131,24 +127,35 @@ export function Sidebar({ me }: { me: Schemas["Me"] }) {
         </nav>
       )}
       <div className="mt-auto flex items-center gap-1 border-t p-3">
-        <DropdownMenu>
-          <DropdownMenuTrigger className="flex min-w-0 flex-1 items-center gap-2 rounded-md px-2 py-1.5 text-left text-sm hover:bg-accent">
-            <span className="flex size-6 items-center justify-center rounded-full bg-primary text-xs font-semibold text-primary-foreground uppercase">
-              {me.username.slice(0, 1)}
-            </span>
-            <span className="truncate">{me.username}</span>
-          </DropdownMenuTrigger>
-          <DropdownMenuContent align="start" side="top">
-            <DropdownMenuLabel>
-              {me.username}
-              {me.is_admin ? " (admin)" : ""}
-            </DropdownMenuLabel>
-            <DropdownMenuSeparator />
-            <DropdownMenuItem onSelect={logout}>
-              <LogOut /> Log out
-            </DropdownMenuItem>
-          </DropdownMenuContent>
-        </DropdownMenu>
+        <Link
+          href="/account/"
+          aria-current={pathname.startsWith("/account") ? "page" : undefined}
+          title={me.is_admin ? `${me.username} (admin): tokens and sessions` : `${me.username}: tokens and sessions`}
+          className={cn(
+            "flex min-w-0 flex-1 items-center gap-2 rounded-md px-2 py-1.5 text-sm hover:bg-accent",
+            pathname.startsWith("/account") && "bg-accent font-medium",
+          )}
+        >
+          <span
+            aria-hidden
+            className="flex size-6 shrink-0 items-center justify-center rounded-full bg-primary text-xs font-semibold text-primary-foreground uppercase"
+          >
+            {me.username.slice(0, 1)}
+          </span>
+          <span className="truncate">
+            <span className="sr-only">Account: </span>
+            {me.username}
+          </span>
+        </Link>
+        <button
+          type="button"
+          onClick={logout}
+          aria-label="Log out"
+          title="Log out"
+          className="rounded-md p-2 text-muted-foreground hover:bg-accent hover:text-foreground"
+        >
+          <LogOut className="size-4" />
+        </button>
         <DropdownMenu>
           <DropdownMenuTrigger
             aria-label={`Theme: ${theme}`}

@@ -1,10 +1,11 @@
 "use client";
 
-import { ShieldAlert } from "lucide-react";
+import { ScrollText, ShieldAlert, UserRound } from "lucide-react";
+import Link from "next/link";
 import { Suspense } from "react";
-import { TokensSection } from "@/components/admin/tokens-section";
 import { UsersSection } from "@/components/admin/users-section";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
+import { Button } from "@/components/ui/button";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { useMe } from "@/lib/queries";
 
@@ -12,7 +13,26 @@ function Admin() {
   const me = useMe();
   return (
     <>
-      <PageHeader title="Admin" description="Users of the platform and API tokens." />
+      <PageHeader
+        title="Admin"
+        description="Users of the platform. Your own API tokens and sessions are on your account page."
+        actions={
+          <>
+            {me.data?.is_admin && (
+              <Button variant="outline" asChild>
+                <Link href="/admin/audit/">
+                  <ScrollText /> Audit log
+                </Link>
+              </Button>
+            )}
+            <Button variant="outline" asChild>
+              <Link href="/account/">
+                <UserRound /> Account
+              </Link>
+            </Button>
+          </>
+        }
+      />
       <PageBody>
         {me.isPending ? (
           <LoadingRows rows={4} />
@@ -24,10 +44,14 @@ function Admin() {
           <EmptyState
             icon={<ShieldAlert className="size-8" />}
             title="Managing users is for admins"
-            description={`You are signed in as ${me.data.username}, who is not an admin. Ask an admin to create users or change their rights. Your own API tokens are below.`}
+            description={`You are signed in as ${me.data.username}, who is not an admin. Ask an admin to create users or change their rights.`}
+            action={
+              <Button variant="outline" asChild>
+                <Link href="/account/">Your API tokens and sessions</Link>
+              </Button>
+            }
           />
         )}
-        {me.data && <TokensSection />}
       </PageBody>
     </>
   );

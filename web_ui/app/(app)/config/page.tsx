@@ -12,6 +12,7 @@ import { useConfig } from "@/components/config/queries";
 import { QueueRunDialog } from "@/components/config/queue-run-dialog";
 import { VersionHistory } from "@/components/config/version-history";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
+import { ReadOnlyNote } from "@/components/shell/read-only-note";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Confirm } from "@/components/ui/confirm";
@@ -24,6 +25,7 @@ import {
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
 import { useSidebarProject } from "@/lib/hooks/use-sidebar-project";
+import { useProjectRole } from "@/lib/hooks/use-project-role";
 import { idParam, keys, useProject } from "@/lib/queries";
 import { formatDate, timeAgo } from "@/lib/utils";
 
@@ -33,6 +35,7 @@ function ConfigPageInner() {
   const config = useConfig(id);
   const projectId = config.data?.project_id ?? null;
   const project = useProject(projectId);
+  const { can } = useProjectRole(projectId);
   const router = useRouter();
   const queryClient = useQueryClient();
   const [queueing, setQueueing] = useState(false);
@@ -85,7 +88,8 @@ function ConfigPageInner() {
           )
         }
         actions={
-          data && (
+          data &&
+          can.edit && (
             <>
               <Button onClick={() => setQueueing(true)}>
                 <Play /> Queue run
@@ -115,30 +119,39 @@ function ConfigPageInner() {
         ) : config.error && !config.data ? (
           <ErrorState error={config.error} retry={() => config.refetch()} />
         ) : (
-          <ConfigEditor
-            mode={{ kind: "edit", config: config.data }}
-            onDirtyChange={setDirty}
-            extraTabs={[
-              {
-                value: "history",
-                label: (
-                  <>
-                    <History aria-hidden /> History ({config.data.versions.length})
-                  </>
-                ),
-                content: (editor) => <VersionHistory config={config.data} editor={editor} />,
-              },
-              {
-                value: "runs",
-                label: (
-                  <>
-                    <ListOrdered aria-hidden /> Runs
-                  </>
-                ),
-                content: () => <ConfigRuns configId={config.data.id} onQueue={() => setQueueing(true)} />,
-              },
-            ]}
-          />
+          <>
+            {project.data && !can.edit && (
+              <ReadOnlyNote>
+                You are a viewer of {project.data.name}: you can read this config and its history, not change or queue it.
+                An owner of the project can make you an editor on its Members page.
+              </ReadOnlyNote>
+            )}
+            <ConfigEditor
+              readOnly={!can.edit}
+              mode={{ kind: "edit", config: config.data }}
+              onDirtyChange={setDirty}
+              extraTabs={[
+                {
+                  value: "history",
+                  label: (
+                    <>
+                      <History aria-hidden /> History ({config.data.versions.length})
+                    </>
+                  ),
+                  content: (editor) => <VersionHistory config={config.data} editor={editor} readOnly={!can.edit} />,
+                },
+                {
+                  value: "runs",
+                  label: (
+                    <>
+                      <ListOrdered aria-hidden /> Runs
+                    </>
+                  ),
+                  content: () => <ConfigRuns configId={config.data.id} onQueue={can.edit ? () => setQueueing(true) : undefined} />,
+                },
+              ]}
+            />
+          </>
         )}
       </PageBody>
       {data && (

@@ -14,12 +14,14 @@ import { Button } from "@/components/ui/button";
 import { Confirm } from "@/components/ui/confirm";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, errorMessage, unwrap } from "@/lib/api/client";
+import { useIsAdmin } from "@/lib/hooks/use-project-role";
 import { idParam, keys } from "@/lib/queries";
 import { formatDate, timeAgo } from "@/lib/utils";
 
 const CRUMBS = [{ label: "Datasets", href: "/datasets/" }];
 
 function DatasetDetail({ id }: { id: number }) {
+  const isAdmin = useIsAdmin();
   const queryClient = useQueryClient();
   const router = useRouter();
   const [deleting, setDeleting] = useState(false);
@@ -73,15 +75,17 @@ function DatasetDetail({ id }: { id: number }) {
           </>
         }
         actions={
-          <>
-            <Button variant="outline" onClick={() => reanalyse.mutate()} disabled={reanalyse.isPending}>
-              <RefreshCw className={reanalyse.isPending ? "animate-spin" : undefined} aria-hidden />
-              {reanalyse.isPending ? "Analysing…" : "Re-analyse"}
-            </Button>
-            <Button variant="outline" onClick={() => setDeleting(true)}>
-              <Trash2 aria-hidden /> Delete
-            </Button>
-          </>
+          isAdmin && (
+            <>
+              <Button variant="outline" onClick={() => reanalyse.mutate()} disabled={reanalyse.isPending}>
+                <RefreshCw className={reanalyse.isPending ? "animate-spin" : undefined} aria-hidden />
+                {reanalyse.isPending ? "Analysing…" : "Re-analyse"}
+              </Button>
+              <Button variant="outline" onClick={() => setDeleting(true)}>
+                <Trash2 aria-hidden /> Delete
+              </Button>
+            </>
+          )
         }
       />
       <PageBody>
@@ -99,8 +103,10 @@ function DatasetDetail({ id }: { id: number }) {
         ) : (
           <EmptyState
             title="Not analysed yet"
-            description="Analyse it to see its splits, classes and images."
-            action={<Button onClick={() => reanalyse.mutate()}>Analyse</Button>}
+            description={
+              isAdmin ? "Analyse it to see its splits, classes and images." : "An admin can analyse it to show its splits, classes and images."
+            }
+            action={isAdmin && <Button onClick={() => reanalyse.mutate()}>Analyse</Button>}
           />
         )}
       </PageBody>

@@ -6,6 +6,7 @@ import { DatasetList } from "@/components/datasets/dataset-list";
 import { FolderBrowser } from "@/components/datasets/folder-browser";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
 import { Input } from "@/components/ui/input";
+import { useIsAdmin } from "@/lib/hooks/use-project-role";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 
@@ -23,11 +24,17 @@ function Datasets() {
     router.push(`/datasets/${qs ? `?${qs}` : ""}`, { scroll: false });
   };
   const searchRef = useSearchShortcut();
+  // Registering (and so browsing DATASETS_DIR), analysing and deleting are for admins.
+  const isAdmin = useIsAdmin();
   return (
     <>
       <PageHeader
         title="Datasets"
-        description="Image folders under DATASETS_DIR, registered once and used by any project's configs."
+        description={
+          isAdmin
+            ? "Image folders under DATASETS_DIR, registered once and used by any project's configs."
+            : "Image folders under DATASETS_DIR, used by any project's configs. An admin registers them."
+        }
       />
       <PageBody>
         <section aria-labelledby="registered-heading" className="flex flex-col gap-3">
@@ -47,9 +54,11 @@ function Datasets() {
           </div>
           <DatasetList q={q ?? ""} />
         </section>
-        <section aria-label="Browse DATASETS_DIR" className="flex flex-col gap-3">
-          <FolderBrowser path={path ?? ""} onOpen={openFolder} />
-        </section>
+        {isAdmin && (
+          <section aria-label="Browse DATASETS_DIR" className="flex flex-col gap-3">
+            <FolderBrowser path={path ?? ""} onOpen={openFolder} />
+          </section>
+        )}
       </PageBody>
     </>
   );

@@ -8,6 +8,7 @@ import { Suspense, useState } from "react";
 import { toast } from "sonner";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { PageBody, PageHeader } from "@/components/shell/page-header";
+import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
 import { Confirm } from "@/components/ui/confirm";
@@ -30,6 +31,7 @@ import { Input, Textarea } from "@/components/ui/input";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
+import { projectAccess } from "@/lib/hooks/use-project-role";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 import { keys } from "@/lib/queries";
@@ -124,6 +126,7 @@ function ProjectRow({ project }: { project: ProjectListItem }) {
   const queryClient = useQueryClient();
   const [renaming, setRenaming] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const { role, can } = projectAccess(project);
   return (
     <li className="flex items-center gap-3 px-4 py-3 hover:bg-muted/40">
       <FolderKanban className="size-5 shrink-0 text-muted-foreground" aria-hidden />
@@ -146,21 +149,31 @@ function ProjectRow({ project }: { project: ProjectListItem }) {
       <span className="hidden text-sm text-muted-foreground sm:block" title={project.updated_at}>
         updated {timeAgo(project.updated_at)}
       </span>
-      <DropdownMenu>
-        <DropdownMenuTrigger asChild>
-          <Button variant="ghost" size="icon-sm" aria-label={`Actions for ${project.name}`}>
-            <MoreHorizontal />
-          </Button>
-        </DropdownMenuTrigger>
-        <DropdownMenuContent align="end">
-          <DropdownMenuItem onSelect={() => setRenaming(true)}>
-            <Pencil /> Rename
-          </DropdownMenuItem>
-          <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
-            <Trash2 /> Delete
-          </DropdownMenuItem>
-        </DropdownMenuContent>
-      </DropdownMenu>
+      {role && (
+        <Badge variant="outline" className="w-14 justify-center" title={`Your role in ${project.name}`}>
+          {role}
+        </Badge>
+      )}
+      {can.own ? (
+        <DropdownMenu>
+          <DropdownMenuTrigger asChild>
+            <Button variant="ghost" size="icon-sm" aria-label={`Actions for ${project.name}`}>
+              <MoreHorizontal />
+            </Button>
+          </DropdownMenuTrigger>
+          <DropdownMenuContent align="end">
+            <DropdownMenuItem onSelect={() => setRenaming(true)}>
+              <Pencil /> Rename
+            </DropdownMenuItem>
+            <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
+              <Trash2 /> Delete
+            </DropdownMenuItem>
+          </DropdownMenuContent>
+        </DropdownMenu>
+      ) : (
+        // keeps the rows' columns aligned where an owner's rows have the actions button
+        <span className="size-7 shrink-0" aria-hidden />
+      )}
       {renaming && <ProjectDialog project={project} open={renaming} onOpenChange={setRenaming} />}
       <Confirm
         open={deleting}

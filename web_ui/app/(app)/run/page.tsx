@@ -23,6 +23,7 @@ import { ApiError, type Schemas } from "@/lib/api/client";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 import { useTopic } from "@/lib/live/hooks";
 import type { LiveEvent } from "@/lib/live/socket";
+import { useProjectRole } from "@/lib/hooks/use-project-role";
 import { idParam, keys, useProject } from "@/lib/queries";
 import { isFinished } from "@/lib/runs";
 import { useUi } from "@/lib/store/ui";
@@ -66,6 +67,7 @@ function RunPageInner() {
   const id = idParam(params.get("id"));
   const run = useRun(id);
   const project = useProject(run.data?.project_id ?? null);
+  const { can } = useProjectRole(run.data?.project_id);
   const setProjectId = useUi((s) => s.setProjectId);
   const [tabParam, setTabParam] = useUrlState("tab");
   const [tab, setTab] = useState<Tab>(
@@ -158,13 +160,13 @@ function RunPageInner() {
             <RunResults run={r} />
           </TabsContent>
           <TabsContent value="evaluation">
-            <RunEvaluation runId={r.id} />
+            <RunEvaluation runId={r.id} editable={can.edit} />
           </TabsContent>
           <TabsContent value="config">
             <RunConfig run={r} />
           </TabsContent>
           <TabsContent value="checkpoints">
-            <RunCheckpoints run={r} />
+            <RunCheckpoints run={r} editable={can.edit} />
           </TabsContent>
           <TabsContent value="tensorboard">
             <RunTensorBoard runId={r.id} runName={r.name} live={!isFinished(r.state)} />

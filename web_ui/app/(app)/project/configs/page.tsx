@@ -27,6 +27,7 @@ import { api, errorMessage, unwrap } from "@/lib/api/client";
 import { useSearchShortcut } from "@/lib/hooks/use-search-shortcut";
 import { useUrlState } from "@/lib/hooks/use-url-state";
 import { useSidebarProject } from "@/lib/hooks/use-sidebar-project";
+import { useProjectRole } from "@/lib/hooks/use-project-role";
 import { idParam, keys, useProject } from "@/lib/queries";
 import { formatDate, timeAgo } from "@/lib/utils";
 
@@ -37,7 +38,8 @@ const SORTS = {
 } as const;
 type SortKey = keyof typeof SORTS;
 
-function ConfigRow({ config }: { config: ConfigListItem }) {
+/** A config; `editable` (editors, owners) adds queueing, cloning and deleting. */
+function ConfigRow({ config, editable }: { config: ConfigListItem; editable: boolean }) {
   const queryClient = useQueryClient();
   const [queueing, setQueueing] = useState(false);
   const [cloning, setCloning] = useState(false);
@@ -72,9 +74,11 @@ function ConfigRow({ config }: { config: ConfigListItem }) {
       </td>
       <td className="px-4 py-2.5 text-right">
         <div className="flex justify-end gap-1">
-          <Button variant="outline" size="sm" onClick={() => setQueueing(true)}>
-            <Play /> Queue run
-          </Button>
+          {editable && (
+            <Button variant="outline" size="sm" onClick={() => setQueueing(true)}>
+              <Play /> Queue run
+            </Button>
+          )}
           <DropdownMenu>
             <DropdownMenuTrigger asChild>
               <Button variant="ghost" size="icon-sm" aria-label={`Actions for ${config.name}`}>
@@ -87,12 +91,16 @@ function ConfigRow({ config }: { config: ConfigListItem }) {
                   <FileCog /> Open
                 </Link>
               </DropdownMenuItem>
-              <DropdownMenuItem onSelect={() => setCloning(true)}>
-                <Copy /> Clone
-              </DropdownMenuItem>
-              <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
-                <Trash2 /> Delete
-              </DropdownMenuItem>
+              {editable && (
+                <DropdownMenuItem onSelect={() => setCloning(true)}>
+                  <Copy /> Clone
+                </DropdownMenuItem>
+              )}
+              {editable && (
+                <DropdownMenuItem destructive onSelect={() => setDeleting(true)}>
+                  <Trash2 /> Delete
+                </DropdownMenuItem>
+              )}
             </DropdownMenuContent>
           </DropdownMenu>
         </div>
@@ -123,6 +131,7 @@ function Configs() {
   const params = useSearchParams();
   const projectId = idParam(params.get("id"));
   const project = useProject(projectId);
+  const { can } = useProjectRole(projectId);
   const [q, setQ] = useUrlState("q");
   const [sortParam, setSort] = useUrlState("sort");
   const sort: SortKey = sortParam && sortParam in SORTS ? (sortParam as SortKey) : "newest";
@@ -162,7 +171,7 @@ function Configs() {
         ]}
         title="Configs"
         description="Training recipes of this project. Each save is a new version; a run keeps the version it ran."
-        actions={projectId != null && newButton}
+        actions={projectId != null && can.edit && newButton}
       />
       <PageBody>
         {projectId == null ? (
@@ -212,7 +221,7 @@ function Configs() {
                     ? "Try another name."
                     : "A config is a training recipe: the dataset, the model and the settings (epochs, batch size, learning rate…). Runs are queued from a config, and each save keeps a new version, so every run can say exactly what it trained with."
                 }
-                action={!q && newButton}
+                action={!q && can.edit && newButton}
               />
             ) : (
               <Card className="overflow-x-auto">
@@ -231,7 +240,7 @@ function Configs() {
                   </thead>
                   <tbody className="divide-y">
                     {configs.data.items.map((c) => (
-                      <ConfigRow key={c.id} config={c} />
+                      <ConfigRow key={c.id} config={c} editable={can.edit} />
                     ))}
                   </tbody>
                 </table>

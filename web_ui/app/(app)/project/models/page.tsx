@@ -11,6 +11,7 @@ import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, unwrap } from "@/lib/api/client";
+import { useProjectRole } from "@/lib/hooks/use-project-role";
 import { idParam, keys, useProject } from "@/lib/queries";
 import { useUi } from "@/lib/store/ui";
 
@@ -18,6 +19,7 @@ function ProjectModels({ projectId }: { projectId: number }) {
   const setProjectId = useUi((s) => s.setProjectId);
   useEffect(() => setProjectId(projectId), [projectId, setProjectId]);
   const project = useProject(projectId);
+  const { can } = useProjectRole(projectId);
   const [adding, setAdding] = useState(false);
   const models = useQuery({
     // Under keys.models (one invalidation refreshes it) but apart from the config editor's unsorted
@@ -46,7 +48,7 @@ function ProjectModels({ projectId }: { projectId: number }) {
         ]}
         title="Models"
         description="The Hub models and local save_pretrained folders this project's configs fine-tune."
-        actions={addButton}
+        actions={can.edit && addButton}
       />
       <PageBody>
         {project.error ? (
@@ -60,13 +62,13 @@ function ProjectModels({ projectId }: { projectId: number }) {
             icon={<Boxes className="size-8" />}
             title="No models registered"
             description="Add a Hugging Face Hub id (org/name) or a save_pretrained folder from VISIONYARD_MODELS_DIR, with a token if the Hub model is gated or private."
-            action={addButton}
+            action={can.edit && addButton}
           />
         ) : (
           <Card>
             <ul className="divide-y" aria-label="Models">
               {models.data.items.map((model) => (
-                <ModelRow key={model.id} model={model} />
+                <ModelRow key={model.id} model={model} editable={can.edit} />
               ))}
             </ul>
           </Card>

@@ -23,11 +23,18 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { EmptyState, ErrorState, LoadingRows } from "@/components/ui/states";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "@/lib/api/client";
 import { asApiError, fieldError, formError } from "@/lib/api/form-errors";
+import { keys, useProjects } from "@/lib/queries";
 import { formatDate, timeAgo } from "@/lib/utils";
+import { ProjectPicker } from "./project-picker";
 import { SecretDialog } from "./secret-dialog";
 
 type Token = Schemas["TokenOut"];
-const TOKENS = ["tokens"] as const;
+type Scope = "read" | "write";
+
+const SCOPES: { value: Scope; label: string; help: string }[] = [
+  { value: "read", label: "Read", help: "Reads only: it can never change anything, whatever your roles." },
+  { value: "write", label: "Write", help: "Acts with your roles: it may change what you may change." },
+];
 
 function CreateTokenDialog({
   open,
@@ -41,30 +48,37 @@ function CreateTokenDialog({
   const queryClient = useQueryClient();
   const [name, setName] = useState("");
   const [kind, setKind] = useState<"user" | "agent">("user");
+  const [scope, setScope] = useState<Scope>("read");
+  const [projectIds, setProjectIds] = useState<number[]>([]);
   const [days, setDays] = useState("90");
   const [error, setError] = useState<ApiError | null>(null);
+  const isAgent = kind === "agent";
   const create = useMutation({
     mutationFn: () =>
-      // scope "write": what every token could do before scopes existed (read-only and
-      // project-limited tokens are for the API until this dialog offers them).
       unwrap(
         api.POST("/tokens", {
-          body: { name, kind, scope: "write", expires_in_days: days ? Number(days) : null },
+          body: {
+            name,
+            kind,
+            // An agent's token always writes (it reports runs) and reaches every project.
+            scope: isAgent ? "write" : scope,
+            project_ids: isAgent || projectIds.length === 0 ? null : projectIds,
+            expires_in_days: days ? Number(days) : null,
+          },
         }),
       ),
     onSuccess: (created) => {
-      queryClient.invalidateQueries({ queryKey: TOKENS });
+      queryClient.invalidateQueries({ queryKey: keys.tokens });
       onOpenChange(false);
       onCreated(created);
     },
     onError: (e) => setError(asApiError(e)),
   });
-  const nameError = fieldError(error, "name");
-  const daysError = fieldError(error, "expires_in_days");
-  const general = formError(error, ["name", "expires_in_days"]);
+  const fields = ["name", "expires_in_days", "project_ids", "scope"];
+  const general = formError(error, fields);
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent>
+      <DialogContent className="max-h-[90vh] overflow-y-auto">
         <form
           className="flex flex-col gap-4"
           onSubmit={(e) => {
@@ -82,7 +96,7 @@ function CreateTokenDialog({
               {general}
             </p>
           )}
-          <Field id="token-name" label="Name" error={nameError}>
+          <Field id="token-name" label="Name" error={fieldError(error, "name")}>
             {(control) => (
               <Input
                 {...control}
@@ -106,11 +120,56 @@ function CreateTokenDialog({
               </SelectContent>
             </Select>
           </div>
+          {isAgent ? (
+            <p className="text-sm text-muted-foreground">
+              An agent&apos;s token can write (it reports its runs) and reaches every project.
+            </p>
+          ) : (
+            <>
+              <fieldset className="flex flex-col gap-1.5">
+                <legend className="mb-1.5 text-sm font-medium">Scope</legend>
+                {SCOPES.map((option) => (
+                  <label
+                    key={option.value}
+                    className="flex cursor-pointer items-start gap-2.5 rounded-md border p-3 text-sm has-[:checked]:border-primary has-[:checked]:bg-primary/5"
+                  >
+                    <input
+                      type="radio"
+                      name="token-scope"
+                      value={option.value}
+                      checked={scope === option.value}
+                      onChange={() => setScope(option.value)}
+                      className="mt-0.5 accent-[var(--color-primary)]"
+                    />
+                    <span>
+                      <span className="font-medium">{option.label}</span>
+                      <span className="block text-muted-foreground">{option.help}</span>
+                    </span>
+                  </label>
+                ))}
+              </fieldset>
+              <div className="flex flex-col gap-1.5">
+                <Label htmlFor="token-projects">Projects</Label>
+                <p id="token-projects-help" className="text-sm text-muted-foreground">
+                  Tick projects to limit the token to them; none ticked: every project you can see.
+                </p>
+                <ProjectPicker
+                  id="token-projects"
+                  selected={projectIds}
+                  onChange={setProjectIds}
+                  describedBy="token-projects-help"
+                />
+                {fieldError(error, "project_ids") && (
+                  <p className="text-sm text-destructive">{fieldError(error, "project_ids")}</p>
+                )}
+              </div>
+            </>
+          )}
           <Field
             id="token-days"
             label="Expires after (days)"
             description="Leave empty for a token that never expires."
-            error={daysError}
+            error={fieldError(error, "expires_in_days")}
           >
             {(control) => (
               <Input
@@ -143,10 +202,19 @@ function tokenStatus(token: Token): { label: string; variant: "success" | "destr
   return { label: "active", variant: "success" };
 }
 
+/** "all projects", or the names of the projects it is limited to (an id for one not listed). */
+function useProjectNames(ids: number[] | null | undefined): string {
+  const projects = useProjects();
+  if (!ids || ids.length === 0) return "all projects";
+  const names = new Map(projects.data?.items.map((p) => [p.id, p.name]));
+  return ids.map((id) => names.get(id) ?? `project ${id}`).join(", ");
+}
+
 function TokenRow({ token }: { token: Token }) {
   const queryClient = useQueryClient();
   const [revoking, setRevoking] = useState(false);
   const status = tokenStatus(token);
+  const projects = useProjectNames(token.project_ids);
   return (
     <li className="flex flex-wrap items-center gap-3 px-4 py-3">
       <KeyRound className="size-5 shrink-0 text-muted-foreground" aria-hidden />
@@ -155,18 +223,23 @@ function TokenRow({ token }: { token: Token }) {
           <span className="font-medium">{token.name}</span>
           <code className="font-mono text-xs text-muted-foreground">{token.prefix}…</code>
           <Badge variant="secondary">{token.kind}</Badge>
+          <Badge variant="outline">{token.scope}</Badge>
           <Badge variant={status.variant}>{status.label}</Badge>
         </div>
         <p className="text-sm text-muted-foreground">
+          {projects}
+          {" · "}
           created <span title={formatDate(token.created_at)}>{timeAgo(token.created_at)}</span>
           {" · "}
           {token.last_used_at ? <span title={formatDate(token.last_used_at)}>used {timeAgo(token.last_used_at)}</span> : "never used"}
           {" · "}
-          {token.revoked_at
-            ? `revoked ${timeAgo(token.revoked_at)}`
-            : token.expires_at
-              ? `expires ${timeAgo(token.expires_at)}`
-              : "never expires"}
+          {token.revoked_at ? (
+            `revoked ${timeAgo(token.revoked_at)}`
+          ) : token.expires_at ? (
+            <span title={formatDate(token.expires_at)}>expires {timeAgo(token.expires_at)}</span>
+          ) : (
+            "never expires"
+          )}
         </p>
       </div>
       {!token.revoked_at && (
@@ -184,7 +257,7 @@ function TokenRow({ token }: { token: Token }) {
           try {
             await unwrap(api.DELETE("/tokens/{token_id}", { params: { path: { token_id: token.id } } }));
             toast.success(`Revoked ${token.name}`);
-            queryClient.invalidateQueries({ queryKey: TOKENS });
+            queryClient.invalidateQueries({ queryKey: keys.tokens });
           } catch (e) {
             toast.error(errorMessage(e));
           }
@@ -199,14 +272,14 @@ export function TokensSection() {
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<Schemas["TokenCreated"] | null>(null);
   const tokens = useQuery({
-    queryKey: TOKENS,
+    queryKey: keys.tokens,
     queryFn: () => unwrap(api.GET("/tokens", { params: { query: { limit: 200 } } })),
   });
   return (
     <Card>
       <CardHeader className="flex-row flex-wrap items-start justify-between gap-3">
         <div>
-          <CardTitle>Your API tokens</CardTitle>
+          <CardTitle>API tokens</CardTitle>
           <CardDescription>For scripts, the terminal client and agents; each acts as you.</CardDescription>
         </div>
         <Button onClick={() => setCreating(true)}>
