@@ -48,6 +48,6 @@ def api(platform: Platform) -> Iterator[TestClient]:
         heartbeat_interval=HEARTBEAT,
         allowed_hosts="testserver",
     )
-    headers = {"Authorization": f"Bearer {p.token}"}  # an agent token works on the API too
+    headers = {"Authorization": f"Bearer {p.api_token}"}
     with TestClient(create_app(settings), headers=headers, base_url="http://testserver") as c:
         yield c

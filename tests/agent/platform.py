@@ -53,8 +53,11 @@ class Platform:
     url: str
     base: Path
     engine: Engine
+    #: the agents' token (it reaches no API route)
     token: str
     project_id: int
+    #: a token of the same (admin) user for the API and the WebSocket
+    api_token: str
     agents: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -272,11 +275,12 @@ def make_platform(
     with Session(engine) as session, session.begin():
         user = create_user(session, "owner", PASSWORD, is_admin=True)
         _, secret = create_token(session, user, "agents", kind="agent")
+        _, api_secret = create_token(session, user, "tests", kind="user")
         project = Project(name="agents")
         session.add(project)
         session.flush()
         project_id = project.id
-    platform = Platform(url, base, engine, secret, project_id)
+    platform = Platform(url, base, engine, secret, project_id, api_secret)
     try:
         yield platform
     finally:

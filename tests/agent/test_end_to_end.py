@@ -19,7 +19,7 @@ from visionyard.runqueue.feed import run_topic
 
 
 class LiveMetrics(threading.Thread):
-    """Collects one run's WebSocket events (with the agent's token, as `?token=`)."""
+    """Collects one run's WebSocket events (with a user's token, as `?token=`)."""
 
     def __init__(self, url: str, token: str, run_id: int) -> None:
         super().__init__(daemon=True)
@@ -61,7 +61,7 @@ def test_queue_train_watch_and_survive_a_dashboard_restart(platform: Platform) -
         run_id = run.json()["id"]
         assert run.json()["waiting_for"].startswith("no agent is online")  # none started yet
 
-        live = LiveMetrics(dashboard.url, p.token, run_id)
+        live = LiveMetrics(dashboard.url, p.api_token, run_id)
         live.start()
         p.start_agent("e2e")
         p.wait_for(

@@ -106,7 +106,10 @@ def test_the_palette_jumps_to_a_project_or_a_page_searching_once_typing_pauses(
     # The unfiltered list stays up until the search answers, then only the match is left.
     expect(palette.get_by_role("option", name="beta-cats")).to_have_count(0, timeout=UI_TIMEOUT_MS)
     palette.get_by_role("option", name="alpha-birds").wait_for(timeout=UI_TIMEOUT_MS)
-    assert [url.split("q=")[1].split("&")[0] for url in searches] == ["birds"]  # one search
+    searched = [url.split("q=")[1].split("&")[0] for url in searches]
+    # Searches wait for a pause in typing: one when the browser keeps up with the keystrokes;
+    # a loaded machine may pause mid-word, but never one search per keystroke.
+    assert searched[-1] == "birds" and len(searched) < len("birds"), searched
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/project/?\?id=\d+$"), timeout=UI_TIMEOUT_MS)
     page.get_by_role("heading", name="alpha-birds").wait_for(timeout=UI_TIMEOUT_MS)
