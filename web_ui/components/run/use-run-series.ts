@@ -168,13 +168,19 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
   const queries = useQueries({
     queries: groups.map((group) => overviewQuery(runId, group)),
   });
+  // When the metric names change (a new metric is logged), the groups and so the query keys
+  // change: until the new queries answer (or while they fail, the dashboard being away), the
+  // series fetched before stay on screen instead of giving way to a spinner or an error.
+  const previous = useRef<{ runId: number; series: SeriesMap }>({ runId, series: {} });
   const fetched = useMemo(() => {
-    const out: SeriesMap = {};
+    const kept = previous.current.runId === runId ? previous.current.series : {};
+    const out: SeriesMap = { ...kept };
     for (const q of queries) if (q.data) Object.assign(out, q.data);
+    previous.current = { runId, series: out };
     return out;
     // The query results' data identities are what matter.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [queries.map((q) => q.dataUpdatedAt).join(",")]);
+  }, [runId, queries.map((q) => q.dataUpdatedAt).join(",")]);
 
   // Live points per metric since the fetch, applied over the fetched series. The ref holds the
   // owned series (appended in place outside of React's updaters, which may run twice); the
@@ -244,7 +250,7 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
   const error = queries.find((q) => q.error)?.error ?? null;
   return {
     series,
-    isPending: queries.some((q) => q.isPending),
+    isPending: queries.some((q) => q.isPending) && Object.keys(fetched).length === 0,
     error,
     retry: () => queries.forEach((q) => q.refetch()),
     onEvent,
