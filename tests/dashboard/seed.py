@@ -99,11 +99,13 @@ def token(
     scope: str = "write",
     kind: str = "user",
     project_ids: list[int] | None = None,
+    name: str | None = None,
 ) -> str:
     """A new API token of an existing user; its secret."""
     with app.state.vy.sessions() as session, session.begin():
         owner = session.query(User).filter(User.username == username).one()
-        row, secret = auth_service.create_token(session, owner, f"{scope}-{kind}", kind=kind)
-        row.scope = scope
-        row.project_ids = project_ids
+        _, secret = auth_service.create_token(
+            session, owner, name or f"{scope}-{kind}", kind=kind, scope=scope,
+            project_ids=project_ids,
+        )  # fmt: skip
         return secret

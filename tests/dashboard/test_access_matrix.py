@@ -145,6 +145,8 @@ DECISIONS: dict[str, Any] = {
 # ---- the principals ----------------------------------------------------------------------------
 
 ALLOW = "allowed"
+#: the name of the editor's project-limited token
+LIMITED = "limited"
 
 
 @dataclass(frozen=True)
@@ -215,9 +217,14 @@ class World:
     counter: Iterator[int]
 
     def project(self) -> Seeded:
-        """A fresh project P with the roles of the principals and one resource of each kind."""
+        """A fresh project P with the roles of the principals and one resource of each kind;
+        the editor's project-limited token is given P too."""
         members = {"vic": "viewer", "eddie": "editor", "olga": "owner"}
-        return project_with_one_of_each(self.app, f"p{next(self.counter)}", members)
+        seeded = project_with_one_of_each(self.app, f"p{next(self.counter)}", members)
+        with self.app.state.vy.sessions() as session, session.begin():
+            limited = session.scalars(select(ApiToken).where(ApiToken.name == LIMITED)).one()
+            limited.project_ids = [*(limited.project_ids or []), seeded.project_id]
+        return seeded
 
 
 @pytest.fixture
@@ -237,9 +244,9 @@ def world(sqlite_url: str, settings_factory: Callable[..., Settings]) -> Iterato
             "owner": token(app, "olga"),
             "admin": ADMIN_TOKEN,
             "read token (of the owner)": token(app, "olga", scope="read"),
-            # Limited to the projects the tests create: P0, and those made later (ids above).
+            # Limited to the projects under test (`World.project` adds each new one).
             "write token (of the editor, limited to the project)": token(
-                app, "eddie", project_ids=[first.project_id, *range(3, 400)]
+                app, "eddie", name=LIMITED, project_ids=[first.project_id]
             ),
             "agent token (of the admin)": token(app, "admin", kind="agent"),
         }

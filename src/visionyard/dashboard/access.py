@@ -30,6 +30,7 @@ from visionyard.dashboard.audit import Decided
 from visionyard.dashboard.deps import StateDep, get_principal
 from visionyard.dashboard.schemas.common import IdPath
 from visionyard.dashboard.services.auth import Principal
+from visionyard.dashboard.services.projects import project_not_found
 from visionyard.dashboard.state import AppState
 from visionyard.db.models import (
     ExperimentGroup,
@@ -61,12 +62,6 @@ class Rule:
     via: str | None = None
     writes: bool | None = None
 
-    def describe(self) -> str:
-        if self.level == "project":
-            assert self.role is not None
-            return f"{self.role.name} of the project of {self.via}"
-        return self.level
-
 
 #: resource path parameter -> (the model, its noun in messages, how to find its id)
 _OWNERS: dict[str, tuple[Any, str, str]] = {
@@ -80,7 +75,7 @@ _OWNERS: dict[str, tuple[Any, str, str]] = {
 def not_found(via: str, value: int) -> NotFoundError:
     """The 404 for a missing resource, and for one the caller may not see: the same words."""
     if via == "project_id":
-        return NotFoundError(f"project {value} does not exist; list projects to find its id")
+        return project_not_found(value)
     _, noun, hint = _OWNERS[via]
     return NotFoundError(f"{noun} {value} does not exist; {hint}")
 
@@ -98,16 +93,7 @@ def project_of(session: Session, via: str, value: int) -> int | None:
 
 def role_in(session: Session, principal: Principal, project_id: int) -> ProjectRole | None:
     """The principal's role in the project; None when the project is not theirs to see."""
-    if principal.project_ids is not None and project_id not in principal.project_ids:
-        return None
-    if principal.is_admin:
-        return ProjectRole.owner
-    role = session.scalar(
-        select(ProjectMember.role).where(
-            ProjectMember.project_id == project_id, ProjectMember.user_id == principal.user_id
-        )
-    )
-    return ProjectRole[role] if role is not None else None
+    return roles_in(session, principal, [project_id]).get(project_id)
 
 
 def roles_in(
@@ -248,9 +234,7 @@ def signed_in(
         _remember(request, principal, rule, None)
         return principal
 
-    dependency.__name__ = (
-        f"{level}_{'writes' if writes else 'reads' if writes is False else 'by_method'}"
-    )
+    dependency.__name__ = f"signed_in_{level}"
     return _decides(dependency, rule)
 
 
@@ -259,10 +243,9 @@ def require_runs_visible(session: Session, principal: Principal, run_ids: Iterab
     ids = sorted(set(run_ids))
     rows = session.execute(select(Run.id, Run.project_id).where(Run.id.in_(ids)))
     projects = {row.id: row.project_id for row in rows}
-    visible = visible_project_ids(session, principal)
+    roles = roles_in(session, principal, set(projects.values()))
     for run_id in ids:
-        project_id = projects.get(run_id)
-        if project_id is None or (visible is not None and project_id not in visible):
+        if projects.get(run_id) not in roles:
             raise not_found("run_id", run_id)
 
 
@@ -323,7 +306,7 @@ class LiveAccess:
         if self._principal is None:
             return False
         with self._state.read_sessions() as session:
-            project_id = session.scalar(select(Run.project_id).where(Run.id == run_id))
+            project_id = project_of(session, "run_id", run_id)
             return (
                 project_id is not None and role_in(session, self._principal, project_id) is not None
             )

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from visionyard.dashboard.access import AdminUser, CurrentUser, PublicRoute
-from visionyard.dashboard.audit import record_login
+from visionyard.dashboard.audit import client_address, record_login
 from visionyard.dashboard.csrf import require_json_body
 from visionyard.dashboard.deps import SESSION_COOKIE, SessionDep, StateDep
 from visionyard.dashboard.schemas.auth import (
@@ -43,7 +43,7 @@ router = APIRouter(tags=["auth"])
 )
 def login(body: LoginRequest, request: Request, response: Response, state: StateDep) -> Me:
     client = Client(
-        address=request.client.host if request.client else "",
+        address=client_address(request),
         user_agent=request.headers.get("user-agent", ""),
     )
     try:

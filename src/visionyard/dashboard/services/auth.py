@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from visionyard.dashboard.security import (
     new_secret,
     sha256_hex,
 )
-from visionyard.db.models import ApiToken, User
+from visionyard.db.models import ApiToken, User, utcnow
 from visionyard.db.timestamps import as_utc
 from visionyard.errors import ConflictError, InvalidRequestError, NotFoundError
 
@@ -43,10 +43,6 @@ class Principal:
     @property
     def read_only(self) -> bool:
         return self.scope == "read"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_user(session: Session, username: str, password: str | None, *, is_admin: bool) -> User:
@@ -136,7 +132,7 @@ def principal_from_token(session: Session, secret: str) -> Principal | None:
     if row is None or row.revoked_at is not None or row.user.disabled:
         return None
     expires = as_utc(row.expires_at)
-    if expires is not None and expires <= _now():
+    if expires is not None and expires <= utcnow():
         return None
     return Principal(
         row.user.id,
@@ -153,7 +149,7 @@ def revoke_token(session: Session, token_id: int, principal: Principal) -> None:
     row = repo.get_token(session, token_id)
     if row is None or (row.user_id != principal.user_id and not principal.is_admin):
         raise NotFoundError(f"token {token_id} does not exist; list tokens to find its id")
-    row.revoked_at = _now()
+    row.revoked_at = utcnow()
 
 
 def list_users(
@@ -218,7 +214,7 @@ def create_token_for(
         raise NotFoundError(f"user {principal.user_id} was deleted; log in as an existing user")
     if project_ids is not None:
         project_ids = _grantable_projects(session, principal, project_ids)
-    expires = _now() + timedelta(days=expires_in_days) if expires_in_days else None
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     return create_token(
         session,
         owner,

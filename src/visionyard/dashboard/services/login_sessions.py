@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from visionyard.dashboard.repositories import login_sessions as repo
 from visionyard.dashboard.security import new_secret, sha256_hex
 from visionyard.dashboard.services.auth import Principal
 from visionyard.dashboard.state import AppState
-from visionyard.db.models import LoginSession, User
+from visionyard.db.models import LoginSession, User, utcnow
 from visionyard.db.timestamps import as_utc
 from visionyard.errors import NotFoundError
 from visionyard.settings import Settings
@@ -53,10 +53,6 @@ class NewSession:
     csrf_secret: str
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def start(
     session: Session,
     user: User,
@@ -65,7 +61,7 @@ def start(
     ip: str,
     user_agent: str,
 ) -> NewSession:
-    now = _now()
+    now = utcnow()
     # Housekeeping where it is cheap: the user's ended sessions go when a new one starts.
     repo.remove_ended_of(session, user.id, now=now, idle_cutoff=now - lifetimes.idle)
     secret = new_secret(prefix="vys_")
@@ -99,7 +95,7 @@ def principal_for_cookie(state: AppState, secret: str) -> Principal | None:
     The lookup is a read-only transaction (on SQLite it takes no lock); the mark, when due, is a
     separate short write transaction, after the read one has ended."""
     lifetimes = Lifetimes.of(state.settings)
-    now = _now()
+    now = utcnow()
     with state.read_sessions() as session:
         row = repo.by_hash(session, sha256_hex(secret))
         if row is None or not is_live(row, lifetimes, now) or row.user.disabled:
@@ -130,7 +126,7 @@ def list_own(
     offset: int,
 ) -> tuple[Sequence[LoginSession], int]:
     """The caller's sessions that have not ended."""
-    now = _now()
+    now = utcnow()
     return repo.live_page(
         session,
         principal.user_id,
