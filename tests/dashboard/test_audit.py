@@ -89,6 +89,9 @@ def test_admins_filter_by_user_project_action_and_time(app: FastAPI, client: Tes
     )
     assert len(audit(client, limit=1)) == 1
     assert ana.get(f"{API}/audit").status_code == 403
+    # A new project is named in the entry that created it.
+    made = ana.post(f"{API}/projects", json={"name": "p3"}).json()
+    assert [e["action"] for e in audit(client, project_id=made["id"])] == ["createProject"]
 
 
 def test_times_are_iso_8601_not_numbers(client: TestClient) -> None:

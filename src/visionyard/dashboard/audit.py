@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import Request
@@ -33,6 +33,14 @@ class Decided:
     principal: Principal
     writes: bool
     project_id: int | None
+
+
+def about_project(request: Request, project_id: int) -> None:
+    """Name the project a change made (createProject), which did not exist when access was
+    decided, so the log can be filtered by it."""
+    decided: Decided | None = getattr(request.state, "decided", None)
+    if decided is not None:
+        request.state.decided = replace(decided, project_id=project_id)
 
 
 def client_address(request: Request) -> str:

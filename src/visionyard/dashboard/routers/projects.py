@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from visionyard.dashboard.access import (
     CurrentUser,
@@ -13,6 +13,7 @@ from visionyard.dashboard.access import (
     roles_in,
     visible_project_ids,
 )
+from visionyard.dashboard.audit import about_project
 from visionyard.dashboard.deps import SessionDep, StateDep
 from visionyard.dashboard.schemas.common import IdPath, NameFilter, PageParams
 from visionyard.dashboard.schemas.projects import (
@@ -72,11 +73,14 @@ def list_projects(
     response_model=ProjectOut,
     status_code=status.HTTP_201_CREATED,
 )
-def create_project(body: ProjectCreate, user: CurrentUser, session: SessionDep) -> ProjectOut:
+def create_project(
+    body: ProjectCreate, request: Request, user: CurrentUser, session: SessionDep
+) -> ProjectOut:
     """A new project, owned by its creator."""
     project = service.create_project(
         session, name=body.name, description=body.description, creator=user.user_id
     )
+    about_project(request, project.id)
     return _out(project, ProjectRole.owner)
 
 
