@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.db.models import TERMINAL_STATES, CheckpointRecord, Run, RunState, RunTag
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or, upsert_insert
-from visionyard.runqueue.events import _CHUNK, _newest_progress, _store, _value, event_rows
+from visionyard.runqueue.events import _newest_progress, _store, _value, event_rows
 from visionyard.runqueue.feed import RUNS_TOPIC, announce, emit, run_change, run_topic
 from visionyard.runqueue.metric_summary import update_summaries
 
@@ -108,11 +108,12 @@ def record_imported_run(
             for number, attempt_rows in enumerate(by_attempt, start=1):
                 update_summaries(session, run_id, number, attempt_rows)
         saved = list(checkpoints.values())
-        for start in range(0, len(saved), _CHUNK):
+        if saved:
             session.execute(
-                upsert_insert(session, CheckpointRecord.__table__)
-                .values(saved[start : start + _CHUNK])
-                .on_conflict_do_nothing(index_elements=["run_id", "name"])
+                upsert_insert(session, CheckpointRecord.__table__).on_conflict_do_nothing(
+                    index_elements=["run_id", "name"]
+                ),
+                saved,
             )
         if progress:
             session.execute(update(Run).where(Run.id == run_id).values(progress=progress))
