@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "bench")]
 
 import httpx  # noqa: E402
+import numpy as np  # noqa: E402
 from queue_bench import DEFAULT_URL, bench_database, make_agents, make_project  # noqa: E402
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -57,6 +58,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from visionyard.db.engine import make_engine, normalise_url  # noqa: E402
 from visionyard.db.models import Run, RunState  # noqa: E402
 from visionyard.runqueue import claim_next, enqueue, event_rows, write_events  # noqa: E402
+from visionyard.runqueue.metric_chunks import CHUNK_POINTS, POINT, chunk_row  # noqa: E402
 
 MLFLOW_BATCH = 1000  # MLflow refuses more than 1,000 metrics in one log_batch
 
@@ -106,23 +108,24 @@ def ingest_visionyard(url: str, project_id: int, agent_id: int, points: int) -> 
 
 
 def ingest_copy(url: str, project_id: int, agent_id: int, points: int) -> float:
-    """The same rows `write_events` stores, by COPY in one transaction: the ceiling."""
+    """The same points by COPY, a row each, into a table without indexes or constraints: the
+    cost of just moving the points into PostgreSQL (no idempotence, no summaries, no reads)."""
     import psycopg
 
     run_id, attempt = _running_run(url, project_id, agent_id)
-    rows = event_rows(run_id, attempt, step_events(1, points // 2, 1), now=time.time())
-    columns = ("run_id", "attempt", "kind", "name", "step", "value", "payload", "dedupe_key")
+    rows = [r for r in event_rows(run_id, attempt, step_events(1, points // 2, 1), now=0.0)]
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_points (run_id integer, attempt integer, name text,"
+            " step bigint, value float8, time float8, epoch integer)"
+        )
+        conn.commit()
         started = time.perf_counter()
-        with conn.cursor() as cur:
-            names = ", ".join(columns + ("created_at",))
-            with cur.copy(f"COPY run_events ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(
-                        [*(row[c] for c in columns[:6]), json.dumps(row["payload"])]
-                        + [row["dedupe_key"], row["created_at"]]
-                    )
+        with conn.cursor() as cur, cur.copy("COPY raw_points FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((run_id, attempt, r["name"], r["step"], r["value"],
+                                r["created_at"], r["payload"].get("epoch")))  # fmt: skip
         conn.commit()
         elapsed = time.perf_counter() - started
     return points / elapsed
@@ -285,15 +288,59 @@ def phase_trainer(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 # -- scale -----------------------------------------------------------------------------------
 
 
+def _series(run_id: int, name: str, steps: np.ndarray, values: np.ndarray) -> tuple[list, dict]:
+    """One metric of one run as the agent leaves it: chunk rows and its summary row."""
+    records = np.empty(len(steps), POINT)
+    records["step"] = steps
+    records["value"] = values
+    records["time"] = 1_700_000_000.0 + steps * 0.05
+    records["epoch"] = steps // 1000
+    chunks = [
+        chunk_row(run_id, 1, name, records[start : start + CHUNK_POINTS])
+        for start in range(0, len(records), CHUNK_POINTS)
+    ]
+    low, high = int(np.argmin(values)), int(np.argmax(values))
+    summary = {
+        "run_id": run_id, "name": name, "attempt": 1, "first_step": int(steps[0]),
+        "last_step": int(steps[-1]), "last_value": float(values[-1]),
+        "last_epoch": int(steps[-1] // 1000), "min_value": float(values[low]),
+        "min_step": int(steps[low]), "max_value": float(values[high]),
+        "max_step": int(steps[high]),
+    }  # fmt: skip
+    return chunks, summary
+
+
+def _copy_rows(url: str, chunks: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> None:
+    import psycopg
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    chunk_columns = ("run_id", "attempt", "kind", "name", "step", "last_step", "value",
+                     "payload", "points", "dedupe_key", "created_at")  # fmt: skip
+    summary_columns = tuple(summaries[0]) if summaries else ()
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY run_events ({', '.join(chunk_columns)}) FROM STDIN") as copy:
+            for row in chunks:
+                copy.write_row([json.dumps(row[c]) if c == "payload" else row[c]
+                                for c in chunk_columns])  # fmt: skip
+        if summaries:
+            names = ", ".join(summary_columns)
+            with cur.copy(f"COPY run_metric_summaries ({names}) FROM STDIN") as copy:
+                for row in summaries:
+                    copy.write_row([row[c] for c in summary_columns])
+        conn.commit()
+
+
 def load_scale(url: str, runs: int, steps: int, big_points: int) -> tuple[int, list[int], int]:
-    """Finished runs with points written by SQL; returns (project, run ids, the big run)."""
+    """Finished runs whose metrics are stored as the agent stores them (chunks, summaries);
+    returns (project, run ids, the big run). Two metrics at every step, val/accuracy every
+    1,000 steps; the big run has `big_points` points of train/step_loss."""
     project_id = make_project(url)
     engine = make_engine(url)
     template = {
         "project_id": project_id,
         "config_snapshot": {"model": "vit", "lr": 1e-3},
         "config_hash": "0" * 64,
-        "state": RunState.finished,
+        "state": RunState.succeeded,
         "progress": {},
     }
     with engine.begin() as conn:
@@ -304,65 +351,34 @@ def load_scale(url: str, runs: int, steps: int, big_points: int) -> tuple[int, l
             ).scalars()
         )
         big = conn.execute(insert(Run).returning(Run.id), [template | {"name": "big"}]).scalar()
+    engine.dispose()
     assert big is not None
-    points_sql = text(
-        """
-        INSERT INTO run_events (run_id, attempt, kind, name, step, value, payload, dedupe_key,
-                                created_at)
-        SELECT r, 1, 'metric', n, s,
-               CASE WHEN n = 'train/lr' THEN 1e-3 * (1 - s::float8 / :steps)
-                    WHEN n = 'val/accuracy' THEN 1 - 1 / sqrt(s)
-                    ELSE 2 / sqrt(s) + 0.05 * random() END,
-               json_build_object('epoch', s / 1000), '1:m:' || s || ':' || n,
-               1700000000 + s * 0.05
-        FROM unnest(CAST(:runs AS int[])) AS r,
-             unnest(CAST(:names AS text[])) AS n,
-             generate_series(1, :steps) AS s
-        WHERE n <> 'val/accuracy' OR s % 1000 = 0
-        """
-    )
+    rng = np.random.default_rng(0)
     started = time.perf_counter()
-    names = ["train/step_loss", "train/lr", "val/accuracy"]
-    chunk = max(1, 2_000_000 // (2 * steps))
-    for start in range(0, len(ids), chunk):
-        with engine.begin() as conn:
-            conn.execute(
-                points_sql, {"runs": ids[start : start + chunk], "steps": steps, "names": names}
-            )
-        done = min(start + chunk, len(ids))
-        print(
-            f"  loaded {done}/{len(ids)} runs ({time.perf_counter() - started:.0f} s)", flush=True
-        )
-    for start in range(1, big_points + 1, 2_000_000):
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    """
-                    INSERT INTO run_events (run_id, attempt, kind, name, step, value, payload,
-                                            dedupe_key, created_at)
-                    SELECT :big, 1, 'metric', 'train/step_loss', s,
-                           2 / sqrt(s) + 0.05 * random(), json_build_object('epoch', s / 1000),
-                           '1:m:' || s || ':train/step_loss', 1700000000 + s * 0.05
-                    FROM generate_series(:a, :b) AS s
-                    """
-                ),
-                {"big": big, "a": start, "b": min(big_points, start + 1_999_999)},
-            )
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                """
-                INSERT INTO run_metric_summaries (run_id, name, attempt, first_step, last_step,
-                    last_value, last_epoch, min_value, min_step, max_value, max_step)
-                SELECT run_id, name, 1, min(step), max(step),
-                       (array_agg(value ORDER BY step DESC))[1], max(step) / 1000,
-                       min(value), (array_agg(step ORDER BY value))[1],
-                       max(value), (array_agg(step ORDER BY value DESC))[1]
-                FROM run_events WHERE kind = 'metric' GROUP BY run_id, name
-                """
-            )
-        )
+    every = np.arange(1, steps + 1, dtype=np.int64)
+    evals = every[every % 1000 == 0]
+    batch_chunks: list[dict[str, Any]] = []
+    batch_summaries: list[dict[str, Any]] = []
+    for done, run_id in enumerate(ids, start=1):
+        for name, x, values in (
+            ("train/step_loss", every, 2 / np.sqrt(every) + 0.05 * rng.random(len(every))),
+            ("train/lr", every, 1e-3 * (1 - every / steps)),
+            ("val/accuracy", evals, 1 - 1 / np.sqrt(evals)),
+        ):
+            if len(x):
+                chunks, summary = _series(run_id, name, x, values)
+                batch_chunks += chunks
+                batch_summaries.append(summary)
+        if len(batch_chunks) >= 20_000 or done == len(ids):
+            _copy_rows(url, batch_chunks, batch_summaries)
+            batch_chunks, batch_summaries = [], []
+            print(f"  loaded {done}/{len(ids)} runs ({time.perf_counter() - started:.0f} s)",
+                  flush=True)  # fmt: skip
+    x = np.arange(1, big_points + 1, dtype=np.int64)
+    chunks, summary = _series(big, "train/step_loss", x, 2 / np.sqrt(x) + 0.05 * rng.random(len(x)))
+    _copy_rows(url, chunks, [summary])
     print(f"  points and summaries written in {time.perf_counter() - started:.0f} s", flush=True)
+    engine = make_engine(url)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
     engine.dispose()
@@ -401,7 +417,9 @@ def phase_scale(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "+ pg_total_relation_size('run_metric_summaries')"
                 )
             ).one()
-            count = conn.execute(text("SELECT count(*) FROM run_events")).scalar_one()
+            count = conn.execute(
+                text(f"SELECT sum(length(points)) / {POINT.itemsize} FROM run_events")
+            ).scalar_one()
         engine.dispose()
         assert count == points, (count, points)
         settings = load_settings(

@@ -56,6 +56,7 @@ from ui_budgets import (  # noqa: E402
 from visionyard import runqueue  # noqa: E402
 from visionyard.db.models import RunEvent  # noqa: E402
 from visionyard.runqueue.events import event_rows  # noqa: E402
+from visionyard.runqueue.metric_chunks import chunk_rows  # noqa: E402
 
 LOSS = "train/step_loss"
 PARTS = ("compare", "log")
@@ -71,10 +72,16 @@ def spike_value(index: int) -> float:
 
 
 def bulk_insert(p: Platform, rows: list[dict[str, Any]]) -> None:
+    """`event_rows` output stored as the agent stores it: events a row each, metric points in
+    chunks (without the agent's per-batch merging: these runs arrive in one go)."""
     assert p.engine is not None
+    points = [r for r in rows if r["kind"] == "metric"]
+    stored = [r for r in rows if r["kind"] != "metric"]
+    if points:
+        stored += chunk_rows(points[0]["run_id"], points)
     with p.engine.begin() as conn:
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            conn.execute(insert(RunEvent), rows[start : start + ROWS_PER_INSERT])
+        for start in range(0, len(stored), ROWS_PER_INSERT):
+            conn.execute(insert(RunEvent), stored[start : start + ROWS_PER_INSERT])
 
 
 def finished_run(p: Platform, project_id: int, name: str) -> tuple[int, int]:

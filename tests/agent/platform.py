@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 from visionyard import runqueue
 from visionyard.agent.launch import AgentDevices, Launch, prepare_launch
 from visionyard.agent.supervisor import Control, Outcome, Supervision, SupervisionOptions
+from visionyard.dashboard.repositories.runs import metric_names
 from visionyard.dashboard.services.auth import create_token, create_user
 from visionyard.db.engine import make_engine
 from visionyard.db.models import CheckpointRecord, Project, Run, RunEvent
 from visionyard.runqueue import ClaimedRun
+from visionyard.runqueue.metric_chunks import read_points
 
 T = TypeVar("T")
 LEASE_SECONDS = 6.0
@@ -211,6 +213,18 @@ class Platform:
     def run(self, run_id: int) -> Run:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(Run, run_id)
+
+    def metric_points(self, run_id: int, name: str | None = None) -> list[tuple[int, str, int]]:
+        """(attempt, name, step) of every stored metric point of the run (of `name` only when
+        given), in name, attempt and step order."""
+        with Session(self.engine) as session:
+            names = {name} if name else set(metric_names(session, run_id))
+            found = read_points(session, [run_id], names)
+        return sorted(
+            (attempt, metric, step)
+            for (_, metric), points in found.items()
+            for attempt, step in zip(points.attempts.tolist(), points.steps.tolist(), strict=True)
+        )
 
     def events(self, run_id: int, kind: str | None = None) -> list[RunEvent]:
         with Session(self.engine) as session:

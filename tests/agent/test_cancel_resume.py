@@ -69,11 +69,7 @@ def trainer_steps(p: Platform, run_id: int) -> list[tuple[float, int]]:
 
 
 def stored_steps(p: Platform, run_id: int, attempt: int) -> list[int]:
-    return sorted(
-        e.step
-        for e in p.events(run_id, "metric")
-        if e.attempt == attempt and e.name == "train/step_loss" and e.step is not None
-    )
+    return [step for a, _, step in p.metric_points(run_id, "train/step_loss") if a == attempt]
 
 
 def last_checkpoint_step(p: Platform, run_id: int) -> int:

@@ -66,7 +66,7 @@ def test_queue_train_watch_and_survive_a_dashboard_restart(platform: Platform) -
         p.start_agent("e2e")
         p.wait_for(
             "live metrics over the WebSocket",
-            lambda: any(e["data"]["kind"] == "metric" for e in live.events),
+            lambda: any(e["data"]["kind"] == "metrics" for e in live.events),
             timeout=90,
         )
         live.stop.set()

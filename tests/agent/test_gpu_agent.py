@@ -56,7 +56,7 @@ def test_gpu_agent_waits_for_a_foreign_process_then_trains_on_its_gpu(
     assert run.state == RunState.succeeded, run.error
     env = (p.runs / f"{run_id}-run" / "env.json").read_text()
     assert "cuda" in env.lower()
-    names = {e.name for e in p.events(run_id, "metric")}
+    names = {name for _, name, _ in p.metric_points(run_id)}
     assert f"system/gpu{gpu.index}_util_percent" in names
     assert f"system/gpu{gpu.index}_mem_used_mb" in names
     assert agent.poll() is None

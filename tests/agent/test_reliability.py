@@ -39,11 +39,7 @@ def trainer_of(p: Platform, run_id: int, attempt: int) -> psutil.Process:
 
 
 def steps_relayed(p: Platform, run_id: int, attempt: int) -> int:
-    steps = [
-        e.step
-        for e in p.events(run_id, "metric")
-        if e.attempt == attempt and e.name == "train/step_loss"
-    ]
+    steps = [step for a, _, step in p.metric_points(run_id, "train/step_loss") if a == attempt]
     return max(steps, default=-1)
 
 

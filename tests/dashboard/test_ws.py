@@ -38,6 +38,7 @@ from visionyard.db.engine import make_engine
 from visionyard.db.models import FeedEvent, Project, Run, RunEvent, RunState
 from visionyard.runqueue import claim_next, enqueue, register_agent
 from visionyard.runqueue.feed import run_topic
+from visionyard.runqueue.metric_chunks import chunk_rows
 from visionyard.settings import Settings
 
 # ---- a real server ------------------------------------------------------------------------------
@@ -91,17 +92,18 @@ class LiveServer:
     def add_events(
         self, run_id: int, steps: range, *, payload: dict[str, Any] | None = None
     ) -> list[int]:
-        """Metric rows for `steps`, in one transaction; returns their ids (= seqs)."""
+        """Log rows for `steps` (one event each, `payload` as given), in one transaction;
+        returns their ids (= seqs)."""
         rows = [
             {
                 "run_id": run_id,
                 "attempt": 1,
-                "kind": "metric",
-                "name": "train/loss",
+                "kind": "log",
+                "name": "info",
                 "step": step,
-                "value": 1.0 / (step + 1),
+                "value": None,
                 "payload": payload or {},
-                "dedupe_key": f"1:m:{step}:train/loss",
+                "dedupe_key": f"1:log:{step}",
                 "created_at": time.time(),
             }
             for step in steps
@@ -277,8 +279,11 @@ def test_another_process_writes_client_gets_it_within_a_second_and_resumes_exact
             # Each event is read as soon as it arrives; the last one bounds them all.
             assert max(latencies) < 1.0, latencies
             assert [m["data"]["step"] for m in got] == [1, 2, 3, 4, 5]
-            assert all(m["topic"] == topic and m["data"]["kind"] == "metric" for m in got)
-            assert got[0]["data"]["name"] == "train/loss" and got[0]["data"]["value"] == 1.0
+            # One point a transaction: a chunk of one point each.
+            assert all(m["topic"] == topic and m["data"]["kind"] == "metrics" for m in got)
+            assert got[0]["data"]["name"] == "train/loss"
+            assert got[0]["data"]["payload"]["steps"] == [1]
+            assert got[0]["data"]["payload"]["values"] == [1.0]
             last = got[-1]["seq"]
 
         writer.write(7)  # while nobody listens
@@ -386,29 +391,27 @@ def test_run_topic_values_are_json_safe(server: LiveServer) -> None:
     run_id = server.run_id()
     with server.connect() as ws:
         subscribe(ws, run_topic(run_id))
+        points = [
+            {"attempt": 2, "name": "train/loss", "step": step, "value": value,
+             "created_at": 1234.5 + step, "payload": payload}
+            for step, value, payload in [(9, None, {"epoch": 1}), (10, 0.5, {})]
+        ]  # fmt: skip
         with server.app.state.vy.sessions() as session, session.begin():
-            session.add(
-                RunEvent(
-                    run_id=run_id,
-                    attempt=2,
-                    kind="metric",
-                    name="train/loss",
-                    step=9,
-                    value=float("nan"),
-                    payload={"epoch": 1},
-                    dedupe_key="2:m:9:train/loss",
-                    created_at=1234.5,
-                )
-            )
+            session.execute(insert(RunEvent), chunk_rows(run_id, points))
         (message,) = events(ws, 1)
-        assert message["ts"] == 1234.5
+        assert message["ts"] == 1243.5  # when its first point was logged
         assert message["data"] == {
-            "kind": "metric",
+            "kind": "metrics",
             "name": "train/loss",
             "step": 9,
-            "value": None,  # JSON has no NaN (and SQLite stores it as NULL anyway)
+            "value": None,
             "attempt": 2,
-            "payload": {"epoch": 1},
+            "payload": {
+                "steps": [9, 10],
+                "values": [None, 0.5],  # a gap (stored as NaN) is null: JSON has no NaN
+                "times": [1243.5, 1244.5],
+                "epochs": [1, None],
+            },
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from visionyard.db.engine import make_engine
 from visionyard.db.migrate import (
@@ -22,7 +25,8 @@ from visionyard.db.migrate import (
     head_revision,
     upgrade,
 )
-from visionyard.db.models import Base
+from visionyard.db.models import Base, Project, Run, RunEvent, RunState
+from visionyard.runqueue.metric_chunks import read_points
 
 
 def test_head_applies_and_matches_models(db_url: str) -> None:
@@ -118,7 +122,7 @@ def test_0002_keeps_one_checkpoint_per_folder_moves_stale_errors_and_summarises(
              "step": s, "metric": None, "created_at": now}
             for a, n, s in [(1, "last", 10), (1, "best", 10), (1, "last", 20), (2, "last", 5)]
         ])  # fmt: skip
-    upgrade(engine)
+    upgrade(engine, "0002")
     with engine.connect() as conn:
         # Nothing cascaded away (rebuilding `runs` on SQLite, foreign keys on, would have).
         assert conn.execute(sa.text("SELECT COUNT(*) FROM run_events")).scalar_one() == 3
@@ -177,6 +181,106 @@ def test_0003_gives_projects_written_by_the_flat_release_their_creator_as_owner(
 
 def test_0003_downgrades_and_upgrades_again(db_url: str) -> None:
     engine = _downgraded(db_url, "0002")
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def _point_rows(conn: sa.Connection) -> list[tuple]:
+    """Per-point metric rows of a 0003 schema: (id, attempt, name, step, value, epoch, time)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT id, attempt, name, step, value, payload, created_at FROM run_events "
+            "WHERE kind = 'metric' ORDER BY name, attempt, step"
+        )
+    ).all()
+    out = []
+    for id_, attempt, name, step, value, payload, created in rows:
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        out.append((id_, attempt, name, step, value, payload.get("epoch"), created))
+    return out
+
+
+def test_0004_packs_metric_points_into_chunks_and_unpacks_them_on_downgrade(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with Session(engine) as session, session.begin():
+        project = Project(name="p")
+        session.add(project)
+        session.flush()
+        run = Run(project_id=project.id, name="r", config_snapshot={}, config_hash="h",
+                  state=RunState.succeeded, progress={})  # fmt: skip
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    engine.dispose()
+    engine = _downgraded(db_url, "0003")
+    events = sa.table(
+        "run_events", *(sa.column(c) for c in (
+            "run_id", "attempt", "kind", "name", "step", "value", "dedupe_key", "created_at")),
+        sa.column("payload", sa.JSON),
+    )  # fmt: skip
+    # 1,500 steps of a loss (two chunks), a resumed attempt, gaps, points without an epoch,
+    # and a log line in between that must keep its id.
+    points = [(1, "train/loss", s, None if s % 97 == 0 else 1 / s, s // 100 if s % 5 else None)
+              for s in range(1, 1501)]  # fmt: skip
+    points += [(2, "train/loss", s, 0.5, 9) for s in range(1400, 1411)]
+    points += [(1, "val/acc", s, s / 2000, s // 100) for s in (500, 1000, 1500)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(events), [
+            {"run_id": run_id, "attempt": a, "kind": "metric", "name": n, "step": s, "value": v,
+             "dedupe_key": f"{a}:m:{s}:{n}", "created_at": 1000.0 + s + a / 10,
+             "payload": {} if e is None else {"epoch": e}}
+            for a, n, s, v, e in points[:700]
+        ])  # fmt: skip
+        conn.execute(sa.insert(events), [{
+            "run_id": run_id, "attempt": 1, "kind": "log", "name": "info", "step": None,
+            "value": None, "dedupe_key": "1:log:1", "created_at": 5.0,
+            "payload": {"message": "hello"}}])  # fmt: skip
+        conn.execute(sa.insert(events), [
+            {"run_id": run_id, "attempt": a, "kind": "metric", "name": n, "step": s, "value": v,
+             "dedupe_key": f"{a}:m:{s}:{n}", "created_at": 1000.0 + s + a / 10,
+             "payload": {} if e is None else {"epoch": e}}
+            for a, n, s, v, e in points[700:]
+        ])  # fmt: skip
+        before = _point_rows(conn)
+        log_id = conn.execute(sa.text("SELECT id FROM run_events WHERE kind = 'log'")).scalar()
+    upgrade(engine)
+    with Session(engine) as session:
+        stored = read_points(session, [run_id], ["train/loss", "val/acc"])
+        chunks = session.execute(
+            select(RunEvent.id, RunEvent.name, RunEvent.attempt, RunEvent.step, RunEvent.last_step)
+            .where(RunEvent.kind == "metric")
+            .order_by(RunEvent.name, RunEvent.attempt, RunEvent.step)
+        ).all()
+        log = session.execute(select(RunEvent).where(RunEvent.kind == "log")).scalar_one()
+    after = sorted(
+        (a, name, step, value, epoch, time)
+        for (_, name), p in stored.items()
+        for a, step, value, epoch, time in zip(
+            p.attempts.tolist(), p.steps.tolist(), p.value_list(), p.epoch_list(),
+            p.times.tolist(), strict=True)
+    )  # fmt: skip
+    assert after == sorted(row[1:] for row in before)
+    # 1,500 points of attempt 1 are two chunks; each takes the id of the newest point it holds.
+    newest = {}
+    for id_, attempt, name, step, *_ in before:
+        newest[(name, attempt, step)] = id_
+    assert [(c.name, c.attempt, c.step, c.last_step) for c in chunks] == [
+        ("train/loss", 1, 1, 1024), ("train/loss", 1, 1025, 1500), ("train/loss", 2, 1400, 1410),
+        ("val/acc", 1, 500, 1500),
+    ]  # fmt: skip
+    assert [c.id for c in chunks] == [
+        max(newest[(c.name, c.attempt, s)] for (n, a, s) in newest
+            if (n, a) == (c.name, c.attempt) and c.step <= s <= c.last_step)
+        for c in chunks
+    ]  # fmt: skip
+    assert (log.id, log.payload) == (log_id, {"message": "hello"})
+    engine.dispose()
+
+    engine = _downgraded(db_url, "0003")
+    with engine.connect() as conn:
+        restored = _point_rows(conn)
+    assert [row[1:] for row in restored] == [row[1:] for row in before]
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     engine.dispose()

@@ -7,9 +7,11 @@ import math
 import pytest
 from sqlalchemy import select
 
+from visionyard.dashboard.repositories.runs import metric_names
 from visionyard.db.models import CheckpointRecord, RunEvent
 from visionyard.runqueue import claim_next, event_rows, finish_run, record_checkpoint, write_events
 from visionyard.runqueue.events import RUN_EVENT_KINDS
+from visionyard.runqueue.metric_chunks import read_points
 from visionyard.training.eventlog import EVENT_TYPES
 
 from .queuedb import QueueDB
@@ -33,6 +35,19 @@ def _rows(q: QueueDB, run_id: int) -> list[RunEvent]:
         rows = list(session.execute(stmt).scalars())
         session.expunge_all()
         return rows
+
+
+def _points(q: QueueDB, run_id: int) -> list[tuple[int, str, int, float | None, int | None]]:
+    """The run's stored metric points: (attempt, name, step, value, epoch), by name and step."""
+    with q.factory() as session:
+        found = read_points(session, [run_id], metric_names(session, run_id))
+    return sorted(
+        (attempt, name, step, value, epoch)
+        for (_, name), p in found.items()
+        for attempt, step, value, epoch in zip(
+            p.attempts.tolist(), p.steps.tolist(), p.value_list(), p.epoch_list(), strict=True
+        )
+    )
 
 
 def _running(q: QueueDB) -> tuple[int, int]:
@@ -137,10 +152,9 @@ def test_same_batch_three_times_is_stored_once(q: QueueDB) -> None:
     batch = _batch(step=40, seq=100)
     counts = [write_events(q.factory, run_id, 1, batch, agent_id=agent) for _ in range(3)]
     assert counts == [6, 0, 0]
-    rows = _rows(q, run_id)
-    assert len(rows) == 6
-    metric_keys = [(r.attempt, r.step, r.name) for r in rows if r.kind == "metric"]
-    assert len(metric_keys) == len(set(metric_keys)) == 4
+    assert [r.kind for r in _rows(q, run_id) if r.kind != "metric"] == ["log", "checkpoint"]
+    points = _points(q, run_id)
+    assert len(points) == len({p[:3] for p in points}) == 4
     # A batch overlapping the stored one stores only what is new.
     overlap = batch[2:] + _batch(step=41, seq=104)[:1]
     assert write_events(q.factory, run_id, 1, overlap) == 2
@@ -153,8 +167,8 @@ def test_next_attempt_metrics_at_the_same_step_are_stored_separately(q: QueueDB)
     assert claim_next(q.factory, agent_id=agent, capacity=0) is not None
     # The resumed trainer re-logs step 40 (it resumed from an earlier checkpoint).
     assert write_events(q.factory, run_id, 2, _batch(step=40, seq=104)) == 6
-    rows = [r for r in _rows(q, run_id) if r.kind == "metric" and r.name == "val/accuracy"]
-    assert [(r.attempt, r.step) for r in rows] == [(1, 40), (2, 40)]
+    points = [p for p in _points(q, run_id) if p[1] == "val/accuracy"]
+    assert [(attempt, step) for attempt, _, step, _, _ in points] == [(1, 40), (2, 40)]
 
 
 def test_non_finite_values_are_stored_as_null(q: QueueDB) -> None:
@@ -162,9 +176,9 @@ def test_non_finite_values_are_stored_as_null(q: QueueDB) -> None:
     event = {"type": "metrics", "split": "train", "step": 5, "values": {"loss": math.nan},
              "seq": 1, "extra": math.inf}  # fmt: skip
     assert write_events(q.factory, run_id, 1, [event, {**event, "type": "state", "seq": 2}]) == 2
-    rows = _rows(q, run_id)
-    assert rows[0].value is None and rows[0].name == "train/loss"
-    assert rows[1].payload["extra"] is None
+    assert _points(q, run_id) == [(1, "train/loss", 5, None, None)]
+    (state,) = [r for r in _rows(q, run_id) if r.kind == "state"]
+    assert state.payload["extra"] is None
 
 
 def test_progress_updates_the_run_and_never_goes_backwards(q: QueueDB) -> None:

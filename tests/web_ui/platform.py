@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.agent.platform import copy_digits
@@ -34,7 +33,7 @@ from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN
 from tests.liveserver import API, REPO, admin_api, free_port
 from tests.web_ui.conftest import require_build
 from visionyard.db.engine import make_engine
-from visionyard.db.models import RunEvent
+from visionyard.runqueue.metric_chunks import read_points
 from visionyard.training.demo import write_tiny_model
 
 T = TypeVar("T")
@@ -208,15 +207,8 @@ class UiPlatform:
         engine = make_engine(self.db_url)
         try:
             with Session(engine) as session:
-                return (
-                    session.scalar(
-                        select(func.count())
-                        .select_from(RunEvent)
-                        .where(RunEvent.run_id == run_id, RunEvent.kind == "metric")
-                        .where(RunEvent.name == name)
-                    )
-                    or 0
-                )
+                found = read_points(session, [run_id], [name])
+            return len(found[(run_id, name)]) if found else 0
         finally:
             engine.dispose()
 

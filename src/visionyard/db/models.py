@@ -329,8 +329,10 @@ class RunEvent(Base):
     """Everything a run streams: metrics, logs, progress, checkpoints, system samples.
 
     `id` is the WebSocket sequence number for the run's topic. `dedupe_key` makes delivery
-    idempotent: a batch delivered three times is stored once (R15). For metrics it is
-    "<attempt>:m:<step>:<name>", for other events "<attempt>:<kind>:<source seq>".
+    idempotent: a batch delivered three times is stored once (R15); for events other than
+    metrics it is "<attempt>:<kind>:<source seq>". Metric points are stored in chunks, a row
+    (kind "metric") holding consecutive points of one metric of one attempt in `points`, from
+    `step` to `last_step` (`visionyard.runqueue.metric_chunks`); both are null on other rows.
     """
 
     __tablename__ = "run_events"
@@ -349,6 +351,8 @@ class RunEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[float] = mapped_column(Float)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    points: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class RunMetricSummary(Base):

@@ -16,10 +16,11 @@ from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from visionyard.db.models import CheckpointRecord, Run, RunEvent, utcnow
+from visionyard.runqueue import metric_chunks
 from visionyard.runqueue._db import DB, in_transaction, is_postgres, now_or, upsert_insert
 from visionyard.runqueue.feed import announce, run_topic
 from visionyard.runqueue.fencing import LockedRun, lock_current_attempt
-from visionyard.runqueue.metric_summary import update_summaries
+from visionyard.runqueue.metric_summary import stored_summaries, update_summaries
 
 #: event types stored as one row each, under their own kind (anything else is kind "other")
 ROW_KINDS = frozenset({"log", "progress", "checkpoint", "state", "artifact"})
@@ -160,32 +161,35 @@ def _newest_progress(
 
 #: the stored columns, in the order the PostgreSQL insert's arrays list them
 _COLUMNS = ("run_id", "attempt", "kind", "name", "step", "value", "payload", "dedupe_key",
-            "created_at")  # fmt: skip
-# A batch as one array per column, unnested server-side: the statement's text and its nine
+            "created_at", "last_step", "points")  # fmt: skip
+# A batch as one array per column, unnested server-side: the statement's text and its
 # parameters are the same whatever the batch size, so neither SQLAlchemy nor psycopg rebuilds a
-# query per batch. (Rows as multi-row VALUES made a query of 9 parameters per row, whose
-# compilation and parameter splitting were three quarters of the cost of storing a batch of
-# metric points: bench/metric_store_bench.py.) Array order is insertion order, so ids still
-# follow the batch's order.
+# query per batch. (Rows as multi-row VALUES made a query of a parameter per column per row,
+# whose compilation and parameter splitting were three quarters of the cost of storing a batch:
+# bench/metric_store_bench.py.) Array order is insertion order, so ids follow the batch's order.
 _PG_INSERT = text(
     """
     INSERT INTO run_events (run_id, attempt, kind, name, step, value, payload, dedupe_key,
-                            created_at)
-    SELECT r, a, k, n, s, v, CAST(p AS json), d, c
+                            created_at, last_step, points)
+    SELECT r, a, k, n, s, v, CAST(p AS json), d, c, l, b
     FROM unnest(CAST(:run_id AS integer[]), CAST(:attempt AS integer[]),
                 CAST(:kind AS varchar[]), CAST(:name AS varchar[]), CAST(:step AS bigint[]),
                 CAST(:value AS float8[]), CAST(:payload AS text[]),
-                CAST(:dedupe_key AS varchar[]), CAST(:created_at AS float8[]))
-         AS t(r, a, k, n, s, v, p, d, c)
+                CAST(:dedupe_key AS varchar[]), CAST(:created_at AS float8[]),
+                CAST(:last_step AS bigint[]), CAST(:points AS bytea[]))
+         AS t(r, a, k, n, s, v, p, d, c, l, b)
     ON CONFLICT (run_id, dedupe_key) DO NOTHING
     RETURNING id
     """
 )
 
 
-def _store(session: Session, rows: list[dict[str, Any]]) -> int:
+def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert `run_events` rows, skipping dedupe-key conflicts; returns how many were new."""
+    if not rows:
+        return 0
     if is_postgres(session):
-        arrays: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in _COLUMNS}
+        arrays: dict[str, list[Any]] = {c: [row.get(c) for row in rows] for c in _COLUMNS}
         arrays["payload"] = [json.dumps(p) for p in arrays["payload"]]
         return len(session.execute(_PG_INSERT, arrays).all())
     # SQLite: one statement with the rows as parameters, which SQLAlchemy batches into
@@ -196,7 +200,33 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
         .on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
         .returning(table.c.id)
     )
-    return len(session.execute(stmt, rows).all())
+    uniform = [{c: row.get(c) for c in _COLUMNS} for row in rows]
+    return len(session.execute(stmt, uniform).all())
+
+
+def store_rows(
+    session: Session,
+    run_id: int,
+    rows: list[dict[str, Any]],
+    last_steps: Mapping[tuple[str, int], int],
+) -> tuple[int, list[Mapping[str, Any]]]:
+    """Store `event_rows` output: events one row each, metric points in chunks (skipping
+    points at or below `last_steps`, the last step each (metric, attempt) already stored; see
+    `metric_chunks`). Returns how many events and points were new, and the new points' rows."""
+    points = [row for row in rows if row["kind"] == "metric"]
+    others = [row for row in rows if row["kind"] != "metric"]
+    fresh = metric_chunks.fresh_points(points, last_steps)
+    stored = _insert(session, others)
+    if fresh:
+        chunks = metric_chunks.chunk_rows(run_id, fresh)
+        # Merged first, the batch's own chunks after: a merge then only joins chunks that live
+        # subscribers were already sent, under an id they have seen, so nothing reaches them
+        # twice.
+        metric_chunks.merge_small_tails(
+            session, run_id, {(c["attempt"], c["name"]) for c in chunks}
+        )
+        _insert(session, chunks)
+    return stored + len(fresh), fresh
 
 
 def write_events(
@@ -221,10 +251,15 @@ def write_events(
 
     def work(session: Session) -> int:
         run: LockedRun = lock_current_attempt(session, run_id, attempt, agent_id)
-        stored = _store(session, rows) if rows else 0
+        names = {row["name"] for row in rows if row["kind"] == "metric"}
+        summaries = stored_summaries(session, run_id, names) if names else {}
+        last_steps = {
+            (name, s.attempt): s.last.step for name, s in summaries.items() if s.attempt == attempt
+        }
+        stored, fresh = store_rows(session, run_id, rows, last_steps)
         if stored:
             announce(session, run_topic(run_id))
-            update_summaries(session, run_id, attempt, rows)
+            update_summaries(session, run_id, attempt, fresh, stored=summaries)
         progress = _newest_progress(batch, attempt, run.progress)
         if progress is not None:
             session.execute(update(Run).where(Run.id == run_id).values(progress=progress))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from visionyard.db.models import TERMINAL_STATES, CheckpointRecord, Run, RunState, RunTag
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or, upsert_insert
-from visionyard.runqueue.events import _newest_progress, _store, _value, event_rows
+from visionyard.runqueue.events import _newest_progress, _value, event_rows, store_rows
 from visionyard.runqueue.feed import RUNS_TOPIC, announce, emit, run_change, run_topic
 from visionyard.runqueue.metric_summary import update_summaries
 
@@ -104,9 +104,11 @@ def record_imported_run(
             progress = _newest_progress(events, number, progress) or progress
         rows = [row for attempt_rows in by_attempt for row in attempt_rows]
         if rows:
-            _store(session, rows)
-            for number, attempt_rows in enumerate(by_attempt, start=1):
-                update_summaries(session, run_id, number, attempt_rows)
+            _, fresh = store_rows(session, run_id, rows, {})
+            for number in range(1, len(by_attempt) + 1):
+                update_summaries(
+                    session, run_id, number, [r for r in fresh if r["attempt"] == number]
+                )
         saved = list(checkpoints.values())
         if saved:
             session.execute(

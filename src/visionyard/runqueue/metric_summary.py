@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from visionyard.db.models import RunEvent, RunMetricSummary
+from visionyard.db.models import RunMetricSummary
 from visionyard.runqueue._db import upsert_insert
+from visionyard.runqueue.metric_chunks import payload_epoch, read_points
 
 V = TypeVar("V")
 
@@ -105,12 +106,8 @@ class Summary:
         }
 
 
-def _epoch(payload: Mapping[str, Any] | None) -> int | None:
-    epoch = (payload or {}).get("epoch")
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
-
-
-def _stored(session: Session, run_id: int, names: Iterable[str]) -> dict[str, Summary]:
+def stored_summaries(session: Session, run_id: int, names: Iterable[str]) -> dict[str, Summary]:
+    """The stored summaries of these metrics of the run, by name (extremes without epochs)."""
     rows = session.scalars(
         select(RunMetricSummary).where(
             RunMetricSummary.run_id == run_id, RunMetricSummary.name.in_(list(names))
@@ -127,38 +124,46 @@ def _stored(session: Session, run_id: int, names: Iterable[str]) -> dict[str, Su
 
 def summarise_from_points(session: Session, run_id: int, name: str) -> Summary | None:
     """The summary of one metric of a run, from all its stored points."""
-    rows = session.execute(
-        select(RunEvent.step, RunEvent.attempt, RunEvent.value, RunEvent.payload).where(
-            RunEvent.run_id == run_id,
-            RunEvent.kind == "metric",
-            RunEvent.name == name,
-            RunEvent.step.is_not(None),
-        )
-    ).all()
-    if not rows:
+    points = read_points(session, [run_id], [name]).get((run_id, name))
+    if points is None or not len(points):
         return None
-    points = current_points(
-        (int(step), attempt, Point(int(step), value, _epoch(payload)))
-        for step, attempt, value, payload in rows
+    rows = zip(
+        points.steps.tolist(),
+        points.attempts.tolist(),
+        points.value_list(),
+        points.epoch_list(),
+        strict=True,
     )
-    newest = max(r.attempt for r in rows)
-    first = min(int(r.step) for r in rows if r.attempt == newest)
-    return replace(Summary.of(newest, [p for _, p in points]), first_step=first)
+    current = current_points(
+        (step, attempt, Point(step, value, epoch)) for step, attempt, value, epoch in rows
+    )
+    newest = int(points.attempts.max())
+    first = int(points.steps[points.attempts == newest].min())
+    return replace(Summary.of(newest, [p for _, p in current]), first_step=first)
 
 
 def update_summaries(
-    session: Session, run_id: int, attempt: int, rows: Iterable[Mapping[str, Any]]
+    session: Session,
+    run_id: int,
+    attempt: int,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    stored: Mapping[str, Summary] | None = None,
 ) -> None:
     """Fold the metric rows of one batch (`event_rows` output, already stored) into the run's
-    summaries. Call it with the run row locked (the fenced writers do): batches of one run are
-    then merged one after the other."""
+    summaries (`stored`: those summaries, when the caller has just read them). Call it with the
+    run row locked (the fenced writers do): batches of one run are then merged one after the
+    other."""
     batch: dict[str, list[Point]] = defaultdict(list)
     for row in rows:
         if row["kind"] == "metric" and row["step"] is not None:
-            batch[row["name"]].append(Point(row["step"], row["value"], _epoch(row["payload"])))
+            batch[row["name"]].append(
+                Point(row["step"], row["value"], payload_epoch(row["payload"]))
+            )
     if not batch:
         return
-    stored = _stored(session, run_id, batch)
+    if stored is None:
+        stored = stored_summaries(session, run_id, batch)
     updated = []
     for name, points in batch.items():
         new = Summary.of(attempt, points)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.client.conftest import Cli, Dashboard
 from tests.client.helpers import claim, database, queue_run
@@ -24,6 +25,7 @@ from tests.training.test_resume import StopAfterPolls
 from visionyard import runqueue
 from visionyard.db.models import RunEvent
 from visionyard.exitcodes import EXIT_BAD_INPUT
+from visionyard.runqueue.metric_chunks import read_points
 from visionyard.training.confighash import config_hash
 
 REPO = Path(__file__).resolve().parents[3]
@@ -192,14 +194,16 @@ def test_an_imported_run_reads_back_identical_to_its_folder(
         assert series["total"] == len(points) and not series["downsampled"]
     # ... and every stored row, with its attempt, against the events of that trainer start.
     stored = defaultdict(dict)
-    with database(dashboard) as engine, engine.connect() as conn:
-        rows = conn.execute(
-            select(RunEvent.attempt, RunEvent.name, RunEvent.step, RunEvent.value).where(
-                RunEvent.run_id == run_id, RunEvent.kind == "metric"
-            )
+    with database(dashboard) as engine, Session(engine) as session:
+        names = session.scalars(
+            select(RunEvent.name).where(RunEvent.run_id == run_id, RunEvent.kind == "metric")
         ).all()
-    for attempt, name, step, value in rows:
-        stored[(attempt, name)][step] = value
+        found = read_points(session, [run_id], set(names))
+    for (_, name), points in found.items():
+        for attempt, step, value in zip(
+            points.attempts.tolist(), points.steps.tolist(), points.value_list(), strict=True
+        ):
+            stored[(attempt, name)][step] = value
     logged = defaultdict(dict)
     attempt = 0
     for event in events:

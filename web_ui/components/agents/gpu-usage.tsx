@@ -4,6 +4,7 @@ import { Cpu } from "lucide-react";
 import { useState } from "react";
 import { Progress } from "@/components/ui/progress";
 import { useTopic } from "@/lib/live/hooks";
+import { metricPoints } from "@/lib/live/metrics";
 import { formatBytes } from "@/lib/utils";
 
 /** One GPU as an agent registers it (`visionyard.agent.gpus.GpuInfo`); the schema types the
@@ -43,9 +44,9 @@ const SAMPLE = /^system\/gpu(\d+)_(util_percent|mem_used_mb)$/;
 function useGpuSamples(runId: number | null): Record<number, Sample> {
   const [samples, setSamples] = useState<Record<number, Sample>>({});
   useTopic(runId ? `run:${runId}` : null, (event) => {
-    if (event.data.kind !== "metric" || typeof event.data.name !== "string") return;
-    const match = SAMPLE.exec(event.data.name);
-    const value = event.data.value;
+    const points = metricPoints(event);
+    const match = points.length ? SAMPLE.exec(points[0]!.name) : null;
+    const value = points.at(-1)?.value; // the newest sample of the chunk
     if (!match || typeof value !== "number") return;
     const index = Number(match[1]);
     setSamples((prev) => ({

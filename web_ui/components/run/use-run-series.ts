@@ -7,6 +7,7 @@ import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useFrameBatch, type SeriesSource } from "@/components/charts";
 import { api, unwrap } from "@/lib/api/client";
+import { metricPoints, type LivePoint } from "@/lib/live/metrics";
 import type { LiveEvent } from "@/lib/live/socket";
 import { metricNamesQuery, runKeys } from "./queries";
 
@@ -25,14 +26,6 @@ export interface MetricSeries extends SeriesSource {
 }
 
 type SeriesMap = Record<string, MetricSeries>;
-
-interface LivePoint {
-  name: string;
-  step: number;
-  value: number | null;
-  time: number;
-  epoch: number | null;
-}
 
 function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -226,22 +219,8 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
 
   const onEvent = useCallback(
     (event: LiveEvent) => {
-      const d = event.data as {
-        kind?: string;
-        name?: string;
-        step?: number | null;
-        value?: number | null;
-        payload?: { epoch?: unknown };
-      };
-      if (!live || d.kind !== "metric" || typeof d.name !== "string" || typeof d.step !== "number") return;
-      const epoch = d.payload?.epoch;
-      push({
-        name: d.name,
-        step: d.step,
-        value: typeof d.value === "number" ? d.value : null,
-        time: event.ts,
-        epoch: typeof epoch === "number" ? epoch : null,
-      });
+      if (!live) return;
+      for (const point of metricPoints(event)) push(point);
     },
     [live, push],
   );

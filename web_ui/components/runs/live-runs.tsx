@@ -50,7 +50,7 @@ function RunFeed({ projectId, run, onMetric }: { projectId: number; run: Run; on
             ),
           },
       );
-    } else if (kind === "metric" && name === monitored) {
+    } else if (kind === "metrics" && name === monitored) {
       onMetric();
     }
   });

@@ -29,10 +29,16 @@ Server -> client
         seq strictly increases per topic. "run:<id>" data: {"kind", "name", "step", "value",
         "attempt", "payload": {...}} (a NaN or infinite value is sent as null: JSON has no such
         numbers). The kinds:
-          "metric"      name "<split>/<metric>" (e.g. "val/accuracy", "train/step_loss",
-                        "train/lr"), step, value. System samples are metrics too, named
+          "metrics"     points of one metric of one attempt: name "<split>/<metric>"
+                        (e.g. "val/accuracy", "train/step_loss", "train/lr"), step = the
+                        first point's step; payload "steps", "values" (null for a gap),
+                        "times" (unix seconds each was logged) and "epochs" (null when
+                        unknown), in step order. System samples are metrics too, named
                         "system/<sample>" (e.g. "system/cpu_percent"); their step is the unix
-                        time in seconds.
+                        time in seconds. Points arrive in chunks as the agent relays them;
+                        a client catching up from an older seq may receive, merged into one
+                        later event, points it already has: keep one point per (attempt,
+                        step).
           "log"         a line of the trainer's output: name is its level; payload "message".
           "progress"    payload: epoch, epochs, step, total_steps, eta_s.
           "checkpoint"  name (best, last, epoch_NNN), step; payload: path, epoch, metric.

@@ -7,6 +7,7 @@ Rows are serialised here, once, into the message text every subscriber shares.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from visionyard.dashboard.events.messages import Topic, event_message, run_event_data
 from visionyard.db.models import FeedEvent, Run, RunEvent
 from visionyard.errors import NotFoundError
+from visionyard.runqueue.metric_chunks import NO_EPOCH, unpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,29 +71,44 @@ def _run_events(
         RunEvent.value,
         RunEvent.payload,
         RunEvent.created_at,
+        RunEvent.points,
     ).where(RunEvent.run_id == topic.run_id, RunEvent.id > after)
     if upto is not None:
         query = query.where(RunEvent.id <= upto)
     rows = session.execute(query.order_by(RunEvent.id).limit(limit)).all()
-    return [
-        Event(
-            row.id,
-            event_message(
-                topic.name,
-                row.id,
-                row.created_at,
-                run_event_data(
-                    kind=row.kind,
-                    name=row.name,
-                    step=row.step,
-                    value=row.value,
-                    attempt=row.attempt,
-                    payload=row.payload,
-                ),
-            ),
-        )
-        for row in rows
-    ]
+    events = []
+    for row in rows:
+        if row.kind == "metric":  # a chunk of points: one "metrics" event
+            data = run_event_data(
+                kind="metrics",
+                name=row.name,
+                step=row.step,
+                value=None,
+                attempt=row.attempt,
+                payload=_chunk_payload(row.points),
+            )
+        else:
+            data = run_event_data(
+                kind=row.kind,
+                name=row.name,
+                step=row.step,
+                value=row.value,
+                attempt=row.attempt,
+                payload=row.payload,
+            )
+        events.append(Event(row.id, event_message(topic.name, row.id, row.created_at, data)))
+    return events
+
+
+def _chunk_payload(data: bytes | None) -> dict[str, list[Any]]:
+    records = unpack(data or b"")
+    epochs = records["epoch"].tolist()
+    return {
+        "steps": records["step"].tolist(),
+        "values": records["value"].tolist(),  # NaN (a gap) is sent as null
+        "times": records["time"].tolist(),
+        "epochs": [None if e == NO_EPOCH else e for e in epochs],
+    }
 
 
 def _feed_events(

@@ -20,7 +20,7 @@ from visionyard.db.models import (
     RunState,
     RunTag,
 )
-from visionyard.db.plain_rows import plain_rows
+from visionyard.runqueue.metric_chunks import Points, read_points
 
 
 def get(session: Session, run_id: int) -> Run | None:
@@ -210,69 +210,18 @@ def metric_names(session: Session, run_id: int) -> list[str]:
     return [name for name in rows if name is not None]
 
 
-def metric_values(
+def metric_points(
     session: Session,
     run_id: int,
-    name: str,
+    names: Collection[str],
     *,
     step_min: int | None = None,
     step_max: int | None = None,
-) -> tuple[list[int], list[int], list[float | None]]:
-    """(steps, attempts, values) of one metric's points, ordered by step (the metric index's
-    order, so no sort), attempts in any order within a step; only steps in [step_min, step_max]
-    when given. Not when each point was logged nor its epoch: these are enough to pick the
-    points a chart shows, whose details `metric_point_details` then reads (the epoch comes out
-    of the JSON payload, which cost most of a long series). Read as the driver's plain tuples
-    (`plain_rows`): SQLAlchemy rows cost as much as the query."""
-    query = select(RunEvent.step, RunEvent.attempt, RunEvent.value).where(
-        RunEvent.run_id == run_id,
-        RunEvent.kind == "metric",
-        RunEvent.name == name,
-        RunEvent.step.is_not(None),
-    )
-    if step_min is not None:
-        query = query.where(RunEvent.step >= step_min)
-    if step_max is not None:
-        query = query.where(RunEvent.step <= step_max)
-    rows = plain_rows(session, query.order_by(RunEvent.step))
-    # `step IS NOT NULL` leaves no NULL step. (Comprehensions: zip(*rows) took as long as the
-    # query.)
-    return [row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]
-
-
-#: steps per `metric_point_details` query (SQLite allows 32766 parameters; PostgreSQL 65535)
-DETAIL_STEPS_PER_QUERY = 5000
-
-
-def metric_point_details(
-    session: Session, run_id: int, name: str, points: Collection[tuple[int, int]]
-) -> dict[tuple[int, int], tuple[float, int | None]]:
-    """{(attempt, step): (time logged, epoch)} of these points of one metric; a metric's
-    (attempt, step) is unique (its event dedupe key)."""
-    wanted = set(points)
-    steps = sorted({step for _, step in wanted})
-    attempts = sorted({attempt for attempt, _ in wanted})
-    details: dict[tuple[int, int], tuple[float, int | None]] = {}
-    for start in range(0, len(steps), DETAIL_STEPS_PER_QUERY):
-        chunk = steps[start : start + DETAIL_STEPS_PER_QUERY]
-        rows = session.execute(
-            select(
-                RunEvent.attempt,
-                RunEvent.step,
-                RunEvent.created_at,
-                RunEvent.payload["epoch"].as_integer(),
-            ).where(
-                RunEvent.run_id == run_id,
-                RunEvent.kind == "metric",
-                RunEvent.name == name,
-                RunEvent.attempt.in_(attempts),
-                RunEvent.step.in_(chunk),
-            )
-        ).all()
-        for attempt, step, created_at, epoch in rows:
-            if (attempt, step) in wanted:
-                details[(attempt, int(step))] = (created_at, epoch)
-    return details
+) -> dict[str, Points]:
+    """Each named metric's points (every attempt's) within [step_min, step_max], by name; a
+    metric the run has not logged is absent."""
+    found = read_points(session, [run_id], names, step_min=step_min, step_max=step_max)
+    return {name: points for (_, name), points in found.items()}
 
 
 def metric_first_steps(
@@ -337,31 +286,12 @@ def metric_points_of_runs(
     session: Session, run_ids: Collection[int], names: Collection[str]
 ) -> list[tuple[int, str, int, int, float | None, int | None, float]]:
     """(run id, name, step, attempt, value, epoch, time) of the named metrics of these runs."""
-    if not run_ids or not names:
-        return []
-    rows = session.execute(
-        select(
-            RunEvent.run_id,
-            RunEvent.name,
-            RunEvent.step,
-            RunEvent.attempt,
-            RunEvent.value,
-            RunEvent.payload,
-            RunEvent.created_at,
-        ).where(
-            RunEvent.run_id.in_(list(run_ids)),
-            RunEvent.kind == "metric",
-            RunEvent.name.in_(list(names)),
-            RunEvent.step.is_not(None),
-        )
-    ).all()
-    points = []
-    for run_id, name, step, attempt, value, payload, created in rows:
-        epoch = (payload or {}).get("epoch")
-        if not isinstance(epoch, int) or isinstance(epoch, bool):
-            epoch = None
-        points.append((run_id, str(name), int(step), attempt, value, epoch, float(created)))
-    return points
+    out: list[tuple[int, str, int, int, float | None, int | None, float]] = []
+    for (run_id, name), p in read_points(session, run_ids, names).items():
+        rows = zip(p.steps.tolist(), p.attempts.tolist(), p.value_list(), p.epoch_list(),
+                   p.times.tolist(), strict=True)  # fmt: skip
+        out.extend((run_id, name, step, a, value, epoch, t) for step, a, value, epoch, t in rows)
+    return out
 
 
 def first_metric_times(session: Session, run_ids: Collection[int]) -> dict[int, float]:

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.errors import NotFoundError
 from visionyard.runqueue.events import STEP_LOSS_METRIC, STEP_LR_METRIC
-from visionyard.runqueue.metric_summary import current_points
+from visionyard.runqueue.metric_chunks import EMPTY, Points
 from visionyard.training.metric_registry import is_known_metric_name
 
 #: the trainer's per-step scalars ("train_step" events), logged for every run
@@ -48,8 +48,6 @@ EVALUATED_SPLITS = ("train", "val", "test")
 SYSTEM_PREFIX = "system/"
 #: how many of the run's names an unknown-name message lists
 NAMES_IN_MESSAGE = 20
-
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -88,40 +86,43 @@ def _unknown_names_message(run_id: int, unknown: Sequence[str], known: Sequence[
     )
 
 
-def downsample_indices(values: Sequence[float | None], max_points: int) -> Sequence[int]:
+def downsample_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     """The positions of the points to show: at most `max_points`, the minimum and maximum of
-    each of max_points // 2 consecutive buckets, in order (equal values resolve by position,
-    NaNs as Python's comparisons order them); a bucket of only gaps keeps its first."""
+    each of max_points // 2 consecutive buckets, in order (equal values resolve to the first
+    position for the minimum, the last for the maximum); `values` are floats with NaN for a
+    gap, and a bucket of only gaps keeps its first."""
     n = len(values)
     if n <= max_points:
-        return range(n)
+        return np.arange(n)
     buckets = max(1, max_points // 2)
+    bounds = np.arange(buckets + 1) * n // buckets
+    gaps = np.isnan(values)
+    # +inf/-inf in the gaps so that argmin/argmax skip them (one pass each, no per-bucket
+    # Python over the points: a 1M-point series has 2,000 points a bucket).
+    low_keys = np.where(gaps, np.inf, values)
+    high_keys = np.where(gaps, -np.inf, values)
     out: list[int] = []
-    for b in range(buckets):
-        start, stop = b * n // buckets, (b + 1) * n // buckets
-        finite = [(v, i) for i, v in enumerate(values[start:stop], start) if v is not None]
-        if not finite:
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if gaps[start:stop].all():
             out.append(start)  # all gaps: keep one, so the chart shows the gap
             continue
-        low, high = min(finite)[1], max(finite)[1]
+        low = start + int(np.argmin(low_keys[start:stop]))
+        high = stop - 1 - int(np.argmax(high_keys[start:stop][::-1]))
         out.extend(sorted({low, high}))
-    return out
+    return np.asarray(out, dtype=np.int64)
 
 
-def current_in_window(
-    name: str, rows: Sequence[tuple[int, int, V]], firsts: dict[tuple[str, int], int]
-) -> list[tuple[int, V]]:
-    """`current_points` for the rows of a step window: a point of attempt A survives below the
-    first step of every later attempt, wherever that attempt began (`firsts`)."""
-    attempts = sorted({a for (n, a) in firsts if n == name}, reverse=True)
+def current_mask(points: Points, firsts: dict[int, int]) -> np.ndarray:
+    """Which of one metric's points are current: a point of attempt A survives below the first
+    step of every later attempt (`firsts`: each attempt's first step of the metric, over the
+    whole series even when `points` is a window of it)."""
     cutoff: dict[int, float] = {}
-    lowest: float = float("inf")
-    for attempt in attempts:
+    lowest = float("inf")
+    for attempt in sorted(firsts, reverse=True):
         cutoff[attempt] = lowest
-        lowest = min(lowest, firsts[(name, attempt)])
-    kept = [(step, value) for step, attempt, value in rows if step < cutoff.get(attempt, lowest)]
-    kept.sort(key=lambda p: p[0])
-    return kept
+        lowest = min(lowest, firsts[attempt])
+    limits = np.array([cutoff.get(a, lowest) for a in points.attempts.tolist()], dtype=float)
+    return points.steps < limits
 
 
 def metric_series(
@@ -137,50 +138,41 @@ def metric_series(
     step window when given; raises NotFoundError (404) naming the names that are neither the
     run's nor expected of it. A window that ends before it starts holds no points."""
     run_or_404(session, run_id)
-    candidates = [n for n in dict.fromkeys(names) if not expected_metric_name(n)]
+    wanted = list(dict.fromkeys(names))  # the caller's order, without duplicates
+    candidates = [n for n in wanted if not expected_metric_name(n)]
     if candidates:
         known = repo.metric_names(session, run_id)
         stored = set(known)
         unknown = [n for n in candidates if n not in stored]
         if unknown:
             raise NotFoundError(_unknown_names_message(run_id, unknown, known))
-    # Which points a chart shows depends only on steps, attempts and values: those are read for
-    # every point, when each was logged and its epoch only for the points shown (reading them
-    # for all of a 100k-point series was most of its time).
-    firsts = repo.metric_first_steps(session, run_id, set(names)) if step_min is not None else None
+    found = repo.metric_points(session, run_id, wanted, step_min=step_min, step_max=step_max)
+    # In a window, which points are current depends on where each attempt began, which may be
+    # below the window.
+    windowed = step_min is not None or step_max is not None
+    firsts = repo.metric_first_steps(session, run_id, set(wanted)) if windowed else {}
     series = []
-    for name in dict.fromkeys(names):  # the caller's order, without duplicates
-        steps, attempts, values = repo.metric_values(
-            session, run_id, name, step_min=step_min, step_max=step_max
-        )
-        if firsts is None:
-            single_attempt = not attempts or min(attempts) == max(attempts)
-        else:  # the window's points may all be one attempt that a later one, below it, redid
-            single_attempt = sum(1 for n, _ in firsts if n == name) <= 1
-        # One attempt (the common case): all its points are current, already in step order.
-        if not single_attempt:
-            rows = zip(steps, attempts, zip(values, attempts, strict=True), strict=True)
-            found = list(rows)
-            current = (
-                current_points(found) if firsts is None else current_in_window(name, found, firsts)
-            )
-            steps = [step for step, _ in current]
-            values = [value for _, (value, _) in current]
-            attempts = [attempt for _, (_, attempt) in current]
-        shown = downsample_indices(values, max_points)
-        details = repo.metric_point_details(
-            session, run_id, name, [(attempts[i], steps[i]) for i in shown]
-        )
-        picked = [details[(attempts[i], steps[i])] for i in shown]
+    for name in wanted:
+        points = found.get(name, EMPTY)
+        if windowed:
+            starts = {a: first for (n, a), first in firsts.items() if n == name}
+        else:
+            starts = {
+                int(a): int(points.steps[points.attempts == a].min())
+                for a in np.unique(points.attempts)
+            }
+        if len(starts) > 1:  # a resumed run: drop the points later attempts redid
+            points = points.take(current_mask(points, starts))
+        shown = points.take(downsample_indices(points.values, max_points))
         series.append(
             Series(
                 name=name,
-                steps=[steps[i] for i in shown],
-                values=[values[i] for i in shown],
-                times=[time for time, _ in picked],
-                epochs=[epoch for _, epoch in picked],
-                total=len(steps),
-                downsampled=len(shown) < len(steps),
+                steps=shown.steps.tolist(),
+                values=shown.value_list(),
+                times=shown.times.tolist(),
+                epochs=shown.epoch_list(),
+                total=len(points),
+                downsampled=len(shown) < len(points),
             )
         )
     return series
