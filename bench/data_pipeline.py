@@ -25,7 +25,7 @@ by the cores they get). Contenders are interleaved: each round runs each of them
 median images/s and the median of per-round ratios (a busy moment of a shared machine slows one
 round's contenders alike).
 
-    python bench/data_pipeline.py                   # ~1.5 min on 2 cores (+40 s to write the photos once)
+    python bench/data_pipeline.py        # ~1.5 min on 2 cores, +40 s to write the photos once
     python bench/data_pipeline.py --rounds 5 --images-per-round 256 --json /tmp/dp.json
 """
 
@@ -257,7 +257,8 @@ def render(summary: dict[str, Any], s: Setup, rounds: int) -> str:
         verdict = ""
         if name in summary["targets"]:
             t = summary["targets"][name]
-            verdict = f"{'>=' if t['met'] else '<'}{t['target']:.2f} {'met' if t['met'] else 'MISSED'}"
+            met = t["met"]
+            verdict = f"{'>=' if met else '<'}{t['target']:.2f} {'met' if met else 'MISSED'}"
         lines.append(
             f"{name:<24}{v['median']:>8.3f}x{v['min']:>8.3f}x{v['max']:>8.3f}x   {verdict}"
         )
