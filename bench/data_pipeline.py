@@ -14,8 +14,10 @@ layout) into normalised float batches of 64 x 3 x 224 x 224 through random-resiz
   timm         `timm.data.create_loader(is_training=True)` over `timm.data.ImageDataset` with its
                defaults (uint8 batches normalised by its PrefetchLoader) except color_jitter=0,
                so the augmentation matches.
-  decode       the ceiling: only decoding every image (Visionyard's `decode_rgb`, libjpeg-turbo
-               via torchvision), no transform, no batching.
+  decode       the ceiling: only decoding every image (Visionyard's `decode_rgb` without its
+               layout copy, libjpeg-turbo via torchvision: the fastest decode it has), no
+               transform, no batching.
+  visionyard-cache  opt-in (--contenders): `cache_images=True`, cache filled by an untimed epoch.
   decode-pil   for reference: `PIL.Image.open(path).convert("RGB")`, torchvision's loader.
 
 "Per core": every contender runs in this one process with `num_workers=0` and
