@@ -98,8 +98,10 @@ test-fast: $(STAMP)
 demo: $(STAMP) demo-ui
 	VISIONYARD_DATA_DIR=$(CURDIR)/demo/platform $(BIN)/visionyard up --demo $(DEMO_ARGS)
 
+# The CPU benchmark suite, one script after another (quick defaults; docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/data_pipeline.py
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

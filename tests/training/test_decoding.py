@@ -85,3 +85,30 @@ def test_png_bytes_roundtrip_matches_pil(tmp_path: Path) -> None:
     (tmp_path / "x.bmp").write_bytes(b"")
     Image.fromarray(pixels).save(tmp_path / "x.bmp")
     assert torch.equal(decode_rgb(tmp_path / "x.png"), decode_rgb(tmp_path / "x.bmp"))
+
+
+def test_non_contiguous_decode_has_the_same_pixels_in_every_mode(tmp_path: Path) -> None:
+    # decode_rgb(contiguous=False) skips only the final layout copy: for each decoder path
+    # (torchvision for JPEG/PNG, PIL for the rest and for JPEG modes it hands over) the pixels
+    # and the (3, H, W) shape are those of the default decode.
+    rgb = noise(12, 10, 3, 5)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    files = {
+        "rgb.jpg": (Image.fromarray(rgb), {"quality": 90}),
+        "gray.jpg": (Image.fromarray(noise(12, 10, 1, 6)), {"quality": 90}),
+        "cmyk.jpg": (Image.fromarray(rgb).convert("CMYK"), {"quality": 90}),
+        "rotated.jpg": (Image.fromarray(rgb), {"quality": 90, "exif": exif}),
+        "palette.png": (Image.fromarray(rgb).convert("P"), {}),
+        "rgb.bmp": (Image.fromarray(rgb), {}),
+    }
+    for name, (image, kwargs) in files.items():
+        path = tmp_path / name
+        image.save(path, **kwargs)
+        reference = decode_rgb(path)
+        fast = decode_rgb(path, contiguous=False)
+        assert reference.is_contiguous(), name
+        assert fast.dtype == torch.uint8, name
+        expected_shape = (3, 10, 12) if name == "rotated.jpg" else (3, 12, 10)
+        assert fast.shape == reference.shape == expected_shape, name
+        assert torch.equal(fast, reference), name

@@ -8,9 +8,11 @@ import pytest
 import torch
 from PIL import Image
 from tests.training.imagefiles import AUGMENT, make_split, noise, save
+from torchvision.transforms import v2
 
 from visionyard.errors import DatasetError
 from visionyard.training.dataset_index import Sample
+from visionyard.training.decoding import decode_rgb
 from visionyard.training.image_dataset import ImageFolderDataset, sample_seed
 from visionyard.training.imagefolder import scan_dataset
 
@@ -96,3 +98,33 @@ def test_cache_decoded_skips_disk_and_survives_in_place_transforms(tmp_path: Pat
     assert torch.equal(cached[0][0], expected)
     with pytest.raises(DatasetError):
         plain[0]
+
+
+def test_augmented_photos_match_augmenting_the_contiguous_decode(tmp_path: Path) -> None:
+    # The dataset decodes without the layout copy when a transform follows; the crops it
+    # returns must be exactly those of the same seeded transform on the standard decode, and
+    # contiguous (the layout batches have always had).
+    photos = [
+        save(tmp_path, f"train/a/{i}.jpg", Image.fromarray(noise(75, 100, 3, i)), quality=90)
+        for i in range(3)
+    ]
+    photos.append(save(tmp_path, "train/a/p.png", Image.fromarray(noise(75, 100, 3, 9))))
+    augment = v2.Compose([v2.RandomResizedCrop(32, antialias=True), v2.RandomHorizontalFlip()])
+    dataset = ImageFolderDataset(tmp_path, photos, augment, seed=3)
+    for i, sample in enumerate(photos):
+        for epoch in range(3):
+            image, _ = dataset[(epoch, i)]
+            assert image.shape == (3, 32, 32)
+            assert image.is_contiguous()
+            torch.manual_seed(sample_seed(3, epoch, i))
+            expected = augment(decode_rgb(tmp_path / sample.path))
+            assert torch.equal(image, expected), (sample.path, epoch)
+
+
+def test_truncated_jpeg_with_a_transform_still_names_the_file(tmp_path: Path) -> None:
+    good = save(tmp_path, "train/a/x.jpg", Image.fromarray(noise(40, 40, 3)), quality=90)
+    path = tmp_path / good.path
+    path.write_bytes(path.read_bytes()[:200])
+    dataset = ImageFolderDataset(tmp_path, [good], AUGMENT)
+    with pytest.raises(DatasetError, match=r"Cannot decode image train/a/x\.jpg"):
+        dataset[0]

@@ -40,6 +40,15 @@ def test_normalises_like_the_textbook_formula() -> None:
     assert torch.allclose(out.double(), _reference(x), atol=1e-5)
 
 
+def test_normalising_leaves_the_input_batch_alone() -> None:
+    # The multiply-add runs in place on the float copy, never on the caller's batch.
+    x = _batch()
+    before = x.clone()
+    for aug in (False, True):
+        BatchPreprocessor(MEAN, STD, device=CPU, gpu_aug=aug)(x, train=True)
+    assert torch.equal(x, before)
+
+
 def test_train_without_gpu_aug_is_plain_normalisation() -> None:
     x = _batch()
     pre = BatchPreprocessor(MEAN, STD, device=CPU)

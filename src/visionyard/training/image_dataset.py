@@ -100,13 +100,17 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
             image = image.clone()  # a transform working in place must not alter the cache
 
         if self.transform is not None:
-            image = self._seeded_transform(image, epoch, index)
+            # The decode left a channels-last view (see _decode); a transform's small output is
+            # made contiguous so every batch has the standard NCHW layout, as without transform.
+            image = self._seeded_transform(image, epoch, index).contiguous()
         return image, self._labels[index]
 
     def _decode(self, index: int) -> Tensor:
         rel = self._paths[index]
         try:
-            return decode_rgb(os.path.join(self._root, rel))
+            # Without the decoder's HWC -> CHW copy when a transform follows: the crop/resize
+            # reads the channels-last view directly, faster than copy + resize.
+            return decode_rgb(os.path.join(self._root, rel), contiguous=self.transform is None)
         except Exception as exc:  # decoders raise OSError, RuntimeError, SyntaxError, ...
             raise DatasetError(
                 f"Cannot decode image {rel} (dataset root {self._root}): "

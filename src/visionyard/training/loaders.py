@@ -22,6 +22,7 @@ from visionyard.training.balancing import balanced_class_weights, balanced_sampl
 from visionyard.training.config import TrainConfig
 from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.distributed import DistContext
+from visionyard.training.hostmem import keep_large_buffers_in_heap
 from visionyard.training.image_dataset import ImageFolderDataset
 from visionyard.training.prefetch import BatchPreprocessor, DevicePrefetcher
 from visionyard.training.samplers import EpochSampler, EvalShardSampler
@@ -108,6 +109,10 @@ class DataPipeline:
     ) -> None:
         self.index = index
         self.device = device
+        if device.type == "cpu":
+            # Batch-sized float tensors (the normalised batch, then the model's activations)
+            # would otherwise be fresh, page-faulting mmap memory at every step.
+            keep_large_buffers_in_heap()
         self.batch_size = cfg.batch_size
         spec = processor_spec(processor)
         train_tf = build_train_transform(
