@@ -557,7 +557,8 @@ def run_real(
         except Exception as exc:
             traceback.print_exc()
             entry = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        loop = None  # type: ignore[assignment]
+        # the CPU pipeline's persistent workers must not idle through the GPU-decode epoch
+        loop = data = loader = batches = None  # type: ignore[assignment]
         free_memory(bench)
         out["variants"][decode] = entry
         shown = f"{entry['images_per_second']:,.1f} img/s" if "images" in entry else "FAILED"
@@ -626,27 +627,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    peak = peak_for(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
-    bench = Bench(
-        device=device,
-        smoke=args.smoke,
-        batch_size=args.batch_size,
-        image_size=32 if args.smoke else 224,
-        num_classes=10 if args.smoke else 1000,
-        steps=args.steps,
-        warmup=args.warmup,
-        compile_backend="eager" if args.smoke else "inductor",
-    )
-    env = environment(device, peak)
-    log(f"device {env['device_name']}, torch {env['torch']}, CUDA {env['cuda']}")
-    compile_modes = [False] if args.no_compile else [False, True]
     with tempfile.TemporaryDirectory(prefix="visionyard-gpu-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         if not args.skip_real:
-            # Before any CUDA work: the JPEG writer forks worker processes.
+            # First, before CUDA starts: the JPEG writer forks worker processes.
             t = time.perf_counter()
             write_photo_folder(workdir / "photos" / "train", args.real_images, 10, seed=0)
             log(f"{args.real_images} JPEGs ready in {time.perf_counter() - t:.1f} s")
+        peak = peak_for(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+        bench = Bench(
+            device=device,
+            smoke=args.smoke,
+            batch_size=args.batch_size,
+            image_size=32 if args.smoke else 224,
+            num_classes=10 if args.smoke else 1000,
+            steps=args.steps,
+            warmup=args.warmup,
+            compile_backend="eager" if args.smoke else "inductor",
+        )
+        env = environment(device, peak)
+        log(f"device {env['device_name']}, torch {env['torch']}, CUDA {env['cuda']}")
+        compile_modes = [False] if args.no_compile else [False, True]
         log("synthetic data:")
         results = run_synthetic(bench, args.models, compile_modes, peak and peak[1], log)
         real = None
