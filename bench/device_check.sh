@@ -15,7 +15,7 @@ export PYTHONPATH="/tmp/site:$PWD/src:$PWD" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 nvidia-smi -L | tee "$OUT/nvidia-smi.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/nvidia-smi.txt"
 if [ "${1:-checks}" = "gpu-bench" ]; then
-  # inside the command's limit; after a timeout gpu.log still holds each variant measured
+  # inside the command's limit; after a timeout gpu.json holds every variant measured so far
   timeout 560 python3 bench/gpu.py --json "$OUT/gpu.json" 2>&1 | tee "$OUT/gpu.log"
   exit "${PIPESTATUS[0]}"
 fi

@@ -429,8 +429,15 @@ def free_memory(bench: Bench) -> None:
 
 
 def run_synthetic(
-    bench: Bench, names: list[str], compile_modes: list[bool], peak: float | None, log: Any
+    bench: Bench,
+    names: list[str],
+    compile_modes: list[bool],
+    peak: float | None,
+    log: Any,
+    on_result: Callable[[list[Result]], None] = lambda _results: None,
 ) -> list[Result]:
+    """Every (model, compile mode, contender) variant in turn; `on_result` sees the results so
+    far after each one."""
     results: list[Result] = []
     for name in names:
         spec = MODELS[name]
@@ -465,6 +472,7 @@ def run_synthetic(
             free_memory(bench)
             result.wall_seconds = time.perf_counter() - variant_start
             results.append(result)
+            on_result(results)
             log(
                 f"  {spec.label:<11}{'compile' if compiled else 'eager':<9}{contender:<12}"
                 + (
@@ -648,8 +656,41 @@ def main(argv: list[str] | None = None) -> int:
         env = environment(device, peak)
         log(f"device {env['device_name']}, torch {env['torch']}, CUDA {env['cuda']}")
         compile_modes = [False] if args.no_compile else [False, True]
+
+        def make_report(
+            results: list[Result], real: dict[str, Any] | None, complete: bool
+        ) -> dict[str, Any]:
+            rows = [asdict(r) for r in results]
+            ratio_rows = ratios(rows)
+            return {
+                "smoke": args.smoke,
+                # false in the copy written after each variant, which a timeout leaves behind
+                "complete": complete,
+                "environment": env,
+                "settings": {
+                    "batch_size": bench.batch_size,
+                    "image_size": bench.image_size,
+                    "steps": bench.steps,
+                    "warmup": bench.warmup,
+                    "models": args.models,
+                    "compile": not args.no_compile,
+                    "compile_backend": None if args.no_compile else bench.compile_backend,
+                },
+                "synthetic": rows,
+                "ratios": ratio_rows,
+                "real_data": real,
+                "targets": targets(rows, ratio_rows, real, args.smoke, peak and peak[1]),
+                "elapsed_seconds": time.perf_counter() - started,
+            }
+
+        def save_partial(results: list[Result]) -> None:
+            if args.json_path:
+                atomic_write_json(Path(args.json_path), make_report(results, None, False))
+
         log("synthetic data:")
-        results = run_synthetic(bench, args.models, compile_modes, peak and peak[1], log)
+        results = run_synthetic(
+            bench, args.models, compile_modes, peak and peak[1], log, save_partial
+        )
         real = None
         if not args.skip_real:
             base = [
@@ -664,26 +705,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = run_synthetic(bench, [args.real_model], [False], None, log)[:1]
             synthetic = base[0].images_per_second if base and base[0].status == "ok" else None
             real = run_real(bench, args, workdir, synthetic, log)
-    rows = [asdict(r) for r in results]
-    ratio_rows = ratios(rows)
-    report = {
-        "smoke": args.smoke,
-        "environment": env,
-        "settings": {
-            "batch_size": bench.batch_size,
-            "image_size": bench.image_size,
-            "steps": bench.steps,
-            "warmup": bench.warmup,
-            "models": args.models,
-            "compile": not args.no_compile,
-            "compile_backend": None if args.no_compile else bench.compile_backend,
-        },
-        "synthetic": rows,
-        "ratios": ratio_rows,
-        "real_data": real,
-        "targets": targets(rows, ratio_rows, real, args.smoke, peak and peak[1]),
-        "elapsed_seconds": time.perf_counter() - started,
-    }
+    report = make_report(results, real, complete=True)
     log(render(report))
     log(f"\ntotal {report['elapsed_seconds']:.0f} s")
     if args.json_path:

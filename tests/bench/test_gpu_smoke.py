@@ -36,7 +36,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
 @pytest.mark.slow
 def test_every_synthetic_variant_trains(smoke: tuple[dict, str]) -> None:
     report, _ = smoke
-    assert report["smoke"] is True
+    assert report["smoke"] is True and report["complete"] is True
     settings = report["settings"]
     rows = report["synthetic"]
     seen = {(r["model"], r["contender"], r["compile"]) for r in rows}
