@@ -20,7 +20,7 @@ autotuning, allocator warm-up), a device sync, then `--steps` timed steps and a 
               zero_grad; channels-last for the convnets; `torch.compile(model)` when compiled.
   trainer     `transformers.Trainer` on the HF model, bf16=True (and torch_compile=True), batches
               from a collator that returns the same device batch; timed by a callback that syncs
-              at the end of the warm-up step and of the last step, so set-up is not counted.
+              after the last warm-up step and after the last step, so set-up is not counted.
 
 MFU. `torch.utils.flop_counter.FlopCounterMode` counts each contender's model's FLOPs on one eager
 forward (on 2 images, divided by 2: the count is linear in the batch), not a hand-written formula;
