@@ -315,7 +315,7 @@ def _copy_rows(url: str, chunks: list[dict[str, Any]], summaries: list[dict[str,
 
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     chunk_columns = ("run_id", "attempt", "kind", "name", "step", "last_step", "value",
-                     "payload", "points", "dedupe_key", "created_at")  # fmt: skip
+                     "payload", "points", "extremes", "dedupe_key", "created_at")  # fmt: skip
     summary_columns = tuple(summaries[0]) if summaries else ()
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         with cur.copy(f"COPY run_events ({', '.join(chunk_columns)}) FROM STDIN") as copy:

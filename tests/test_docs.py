@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 import visionyard.dashboard.events as events_protocol
 from visionyard.agent.options import AgentOptions
 from visionyard.cli import app as cli_app
-from visionyard.runqueue.events import RUN_EVENT_KINDS
+from visionyard.dashboard.events.store import LIVE_RUN_EVENT_KINDS
 from visionyard.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -233,10 +233,10 @@ def test_the_training_core_imports_no_service_layer() -> None:
 
 def test_the_websocket_protocol_documents_every_run_event_kind() -> None:
     """The protocol text in visionyard.dashboard.events lists each kind a `run:<id>` event can
-    have, and no other: the stored kinds are what clients switch on."""
+    have, and no other: the kinds are what clients switch on."""
     doc = events_protocol.__doc__ or ""
     documented = re.findall(r'^ {10}"(\w+)" {2,}', doc, flags=re.MULTILINE)
-    assert sorted(documented) == sorted(RUN_EVENT_KINDS)
+    assert sorted(documented) == sorted(LIVE_RUN_EVENT_KINDS)
 
 
 def _env_names(settings_class: type[BaseSettings]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import TypeVar, cast
 
-from visionyard.dashboard.services.run_metrics import Series
+from visionyard.dashboard.services.run_metrics import COARSE_POINTS_PER_SHOWN, Series
 from visionyard.runqueue.metric_summary import current_points
 
 #: a current point's (value, time logged, epoch)
@@ -44,6 +44,31 @@ def _value_of(point: object) -> float | None:
     return cast(float | None, value)
 
 
+def _chunk_buckets(
+    groups: list[list[tuple[int, Point]]], max_points: int
+) -> list[tuple[int, Point]] | None:
+    """`metric_series`' rule for long series of one attempt: buckets of whole storage chunks
+    (chunk i of C in bucket i * B // C), each keeping its first minimum and last maximum; None
+    when the series is too short for it."""
+    groups = [g for g in groups if g]
+    buckets = max(1, max_points // 2)
+    total = sum(len(g) for g in groups)
+    if len(groups) < buckets or total < COARSE_POINTS_PER_SHOWN * max_points:
+        return None
+    shown: list[tuple[int, Point]] = []
+    for b in range(buckets):
+        points = [p for g in groups[b * len(groups) // buckets : (b + 1) * len(groups) // buckets]
+                  for p in g]  # fmt: skip
+        finite = [(p[1][0], i) for i, p in enumerate(points) if p[1][0] is not None]
+        if not finite:
+            shown.append(points[0])
+            continue
+        low = min(finite)[1]
+        high = max(finite, key=lambda f: (f[0], f[1]))[1]
+        shown.extend(points[i] for i in sorted({low, high}))
+    return shown
+
+
 def reference_series(
     points: Iterable[tuple[str, int, int, float | None, float, int | None]],
     names: Sequence[str],
@@ -51,9 +76,11 @@ def reference_series(
     *,
     step_min: int | None = None,
     step_max: int | None = None,
+    chunks: dict[str, list[tuple[int, int]]] | None = None,
 ) -> list[Series]:
     """The series `metric_series` serves for these points: (name, attempt, step, value, time,
-    epoch) tuples of one run, any order."""
+    epoch) tuples of one run, any order; `chunks`: each metric's storage chunks as (first step,
+    last step), for the rule long series of one attempt follow."""
     rows: dict[str, list[tuple[int, int, Point]]] = defaultdict(list)
     for name, attempt, step, value, time, epoch in points:
         rows[name].append((step, attempt, (value, time, epoch)))
@@ -62,7 +89,13 @@ def reference_series(
     series = []
     for name in dict.fromkeys(names):  # the caller's order, without duplicates
         current = [p for p in current_points(rows.get(name, [])) if low <= p[0] <= high]
-        shown = downsample(current, max_points)
+        shown = None
+        if chunks and len({a for _, a, _ in rows.get(name, [])}) == 1:
+            groups = [[p for p in current if first <= p[0] <= last]
+                      for first, last in chunks.get(name, [])]  # fmt: skip
+            shown = _chunk_buckets(groups, max_points)
+        if shown is None:
+            shown = downsample(current, max_points)
         series.append(
             Series(
                 name=name,

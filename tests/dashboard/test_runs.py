@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,12 @@ from tests.dashboard.test_configs import (
 )
 from visionyard import runqueue
 from visionyard.dashboard.app import create_app
+from visionyard.dashboard.repositories import runs as runs_repo
 from visionyard.dashboard.routers import run_outputs as run_outputs_router
 from visionyard.dashboard.routers import runs as runs_router
 from visionyard.dashboard.services import auth as auth_service
 from visionyard.dashboard.services.run_metrics import (
+    coarse_series,
     current_mask,
     downsample_indices,
     metric_series,
@@ -940,9 +943,10 @@ def test_downsample_indices_pick_what_downsample_keeps(
 def test_series_match_the_reference_computed_from_the_points(
     client: TestClient, app: FastAPI, config_id: int
 ) -> None:
-    """Shaped series (spikes, ties, gaps, odd sizes, resumed attempts), stored in chunks of
-    odd sizes, read by `metric_series` equal the plain computation on the points themselves,
-    at any size and in any window."""
+    """Shaped series (spikes, ties, gaps, odd sizes, resumed attempts, a long one), stored in
+    chunks of odd sizes, read by `metric_series` equal the plain computation on the points
+    themselves, at any size and in any window, long series of one attempt included (buckets of
+    whole chunks, from the chunks' stored extremes)."""
     run_id = queue(client, config_id)["id"]
     shapes: dict[str, list[tuple[int, int, float | None]]] = {
         "spiky": [(1, s, 50.0 if s == 404 else -3.0 if s == 808 else s % 7) for s in range(997)],
@@ -954,6 +958,10 @@ def test_series_match_the_reference_computed_from_the_points(
         + [(3, s, None if s % 2 else 0.5) for s in range(700, 751)],
         "redone_below": [(1, s, float(s)) for s in range(200, 500)] + [(2, 50, 7.0)],
         "short": [(1, s, float(-s)) for s in (3, 5, 8, 13, 21)],
+        # long enough to be drawn from its chunks' extremes at the smaller max_points
+        "long": [
+            (1, s, None if 3000 <= s < 3400 else float((s * 7919) % 1009)) for s in range(7000)
+        ],
     }
     points = [
         (name, attempt, step, value, 1000.0 + attempt * 10_000 + step,
@@ -975,6 +983,9 @@ def test_series_match_the_reference_computed_from_the_points(
     ]
     with app.state.vy.engine.begin() as conn:
         conn.execute(insert(RunEvent), chunks)
+    bounds: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for chunk in chunks:
+        bounds[chunk["name"]].append((chunk["step"], chunk["last_step"]))
     names = [*shapes, "train/lr"]  # the last one never logged
     windows = [(None, None), (100, 650), (320, None), (None, 310), (700, 720), (9, 3)]
     sessions = app.state.vy.sessions
@@ -983,5 +994,10 @@ def test_series_match_the_reference_computed_from_the_points(
             for step_min, step_max in windows:
                 window = {"step_min": step_min, "step_max": step_max}
                 stored = metric_series(session, run_id, names, max_points, **window)
-                reference = reference_series(points, names, max_points, **window)
+                reference = reference_series(points, names, max_points, **window, chunks=bounds)
                 assert stored == reference, (max_points, window)
+        # Both rules were exercised: the long series is drawn from chunk extremes at 100 points,
+        # the resumed one (several attempts) never is.
+        infos = runs_repo.metric_chunk_infos(session, run_id, ["long", "resumed"])
+        assert coarse_series(session, "long", infos["long"], 100, None, None) is not None
+        assert coarse_series(session, "long", infos["long"], 999, None, None) is None

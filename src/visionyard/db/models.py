@@ -332,7 +332,8 @@ class RunEvent(Base):
     idempotent: a batch delivered three times is stored once (R15); for events other than
     metrics it is "<attempt>:<kind>:<source seq>". Metric points are stored in chunks, a row
     (kind "metric") holding consecutive points of one metric of one attempt in `points`, from
-    `step` to `last_step` (`visionyard.runqueue.metric_chunks`); both are null on other rows.
+    `step` to `last_step`, and its minimum and maximum points in `extremes`
+    (`visionyard.runqueue.metric_chunks`); these are null on other rows.
     """
 
     __tablename__ = "run_events"
@@ -353,6 +354,7 @@ class RunEvent(Base):
     created_at: Mapped[float] = mapped_column(Float)
     last_step: Mapped[int | None] = mapped_column(BigInteger)
     points: Mapped[bytes | None] = mapped_column(LargeBinary)
+    extremes: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class RunMetricSummary(Base):

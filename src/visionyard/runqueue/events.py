@@ -161,7 +161,7 @@ def _newest_progress(
 
 #: the stored columns, in the order the PostgreSQL insert's arrays list them
 _COLUMNS = ("run_id", "attempt", "kind", "name", "step", "value", "payload", "dedupe_key",
-            "created_at", "last_step", "points")  # fmt: skip
+            "created_at", "last_step", "points", "extremes")  # fmt: skip
 # A batch as one array per column, unnested server-side: the statement's text and its
 # parameters are the same whatever the batch size, so neither SQLAlchemy nor psycopg rebuilds a
 # query per batch. (Rows as multi-row VALUES made a query of a parameter per column per row,
@@ -170,14 +170,15 @@ _COLUMNS = ("run_id", "attempt", "kind", "name", "step", "value", "payload", "de
 _PG_INSERT = text(
     """
     INSERT INTO run_events (run_id, attempt, kind, name, step, value, payload, dedupe_key,
-                            created_at, last_step, points)
-    SELECT r, a, k, n, s, v, CAST(p AS json), d, c, l, b
+                            created_at, last_step, points, extremes)
+    SELECT r, a, k, n, s, v, CAST(p AS json), d, c, l, b, e
     FROM unnest(CAST(:run_id AS integer[]), CAST(:attempt AS integer[]),
                 CAST(:kind AS varchar[]), CAST(:name AS varchar[]), CAST(:step AS bigint[]),
                 CAST(:value AS float8[]), CAST(:payload AS text[]),
                 CAST(:dedupe_key AS varchar[]), CAST(:created_at AS float8[]),
-                CAST(:last_step AS bigint[]), CAST(:points AS bytea[]))
-         AS t(r, a, k, n, s, v, p, d, c, l, b)
+                CAST(:last_step AS bigint[]), CAST(:points AS bytea[]),
+                CAST(:extremes AS bytea[]))
+         AS t(r, a, k, n, s, v, p, d, c, l, b, e)
     ON CONFLICT (run_id, dedupe_key) DO NOTHING
     RETURNING id
     """

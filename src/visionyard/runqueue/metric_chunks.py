@@ -156,6 +156,63 @@ def read_points(
     return {key: _window(_points(found), step_min, step_max) for key, found in chunks.items()}
 
 
+@dataclass(frozen=True)
+class ChunkInfo:
+    """What a chart's overview needs of a chunk, without its points."""
+
+    id: int
+    attempt: int
+    first_step: int
+    last_step: int
+    count: int
+    extremes: np.ndarray  # `extremes` of its points
+
+
+def read_chunk_infos(
+    session: Session,
+    run_id: int,
+    names: Collection[str],
+    *,
+    step_min: int | None = None,
+    step_max: int | None = None,
+) -> dict[str, list[ChunkInfo]]:
+    """{name: its chunks that overlap [step_min, step_max], by first step} of the named metrics
+    of one run, without reading their points."""
+    if not names:
+        return {}
+    query = select(
+        RunEvent.id,
+        RunEvent.name,
+        RunEvent.attempt,
+        RunEvent.step,
+        RunEvent.last_step,
+        func.length(RunEvent.points),
+        RunEvent.extremes,
+    ).where(RunEvent.run_id == run_id, RunEvent.kind == "metric", RunEvent.name.in_(list(names)))
+    if step_min is not None:
+        query = query.where(RunEvent.last_step >= step_min)
+    if step_max is not None:
+        query = query.where(RunEvent.step <= step_max)
+    found: dict[str, list[ChunkInfo]] = defaultdict(list)
+    for row_id, name, attempt, first, last, size, ends in session.execute(
+        query.order_by(RunEvent.name, RunEvent.step)
+    ):
+        if name is None or first is None or last is None or not ends:
+            continue
+        found[name].append(
+            ChunkInfo(row_id, attempt, first, last, (size or 0) // POINT.itemsize, unpack(ends))
+        )
+    return dict(found)
+
+
+def read_chunk_points(session: Session, ids: Collection[int]) -> dict[int, np.ndarray]:
+    """{chunk id: its points} of these chunks."""
+    if not ids:
+        return {}
+    rows = session.execute(select(RunEvent.id, RunEvent.points).where(RunEvent.id.in_(list(ids))))
+    return {row_id: unpack(data or b"") for row_id, data in rows}
+
+
 def fresh_points(
     rows: Iterable[Mapping[str, Any]], last_steps: Mapping[tuple[str, int], int]
 ) -> list[Mapping[str, Any]]:
@@ -178,6 +235,19 @@ def payload_epoch(payload: Mapping[str, Any] | None) -> int | None:
     return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
+def extremes(records: np.ndarray) -> np.ndarray:
+    """A chunk's minimum and maximum points (two records): the first point holding the minimum,
+    the last holding the maximum, as the series' downsampling picks them; the first point twice
+    when every value is a gap."""
+    values = records["value"]
+    gaps = np.isnan(values)
+    if gaps.all():
+        return records[[0, 0]]
+    low = int(np.argmin(np.where(gaps, np.inf, values)))
+    high = len(values) - 1 - int(np.argmax(np.where(gaps, -np.inf, values)[::-1]))
+    return records[[low, high]]
+
+
 def chunk_row(
     run_id: int, attempt: int, name: str, records: np.ndarray, *, id: int | None = None
 ) -> dict[str, Any]:
@@ -193,6 +263,7 @@ def chunk_row(
         "value": None,
         "payload": {},
         "points": records.tobytes(),
+        "extremes": extremes(records).tobytes(),
         "dedupe_key": f"{attempt}:chunk:{name}:{first}",
         "created_at": float(records["time"][0]),
     }

@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 from visionyard.dashboard.events.messages import Topic, event_message, run_event_data
 from visionyard.db.models import FeedEvent, Run, RunEvent
 from visionyard.errors import NotFoundError
+from visionyard.runqueue.events import RUN_EVENT_KINDS
 from visionyard.runqueue.metric_chunks import NO_EPOCH, unpack
+
+#: the kinds of a run topic's events: the stored kinds, but a stored chunk of metric points
+#: (kind "metric") is sent as one "metrics" event
+LIVE_RUN_EVENT_KINDS = (RUN_EVENT_KINDS - {"metric"}) | {"metrics"}
 
 
 @dataclass(frozen=True, slots=True)

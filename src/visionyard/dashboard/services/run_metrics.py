@@ -9,7 +9,10 @@ Decisions (documented for the API's users):
   of the older attempt beyond the step the newer one resumed from.
 - Series longer than ``max_points`` are downsampled by min/max buckets: the points are cut into
   max_points // 2 consecutive buckets and each bucket keeps its minimum and its maximum (in step
-  order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap.
+  order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap. A
+  long series of one attempt (at least 64 points per point shown) is cut at its storage chunks'
+  boundaries instead (buckets of whole chunks, about 512 to 1,024 points each), so that its
+  chart reads each chunk's stored extremes rather than every point (`coarse_series`).
 - ``step_min`` / ``step_max`` (inclusive, either or both) keep the current points inside that
   step window before downsampling, so a chart zoomed into a window gets it at full resolution;
   ``total`` then counts the window's points (none when step_min > step_max). Which points are
@@ -36,8 +39,9 @@ from sqlalchemy.orm import Session
 from visionyard.dashboard.repositories import runs as repo
 from visionyard.dashboard.services.runs import run_or_404
 from visionyard.errors import NotFoundError
+from visionyard.runqueue import metric_chunks
 from visionyard.runqueue.events import STEP_LOSS_METRIC, STEP_LR_METRIC
-from visionyard.runqueue.metric_chunks import EMPTY, Points
+from visionyard.runqueue.metric_chunks import EMPTY, ChunkInfo, Points
 from visionyard.training.metric_registry import is_known_metric_name
 
 #: the trainer's per-step scalars ("train_step" events), logged for every run
@@ -48,6 +52,9 @@ EVALUATED_SPLITS = ("train", "val", "test")
 SYSTEM_PREFIX = "system/"
 #: how many of the run's names an unknown-name message lists
 NAMES_IN_MESSAGE = 20
+#: a series with at least this many points per point shown (and a chunk per bucket) is
+#: downsampled from its chunks' extremes, without reading its points (`coarse_series`)
+COARSE_POINTS_PER_SHOWN = 64
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,84 @@ def current_mask(points: Points, firsts: dict[int, int]) -> np.ndarray:
     return points.steps < limits
 
 
+def _series(name: str, shown: Points, total: int) -> Series:
+    return Series(
+        name=name,
+        steps=shown.steps.tolist(),
+        values=shown.value_list(),
+        times=shown.times.tolist(),
+        epochs=shown.epoch_list(),
+        total=total,
+        downsampled=len(shown) < total,
+    )
+
+
+def _records_as_points(records: np.ndarray, attempt: int) -> Points:
+    return Points(
+        records["step"].astype(np.int64),
+        np.full(len(records), attempt, np.int64),
+        records["value"].astype(np.float64),
+        records["time"].astype(np.float64),
+        records["epoch"].astype(np.int32),
+    )
+
+
+def coarse_series(
+    session: Session,
+    name: str,
+    chunks: Sequence[ChunkInfo],
+    max_points: int,
+    step_min: int | None,
+    step_max: int | None,
+) -> Series | None:
+    """The series of a long metric of one attempt from its chunks' extremes, without reading
+    their points (but for the chunks the window cuts); None when it is too short for that:
+    fewer than COARSE_POINTS_PER_SHOWN points per point shown, or fewer chunks (with points in
+    the window) than buckets.
+
+    Its buckets are runs of whole chunks (max_points // 2 of them, chunk i of C in bucket
+    i * buckets // C) instead of runs of equal point counts: each still keeps its minimum (the
+    first point holding it) and its maximum (the last), and a bucket of only gaps its first
+    point."""
+    buckets = max(1, max_points // 2)
+    enough = COARSE_POINTS_PER_SHOWN * max_points
+    if len(chunks) < buckets or sum(c.count for c in chunks) < enough:  # cheap: before the cut
+        return None
+    low = step_min if step_min is not None else -(2**63)
+    high = step_max if step_max is not None else 2**63 - 1
+    cut = [c.id for c in chunks if c.first_step < low or c.last_step > high]
+    points = metric_chunks.read_chunk_points(session, cut)
+    parts: list[tuple[np.ndarray, int]] = []  # per chunk inside the window: extremes, count
+    for chunk in chunks:
+        if chunk.id in points:
+            records = points[chunk.id]
+            records = records[(records["step"] >= low) & (records["step"] <= high)]
+            if len(records):
+                parts.append((metric_chunks.extremes(records), len(records)))
+        else:
+            parts.append((chunk.extremes, chunk.count))
+    total = sum(n for _, n in parts)
+    if len(parts) < buckets or total < enough:  # the same rule on the window's own points
+        return None
+    shown: list[np.ndarray] = []
+    for b in range(buckets):
+        group = parts[b * len(parts) // buckets : (b + 1) * len(parts) // buckets]
+        lows = np.array([ends["value"][0] for ends, _ in group])
+        highs = np.array([ends["value"][1] for ends, _ in group])
+        if np.isnan(lows).all():  # only gaps: keep one, so the chart shows the gap
+            shown.append(group[0][0][:1])
+            continue
+        # The first chunk holding the minimum (its first such point), the last holding the
+        # maximum (its last): the points the exact downsampling keeps.
+        first_low = int(np.argmin(np.where(np.isnan(lows), np.inf, lows)))
+        last_high = len(highs) - 1 - int(np.argmax(np.where(np.isnan(highs), -np.inf, highs)[::-1]))
+        pair = np.concatenate([group[first_low][0][:1], group[last_high][0][1:]])
+        pair = pair[np.argsort(pair["step"], kind="stable")]
+        shown.append(pair[:1] if pair["step"][0] == pair["step"][1] else pair)
+    records = np.concatenate(shown)
+    return _series(name, _records_as_points(records, chunks[0].attempt), total)
+
+
 def metric_series(
     session: Session,
     run_id: int,
@@ -146,33 +231,29 @@ def metric_series(
         unknown = [n for n in candidates if n not in stored]
         if unknown:
             raise NotFoundError(_unknown_names_message(run_id, unknown, known))
-    found = repo.metric_points(session, run_id, wanted, step_min=step_min, step_max=step_max)
-    # In a window, which points are current depends on where each attempt began, which may be
-    # below the window.
-    windowed = step_min is not None or step_max is not None
-    firsts = repo.metric_first_steps(session, run_id, set(wanted)) if windowed else {}
+    # Where each attempt began decides which points are current, also below a window.
+    firsts = repo.metric_first_steps(session, run_id, set(wanted))
+    starts = {n: {a: first for (m, a), first in firsts.items() if m == n} for n in wanted}
+    window = {"step_min": step_min, "step_max": step_max}
+    # A long metric of one attempt is drawn from its chunks' extremes (see `coarse_series`).
+    infos = repo.metric_chunk_infos(
+        session, run_id, [n for n in wanted if len(starts[n]) == 1], **window
+    )
+    coarse = {
+        name: drawn
+        for name, chunks in infos.items()
+        if (drawn := coarse_series(session, name, chunks, max_points, step_min, step_max))
+    }
+    exact = [n for n in wanted if n not in coarse]
+    found = repo.metric_points(session, run_id, exact, **window) if exact else {}
     series = []
     for name in wanted:
+        if name in coarse:
+            series.append(coarse[name])
+            continue
         points = found.get(name, EMPTY)
-        if windowed:
-            starts = {a: first for (n, a), first in firsts.items() if n == name}
-        else:
-            starts = {
-                int(a): int(points.steps[points.attempts == a].min())
-                for a in np.unique(points.attempts)
-            }
-        if len(starts) > 1:  # a resumed run: drop the points later attempts redid
-            points = points.take(current_mask(points, starts))
+        if len(starts[name]) > 1:  # a resumed run: drop the points later attempts redid
+            points = points.take(current_mask(points, starts[name]))
         shown = points.take(downsample_indices(points.values, max_points))
-        series.append(
-            Series(
-                name=name,
-                steps=shown.steps.tolist(),
-                values=shown.value_list(),
-                times=shown.times.tolist(),
-                epochs=shown.epoch_list(),
-                total=len(points),
-                downsampled=len(shown) < len(points),
-            )
-        )
+        series.append(_series(name, shown, len(points)))
     return series

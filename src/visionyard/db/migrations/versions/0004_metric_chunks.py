@@ -6,10 +6,10 @@ Create Date: 2026-12-06 06:00:00
 
 Until this revision every metric point was a `run_events` row of its own (about 316 bytes a
 point with its indexes). From now on a row of kind "metric" holds up to 1,024 consecutive points
-of one metric of one attempt, packed into `points` (see `visionyard.runqueue.metric_chunks`;
-the record layout is repeated below so that this revision keeps its meaning when that module
-changes). Each chunk takes the id of the newest point it replaces, so a live-events client's
-sequence numbers stay valid.
+of one metric of one attempt, packed into `points`, and its extreme points in `extremes` (see
+`visionyard.runqueue.metric_chunks`; the record layout is repeated below so that this revision
+keeps its meaning when that module changes). Each chunk takes the id of the newest point it
+replaces, so a live-events client's sequence numbers stay valid.
 
 The space the old rows held is reused by PostgreSQL for new rows; `VACUUM FULL run_events` gives
 it back to the operating system (it locks the table while it runs).
@@ -50,6 +50,7 @@ _events = sa.table(
     sa.column("created_at", sa.Float),
     sa.column("last_step", sa.BigInteger),
     sa.column("points", sa.LargeBinary),
+    sa.column("extremes", sa.LargeBinary),
 )
 
 
@@ -58,6 +59,18 @@ def _epoch(payload: Any) -> int | None:
         payload = json.loads(payload)
     epoch = payload.get("epoch") if isinstance(payload, Mapping) else None
     return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+
+
+def _extremes(records: np.ndarray) -> np.ndarray:
+    """The chunk's minimum (first such point) and maximum (last such point); the first point
+    twice when every value is a gap."""
+    values = records["value"]
+    gaps = np.isnan(values)
+    if gaps.all():
+        return records[[0, 0]]
+    low = int(np.argmin(np.where(gaps, np.inf, values)))
+    high = len(values) - 1 - int(np.argmax(np.where(gaps, -np.inf, values)[::-1]))
+    return records[[low, high]]
 
 
 def _runs_with_metrics() -> list[int]:
@@ -69,6 +82,7 @@ def _runs_with_metrics() -> list[int]:
 def upgrade() -> None:
     op.add_column("run_events", sa.Column("last_step", sa.BigInteger(), nullable=True))
     op.add_column("run_events", sa.Column("points", sa.LargeBinary(), nullable=True))
+    op.add_column("run_events", sa.Column("extremes", sa.LargeBinary(), nullable=True))
     bind = op.get_bind()
     for run_id in _runs_with_metrics():
         rows = bind.execute(
@@ -102,6 +116,7 @@ def upgrade() -> None:
                         "value": None,
                         "payload": {},
                         "points": records.tobytes(),
+                        "extremes": _extremes(records).tobytes(),
                         "dedupe_key": f"{attempt}:chunk:{name}:{part[0].step}",
                         "created_at": float(part[0].created_at),
                     }
@@ -147,5 +162,6 @@ def downgrade() -> None:
         if rows:
             bind.execute(_events.insert(), rows)
     with op.batch_alter_table("run_events") as batch:
+        batch.drop_column("extremes")
         batch.drop_column("points")
         batch.drop_column("last_step")
