@@ -12,10 +12,12 @@ Starts `visionyard serve` as a subprocess on its own database (PostgreSQL: a fre
               run by default). Delivery latency = the client's receive time minus the event's
               own time (set by the writer just before the write; same host clock). Server CPU
               (process CPU time / wall) and RSS are read with psutil.
-  slow        the same, plus --slow-clients clients that subscribe to EVERY run and then stop
-              reading (a 4 KiB receive buffer, nothing read): the others' latency must not
-              move, and the server must tell each slow client `lagged` (bounded outbox) or
-              close it.
+  slow        the same, plus --slow-clients clients that subscribe to EVERY run (live only) and
+              then stop reading (a 4 KiB receive buffer, nothing read): the others' latency
+              must not move, and the server must tell each slow client `lagged` (bounded
+              outbox) or close it. Log lines are --log-bytes long (4,000: long lines fill the
+              kernel's socket buffers, up to 4 MiB on Linux, within the phase; only then does
+              the outbox fill).
   resume      the slow clients read again: for each `lagged` they resubscribe with `after` = the
               last sequence number they got, as the protocol says; at the end every client (the
               slow ones included) must hold exactly the events the database holds for its runs.
@@ -156,8 +158,12 @@ class ServerMeter:
 # ---- the writer (a separate process, as agents are) --------------------------------------------
 
 
-def writer(url: str, runs: list[tuple[int, int]], interval: float, stop: Any, out: Any) -> None:
-    """Every `interval` s, one batch per run through the agent's fenced write path."""
+def writer(
+    url: str, runs: list[tuple[int, int]], interval: float, log_bytes: int, stop: Any, out: Any
+) -> None:
+    """Every `interval` s, one batch per run through the agent's fenced write path; each log
+    line is padded to `log_bytes` (a long line: a config dump, a progress bar)."""
+    pad = "." * max(0, log_bytes - 30)
     engine = make_engine(url)
     step = 0
     written = 0
@@ -173,7 +179,7 @@ def writer(url: str, runs: list[tuple[int, int]], interval: float, stop: Any, ou
                     "seq": step,
                     "time": now,
                     "level": "info",
-                    "message": f"step {step}: loss {1.0 / step:.5f}",
+                    "message": f"step {step}: loss {1.0 / step:.5f} {pad}",
                     "source": "output",
                 },
             ]
@@ -197,6 +203,7 @@ class Client:
     seqs: dict[str, list[int]] = dataclasses.field(default_factory=lambda: defaultdict(list))
     latencies: dict[str, list[float]] = dataclasses.field(default_factory=lambda: defaultdict(list))
     lagged: int = 0
+    first_lagged_at: float | None = None
     closed_by_server: int | None = None
     reading: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
@@ -239,6 +246,7 @@ async def follow(client: Client, ws_url: str, port: int, token: str, done: async
                 client.latencies[client.phase].append((received - message["ts"]) * 1000)
             elif kind == "lagged":
                 client.lagged += 1
+                client.first_lagged_at = client.first_lagged_at or received
                 topic = message["topic"]
                 after = message["seq"]
                 await ws.send(json.dumps({"op": "subscribe", "topic": topic, "after": after}))
@@ -266,7 +274,7 @@ def flood_run(url: str, data_dir: Path, project_id: int, megabytes: int, out: An
     run_id = enqueue(
         engine, project_id=project_id, name="flood", config_snapshot=config, config_hash="0" * 64
     )
-    claimed = claim_next(engine, agent_id=agent_id, capacity=0)
+    claimed = claim_next(engine, agent_id=agent_id, capacity=0, lease_seconds=600)
     assert claimed is not None and claimed.id == run_id
     launch = prepare_launch(
         run_id=claimed.id,
@@ -285,7 +293,7 @@ def flood_run(url: str, data_dir: Path, project_id: int, megabytes: int, out: An
     )
     script = FLOOD.format(blocks=megabytes)  # a block is 10,000 lines of 100 bytes: 1 MB
     launch = dataclasses.replace(launch, argv=[sys.executable, "-c", script])
-    options = SupervisionOptions(lease_seconds=60)
+    options = SupervisionOptions(lease_seconds=600)
     started = time.monotonic()
     outcome = Supervision(
         engine, agent_id=agent_id, launch=launch, options=options, control=Control()
@@ -390,7 +398,9 @@ async def fan_out(args: argparse.Namespace, url: str, base: str, pid: int, token
             config_snapshot={},
             config_hash="0" * 64,
         )
-        claimed = claim_next(engine, agent_id=agent_id, capacity=0)
+        # A lease longer than the bench: these agents send no heartbeats, and the dashboard's
+        # reaper would re-queue their runs (and fence the writer out) after the default 60 s.
+        claimed = claim_next(engine, agent_id=agent_id, capacity=0, lease_seconds=3600)
         assert claimed is not None and claimed.id == run_id
         runs.append((run_id, agent_id))
     engine.dispose()
@@ -408,7 +418,9 @@ async def fan_out(args: argparse.Namespace, url: str, base: str, pid: int, token
         tasks.append(asyncio.create_task(follow(client, ws_url, port, token, done)))
         await asyncio.sleep(0.01)
     stop, out = ctx.Event(), ctx.Queue()
-    proc = ctx.Process(target=writer, args=(url, runs, args.batch_interval, stop, out))
+    proc = ctx.Process(
+        target=writer, args=(url, runs, args.batch_interval, args.log_bytes, stop, out)
+    )
     proc.start()
     await asyncio.sleep(args.warmup)
 
@@ -425,7 +437,8 @@ async def fan_out(args: argparse.Namespace, url: str, base: str, pid: int, token
         client.phase = "join"
         tasks.append(asyncio.create_task(follow(client, ws_url, port, token, done)))
     await asyncio.sleep(3.0)  # the slow clients connect and subscribe: not measured
-    await phase("slow", args.phase_seconds)
+    slow_since = time.time()
+    await phase("slow", args.slow_seconds)
     for client in slow:
         client.reading.set()
     await phase("resume", args.resume_seconds)
@@ -454,6 +467,9 @@ async def fan_out(args: argparse.Namespace, url: str, base: str, pid: int, token
         clients=len(clients),
         slow_clients=len(slow),
         slow_lagged=[c.lagged for c in slow],
+        slow_first_lagged_s=[
+            round(c.first_lagged_at - slow_since, 1) if c.first_lagged_at else None for c in slow
+        ],
         slow_closed=[c.closed_by_server for c in slow],
         normal_lagged=sum(c.lagged for c in clients),
         incomplete_clients=incomplete,
@@ -494,8 +510,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-clients", type=int, default=10)
     parser.add_argument("--batch-interval", type=float, default=0.5, help="s between batches")
     parser.add_argument("--warmup", type=float, default=8.0)
-    parser.add_argument("--phase-seconds", type=float, default=25.0)
+    parser.add_argument("--phase-seconds", type=float, default=20.0)
+    parser.add_argument("--slow-seconds", type=float, default=40.0)
     parser.add_argument("--resume-seconds", type=float, default=10.0)
+    parser.add_argument("--log-bytes", type=int, default=4000, help="bytes of each log line")
     parser.add_argument("--probe-seconds", type=float, default=8.0)
     parser.add_argument(
         "--flood-mb", type=int, default=100, help="MB the flood run prints (0: no flood)"
