@@ -204,7 +204,8 @@ class Client:
     latencies: dict[str, list[float]] = dataclasses.field(default_factory=lambda: defaultdict(list))
     lagged: int = 0
     first_lagged_at: float | None = None
-    closed_by_server: int | None = None
+    #: how the server ended each connection: a close code, or why there was none
+    closes: list[int | str] = dataclasses.field(default_factory=list)
     reading: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
@@ -216,40 +217,59 @@ def _small_buffer_socket(port: int) -> socket.socket:
 
 
 async def follow(client: Client, ws_url: str, port: int, token: str, done: asyncio.Event) -> None:
-    """Subscribe to the client's runs and read until `done` (a slow client pauses until its
-    `reading` event is set, then resumes after `lagged` as the protocol says)."""
-    kwargs: dict[str, Any] = {"additional_headers": {"Authorization": f"Bearer {token}"}}
-    if client.slow:
-        kwargs.update(sock=_small_buffer_socket(port), max_queue=1)
-    else:
+    """Subscribe to the client's runs and read until `done`. A slow client pauses until its
+    `reading` event is set; then it resumes as the protocol says: after `lagged` it
+    resubscribes with `after` = the last sequence number it got, and when the server closed
+    the connection it reconnects and does the same for every topic."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if not client.slow:
         client.reading.set()
-    async with websockets.connect(ws_url, proxy=None, open_timeout=60, **kwargs) as ws:
-        # Followers want each run from its start; slow clients join live (no backfill burst).
-        after = None if client.slow else 0
-        for run_id in client.runs:
-            await ws.send(json.dumps({"op": "subscribe", "topic": f"run:{run_id}", "after": after}))
-        await client.reading.wait()
-        while not done.is_set():
-            try:
-                text = await asyncio.wait_for(ws.recv(), timeout=0.5)
-            except TimeoutError:
-                continue
-            except websockets.ConnectionClosed as exc:
-                client.closed_by_server = exc.rcvd.code if exc.rcvd else -1
-                return
-            received = time.time()
-            message = json.loads(text)
-            kind = message["type"]
-            if kind == "event":
-                topic = message["topic"]
-                client.seqs[topic].append(message["seq"])
-                client.latencies[client.phase].append((received - message["ts"]) * 1000)
-            elif kind == "lagged":
-                client.lagged += 1
-                client.first_lagged_at = client.first_lagged_at or received
-                topic = message["topic"]
-                after = message["seq"]
+    first = True
+    while not done.is_set():
+        kwargs: dict[str, Any] = {"additional_headers": headers}
+        if client.slow and first:
+            # No client keepalive either: its unanswered pings would end the connection from
+            # this side (1011) before the server's bound is reached.
+            kwargs.update(sock=_small_buffer_socket(port), max_queue=1, ping_interval=None)
+        async with websockets.connect(ws_url, proxy=None, open_timeout=60, **kwargs) as ws:
+            for run_id in client.runs:
+                topic = f"run:{run_id}"
+                got = client.seqs.get(topic)
+                # Followers want each run from its start; slow clients join live (no backfill
+                # burst); a reconnect resumes after the last event received.
+                after = got[-1] if got else (None if client.slow else 0)
                 await ws.send(json.dumps({"op": "subscribe", "topic": topic, "after": after}))
+            first = False
+            await client.reading.wait()
+            if await _read(client, ws, done):
+                return
+
+
+async def _read(client: Client, ws: Any, done: asyncio.Event) -> bool:
+    """Read until `done` (True) or until the server closes the connection (False)."""
+    while not done.is_set():
+        try:
+            text = await asyncio.wait_for(ws.recv(), timeout=0.5)
+        except TimeoutError:
+            continue
+        except websockets.ConnectionClosed as exc:
+            client.closes.append(exc.rcvd.code if exc.rcvd else f"no close frame: {exc}"[:80])
+            return False
+        received = time.time()
+        message = json.loads(text)
+        kind = message["type"]
+        if kind == "event":
+            topic = message["topic"]
+            client.seqs[topic].append(message["seq"])
+            client.latencies[client.phase].append((received - message["ts"]) * 1000)
+        elif kind == "lagged":
+            client.lagged += 1
+            client.first_lagged_at = client.first_lagged_at or received
+            after = message["seq"]
+            await ws.send(
+                json.dumps({"op": "subscribe", "topic": message["topic"], "after": after})
+            )
+    return True
 
 
 # ---- the log flood ----------------------------------------------------------------------------
@@ -470,7 +490,8 @@ async def fan_out(args: argparse.Namespace, url: str, base: str, pid: int, token
         slow_first_lagged_s=[
             round(c.first_lagged_at - slow_since, 1) if c.first_lagged_at else None for c in slow
         ],
-        slow_closed=[c.closed_by_server for c in slow],
+        slow_closes=[c.closes for c in slow],
+        normal_closes=sum(len(c.closes) for c in clients),
         normal_lagged=sum(c.lagged for c in clients),
         incomplete_clients=incomplete,
     )
