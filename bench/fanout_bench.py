@@ -19,8 +19,11 @@ Starts `visionyard serve` as a subprocess on its own database (PostgreSQL: a fre
               kernel's socket buffers, up to 4 MiB on Linux, within the phase; only then does
               the outbox fill).
   resume      the slow clients read again: for each `lagged` they resubscribe with `after` = the
-              last sequence number they got, as the protocol says; at the end every client (the
-              slow ones included) must hold exactly the events the database holds for its runs.
+              last sequence number they got, as the protocol says (and reconnect the same way when
+              the server closed them); at the end every client (the slow ones included, from
+              their first event on) must hold exactly the `log` events the database holds for
+              its runs (metric points are packed into chunks that later writes may merge under
+              a newer id, so they are not compared by id).
   log flood   (--flood-mb, default 100; 1000 for the 1 GB case, ~7 minutes on 2 busy cores)
               a run supervised by the real agent code (`Supervision`: process, output capture,
               relay) whose stand-in trainer prints --flood-mb MB of output, while HTTP clients
@@ -202,6 +205,8 @@ class Client:
     #: per topic: the sequence numbers received (events), in order
     seqs: dict[str, list[int]] = dataclasses.field(default_factory=lambda: defaultdict(list))
     latencies: dict[str, list[float]] = dataclasses.field(default_factory=lambda: defaultdict(list))
+    #: per topic: the sequence numbers of the `log` events received, in order
+    logs: dict[str, list[int]] = dataclasses.field(default_factory=lambda: defaultdict(list))
     lagged: int = 0
     first_lagged_at: float | None = None
     #: how the server ended each connection: a close code, or why there was none
@@ -260,6 +265,10 @@ async def _read(client: Client, ws: Any, done: asyncio.Event) -> bool:
         kind = message["type"]
         if kind == "event":
             topic = message["topic"]
+            if message["data"].get("kind") == "log":
+                # Log rows keep their ids; metric points are packed into chunks that later
+                # batches may merge under a newer id, so they are not compared by id.
+                client.logs[topic].append(message["seq"])
             client.seqs[topic].append(message["seq"])
             client.latencies[client.phase].append((received - message["ts"]) * 1000)
         elif kind == "lagged":
@@ -389,12 +398,13 @@ def summarise(clients: list[Client], phase: str) -> dict[str, float]:
     }
 
 
-def stored_seqs(url: str, run_ids: list[int]) -> dict[str, list[int]]:
+def stored_logs(url: str, run_ids: list[int]) -> dict[str, list[int]]:
+    """The ids of each run's stored `log` rows."""
     engine = make_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
             select(RunEvent.run_id, RunEvent.id)
-            .where(RunEvent.run_id.in_(run_ids))
+            .where(RunEvent.run_id.in_(run_ids), RunEvent.kind == "log")
             .order_by(RunEvent.id)
         ).all()
     engine.dispose()
@@ -470,20 +480,20 @@ async def fan_out(args: argparse.Namespace, url: str, base: str, pid: int, token
     await asyncio.gather(*tasks, return_exceptions=True)
     meter.close()
 
-    expected = stored_seqs(url, run_ids)
+    expected = stored_logs(url, run_ids)
     incomplete = []
     for c in clients + slow:
         for run_id in c.runs:
             topic = f"run:{run_id}"
-            got = c.seqs.get(topic, [])
+            got = c.logs.get(topic, [])
             # A live-only subscriber must have everything from its first event on.
             want = [s for s in expected[topic] if not c.slow or (got and s >= min(got))]
             if not got or sorted(set(got)) != want or len(got) != len(set(got)):
                 incomplete.append(c.name)
                 break
     results.update(
-        written_events=written,
-        stored_events=sum(len(v) for v in expected.values()),
+        written_rows=written,
+        stored_log_events=sum(len(v) for v in expected.values()),
         clients=len(clients),
         slow_clients=len(slow),
         slow_lagged=[c.lagged for c in slow],
