@@ -113,8 +113,8 @@ def test_a_flood_of_output_is_capped_marked_and_loses_nothing_else(platform: Pla
     assert messages[-1] == "done: the last words"
     # Nothing else lost: every metric the trainer wrote is stored, and the full output is on
     # the agent's disk (the stored part in attempt-1.log, the rest in the overflow file).
-    steps = sorted(e.step for e in p.events(run_id, "metric") if e.name == "train/loss")
-    assert steps == list(range(50))
+    points = p.metric_points(run_id, "train/loss")
+    assert points == [(1, "train/loss", step) for step in range(50)]
     stored = launch.output_path.read_text().splitlines()
     cut = next(i for i, line in enumerate(stored) if line.startswith("[visionyard]"))
     assert stored[:cut] + overflow.read_text().splitlines() == [
