@@ -1,28 +1,35 @@
-"""Run-queue benchmark on PostgreSQL: wake-up latency, claim throughput, idle cost per agent.
+"""Run-queue benchmark on PostgreSQL or SQLite: wake-up latency, claim throughput, idle cost.
 
-Creates its own database on the server named by --url (dropped at the end, also on failure),
-migrates it, and measures:
+Creates its own database (PostgreSQL: on the server named by --url, dropped at the end, also on
+failure; SQLite: a file in a temporary folder), migrates it, and measures:
 
-  latency     enqueue -> claim, p50/p99, with claimer processes woken by NOTIFY (waiting in
-              `WorkWaiter.wait_for_work`) vs claimers polling every second. A producer enqueues
-              runs one by one at random gaps (50-250 ms); latency runs from the start of the
-              `enqueue` call to the return of the `claim_next` that got the run (same host,
-              same clock). Pollers' phases are spread evenly over the second (polling's best
-              case); NOTIFY claimers fall back to a claim attempt every 5 s.
+  latency     enqueue -> claim, p50/p99, with claimer processes woken by `WorkWaiter` (NOTIFY on
+              PostgreSQL, the change-counter poll on SQLite) vs claimers polling every second.
+              Each row also has a profile: the enqueue split into checkout (pool + pre-ping),
+              statements (their count and time), commit, and the rest (Python); the wake-up
+              (enqueue's return -> the waiter's return); the claim split the same way.
+              A producer enqueues runs one by one at random gaps (50-250 ms); latency runs from
+              the start of the `enqueue` call to the return of the `claim_next` that got the
+              run (same host, same clock). Pollers' phases are spread evenly over the second
+              (polling's best case); waiting claimers fall back to a claim attempt every 5 s
+              (1 s on SQLite, so that they see the end of a phase without a NOTIFY).
   throughput  claims/s with 1, 2, 4, 8 claimer processes draining a few hundred queued runs
               (`claim_next` only: the UPDATE ... SKIP LOCKED, the agent row, the feed event,
               commit). Wall time from the barrier release to the last claimer finding nothing.
   duplicates  every claimed run id is reported back by its process; a run claimed twice (or a
               DB state that disagrees with the reports) is counted and must be 0.
   idle        one idle agent for --idle-seconds: a heartbeat every 5 s plus a claim attempt
-              after each wake-up, (a) NOTIFY-woken with a 5 s fallback poll, (b) polling every
-              second. Counted in the client over the steady state: queries (SQLAlchemy cursor
-              executions plus the pool's pre-ping on every checkout), transactions, and round
-              trips (queries + BEGIN + COMMIT). Not counted on the server: pg_stat_statements
-              needs shared_preload_libraries, and pg_stat_database's transaction counter also
-              counts autovacuum workers visiting the database, which swamps an idle agent.
+              after each wake-up, (a) woken by `WorkWaiter` with a 5 s fallback poll, (b)
+              polling every second. Counted in the client over the steady state: process CPU
+              time, queries (SQLAlchemy cursor executions; on SQLite not the waiter's own
+              change-counter reads, which its CPU time shows; plus the pool's pre-ping on every
+              checkout), transactions, and round trips (queries + BEGIN + COMMIT). Not counted
+              on the server: pg_stat_statements needs shared_preload_libraries, and
+              pg_stat_database's transaction counter also counts autovacuum workers visiting
+              the database, which swamps an idle agent.
 
     python bench/queue_bench.py                      # local server, about 2 minutes
+    python bench/queue_bench.py --backend sqlite     # a SQLite file, about 2 minutes
     python bench/queue_bench.py --url postgresql://postgres@db:5432/postgres --json out.json
 """
 
@@ -31,15 +38,17 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import platform
 import random
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, insert, select, text
@@ -50,6 +59,7 @@ from visionyard.db.migrate import upgrade
 from visionyard.db.models import Project, Run, RunState
 from visionyard.runqueue import (
     CHANNEL,
+    SQLITE_POLL_INTERVAL,
     WorkWaiter,
     agent_heartbeat,
     claim_next,
@@ -60,13 +70,24 @@ from visionyard.runqueue import (
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEARTBEAT_S = 5.0
+#: SQLite: the waiter's change-counter poll (--sqlite-poll-ms; spawned children read it from
+#: the environment)
+POLL_S = float(os.environ.get("VY_BENCH_SQLITE_POLL_MS", SQLITE_POLL_INTERVAL * 1000)) / 1000
 
 # ---- database set-up --------------------------------------------------------------------------
 
 
 @contextmanager
-def bench_database(admin_url: str) -> Iterator[str]:
+def bench_database(admin_url: str, backend: str) -> Iterator[str]:
     """A fresh, migrated database; dropped on exit."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="vy-queue-bench-") as folder:
+            url = f"sqlite:///{folder}/queue.db"
+            engine = make_engine(url)
+            upgrade(engine)
+            engine.dispose()
+            yield url
+        return
     name = f"vy_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -134,6 +155,73 @@ def reset_runs(url: str) -> None:
     engine.dispose()
 
 
+# ---- profile of one transaction ------------------------------------------------------------------
+
+
+@dataclass
+class Timeline:
+    """Where one queue call's time goes, from engine events: `start()` before the call, `done()`
+    after it. checkout = pool checkout including the pre-ping (PostgreSQL); statements = the
+    cursor executions (the first includes psycopg's BEGIN round trip); commit = from the commit
+    event to the call's return (the COMMIT round trip with its WAL flush); other = the rest
+    (SQLAlchemy and Python)."""
+
+    t0: float = 0.0
+    checkout_at: float = 0.0
+    commit_at: float = 0.0
+    stmt_start: float = 0.0
+    stmt_s: float = 0.0
+    statements: int = 0
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine.pool, "checkout", self._checkout)
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "commit", self._commit)
+
+    def _checkout(self, *_args: Any) -> None:
+        if not self.checkout_at:
+            self.checkout_at = time.perf_counter()
+
+    def _before(self, *_args: Any) -> None:
+        self.stmt_start = time.perf_counter()
+
+    def _after(self, *_args: Any) -> None:
+        self.stmt_s += time.perf_counter() - self.stmt_start
+        self.statements += 1
+
+    def _commit(self, *_args: Any) -> None:
+        self.commit_at = time.perf_counter()
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self.checkout_at = self.commit_at = self.stmt_s = 0.0
+        self.statements = 0
+
+    def done(self) -> dict[str, float]:
+        end = time.perf_counter()
+        checkout = (self.checkout_at or self.t0) - self.t0
+        commit = end - self.commit_at if self.commit_at else 0.0
+        row = {
+            "total_ms": (end - self.t0) * 1000,
+            "checkout_ms": checkout * 1000,
+            "statements": self.statements,
+            "statements_ms": self.stmt_s * 1000,
+            "commit_ms": commit * 1000,
+            "other_ms": (end - self.t0 - checkout - self.stmt_s - commit) * 1000,
+        }
+        self.rows.append(row)
+        return row
+
+
+def profile_summary(rows: list[dict[str, float]]) -> dict[str, float]:
+    """p50 of each part (the parts' p50s need not add up to the total's)."""
+    if not rows:
+        return {}
+    return {key: percentile([r[key] for r in rows], 0.5) for key in rows[0]}
+
+
 # ---- claimer processes (module level: spawned children import them) ---------------------------
 
 
@@ -143,22 +231,31 @@ def latency_claimer(
     """Claim (and finish) runs as they come; report [(run_id, claimed_at)]. A polling claimer
     starts its 1 s cycle `phase` seconds late."""
     engine = make_engine(url)
-    claims: list[tuple[int, float]] = []
-    waiter = WorkWaiter(engine) if mode == "notify" else None
+    timeline = Timeline()
+    timeline.attach(engine)
+    claims: list[tuple[int, float, float, dict[str, float]]] = []
+    waiter = WorkWaiter(engine, poll_interval=POLL_S) if mode == "notify" else None
+    # SQLite claimers have no NOTIFY to stop them: a short wait lets them see `stop` soon.
+    wait_s = HEARTBEAT_S if url.startswith("postgresql") else 1.0
     try:
         ready.wait(timeout=60)
         if waiter is None:
             stop.wait(phase)
+        woke = time.time()
         while not stop.is_set():
+            timeline.start()
             run = claim_next(engine, agent_id=agent_id, capacity=0)
             if run is not None:
-                claims.append((run.id, time.time()))
+                claimed = time.time()
+                claims.append((run.id, woke, claimed, timeline.done()))
                 finish_run(engine, run.id, run.attempt, agent_id, "succeeded")
+                woke = time.time()
                 continue
             if waiter is not None:
-                waiter.wait_for_work(timeout=HEARTBEAT_S)
+                waiter.wait_for_work(timeout=wait_s)
             else:
                 stop.wait(1.0)
+            woke = time.time()
     finally:
         if waiter is not None:
             waiter.close()
@@ -211,11 +308,17 @@ def latency_phase(
     time.sleep(1.0)  # let every claimer reach its first wait
     rng = random.Random(seed)
     engine = make_engine(url)
+    timeline = Timeline()
+    timeline.attach(engine)
+    with engine.connect():
+        pass  # connect and initialise the dialect before the first timed enqueue
     enqueued: dict[int, float] = {}
+    returned: dict[int, float] = {}
     enqueue_ms: list[float] = []
     for i in range(runs):
         time.sleep(rng.uniform(0.05, 0.25))
         started = time.time()
+        timeline.start()
         run_id = enqueue(
             engine,
             project_id=project_id,
@@ -223,7 +326,9 @@ def latency_phase(
             config_snapshot={"i": i},
             config_hash="0" * 64,
         )
-        enqueue_ms.append((time.time() - started) * 1000)
+        timeline.done()
+        returned[run_id] = time.time()
+        enqueue_ms.append((returned[run_id] - started) * 1000)
         enqueued[run_id] = started
     deadline = time.monotonic() + 30
     with engine.connect() as conn:
@@ -236,14 +341,18 @@ def latency_phase(
                 break
             time.sleep(0.1)
         stop.set()
-        conn.execute(text("SELECT pg_notify(:c, 'stop')"), {"c": CHANNEL})
-        conn.commit()
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_notify(:c, 'stop')"), {"c": CHANNEL})
+            conn.commit()
     engine.dispose()
     claims = [c for _ in procs for c in out.get(timeout=60)]
     for p in procs:
         p.join(timeout=30)
-    ids = [run_id for run_id, _ in claims]
-    latencies = [(t - enqueued[run_id]) * 1000 for run_id, t in claims if run_id in enqueued]
+    ids = [c[0] for c in claims]
+    latencies = [(c[2] - enqueued[c[0]]) * 1000 for c in claims if c[0] in enqueued]
+    # Wake-up: from the enqueue's return to the claim attempt that got the run (negative when
+    # the notification overtook the enqueue's own return).
+    wake_ms = [(c[1] - returned[c[0]]) * 1000 for c in claims if c[0] in returned]
     return {
         "mode": mode,
         "claimers": claimers,
@@ -254,6 +363,9 @@ def latency_phase(
         "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": max(latencies),
+        "enqueue_profile": profile_summary(timeline.rows),
+        "wake_p50_ms": percentile(wake_ms, 0.5),
+        "claim_profile": profile_summary([c[3] for c in claims]),
     }
 
 
@@ -323,10 +435,11 @@ def idle_phase(url: str, mode: str, seconds: float) -> dict[str, Any]:
     engine = make_engine(url)
     with engine.connect():
         pass  # connect and initialise the dialect outside the counted window
-    waiter = WorkWaiter(engine) if mode == "notify" else None
+    waiter = WorkWaiter(engine, poll_interval=POLL_S) if mode == "notify" else None
     counter = StatementCounter()
     counter.attach(engine)
     claims = heartbeats = 0
+    cpu_start = time.process_time()
     start = time.monotonic()
     end = start + seconds
     next_heartbeat = start
@@ -343,6 +456,7 @@ def idle_phase(url: str, mode: str, seconds: float) -> dict[str, Any]:
         else:
             time.sleep(wait)
     elapsed = time.monotonic() - start
+    cpu = time.process_time() - cpu_start
     if waiter is not None:
         waiter.close()
     engine.dispose()
@@ -360,6 +474,7 @@ def idle_phase(url: str, mode: str, seconds: float) -> dict[str, Any]:
         "queries_per_s": queries / elapsed,
         "transactions_per_s": counter.transactions / elapsed,
         "round_trips_per_s": round_trips / elapsed,
+        "cpu_ms_per_s": cpu * 1000 / elapsed,
     }
 
 
@@ -368,18 +483,31 @@ def idle_phase(url: str, mode: str, seconds: float) -> dict[str, Any]:
 
 def print_report(results: dict[str, Any]) -> None:
     env = results["environment"]
-    print(f"\nQueue benchmark — PostgreSQL {env['postgres']}, {env['cpus']} CPUs, {env['python']}")
+    print(f"\nQueue benchmark — {env['database']}, {env['cpus']} CPUs, Python {env['python']}")
     print("\nEnqueue -> claim latency")
     print(
         f"{'claimers':<18}{'runs':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'dup':>5}"
         f"{'enqueue p50 ms':>16}"
     )
     for r in results["latency"]:
-        label = f"{r['claimers']} x " + ("NOTIFY" if r["mode"] == "notify" else "poll 1 s")
+        label = f"{r['claimers']} x " + ("waiter" if r["mode"] == "notify" else "poll 1 s")
         print(
             f"{label:<18}{r['runs']:>6}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
             f"{r['max_ms']:>9.1f}{r['duplicates']:>5}{r['enqueue_p50_ms']:>16.1f}"
         )
+    print("\nProfile, p50 ms (waiter rows): checkout / statements (count) / commit / other")
+    for r in results["latency"]:
+        if r["mode"] != "notify":
+            continue
+        parts = []
+        for name in ("enqueue", "claim"):
+            pr = r[f"{name}_profile"]
+            parts.append(
+                f"{name} {pr['total_ms']:.1f} = {pr['checkout_ms']:.2f} / "
+                f"{pr['statements_ms']:.2f} ({pr['statements']:.0f}) / {pr['commit_ms']:.2f} / "
+                f"{pr['other_ms']:.2f}"
+            )
+        print(f"{r['claimers']} x waiter: {parts[0]}; wake-up {r['wake_p50_ms']:.1f}; {parts[1]}")
     print("\nClaim throughput")
     print(f"{'processes':<12}{'runs':>6}{'seconds':>10}{'claims/s':>10}{'dup':>6}  per process")
     for r in results["throughput"]:
@@ -388,37 +516,51 @@ def print_report(results: dict[str, Any]) -> None:
             f"{r['duplicates']:>6}  {r['per_process']}"
         )
     print("\nIdle agent (heartbeat every 5 s, claim attempt after every wake-up)")
-    print(f"{'mode':<20}{'seconds':>8}{'claims':>8}{'queries/s':>11}{'xacts/s':>9}{'trips/s':>9}")
+    print(
+        f"{'mode':<20}{'seconds':>8}{'claims':>8}{'queries/s':>11}{'xacts/s':>9}{'trips/s':>9}"
+        f"{'CPU ms/s':>10}"
+    )
     for r in results["idle"]:
-        label = "NOTIFY + 5 s poll" if r["mode"] == "notify" else "poll every 1 s"
+        label = "waiter + 5 s poll" if r["mode"] == "notify" else "poll every 1 s"
         print(
             f"{label:<20}{r['seconds']:>8.1f}{r['claim_attempts']:>8}"
             f"{r['queries_per_s']:>11.2f}{r['transactions_per_s']:>9.2f}"
-            f"{r['round_trips_per_s']:>9.2f}"
+            f"{r['round_trips_per_s']:>9.2f}{r['cpu_ms_per_s']:>10.2f}"
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=DEFAULT_URL, help="server (any database on it)")
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server (any database)")
     parser.add_argument("--latency-runs", type=int, default=40)
     parser.add_argument("--latency-claimers", default="1,4", help="claimer process counts")
     parser.add_argument("--runs", type=int, default=400, help="runs per throughput setting")
     parser.add_argument("--claimers", default="1,2,4,8", help="throughput process counts")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sqlite-poll-ms", type=float, help="SQLite waiter's change-counter poll (default 5)"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
 
+    if args.sqlite_poll_ms is not None:
+        global POLL_S
+        POLL_S = args.sqlite_poll_ms / 1000
+        os.environ["VY_BENCH_SQLITE_POLL_MS"] = str(args.sqlite_poll_ms)
     started = time.monotonic()
     results: dict[str, Any] = {"latency": [], "throughput": [], "idle": []}
-    with bench_database(args.url) as url:
+    with bench_database(args.url, args.backend) as url:
         engine = make_engine(url)
         with engine.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar_one()
+            if args.backend == "sqlite":
+                version = "SQLite " + conn.execute(text("SELECT sqlite_version()")).scalar_one()
+            else:
+                version = "PostgreSQL " + conn.execute(text("SHOW server_version")).scalar_one()
         engine.dispose()
         results["environment"] = {
-            "postgres": version,
+            "database": version,
             "cpus": multiprocessing.cpu_count(),
             "python": platform.python_version(),
         }

@@ -52,8 +52,9 @@ def test_output_log_redacts_caps_and_keeps_the_tail(tmp_path: Path) -> None:
     assert not any("hf_SECRET123" in m for m in messages)
     markers = [m for m in messages if m.startswith("[visionyard]")]
     assert len(markers) == 2 and "truncated" in markers[0] and "dropped" in markers[1]
-    # stored text stays near the cap: the cap, one marker, and the kept tail
-    assert sum(len(m) + 1 for m in messages) < 2000 + 600
+    # stored text stays near the cap: the cap, the markers (which name the overflow file), and
+    # the kept tail
+    assert sum(len(m) + 1 for m in messages) < 2000 + 600 + 2 * len(str(out.overflow_path))
     assert messages[-2:] == ["Traceback (most recent call last):", "error: the final words"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert out.error_message() == "the final words"
@@ -102,3 +103,20 @@ def test_the_cap_is_per_run_earlier_attempts_use_it_up(tmp_path: Path) -> None:
     assert messages[1].startswith("[visionyard] 51 lines")
     assert messages[2:] == ["noise 46", "noise 47", "noise 48", "noise 49", "error: out of memory"]
     assert out.error_message() == "out of memory"
+
+
+def test_output_past_the_cap_is_kept_on_disk_up_to_its_own_budget(tmp_path: Path) -> None:
+    out = OutputLog(tmp_path / "attempt-1.log", max_bytes=100, tail_lines=2, max_overflow_bytes=50)
+    lines = [f"line {i:02d} xxxxxxxxxxxxx" for i in range(10)]  # 22 bytes a line with "\n"
+    for line in lines:
+        out.add(line)
+    out.close()
+    messages = [e["message"] for e in out.take()]
+    overflow = tmp_path / "attempt-1.overflow.log"
+    # Stored: 4 lines (88 bytes <= 100); the disk keeps the next 2 (44 bytes <= 50), no more.
+    assert messages[:4] == lines[:4]
+    assert str(overflow) in messages[4]
+    assert overflow.read_text().splitlines() == lines[4:6]
+    assert "6 lines (132 bytes)" in messages[5] and "holds the first 44 bytes" in messages[5]
+    assert messages[6:] == lines[-2:]
+    assert (tmp_path / "attempt-1.log").read_text().splitlines()[:4] == lines[:4]

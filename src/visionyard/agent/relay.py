@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy.exc import OperationalError
 
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 _READ_LIMIT = 4 * 1024 * 1024  # bytes of events.jsonl read per pump
 _TAIL_WINDOW = 64 * 1024
 MAX_LINE_CHARS = 8192
+#: output past the run's stored-log cap is kept on the agent's disk, in `<attempt log>` with
+#: the suffix `.overflow.log`, up to this many bytes an attempt (a runaway trainer printing in
+#: a loop must not fill the disk either); past it lines are only counted
+MAX_OVERFLOW_BYTES = 1024**3
 REDACTED = "[redacted]"
 
 
@@ -111,7 +115,8 @@ class OutputLog:
     """The trainer's merged stdout/stderr: secrets redacted, stored up to the run's cap
     `max_bytes` less the `already_stored` bytes of its earlier attempts, then a visible marker;
     the last `tail_lines` lines are always kept, so a traceback at the end of a noisy attempt
-    still reaches the logs. Mirrored to `path` on disk.
+    still reaches the logs. Mirrored to `path` on disk; the lines past the cap go to
+    `overflow_path` on disk (up to `max_overflow_bytes`), which the marker names.
 
     `add` is called from the process reader thread, `take` from the relay: hence the lock.
     """
@@ -124,8 +129,13 @@ class OutputLog:
         secrets: Sequence[str] = (),
         tail_lines: int = 100,
         already_stored: int = 0,
+        max_overflow_bytes: int = MAX_OVERFLOW_BYTES,
     ) -> None:
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self.overflow_path = path.with_name(f"{path.stem}.overflow.log")
+        self._overflow: TextIO | None = None
+        self._overflow_budget = max_overflow_bytes
+        self.overflow_bytes = 0
         self._max_bytes = max_bytes
         self._budget = max(0, max_bytes - already_stored)
         self._secrets = [s for s in secrets if s]
@@ -175,12 +185,23 @@ class OutputLog:
                 self._append(
                     f"[visionyard] log output truncated: this run reached its cap of "
                     f"{self._max_bytes} bytes over all its attempts "
-                    "(VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are dropped, the last ones "
-                    "are shown when the trainer exits",
+                    "(VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are not stored, the last "
+                    "ones are shown when the trainer exits; the agent keeps them (up to "
+                    f"{self._overflow_budget} bytes) in {self.overflow_path} on its machine",
                     level="warning",
                 )
             self.dropped_lines += 1
             self.dropped_bytes += size
+            self._keep_overflow(line, size)
+
+    def _keep_overflow(self, line: str, size: int) -> None:
+        # Buffered, unlike the stored lines' mirror: a flood writes here once per line.
+        if self.overflow_bytes + size > self._overflow_budget:
+            return
+        if self._overflow is None:
+            self._overflow = open(self.overflow_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._overflow.write(line + "\n")
+        self.overflow_bytes += size
 
     def last_lines(self) -> list[str]:
         with self._lock:
@@ -198,15 +219,24 @@ class OutputLog:
                 return
             if self.dropped_lines:
                 tail = list(self._tail)
+                kept = (
+                    f"{self.overflow_path} on the agent's machine holds them"
+                    if self.overflow_bytes == self.dropped_bytes
+                    else f"{self.overflow_path} on the agent's machine holds the first "
+                    f"{self.overflow_bytes} bytes of them"
+                )
                 self._append(
                     f"[visionyard] {self.dropped_lines} lines ({self.dropped_bytes} bytes) of "
-                    f"output were dropped; the last {len(tail)} lines follow",
+                    f"output were dropped from the stored log ({kept}); the last {len(tail)} lines "
+                    "follow",
                     level="warning",
                 )
                 for line in tail:
                     self._append(line)
             self._closed = True
             self._file.close()
+            if self._overflow is not None:
+                self._overflow.close()
 
     def error_message(self) -> str | None:
         """The trainer's one-line error (`error: ...` from the CLI), if it printed one."""

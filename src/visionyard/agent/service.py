@@ -230,7 +230,7 @@ class Agent:
         """Serve until drained by a signal; returns the process exit code."""
         if self.agent_id is None:
             self.start()
-        waiter = runqueue.WorkWaiter(self.db, poll_interval=min(1.0, self.setup.idle_wait))
+        waiter = runqueue.WorkWaiter(self.db)
         try:
             while not self.exiting:
                 self.housekeeping()

@@ -29,7 +29,7 @@ from visionyard.runqueue.lifecycle import (
     request_cancel,
     requeue_for_drain,
 )
-from visionyard.runqueue.notify import CHANNEL, WorkWaiter
+from visionyard.runqueue.notify import CHANNEL, SQLITE_POLL_INTERVAL, WorkWaiter
 from visionyard.runqueue.resume import RESUMABLE_STATES, not_resumable_reason, resume_run
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "RunNotFound",
     "StaleAttempt",
     "UnknownAgent",
+    "SQLITE_POLL_INTERVAL",
     "WorkWaiter",
     "agent_heartbeat",
     "cancel_requested",

@@ -119,7 +119,15 @@ def claim_in_session(
     emit(
         session,
         RUNS_TOPIC,
-        [run_change(claimed.id, RunState.running, claimed.attempt, name)],
+        [
+            run_change(
+                claimed.id,
+                RunState.running,
+                claimed.attempt,
+                name,
+                project_id=claimed.project_id,
+            )
+        ],
         ts,
     )
     return claimed

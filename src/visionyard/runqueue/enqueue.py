@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from visionyard.db.models import Run, RunState, RunTag
 from visionyard.runqueue._db import DB, as_datetime, in_transaction, now_or
 from visionyard.runqueue.feed import RUNS_TOPIC, emit, run_change
-from visionyard.runqueue.notify import notify_work
+from visionyard.runqueue.notify import work_notice
 
 
 def enqueue(
@@ -70,8 +70,13 @@ def enqueue(
         ).scalar_one()
         if tag_list:
             session.execute(insert(RunTag), [{"run_id": run_id, "tag": t} for t in tag_list])
-        emit(session, RUNS_TOPIC, [run_change(run_id, RunState.queued, 1, None)], ts)
-        notify_work(session, run_id)
+        emit(
+            session,
+            RUNS_TOPIC,
+            [run_change(run_id, RunState.queued, 1, None, project_id=project_id)],
+            ts,
+            also_notify=[work_notice(run_id)],
+        )
         return int(run_id)
 
     return in_transaction(db, work)

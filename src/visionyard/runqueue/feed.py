@@ -27,13 +27,18 @@ def run_topic(run_id: int) -> str:
     return f"{RUN_TOPIC_PREFIX}{run_id}"
 
 
-def announce(session: Session, topic: str) -> None:
+def announce(session: Session, topic: str, *also: tuple[str, str]) -> None:
     """Wake the dashboards' event bus for `topic` when this transaction commits (PostgreSQL;
-    SQLite dashboards poll). Dropped on rollback, like the rows it announces."""
+    SQLite dashboards poll). Dropped on rollback, like the rows it announces. `also`: more
+    (channel, payload) notifications sent in the same statement (one round trip for all)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :topic)"), {"channel": EVENTS_CHANNEL, "topic": topic}
-        )
+        pairs = [(EVENTS_CHANNEL, topic), *also]
+        calls = ", ".join(f"pg_notify(:c{i}, :p{i})" for i in range(len(pairs)))
+        params = {}
+        for i, (channel, payload) in enumerate(pairs):
+            params[f"c{i}"] = channel
+            params[f"p{i}"] = payload
+        session.execute(text(f"SELECT {calls}"), params)
 
 
 def run_change(
@@ -45,6 +50,8 @@ def run_change(
 
 def _with_projects(session: Session, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = {p["run_id"] for p in payloads if "project_id" not in p}
+    if not ids:
+        return list(payloads)
     rows = session.execute(select(Run.id, Run.project_id).where(Run.id.in_(ids)))
     projects = {row.id: row.project_id for row in rows}
     return [
@@ -52,9 +59,17 @@ def _with_projects(session: Session, payloads: Sequence[dict[str, Any]]) -> list
     ]
 
 
-def emit(session: Session, topic: str, payloads: Sequence[dict[str, Any]], now: float) -> None:
+def emit(
+    session: Session,
+    topic: str,
+    payloads: Sequence[dict[str, Any]],
+    now: float,
+    *,
+    also_notify: Sequence[tuple[str, str]] = (),
+) -> None:
     """Write one feed event per payload (one INSERT for the lot). Events of the "runs" topic
-    carry their run's project: the dashboard sends each only to those who may see it."""
+    carry their run's project: the dashboard sends each only to those who may see it (a
+    payload that already has "project_id" saves the look-up). `also_notify`: see `announce`."""
     if not payloads:
         return
     if topic == RUNS_TOPIC:
@@ -63,4 +78,4 @@ def emit(session: Session, topic: str, payloads: Sequence[dict[str, Any]], now: 
         insert(FeedEvent),
         [{"topic": topic, "payload": payload, "created_at": now} for payload in payloads],
     )
-    announce(session, topic)
+    announce(session, topic, *also_notify)
