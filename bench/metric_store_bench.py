@@ -214,7 +214,7 @@ def ingest_mlflow(python: str, uri: str, points: int) -> float:
 
 def phase_ingest(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, list[float]] = {"visionyard": [], "copy": []}
-    with bench_database(args.url) as url, contextmanager_or_none(args, workdir) as mlflow_uri:
+    with bench_database(args.url, "postgresql") as url, contextmanager_or_none(args, workdir) as mlflow_uri:
         project_id = make_project(url)
         (agent_id,) = make_agents(url, ["ingest-agent"])
         if mlflow_uri:
@@ -404,7 +404,7 @@ def phase_scale(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     from visionyard.settings import load_settings
 
-    with bench_database(args.url) as url:
+    with bench_database(args.url, "postgresql") as url:
         project_id, ids, big = load_scale(url, args.runs, args.steps_per_run, args.big_points)
         points = args.runs * (2 * args.steps_per_run + args.steps_per_run // 1000)
         points += args.big_points
