@@ -214,7 +214,10 @@ def ingest_mlflow(python: str, uri: str, points: int) -> float:
 
 def phase_ingest(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, list[float]] = {"visionyard": [], "copy": []}
-    with bench_database(args.url, "postgresql") as url, contextmanager_or_none(args, workdir) as mlflow_uri:
+    with (
+        bench_database(args.url, "postgresql") as url,
+        contextmanager_or_none(args, workdir) as mlflow_uri,
+    ):
         project_id = make_project(url)
         (agent_id,) = make_agents(url, ["ingest-agent"])
         if mlflow_uri:
