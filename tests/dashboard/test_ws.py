@@ -30,7 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 from tests.dashboard.conftest import ADMIN_PASSWORD, ADMIN_TOKEN
 from visionyard.dashboard.app import create_app
 from visionyard.dashboard.events import EventBus, notify_topic
-from visionyard.dashboard.events.hub import Hub
+from visionyard.dashboard.events.hub import Hub, Outbox
 from visionyard.dashboard.events.messages import parse_topic
 from visionyard.dashboard.events.origin import origin_allowed
 from visionyard.dashboard.events.store import Event
@@ -648,6 +648,31 @@ def test_client_that_never_reads_even_control_messages_is_closed() -> None:
         assert not outbox.control("pong")  # headroom used up as well
         assert outbox.closed and outbox.close_code == 1013
         assert await outbox.get() is None  # the writer stops; the socket closes
+
+    asyncio.run(scenario())
+
+
+def test_outbox_is_bounded_by_characters_as_well_as_messages() -> None:
+    """Big messages (a chunk of metric points is one) fill an outbox before its message count
+    does; one always fits in an empty outbox, and reading frees the room again."""
+
+    async def scenario() -> None:
+        outbox = Outbox(capacity=100, headroom=2, max_chars=10_000)
+        big = "x" * 4_000
+        assert outbox.offer(big) and outbox.offer(big) and outbox.offer(big)  # 12,000 chars
+        assert not outbox.offer("small")  # over the character budget, though 3 < 100 messages
+        assert outbox.control("pong")  # control messages still fit (message headroom)
+        assert await outbox.get() == big
+        assert await outbox.get() == big  # 4,000 + "pong" waiting: room again
+        assert outbox.offer("small")
+        alone = Outbox(capacity=100, headroom=2, max_chars=10)
+        assert alone.offer("y" * 1_000)  # bigger than the budget, but the outbox was empty
+        assert not alone.offer("z")
+        waited = asyncio.create_task(alone.wait_space())
+        await asyncio.sleep(0)
+        assert not waited.done()  # a paced backfill waits for the client to read
+        assert await alone.get() == "y" * 1_000
+        assert await waited
 
     asyncio.run(scenario())
 

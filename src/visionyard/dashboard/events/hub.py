@@ -29,19 +29,27 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
+#: the most characters of messages a client may have waiting (besides the message count): a
+#: chunk of metric points is one message of up to ~50 KB, a log line a few hundred bytes
+OUTBOX_MAX_CHARS = 8 * 1024 * 1024
+
+
 class Outbox:
     """A client's bounded queue of outgoing message texts.
 
-    An event is queued only while fewer than `capacity` messages are waiting; control messages
-    (subscribed, lagged, pong, error...) may use a further `headroom`, so that a `lagged`
-    notice always fits behind the events it follows. A
-    client that lets even the headroom fill (it sends pings but never reads) is closed.
+    An event is queued only while fewer than `capacity` messages, and fewer than `max_chars`
+    characters of them, are waiting (one event always fits in an empty outbox, whatever its
+    size); control messages (subscribed, lagged, pong, error...) may use a further `headroom`
+    of messages, so that a `lagged` notice always fits behind the events it follows. A client
+    that lets even the headroom fill (it sends pings but never reads) is closed.
     """
 
-    def __init__(self, capacity: int, headroom: int) -> None:
+    def __init__(self, capacity: int, headroom: int, max_chars: int = OUTBOX_MAX_CHARS) -> None:
         self.capacity = capacity
         self.headroom = headroom
+        self.max_chars = max_chars
         self._items: deque[str] = deque()
+        self._chars = 0
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
@@ -52,15 +60,21 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
+    def _full(self) -> bool:
+        return len(self._items) >= self.capacity or (
+            bool(self._items) and self._chars >= self.max_chars
+        )
+
     def _push(self, text: str) -> None:
         self._items.append(text)
+        self._chars += len(text)
         self._ready.set()
-        if len(self._items) >= self.capacity:
+        if self._full():
             self._space.clear()
 
     def offer(self, text: str) -> bool:
         """Queue an event if there is room; False if full (or closed)."""
-        if self.closed or len(self._items) >= self.capacity:
+        if self.closed or self._full():
             return False
         self._push(text)
         return True
@@ -80,7 +94,7 @@ class Outbox:
         """Wait until an event fits (backfill goes at the client's own pace); False if the
         outbox was closed meanwhile. An `offer` right after a True return, with no await in
         between, succeeds."""
-        while not self.closed and len(self._items) >= self.capacity:
+        while not self.closed and self._full():
             self._space.clear()
             await self._space.wait()
         return not self.closed
@@ -94,7 +108,8 @@ class Outbox:
         if self.closed:
             return None
         text = self._items.popleft()
-        if len(self._items) < self.capacity:
+        self._chars -= len(text)
+        if not self._full():
             self._space.set()
         return text
 
@@ -105,6 +120,7 @@ class Outbox:
         self.close_code = code
         self.close_reason = reason
         self._items.clear()
+        self._chars = 0
         self._ready.set()
         self._space.set()
 
