@@ -31,7 +31,6 @@ from tests.dashboard.test_configs import (
 )
 from visionyard import runqueue
 from visionyard.dashboard.app import create_app
-from visionyard.dashboard.repositories import runs as runs_repo
 from visionyard.dashboard.routers import run_outputs as run_outputs_router
 from visionyard.dashboard.routers import runs as runs_router
 from visionyard.dashboard.services import auth as auth_service
@@ -42,7 +41,7 @@ from visionyard.dashboard.services.run_metrics import (
     metric_series,
 )
 from visionyard.db.models import Run, RunEvent, RunTag
-from visionyard.runqueue.metric_chunks import Points, chunk_rows
+from visionyard.runqueue.metric_chunks import Points, chunk_rows, read_chunk_infos
 from visionyard.runqueue.metric_summary import current_points
 from visionyard.settings import Settings
 
@@ -998,6 +997,6 @@ def test_series_match_the_reference_computed_from_the_points(
                 assert stored == reference, (max_points, window)
         # Both rules were exercised: the long series is drawn from chunk extremes at 100 points,
         # the resumed one (several attempts) never is.
-        infos = runs_repo.metric_chunk_infos(session, run_id, ["long", "resumed"])
+        infos = read_chunk_infos(session, run_id, ["long", "resumed"])
         assert coarse_series(session, "long", infos["long"], 100, None, None) is not None
         assert coarse_series(session, "long", infos["long"], 999, None, None) is None

@@ -15,8 +15,8 @@ from visionyard.runqueue.metric_chunks import (
     MERGE_AT,
     NO_EPOCH,
     chunk_rows,
-    pack,
     read_points,
+    records,
     unpack,
 )
 
@@ -50,13 +50,15 @@ def _chunks(q: QueueDB, run_id: int, name: str = "train/step_loss") -> list[tupl
 
 
 def test_pack_keeps_gaps_and_missing_epochs() -> None:
-    records = unpack(pack([1, 2, 5], [0.5, None, -1e300], [10.0, 11.5, 12.0], [0, None, 3]))
-    assert records["step"].tolist() == [1, 2, 5]
-    assert records["value"][0] == 0.5 and np.isnan(records["value"][1])
-    assert records["value"][2] == -1e300
-    assert records["time"].tolist() == [10.0, 11.5, 12.0]
-    assert records["epoch"].tolist() == [0, NO_EPOCH, 3]
-    assert records.dtype.itemsize == 28  # the stored cost of a point, before compression
+    stored = unpack(
+        records([1, 2, 5], [0.5, None, -1e300], [10.0, 11.5, 12.0], [0, None, 3]).tobytes()
+    )
+    assert stored["step"].tolist() == [1, 2, 5]
+    assert stored["value"][0] == 0.5 and np.isnan(stored["value"][1])
+    assert stored["value"][2] == -1e300
+    assert stored["time"].tolist() == [10.0, 11.5, 12.0]
+    assert stored["epoch"].tolist() == [0, NO_EPOCH, 3]
+    assert stored.dtype.itemsize == 28  # the stored cost of a point, before compression
 
 
 def test_a_batch_is_one_chunk_per_metric_and_reads_back_in_step_order(q: QueueDB) -> None:

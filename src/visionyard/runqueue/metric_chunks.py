@@ -42,15 +42,15 @@ CHUNK_POINTS = 1024
 MERGE_AT = 16
 
 
-def pack(steps: Sequence[int], values: Sequence[float | None], times: Sequence[float],
-         epochs: Sequence[int | None]) -> bytes:  # fmt: skip
-    """Points (in step order) as a chunk's `points` bytes."""
-    records = np.empty(len(steps), POINT)
-    records["step"] = steps
-    records["value"] = [np.nan if v is None else v for v in values]
-    records["time"] = times
-    records["epoch"] = [NO_EPOCH if e is None else e for e in epochs]
-    return records.tobytes()
+def records(steps: Sequence[int], values: Sequence[float | None], times: Sequence[float],
+            epochs: Sequence[int | None]) -> np.ndarray:  # fmt: skip
+    """Points (in step order) as `POINT` records, a chunk's `points` once in bytes."""
+    out = np.empty(len(steps), POINT)
+    out["step"] = steps
+    out["value"] = [np.nan if v is None else v for v in values]
+    out["time"] = times
+    out["epoch"] = [NO_EPOCH if e is None else e for e in epochs]
+    return out
 
 
 def unpack(data: bytes) -> np.ndarray:
@@ -96,22 +96,22 @@ EMPTY = Points(
 )
 
 
-def _points(chunks: Sequence[tuple[int, np.ndarray]]) -> Points:
+def as_points(chunks: Sequence[tuple[int, np.ndarray]]) -> Points:
     """Chunks of one metric, (attempt, records) in first-step order, as `Points`."""
     if not chunks:
         return EMPTY
-    records = np.concatenate([r for _, r in chunks])
+    joined = np.concatenate([r for _, r in chunks])
     attempts = np.concatenate([np.full(len(r), a, np.int64) for a, r in chunks])
     single_attempt = all(a == chunks[0][0] for a, _ in chunks)
     if not single_attempt:  # attempts overlap in steps: order by (step, attempt)
-        order = np.lexsort((attempts, records["step"]))
-        records, attempts = records[order], attempts[order]
+        order = np.lexsort((attempts, joined["step"]))
+        joined, attempts = joined[order], attempts[order]
     return Points(
-        records["step"].astype(np.int64),
+        joined["step"].astype(np.int64),
         attempts,
-        records["value"].astype(np.float64),
-        records["time"].astype(np.float64),
-        records["epoch"].astype(np.int32),
+        joined["value"].astype(np.float64),
+        joined["time"].astype(np.float64),
+        joined["epoch"].astype(np.int32),
     )
 
 
@@ -153,7 +153,7 @@ def read_points(
     for run_id, name, attempt, data in session.execute(query):
         if data and name is not None:
             chunks[(run_id, name)].append((attempt, unpack(data)))
-    return {key: _window(_points(found), step_min, step_max) for key, found in chunks.items()}
+    return {key: _window(as_points(found), step_min, step_max) for key, found in chunks.items()}
 
 
 @dataclass(frozen=True)
@@ -235,37 +235,42 @@ def payload_epoch(payload: Mapping[str, Any] | None) -> int | None:
     return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
-def extremes(records: np.ndarray) -> np.ndarray:
-    """A chunk's minimum and maximum points (two records): the first point holding the minimum,
-    the last holding the maximum, as the series' downsampling picks them; the first point twice
-    when every value is a gap."""
-    values = records["value"]
+def extreme_positions(values: np.ndarray) -> tuple[int, int] | None:
+    """Where the first minimum and the last maximum of `values` are (NaN is a gap, never an
+    extreme): the points a min/max downsampling keeps; None when every value is a gap."""
     gaps = np.isnan(values)
     if gaps.all():
-        return records[[0, 0]]
+        return None
     low = int(np.argmin(np.where(gaps, np.inf, values)))
     high = len(values) - 1 - int(np.argmax(np.where(gaps, -np.inf, values)[::-1]))
-    return records[[low, high]]
+    return low, high
+
+
+def extremes(points: np.ndarray) -> np.ndarray:
+    """A chunk's minimum and maximum points (two records, see `extreme_positions`); the first
+    point twice when every value is a gap."""
+    found = extreme_positions(points["value"])
+    return points[list(found) if found else [0, 0]]
 
 
 def chunk_row(
-    run_id: int, attempt: int, name: str, records: np.ndarray, *, id: int | None = None
+    run_id: int, attempt: int, name: str, points: np.ndarray, *, id: int | None = None
 ) -> dict[str, Any]:
-    """The `run_events` row of one chunk (records in step order, at least one)."""
-    first = int(records["step"][0])
+    """The `run_events` row of one chunk (`POINT` records in step order, at least one)."""
+    first = int(points["step"][0])
     row = {
         "run_id": run_id,
         "attempt": attempt,
         "kind": "metric",
         "name": name,
         "step": first,
-        "last_step": int(records["step"][-1]),
+        "last_step": int(points["step"][-1]),
         "value": None,
         "payload": {},
-        "points": records.tobytes(),
-        "extremes": extremes(records).tobytes(),
+        "points": points.tobytes(),
+        "extremes": extremes(points).tobytes(),
         "dedupe_key": f"{attempt}:chunk:{name}:{first}",
-        "created_at": float(records["time"][0]),
+        "created_at": float(points["time"][0]),
     }
     if id is not None:
         row["id"] = id
@@ -283,25 +288,23 @@ def chunk_rows(run_id: int, point_rows: Iterable[Mapping[str, Any]]) -> list[dic
         rows.sort(key=lambda r: r["step"])
         for start in range(0, len(rows), CHUNK_POINTS):  # a big batch (an import) is split
             part = rows[start : start + CHUNK_POINTS]
-            data = pack(
+            packed = records(
                 [r["step"] for r in part],
                 [r["value"] for r in part],
                 [r["created_at"] for r in part],
                 [payload_epoch(r["payload"]) for r in part],
             )
-            chunks.append(chunk_row(run_id, attempt, name, unpack(data)))
+            chunks.append(chunk_row(run_id, attempt, name, packed))
     return chunks
 
 
-def merge_small_tails(session: Session, run_id: int, keys: Iterable[tuple[int, str]]) -> int:
-    """Merge each (attempt, metric)'s newest small chunks (see the module docstring); returns
-    how many chunk rows were merged away.
+def merge_small_tails(session: Session, run_id: int, keys: Iterable[tuple[int, str]]) -> None:
+    """Merge each (attempt, metric)'s newest small chunks (see the module docstring).
 
     Small: under half of `CHUNK_POINTS`. The newest small chunks, as many as fit in
     `CHUNK_POINTS` together, are merged once they are `MERGE_AT`, or hold half of it: chunks
     end up with 512 to 1,024 points, each point rewritten a few times at most, and a metric's
     newest chunks are never more than `MERGE_AT` small ones."""
-    merged = 0
     half = CHUNK_POINTS // 2
     for attempt, name in keys:
         newest = session.execute(
@@ -328,10 +331,6 @@ def merge_small_tails(session: Session, run_id: int, keys: Iterable[tuple[int, s
         parts = session.execute(
             select(RunEvent.points).where(RunEvent.id.in_(small)).order_by(RunEvent.step)
         ).scalars()
-        records = np.concatenate([unpack(p) for p in parts if p])
+        joined = np.concatenate([unpack(p) for p in parts if p])
         session.execute(delete(RunEvent).where(RunEvent.id.in_(small)))
-        session.execute(
-            insert(RunEvent), [chunk_row(run_id, attempt, name, records, id=max(small))]
-        )
-        merged += len(small) - 1
-    return merged
+        session.execute(insert(RunEvent), [chunk_row(run_id, attempt, name, joined, id=max(small))])

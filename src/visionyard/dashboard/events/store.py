@@ -16,7 +16,7 @@ from visionyard.dashboard.events.messages import Topic, event_message, run_event
 from visionyard.db.models import FeedEvent, Run, RunEvent
 from visionyard.errors import NotFoundError
 from visionyard.runqueue.events import RUN_EVENT_KINDS
-from visionyard.runqueue.metric_chunks import NO_EPOCH, unpack
+from visionyard.runqueue.metric_chunks import as_points, unpack
 
 #: the kinds of a run topic's events: the stored kinds, but a stored chunk of metric points
 #: (kind "metric") is sent as one "metrics" event
@@ -90,7 +90,7 @@ def _run_events(
                 step=row.step,
                 value=None,
                 attempt=row.attempt,
-                payload=_chunk_payload(row.points),
+                payload=_chunk_payload(row.attempt, row.points),
             )
         else:
             data = run_event_data(
@@ -105,14 +105,13 @@ def _run_events(
     return events
 
 
-def _chunk_payload(data: bytes | None) -> dict[str, list[Any]]:
-    records = unpack(data or b"")
-    epochs = records["epoch"].tolist()
+def _chunk_payload(attempt: int, data: bytes | None) -> dict[str, list[Any]]:
+    points = as_points([(attempt, unpack(data or b""))])
     return {
-        "steps": records["step"].tolist(),
-        "values": records["value"].tolist(),  # NaN (a gap) is sent as null
-        "times": records["time"].tolist(),
-        "epochs": [None if e == NO_EPOCH else e for e in epochs],
+        "steps": points.steps.tolist(),
+        "values": points.value_list(),  # a gap is null
+        "times": points.times.tolist(),
+        "epochs": points.epoch_list(),
     }
 
 

@@ -20,7 +20,7 @@ from visionyard.db.models import (
     RunState,
     RunTag,
 )
-from visionyard.runqueue.metric_chunks import ChunkInfo, Points, read_chunk_infos, read_points
+from visionyard.runqueue.metric_chunks import read_points
 
 
 def get(session: Session, run_id: int) -> Run | None:
@@ -208,32 +208,6 @@ def metric_names(session: Session, run_id: int) -> list[str]:
         .order_by(RunEvent.name)
     )
     return [name for name in rows if name is not None]
-
-
-def metric_chunk_infos(
-    session: Session,
-    run_id: int,
-    names: Collection[str],
-    *,
-    step_min: int | None = None,
-    step_max: int | None = None,
-) -> dict[str, list[ChunkInfo]]:
-    """Each named metric's chunks that overlap [step_min, step_max], without their points."""
-    return read_chunk_infos(session, run_id, names, step_min=step_min, step_max=step_max)
-
-
-def metric_points(
-    session: Session,
-    run_id: int,
-    names: Collection[str],
-    *,
-    step_min: int | None = None,
-    step_max: int | None = None,
-) -> dict[str, Points]:
-    """Each named metric's points (every attempt's) within [step_min, step_max], by name; a
-    metric the run has not logged is absent."""
-    found = read_points(session, [run_id], names, step_min=step_min, step_max=step_max)
-    return {name: points for (_, name), points in found.items()}
 
 
 def metric_first_steps(

@@ -102,20 +102,14 @@ def downsample_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     if n <= max_points:
         return np.arange(n)
     buckets = max(1, max_points // 2)
-    bounds = np.arange(buckets + 1) * n // buckets
-    gaps = np.isnan(values)
-    # +inf/-inf in the gaps so that argmin/argmax skip them (one pass each, no per-bucket
-    # Python over the points: a 1M-point series has 2,000 points a bucket).
-    low_keys = np.where(gaps, np.inf, values)
-    high_keys = np.where(gaps, -np.inf, values)
+    bounds = (np.arange(buckets + 1) * n // buckets).tolist()
     out: list[int] = []
-    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if gaps[start:stop].all():
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        found = metric_chunks.extreme_positions(values[start:stop])
+        if found is None:
             out.append(start)  # all gaps: keep one, so the chart shows the gap
-            continue
-        low = start + int(np.argmin(low_keys[start:stop]))
-        high = stop - 1 - int(np.argmax(high_keys[start:stop][::-1]))
-        out.extend(sorted({low, high}))
+        else:
+            out.extend(sorted({start + found[0], start + found[1]}))
     return np.asarray(out, dtype=np.int64)
 
 
@@ -141,16 +135,6 @@ def _series(name: str, shown: Points, total: int) -> Series:
         epochs=shown.epoch_list(),
         total=total,
         downsampled=len(shown) < total,
-    )
-
-
-def _records_as_points(records: np.ndarray, attempt: int) -> Points:
-    return Points(
-        records["step"].astype(np.int64),
-        np.full(len(records), attempt, np.int64),
-        records["value"].astype(np.float64),
-        records["time"].astype(np.float64),
-        records["epoch"].astype(np.int32),
     )
 
 
@@ -194,20 +178,19 @@ def coarse_series(
     shown: list[np.ndarray] = []
     for b in range(buckets):
         group = parts[b * len(parts) // buckets : (b + 1) * len(parts) // buckets]
-        lows = np.array([ends["value"][0] for ends, _ in group])
-        highs = np.array([ends["value"][1] for ends, _ in group])
-        if np.isnan(lows).all():  # only gaps: keep one, so the chart shows the gap
+        # The first chunk holding the minimum (its first such point), the last holding the
+        # maximum (its last): the points the exact downsampling keeps. A chunk of only gaps
+        # has gaps for both.
+        lows = metric_chunks.extreme_positions(np.array([ends["value"][0] for ends, _ in group]))
+        highs = metric_chunks.extreme_positions(np.array([ends["value"][1] for ends, _ in group]))
+        if lows is None or highs is None:  # only gaps: keep one, so the chart shows the gap
             shown.append(group[0][0][:1])
             continue
-        # The first chunk holding the minimum (its first such point), the last holding the
-        # maximum (its last): the points the exact downsampling keeps.
-        first_low = int(np.argmin(np.where(np.isnan(lows), np.inf, lows)))
-        last_high = len(highs) - 1 - int(np.argmax(np.where(np.isnan(highs), -np.inf, highs)[::-1]))
-        pair = np.concatenate([group[first_low][0][:1], group[last_high][0][1:]])
+        pair = np.concatenate([group[lows[0]][0][:1], group[highs[1]][0][1:]])
         pair = pair[np.argsort(pair["step"], kind="stable")]
         shown.append(pair[:1] if pair["step"][0] == pair["step"][1] else pair)
-    records = np.concatenate(shown)
-    return _series(name, _records_as_points(records, chunks[0].attempt), total)
+    drawn = metric_chunks.as_points([(chunks[0].attempt, np.concatenate(shown))])
+    return _series(name, drawn, total)
 
 
 def metric_series(
@@ -236,7 +219,7 @@ def metric_series(
     starts = {n: {a: first for (m, a), first in firsts.items() if m == n} for n in wanted}
     window = {"step_min": step_min, "step_max": step_max}
     # A long metric of one attempt is drawn from its chunks' extremes (see `coarse_series`).
-    infos = repo.metric_chunk_infos(
+    infos = metric_chunks.read_chunk_infos(
         session, run_id, [n for n in wanted if len(starts[n]) == 1], **window
     )
     coarse = {
@@ -245,7 +228,12 @@ def metric_series(
         if (drawn := coarse_series(session, name, chunks, max_points, step_min, step_max))
     }
     exact = [n for n in wanted if n not in coarse]
-    found = repo.metric_points(session, run_id, exact, **window) if exact else {}
+    found = {
+        name: points
+        for (_, name), points in metric_chunks.read_points(
+            session, [run_id], exact, **window
+        ).items()
+    }
     series = []
     for name in wanted:
         if name in coarse:
