@@ -158,6 +158,16 @@ MLFLOW_CLIENT = textwrap.dedent(
 )
 
 
+def _server_failed(what: str, log_path: str) -> str:
+    """The message for an MLflow server that failed, with the end of its output (its log is
+    in the run's temporary folder, gone when the bench exits)."""
+    tail = Path(log_path).read_text(errors="replace").splitlines()[-20:]
+    return (
+        f"mlflow server {what}; check --mlflow-python (a venv with mlflow and psycopg) and "
+        "that PostgreSQL accepts --url. Its last output:\n" + "\n".join(tail)
+    )
+
+
 @contextmanager
 def mlflow_server(python: str, pg_admin_url: str, workdir: Path) -> Iterator[str]:
     """An MLflow tracking server on its own database of the same PostgreSQL server."""
@@ -181,7 +191,7 @@ def mlflow_server(python: str, pg_admin_url: str, workdir: Path) -> Iterator[str
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SystemExit(f"mlflow server exited: see {log.name}")
+                raise SystemExit(_server_failed("exited", log.name))
             try:
                 if httpx.get(f"{uri}/health", timeout=2).status_code == 200:
                     break
@@ -189,7 +199,7 @@ def mlflow_server(python: str, pg_admin_url: str, workdir: Path) -> Iterator[str
                 pass
             time.sleep(0.5)
         else:
-            raise SystemExit(f"mlflow server did not start in 180 s: see {log.name}")
+            raise SystemExit(_server_failed("did not answer /health in 180 s", log.name))
         yield uri
     finally:
         proc.terminate()
@@ -476,6 +486,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per read")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.mlflow_python and not (Path(args.mlflow_python).parent / "mlflow").is_file():
+        parser.error(
+            f"--mlflow-python {args.mlflow_python}: no mlflow next to it; create a venv with "
+            "'python3 -m venv V && V/bin/pip install mlflow psycopg[binary]' and pass V/bin/python"
+        )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     phases = {p.strip() for p in args.phases.split(",")}
     report: dict[str, Any] = {
