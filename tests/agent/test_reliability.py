@@ -29,6 +29,9 @@ SHORT_REST = {"epochs": 10, "checkpoint_every_steps": 20}
 #: for a fault the agent notices at its next lease renewal or heartbeat (every third of the lease,
 #: 2 s): a cancel, an operator's drain. 350 steps leave over 6 s after step 20.
 NEXT_HEARTBEAT = {"epochs": 14, "checkpoint_every_steps": 20}
+# Long enough that the drain lands mid-training: at 14 epochs a fast machine once finished the
+# run in the two seconds the trainer took to stop, and it succeeded instead of being handed back.
+DRAINED_RUN = {"epochs": 40, "checkpoint_every_steps": 20}
 
 
 def trainer_of(p: Platform, run_id: int, attempt: int) -> psutil.Process:
@@ -219,7 +222,7 @@ def test_r13_drain_requeues_without_a_restart_and_resumes_elsewhere(platform: Pl
 
 def test_operator_drain_hands_the_run_back_and_keeps_the_agent_idle(platform: Platform) -> None:
     p = platform
-    run_id = p.enqueue(p.config(**NEXT_HEARTBEAT))
+    run_id = p.enqueue(p.config(**DRAINED_RUN))
     p.start_agent("drained")
     trainer_of(p, run_id, 1)
     wait_checkpoint(p, run_id, min_step=20)
