@@ -227,9 +227,17 @@ export function useRunSeries(runId: number, names: string[], live: boolean) {
 
   const series = useMemo(() => ({ ...fetched, ...liveSeries }), [fetched, liveSeries]);
   const error = queries.find((q) => q.error)?.error ?? null;
+  // The first load is pending until every group has answered (or failed): drawn as each group
+  // arrived, a metric not yet fetched showed as an empty chart and then turned into a value
+  // tile, the page shifting under the reader. Later name changes keep what is on screen. (No
+  // names, no queries: the caller shows its empty state without asking.)
+  const settled = queries.length > 0 && queries.every((q) => !q.isPending);
+  const firstLoad = useRef<{ runId: number; done: boolean }>({ runId, done: false });
+  if (firstLoad.current.runId !== runId) firstLoad.current = { runId, done: false };
+  if (settled) firstLoad.current.done = true;
   return {
     series,
-    isPending: queries.some((q) => q.isPending) && Object.keys(fetched).length === 0,
+    isPending: !firstLoad.current.done,
     error,
     retry: () => queries.forEach((q) => q.refetch()),
     onEvent,
