@@ -25,7 +25,8 @@ ratios are end to end: data pipeline and loop together.
 What is timed:
   engine   `TrainLoop.train_epoch` over `DataPipeline.train_batches_from` (plus the runner's
            per-epoch `stats.summary()` host sync), built from a `TrainConfig` as the runner builds
-           it: fused AdamW, cosine schedule, grad clipping at 1.0, fp32.
+           it: fused AdamW, cosine schedule, grad clipping at 1.0, fp32, channels-last batches
+           and weights for the convolutional models (the engine's default memory format).
   plain    the loop a person writes: DataLoader, normalise on the host, forward, cross-entropy,
            backward, clip_grad_norm_, torch's default AdamW, zero_grad, `loss.item()` per step.
   trainer  `transformers.Trainer.train()` for the same epochs: "with setup" is the wall time of
@@ -72,9 +73,10 @@ from visionyard.training.image_dataset import ImageFolderDataset
 from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import build_pipeline
 from visionyard.training.losses import build_loss
-from visionyard.training.modeling import build_model
+from visionyard.training.modeling import build_model, choose_channels_last
 from visionyard.training.optim import build_optimizer, build_scheduler
 from visionyard.training.transforms import ProcessorSpec, build_eval_transform, processor_spec
+from visionyard.training.workers import choose_num_workers
 
 CONTENDERS = ("engine", "plain", "trainer")
 # The acceptance targets of the issue (CPU): engine >= 0.95x plain and >= 1.0x Trainer; on the
@@ -126,7 +128,8 @@ class Setup:
         return copy.deepcopy(self.pristine).to(self.device)
 
     def loader_kwargs(self) -> dict[str, Any]:
-        workers = self.cfg.num_workers
+        # As the engine resolves it (the script always sets a count; None would mean "auto").
+        workers = choose_num_workers(self.cfg.num_workers, self.device).count
         kwargs: dict[str, Any] = {"num_workers": workers}
         if workers > 0:
             kwargs["persistent_workers"] = self.cfg.persistent_workers
@@ -278,7 +281,11 @@ def run_engine(s: Setup) -> Timing:
     stop = StopSignal()
     model = s.fresh_model()
     setup_start = time.perf_counter()
+    channels_last, _ = choose_channels_last(cfg.channels_last, model)
+    cfg = cfg.model_copy(update={"channels_last": channels_last})
     data = build_pipeline(cfg, s.index, s.processor, device=s.device, ctx=ctx)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(
         model, name=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
     )
@@ -410,8 +417,8 @@ def run_trainer(s: Setup) -> Timing:
             max_grad_norm=cfg.max_grad_norm or 0.0,
             seed=cfg.seed,
             use_cpu=s.device.type == "cpu",
-            dataloader_num_workers=cfg.num_workers,
-            dataloader_persistent_workers=cfg.num_workers > 0 and cfg.persistent_workers,
+            dataloader_num_workers=s.loader_kwargs()["num_workers"],
+            dataloader_persistent_workers=s.loader_kwargs().get("persistent_workers", False),
             # As the Transformers image-classification example: keep our dict keys as they are.
             remove_unused_columns=False,
             report_to="none",

@@ -12,7 +12,8 @@ import sys
 import pytest
 import torch
 
-from visionyard.agent.gpus import GpuInfo, _discover_torch, discover_gpus, gpu_compute_pids, nvml
+from visionyard.agent.gpus import GpuInfo, _discover_torch, discover_gpus, gpu_compute_pids
+from visionyard.nvml import nvml
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -42,15 +43,6 @@ def test_gpu_info_as_json_round_trips() -> None:
         "compute_capability": "9.0",
     }
     assert GpuInfo(**stored) == info
-
-
-def test_nvml_session_nests_and_repeats() -> None:
-    for _ in range(3):
-        with nvml() as outer, nvml() as inner:
-            assert (outer is None) == (inner is None)
-    # Still usable after many init/shutdown pairs.
-    with nvml() as again:
-        assert (again is None) == (outer is None)
 
 
 def test_gpu_compute_pids_answers_none_or_a_set() -> None:

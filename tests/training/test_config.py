@@ -95,6 +95,20 @@ def test_autocast_spellings(spelling: str, expected: str) -> None:
     assert cfg.autocast_dtype == expected
 
 
+def test_num_workers_is_left_to_the_machine_unless_set() -> None:
+    base = {"root": "r", "model_flavour": "m"}
+    assert build_config(base).num_workers is None
+    for spelling in ("auto", "AUTO", " auto ", None):
+        assert build_config(base | {"num_workers": spelling}).num_workers is None
+    assert build_config(base | {"num_workers": 6}).num_workers == 6
+    key, value = parse_override("num_workers=auto")
+    assert build_config(base | {key: value}).num_workers is None
+    for bad in (-1, "some", 1.5):
+        with pytest.raises(ConfigError) as info:
+            build_config(base | {"num_workers": bad})
+        assert "num_workers" in str(info.value) and str(bad) in str(info.value)
+
+
 def test_unknown_key_is_named_with_a_suggestion() -> None:
     with pytest.raises(ConfigError) as info:
         build_config({"root": "r", "model_flavour": "m", "i2label": {"0": "a"}})

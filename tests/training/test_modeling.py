@@ -10,7 +10,12 @@ import torch
 
 from visionyard.errors import ModelLoadError
 from visionyard.modelsource import resolve_model_source
-from visionyard.training.modeling import build_model, count_parameters
+from visionyard.training.modeling import (
+    build_model,
+    choose_channels_last,
+    count_parameters,
+    is_convolutional,
+)
 
 CLASSES = ["cat", "dog", "fox"]
 
@@ -94,3 +99,18 @@ def test_custom_code_model_is_never_executed(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError):
         build_model(str(tmp_path), class_names=CLASSES)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("arch", "convolutional"), [("vit", False), ("resnet", True), ("convnext", True)]
+)
+def test_convolutional_models_default_to_channels_last(
+    arch: str, convolutional: bool, tiny_model: Callable[[str], Path]
+) -> None:
+    model, _ = build_model(str(tiny_model(arch)), class_names=["a", "b"])
+    assert is_convolutional(model) is convolutional
+    chosen, reason = choose_channels_last(None, model)
+    assert chosen is convolutional and reason.startswith("auto:")
+    # A setting in the config wins either way.
+    for setting in (True, False):
+        assert choose_channels_last(setting, model) == (setting, "set in the config")

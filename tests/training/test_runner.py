@@ -133,3 +133,17 @@ def test_topk_larger_than_class_count_is_skipped_with_a_note(base_config: dict) 
 def test_zero_workers_ignores_worker_only_loader_options(base_config: dict) -> None:
     cfg = base_config | {"num_workers": 0, "prefetch_factor": 4, "persistent_workers": True}
     assert train(build_config(cfg)).status == "succeeded"
+
+
+def test_settings_left_to_the_machine_are_chosen_at_start_and_the_log_says_why(
+    base_config: dict,
+) -> None:
+    cfg = {k: v for k, v in base_config.items() if k != "num_workers"}
+    result = train(build_config(cfg))  # a ResNet
+    assert result.status == "succeeded"
+    notes = [e["message"] for e in read_events(result.run_dir) if e["type"] == "log"]
+    assert any(n.startswith("data loader workers: 0 (auto: training on the CPU") for n in notes)
+    assert "memory format: channels-last (auto: a convolutional model)" in notes
+    saved = json.loads((result.run_dir / "config.json").read_text())
+    # The settings, not what they resolved to here: a resume elsewhere chooses afresh.
+    assert saved["num_workers"] is None and saved["channels_last"] is None

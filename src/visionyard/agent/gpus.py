@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
 
 from visionyard.errors import VisionyardError
+from visionyard.nvml import nvml, nvml_errors
 
 _MIB = 1024 * 1024
 #: what the child process of `_discover_torch` runs: the visible CUDA devices as JSON
@@ -53,35 +52,6 @@ class GpuInfo:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _nvml_errors(pynvml: ModuleType) -> tuple[type[BaseException], ...]:
-    # A pynvml newer than the driver raises NVMLLibraryMismatchError, which is no NVMLError.
-    return (pynvml.NVMLError, pynvml.NVMLLibraryMismatchError)
-
-
-@contextmanager
-def nvml() -> Iterator[ModuleType | None]:
-    """Yield the initialised `pynvml` module, or None when NVML cannot be used here.
-
-    NVML counts its initialisations, so nesting this or entering it repeatedly is safe: each
-    exit undoes only its own nvmlInit.
-    """
-    try:
-        import pynvml
-    except ImportError:
-        yield None
-        return
-    try:
-        pynvml.nvmlInit()
-    except _nvml_errors(pynvml):  # no driver / no libnvidia-ml.so (CPU machines, macOS)
-        yield None
-        return
-    try:
-        yield pynvml
-    finally:
-        with suppress(*_nvml_errors(pynvml)):
-            pynvml.nvmlShutdown()
 
 
 def _text(value: str | bytes) -> str:
@@ -156,7 +126,7 @@ def discover_gpus() -> list[GpuInfo]:
         if pynvml is not None:
             try:
                 return _discover_nvml(pynvml)
-            except _nvml_errors(pynvml):
+            except nvml_errors(pynvml):
                 pass  # a driver that answers init but not queries: let CUDA speak instead
     return _discover_torch()
 
@@ -165,7 +135,7 @@ def _compute_processes(pynvml: ModuleType, handle: Any) -> list[Any]:
     processes: list[Any]
     try:
         processes = pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
-    except _nvml_errors(pynvml):
+    except nvml_errors(pynvml):
         # Drivers older than this pynvml lack the _v3 call that the unversioned name uses.
         processes = pynvml.nvmlDeviceGetComputeRunningProcesses_v2(handle)
     return processes
@@ -183,5 +153,5 @@ def gpu_compute_pids(index: int) -> set[int] | None:
         try:
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             return {int(proc.pid) for proc in _compute_processes(pynvml, handle)}
-        except _nvml_errors(pynvml):
+        except nvml_errors(pynvml):
             return None

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from visionyard.agent.gpus import nvml
+from visionyard.nvml import nvml
 
 _MIB = 1024 * 1024
 

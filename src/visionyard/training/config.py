@@ -103,7 +103,14 @@ class TrainConfig(BaseModel):
     cache_images: bool = Field(
         False, description="Keep decoded images in memory (small datasets: skips PNG/JPEG decode)."
     )
-    num_workers: int = Field(2, ge=0, le=256, description="(original) DataLoader worker processes.")
+    num_workers: int | None = Field(
+        None,
+        ge=0,
+        le=256,
+        description='DataLoader worker processes. Null, the default ("auto" means the same), '
+        "sizes them to the machine: none when training on the CPU, else the usable cores per GPU "
+        "less one, at most 8.",
+    )
     prefetch_factor: PositiveInt | None = Field(
         2, description="(original) Batches prefetched per worker; ignored when num_workers=0."
     )
@@ -178,7 +185,12 @@ class TrainConfig(BaseModel):
         description="(original) Mixed precision: bf16, fp16 (with GradScaler) or fp32; auto = bf16 "
         "on CUDA GPUs that support it, fp32 elsewhere. 'torch.bfloat16' spellings accepted.",
     )
-    channels_last: bool = Field(False, description="NHWC memory format (faster convs on GPUs).")
+    channels_last: bool | None = Field(
+        None,
+        description="NHWC memory format. Null, the default, turns it on for convolutional models "
+        "(ResNet, ConvNeXt...: faster convolutions on GPUs and CPUs) and off for transformers "
+        "(ViT, Swin), whose batches it would only copy.",
+    )
     compile: bool = Field(False, description="torch.compile the model.")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
 
@@ -256,6 +268,12 @@ class TrainConfig(BaseModel):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("num_workers", mode="before")
+    @classmethod
+    def _num_workers(cls, value: Any) -> Any:
+        # "auto" reads better than null in a JSON config; both mean "sized to the machine".
+        return None if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("cpu_color_jitter", mode="before")
     @classmethod

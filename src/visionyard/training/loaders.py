@@ -31,6 +31,7 @@ from visionyard.training.transforms import (
     build_train_transform,
     processor_spec,
 )
+from visionyard.training.workers import choose_num_workers
 
 Batches = Iterator[tuple[Tensor, Tensor]]
 
@@ -135,8 +136,9 @@ class DataPipeline:
             weights=weights,
         )
         pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
+        self.workers = choose_num_workers(cfg.num_workers, device)
         loader_kwargs: LoaderOptions = {
-            "num_workers": cfg.num_workers,
+            "num_workers": self.workers.count,
             "prefetch_factor": cfg.prefetch_factor,
             "persistent_workers": cfg.persistent_workers,
             "pin_memory": pin,
@@ -160,13 +162,13 @@ class DataPipeline:
             spec.mean,
             spec.std,
             device=device,
-            channels_last=cfg.channels_last,
+            channels_last=cfg.channels_last is True,
             gpu_aug=cfg.gpu_batch_aug,
             gpu_aug_flip=cfg.train_preset in ("standard", "strong"),
             seed=cfg.seed,
         )
         self.eval_preprocess = BatchPreprocessor(
-            spec.mean, spec.std, device=device, channels_last=cfg.channels_last
+            spec.mean, spec.std, device=device, channels_last=cfg.channels_last is True
         )
         self._epoch_len = len(self.train_sampler)
 

@@ -117,3 +117,21 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return total, trainable
+
+
+def is_convolutional(model: nn.Module) -> bool:
+    """A CNN (ResNet, ConvNeXt, RegNet, EfficientNet...): more than one 2-D convolution, where a
+    vision transformer (ViT, DeiT, BEiT, Swin) has one, its patch embedding."""
+    return sum(isinstance(m, nn.Conv2d) for m in model.modules()) > 1
+
+
+def choose_channels_last(setting: bool | None, model: nn.Module) -> tuple[bool, str]:
+    """(use NHWC, why) for ``setting`` (None: decided by the model). Convolutions run faster on
+    channels-last tensors, on GPUs (tensor cores) and on CPUs (oneDNN) alike; a transformer's
+    only convolution gains nothing and its batches would pay a layout copy. Measured in
+    docs/benchmarks.md ("Memory format")."""
+    if setting is not None:
+        return setting, "set in the config"
+    if is_convolutional(model):
+        return True, "auto: a convolutional model"
+    return False, "auto: not a convolutional model"

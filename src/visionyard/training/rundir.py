@@ -33,6 +33,7 @@ RESUMABLE_CHANGES = frozenset(
         "cache_images",
         "image_check",
         "compile",
+        "channels_last",
         # filled in from the dataset on the first start
         "class_labels",
         "label2id",

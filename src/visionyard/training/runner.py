@@ -100,6 +100,9 @@ class Run:
         # The resumed epoch's train sums from before the stop (None: none to carry, or a
         # checkpoint older than the saved sums).
         self.carried: EpochStats | None = None
+        workers = self.data.workers
+        self.say(f"data loader workers: {workers.count} ({workers.reason})")
+        self.say(f"memory format: {parts.memory_format}")
 
     def close(self) -> None:
         """Drop the training loop, which alone holds the DDP wrapper. The wrapper's reducer holds

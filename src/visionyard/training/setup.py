@@ -33,7 +33,7 @@ from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import DataPipeline, build_pipeline
 from visionyard.training.losses import as_float_weights, build_loss
 from visionyard.training.metrics import ClassificationMetrics, scalar_metric_names, skipped_topk
-from visionyard.training.modeling import build_model
+from visionyard.training.modeling import build_model, choose_channels_last
 from visionyard.training.optim import build_optimizer, build_scheduler
 from visionyard.training.repro import environment_info, seed_everything
 from visionyard.training.rundir import RunPaths, check_resume_policy, default_run_name, run_paths
@@ -201,15 +201,19 @@ class TrainingParts:
     loop: TrainLoop  # holds the only reference to the DDP wrapper, when there is one
     metrics: ClassificationMetrics
     steps_per_epoch: int  # optimizer steps in one full epoch
+    memory_format: str  # the batches' and weights' layout, and why: for the run's log
 
 
 def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
     """Data loaders, the model on its device (compiled, DDP-wrapped as configured), loss,
     optimizer, schedule and the train loop that polls ``stop``."""
     cfg, ctx, device = setup.cfg, setup.ctx, setup.device
+    channels_last, channels_last_reason = choose_channels_last(cfg.channels_last, setup.model)
+    # The batches (built by the pipeline) and the model's weights take the same layout.
+    cfg = cfg.model_copy(update={"channels_last": channels_last})
     data = build_pipeline(cfg, setup.index, setup.processor, device=device, ctx=ctx)
     base_model = setup.model.to(device)
-    if cfg.channels_last:
+    if channels_last:
         base_model = base_model.to(memory_format=torch.channels_last)
     model = base_model
     if cfg.compile:
@@ -270,7 +274,14 @@ def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
     metrics = ClassificationMetrics(
         len(setup.classes), setup.classes, topk=cfg.eval_topk, device=device
     )
-    return TrainingParts(data=data, loop=loop, metrics=metrics, steps_per_epoch=steps_per_epoch)
+    return TrainingParts(
+        data=data,
+        loop=loop,
+        metrics=metrics,
+        steps_per_epoch=steps_per_epoch,
+        memory_format=("channels-last" if channels_last else "contiguous")
+        + f" ({channels_last_reason})",
+    )
 
 
 def _stop_agreed(ctx: DistContext, stop: StopSignal, device: torch.device) -> bool:
