@@ -19,12 +19,13 @@ V = TypeVar("V")
 
 
 def downsample(points: Sequence[tuple[int, V]], max_points: int) -> list[tuple[int, V]]:
-    """At most `max_points` points: min and max of each of max_points // 2 buckets.
+    """At most `max_points` points: min and max of each of (max_points - 1) // 2 buckets (at
+    least one), then the last point when no bucket kept it and there is room.
 
     A point's value is its first element when it is a tuple (value, extra...), else itself."""
     if len(points) <= max_points:
         return list(points)
-    buckets = max(1, max_points // 2)
+    buckets = max(1, (max_points - 1) // 2)
     n = len(points)
     out: list[tuple[int, V]] = []
     for b in range(buckets):
@@ -36,6 +37,8 @@ def downsample(points: Sequence[tuple[int, V]], max_points: int) -> list[tuple[i
             continue
         low, high = min(finite)[1], max(finite)[1]
         out.extend(points[i] for i in sorted({low, high}))
+    if out[-1] != points[-1] and len(out) < max_points:
+        out.append(points[-1])
     return out
 
 
@@ -48,10 +51,10 @@ def _chunk_buckets(
     groups: list[list[tuple[int, Point]]], max_points: int
 ) -> list[tuple[int, Point]] | None:
     """`metric_series`' rule for long series of one attempt: buckets of whole storage chunks
-    (chunk i of C in bucket i * B // C), each keeping its first minimum and last maximum; None
-    when the series is too short for it."""
+    (chunk i of C in bucket i * B // C), each keeping its first minimum and last maximum, then
+    the last point; None when the series is too short for it."""
     groups = [g for g in groups if g]
-    buckets = max(1, max_points // 2)
+    buckets = max(1, (max_points - 1) // 2)
     total = sum(len(g) for g in groups)
     if len(groups) < buckets or total < COARSE_POINTS_PER_SHOWN * max_points:
         return None
@@ -66,6 +69,8 @@ def _chunk_buckets(
         low = min(finite)[1]
         high = max(finite, key=lambda f: (f[0], f[1]))[1]
         shown.extend(points[i] for i in sorted({low, high}))
+    if shown[-1] != groups[-1][-1]:
+        shown.append(groups[-1][-1])
     return shown
 
 

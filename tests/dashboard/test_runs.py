@@ -557,6 +557,7 @@ def test_long_series_are_downsampled_within_bounds(
         assert series["steps"] == sorted(set(series["steps"]))
         assert all(losses[s] == v for s, v in zip(series["steps"], series["values"], strict=True))
         assert max(series["values"]) == 50.0 and min(series["values"]) == -3.0
+        assert (series["steps"][-1], series["values"][-1]) == (3000, losses[3000])
     full = client.get(url, params={"names": "train/step_loss", "max_points": 3000}).json()
     assert full["series"][0]["steps"] == list(steps) and not full["series"][0]["downsampled"]
 
@@ -572,11 +573,14 @@ def test_current_points_latest_attempt_wins_per_step() -> None:
 
 
 def test_downsample_keeps_gaps_and_extremes() -> None:
-    points = [(i, None if 40 <= i < 60 else float(i % 10)) for i in range(200)]
+    points = [(i, None if 40 <= i < 90 else float(i % 10)) for i in range(201)]
     out = downsample(points, 20)
     assert len(out) <= 20
     assert any(v is None for _, v in out)  # a bucket of only gaps keeps one gap
     assert {v for _, v in out if v is not None} >= {0.0, 9.0}
+    # The last point is kept though its bucket keeps another (its first 0, at 180): a chart
+    # ends where the series does.
+    assert out[-1] == (200, 0.0)
     assert downsample(points[:20], 20) == points[:20]
 
 

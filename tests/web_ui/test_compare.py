@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
@@ -54,8 +56,8 @@ class Imported:
 
 
 def import_runs(page: Page, url: str, trained: dict[str, Path]) -> Imported:
-    """Upload both run folders through the import endpoint, with the page's session (and its
-    CSRF token, as the page's own requests send it)."""
+    """Upload the run folders through the import endpoint, each under its name in `trained`,
+    with the page's session (and its CSRF token, as the page's own requests send it)."""
     csrf = next(c["value"] for c in page.context.cookies(url) if c["name"] == "vy_csrf")
     created = page.request.post(
         f"{url}/api/v1/projects", data={"name": "lr-sweep"}, headers={"X-CSRF-Token": csrf}
@@ -66,6 +68,7 @@ def import_runs(page: Page, url: str, trained: dict[str, Path]) -> Imported:
     for name, folder in trained.items():
         response = page.request.post(
             f"{url}/api/v1/projects/{project}/runs/import",
+            params={"name": name},
             data=tar_run(folder, RUN_FILES),
             headers={"Content-Type": "application/octet-stream", "X-CSRF-Token": csrf},
         )
@@ -198,6 +201,111 @@ def test_best_values_deltas_to_a_pinned_baseline_and_the_config_diff(
     page.get_by_role("button", name="Unpin lr-small as the baseline").click()
     table.locator("[data-delta]").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
     assert "baseline=" not in page.url and "delta=" not in page.url
+
+
+#: step-loss points a compare chart fetches per run (`OVERVIEW_POINTS`): more are downsampled
+#: to the minimum and maximum of each of half as many buckets
+CHART_POINTS = 2000
+#: rows of an aligned comparison (`MAX_ROWS` in use-comparison.ts): more are thinned evenly
+ALIGNED_ROWS = 1000
+
+
+def long_copy(folder: Path, out: Path) -> Path:
+    """A copy of a trained run whose step loss goes on for 3,000 more steps, alternating 2.0 and
+    0.5 (a bucket's extremes) and ending on 1.0, which is neither: the run's downsampled line
+    keeps it only as the series' last point. Its lowest loss, 0.1, is at a step that the aligned
+    rows thin out."""
+    out.mkdir()
+    for name in RUN_FILES:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / name, out / name)
+    lines = (out / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    template = next(e for e in reversed(events) if e["type"] == "train_step")
+    first = max(e["step"] for e in events if "step" in e) + 1
+    steps = range(first, first + 3000)
+    # The rows of a comparison with a shorter run are this run's steps (from 1): thinned to
+    # ALIGNED_ROWS evenly spaced ones, keeping the first and the last.
+    last = steps[-1] - 1
+    kept = {1 + round(i * last / (ALIGNED_ROWS - 1)) for i in range(ALIGNED_ROWS)}
+    lowest = next(s for s in steps[len(steps) // 2 :] if s not in kept)
+    seq = max(e["seq"] for e in events)
+    for i, step in enumerate(steps):
+        loss = 0.1 if step == lowest else 1.0 if step == steps[-1] else (2.0, 0.5)[i % 2]
+        lines.append(json.dumps({**template, "seq": seq + 1 + i, "step": step, "loss": loss}))
+    (out / "events.jsonl").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def shown(value: float) -> str:
+    """A value as the metrics table writes it (`formatMetric`: 4 significant digits)."""
+    assert 1e-3 <= abs(value) < 1e4, value  # where both write it without an exponent
+    return f"{value:.4g}"
+
+
+def test_the_table_shows_each_runs_best_and_last_step_loss(
+    page: Page, logged_in: Callable[[], Page], ui_url: str, trained: dict[str, Path], tmp_path: Path
+) -> None:
+    """A per-step metric's best and last values are each run's own, in every view: a short run,
+    and a long one whose chart line is min/max downsampled (its last point kept as such) and
+    whose aligned rows (the charts of differences) are thinned (its lowest loss is not there)."""
+    folders = {
+        "lr-long": long_copy(trained["lr-small"], tmp_path / "long"),
+        "lr-large": trained["lr-large"],
+    }
+    runs = import_runs(logged_in(), ui_url, folders)
+    metric = "train/step_loss"
+
+    def series(run_id: int, max_points: int) -> dict:
+        response = page.request.get(
+            f"{ui_url}/api/v1/runs/{run_id}/metrics/series",
+            params={"names": metric, "max_points": max_points},
+        )
+        assert response.ok, response.text()
+        return response.json()["series"][0]
+
+    expected, lowest = {}, {}
+    for name, run_id in runs.ids.items():
+        whole = series(run_id, 10_000)
+        assert whole["total"] == len(whole["values"]) > 1  # every point
+        values = [v for v in whole["values"] if v is not None]
+        lowest[name] = min(values)
+        expected[name] = {"best": shown(min(values)), "last": shown(values[-1])}
+    assert expected["lr-long"] == {"best": "0.1", "last": "1"}
+    # The long run's chart line is downsampled but ends on its last value; the aligned rows,
+    # which the table must not read, miss its lowest loss.
+    line = series(runs.ids["lr-long"], CHART_POINTS)
+    assert line["total"] > len(line["values"]) and line["values"][-1] == 1.0
+    query = {"ids": list(runs.ids.values()), "metrics": metric, "by": "step"}
+    aligned = page.request.get(
+        f"{ui_url}/api/v1/runs/compare?{urlencode({**query, 'max_rows': ALIGNED_ROWS}, doseq=True)}"
+    )
+    assert aligned.ok, aligned.text()
+    column = next(c for c in aligned.json()["columns"] if c["run_id"] == runs.ids["lr-long"])
+    assert 0.1 not in column["values"]
+
+    def check_table() -> None:
+        for name, stats in expected.items():
+            for stat, text in stats.items():
+                cell = row(page, runs, name).locator(
+                    f'td[data-metric="{metric}"][data-stat="{stat}"]'
+                )
+                # The value, then perhaps "(best)" or the difference to the baseline.
+                expect(cell).to_have_text(
+                    re.compile(rf"^{re.escape(text)}(?![\d.])"), timeout=UI_TIMEOUT_MS
+                )
+        # The lower of the two is highlighted.
+        winner = min(lowest, key=lowest.__getitem__)
+        best = row(page, runs, winner).locator(f'td[data-metric="{metric}"][data-stat="best"]')
+        expect(best).to_have_attribute("data-best", "true", timeout=UI_TIMEOUT_MS)
+
+    open_comparison(page, runs.compare_url("lr-long", "lr-large", extra=f"&metrics={metric}"))
+    check_table()
+    # The same values with the charts showing differences to a baseline (aligned rows).
+    extra = f"&metrics={metric}&baseline={runs.ids['lr-large']}&delta=1"
+    open_comparison(page, runs.compare_url("lr-long", "lr-large", extra=extra))
+    chart(page, f"{metric} − lr-large").wait_for(timeout=UI_TIMEOUT_MS)
+    check_table()
 
 
 def test_the_runs_evaluation_reports_side_by_side(

@@ -90,6 +90,10 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     model = page.get_by_role("textbox", name="Model", exact=True)
     assert model.input_value().endswith("tiny-vit")  # a local model: its folder
     page.get_by_label("Epochs").fill("2")
+    # Left empty, the worker count is sized to the machine when the run starts; the form says so.
+    workers = page.get_by_label("Data loader workers")
+    assert workers.input_value() == ""
+    assert workers.get_attribute("placeholder") == "auto (sized to the machine)"
     page.get_by_label("Batch size").fill("0")  # the API refuses it: the form must say so
     page.get_by_role("button", name="Create config").click()
 
@@ -110,6 +114,7 @@ def test_write_a_config_in_the_form_fix_a_field_error_then_version_and_diff(
     config_id = int(page.url.rsplit("=", 1)[1])
     saved = platform.get(f"/configs/{config_id}")["latest"]["data"]
     assert (saved["batch_size"], saved["epochs"]) == (16, 2)
+    assert saved.get("num_workers") is None
     assert saved["root"].endswith("/digits")
     # The breadcrumbs lead back through the project.
     crumbs = page.get_by_role("navigation", name="Breadcrumb")

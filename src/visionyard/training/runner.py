@@ -72,6 +72,7 @@ def _train_tracked(setup: RunSetup, tracker: Tracker, stop: StopSignal) -> RunRe
         run = Run(setup, tracker, stop)
         try:
             tracker.state("starting", resume=setup.resuming)
+            run.say_choices()
             run.restore()
             return run.train()
         finally:
@@ -100,9 +101,7 @@ class Run:
         # The resumed epoch's train sums from before the stop (None: none to carry, or a
         # checkpoint older than the saved sums).
         self.carried: EpochStats | None = None
-        workers = self.data.workers
-        self.say(f"data loader workers: {workers.count} ({workers.reason})")
-        self.say(f"memory format: {parts.memory_format}")
+        self.memory_format = parts.memory_format
 
     def close(self) -> None:
         """Drop the training loop, which alone holds the DDP wrapper. The wrapper's reducer holds
@@ -164,6 +163,13 @@ class Run:
             )
 
     # ---- reporting -------------------------------------------------------------------------------
+    def say_choices(self) -> None:
+        """What the settings left to the machine and the model came to, in the attempt's log
+        (after its "starting" state: a run's reader splits attempts there)."""
+        workers = self.data.workers
+        self.say(f"data loader workers: {workers.count} ({workers.reason})")
+        self.say(f"memory format: {self.memory_format}")
+
     def say(self, message: str, level: str = "info") -> None:
         if self.ctx.is_main:
             log.log(logging.getLevelName(level.upper()), message)

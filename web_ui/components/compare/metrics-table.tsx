@@ -37,8 +37,8 @@ interface Stat {
   values: (number | null)[];
 }
 
-/** Per metric, each run's values from the exact per-epoch comparison when the metric is
- *  evaluated per epoch, else from its chart's (step- or time-aligned) series. */
+/** Per metric, each run's best and last: from the exact per-epoch comparison when the metric
+ *  is evaluated per epoch, else from the run's own line (`MetricChart.own`). */
 function metricStats(
   metric: string,
   runIds: number[],
@@ -49,13 +49,22 @@ function metricStats(
   const fromTable = isPerEpochMetric(metric) && table?.metrics.some((m) => m.name === metric);
   const direction =
     table?.metrics.find((m) => m.name === metric)?.direction ?? chart?.direction ?? guessDirection(metric);
-  const series = runIds.map((id) => {
-    if (fromTable) return table!.columns.find((c) => c.run_id === id && c.metric === metric)?.values ?? [];
-    return chart?.series.find((s) => s.runId === id)?.values ?? [];
+  const values = runIds.map((id) => {
+    if (!fromTable && chart?.own) {
+      // Per-step metrics are not in `series` (empty under per-step and time charts, thinned
+      // rows under charts of differences) but in each run's own line, downsampled on the
+      // server with every bucket's extremes and the last point: its best and last are the run's.
+      const line = chart.own.find((l) => l.runId === id);
+      return { best: line ? bestOf(line.y, direction) : null, last: line ? lastOf(line.y) : null };
+    }
+    const series = fromTable
+      ? (table!.columns.find((c) => c.run_id === id && c.metric === metric)?.values ?? [])
+      : (chart?.series.find((s) => s.runId === id)?.values ?? []);
+    return { best: bestOf(series, direction), last: lastOf(series) };
   });
-  const last: Stat = { label: "last", direction, values: series.map(lastOf) };
+  const last: Stat = { label: "last", direction, values: values.map((v) => v.last) };
   if (!direction) return { direction, stats: [last] };
-  return { direction, stats: [{ label: "best", direction, values: series.map((v) => bestOf(v, direction)) }, last] };
+  return { direction, stats: [{ label: "best", direction, values: values.map((v) => v.best) }, last] };
 }
 
 function DeltaText({ delta }: { delta: Delta }) {

@@ -40,6 +40,11 @@ export interface MetricChart {
   x: number[];
   series: { runId: number; values: (number | null)[] }[];
   lines: RunLine[] | null;
+  /** Each run's own line whether drawn (`lines`) or not, for a metric not evaluated per epoch
+   *  (null for the others): the table's best and last read it, since the server's downsampling
+   *  keeps a line's extremes and last point, where aligned rows are thinned evenly and can miss
+   *  them. */
+  own: RunLine[] | null;
   /** rows thinned (aligned charts) */
   downsampled: boolean;
   /** a run's line holds fewer points than the run logged (min/max per bucket) */
@@ -117,6 +122,8 @@ export function useComparison(view: CompareView) {
 
   // Per-step and time charts draw each run's own series; differences need aligned rows.
   const ownLines = (metric: string) => !view.delta && axisFor(metric, view.x) !== "epoch";
+  // The table reads a metric not evaluated per epoch from each run's own series, in any view.
+  const wantsLines = (metric: string) => ownLines(metric) || !isPerEpochMetric(metric);
   const perMetric = useQueries({
     queries: metrics.map((metric) => ({
       ...compareQuery(readable, [metric], axisFor(metric, view.x), live),
@@ -125,7 +132,7 @@ export function useComparison(view: CompareView) {
   });
   // One request per (metric, run that logged it): a run without the metric has no line.
   const lineRequests = metrics.flatMap((metric) =>
-    ownLines(metric)
+    wantsLines(metric)
       ? readable.flatMap((id, i) =>
           names[i]?.data?.names.includes(metric) ? [{ metric, runId: id }] : [],
         )
@@ -141,19 +148,21 @@ export function useComparison(view: CompareView) {
   });
   const charts: MetricChart[] = metrics.map((metric, i) => {
     const by = axisFor(metric, view.x);
+    const mine = lineRequests.flatMap((request, j) =>
+      request.metric === metric ? [{ runId: request.runId, query: lineQueries[j]! }] : [],
+    );
+    const shown = mine.flatMap(({ runId, query }) => {
+      const series = query.data?.[metric];
+      return series ? [{ runId, series }] : [];
+    });
+    const own: RunLine[] | null = wantsLines(metric)
+      ? shown.map(({ runId, series }) => ({
+          runId,
+          x: by === "time" ? series.times.map((t) => t - (series.times[0] ?? 0)) : series.steps,
+          y: series.values,
+        }))
+      : null;
     if (ownLines(metric)) {
-      const mine = lineRequests.flatMap((request, j) =>
-        request.metric === metric ? [{ runId: request.runId, query: lineQueries[j]! }] : [],
-      );
-      const shown = mine.flatMap(({ runId, query }) => {
-        const series = query.data?.[metric];
-        return series ? [{ runId, series }] : [];
-      });
-      const lines: RunLine[] = shown.map(({ runId, series }) => ({
-        runId,
-        x: by === "time" ? series.times.map((t) => t - (series.times[0] ?? 0)) : series.steps,
-        y: series.values,
-      }));
       return {
         metric,
         direction:
@@ -161,7 +170,8 @@ export function useComparison(view: CompareView) {
         by,
         x: [],
         series: [],
-        lines,
+        lines: own,
+        own,
         downsampled: false,
         bucketed: shown.some(({ series }) => series.total > series.steps.length),
         pending: names.some((n) => n.isPending) || mine.some(({ query }) => query.isPending),
@@ -178,6 +188,7 @@ export function useComparison(view: CompareView) {
       x: data?.x ?? [],
       series: (data?.columns ?? []).map((c) => ({ runId: c.run_id, values: c.values })),
       lines: null,
+      own,
       downsampled: data?.downsampled ?? false,
       bucketed: false,
       pending: q.isPending,

@@ -152,7 +152,7 @@ export function NumberField({ spec, value, onChange, errors }: FieldProps) {
         inputMode={integer ? "numeric" : "decimal"}
         className="max-w-xs font-mono"
         value={text}
-        placeholder={spec.defaultValue == null ? "none" : `default ${String(spec.defaultValue)}`}
+        placeholder={spec.defaultValue == null ? spec.nullMeans : `default ${String(spec.defaultValue)}`}
         onChange={(e) => {
           setText(e.target.value);
           onChange(parseNumber(e.target.value, spec));

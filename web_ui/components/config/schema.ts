@@ -46,6 +46,8 @@ export interface FieldSpec {
   min?: number;
   max?: number;
   widget: FieldKind;
+  /** What an empty (null) value means, shown as the input's placeholder. */
+  nullMeans: string;
 }
 
 export interface SectionSpec {
@@ -180,6 +182,9 @@ const LABELS: Record<string, string> = {
   num_workers: "Data loader workers",
 };
 
+/** Fields whose null is a choice made at run time rather than "none". */
+const NULL_MEANS: Record<string, string> = { num_workers: "auto (sized to the machine)" };
+
 /** The values the dashboard accepts for resume (a checkpoint path would read outside the run). */
 const DASHBOARD_ENUMS: Record<string, string[]> = { resume: ["auto", "never"] };
 
@@ -227,6 +232,7 @@ function fieldSpec(key: string, node: SchemaNode, required: Set<string>): FieldS
     min: bounds.minimum ?? bounds.exclusiveMinimum,
     max: bounds.maximum ?? bounds.exclusiveMaximum,
     widget,
+    nullMeans: NULL_MEANS[key] ?? "none",
   };
 }
 

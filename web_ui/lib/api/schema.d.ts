@@ -932,7 +932,8 @@ export interface paths {
         /**
          * Get Run Metric Series
          * @description Each metric's current points (the latest attempt wins per step), ordered by step and
-         *     downsampled to at most `max_points` (min/max per bucket, so spikes survive).
+         *     downsampled to at most `max_points` (min/max per bucket, so spikes survive, and the last
+         *     point, so the series ends on its last value).
          *
          *     A name the run has not logged answers an empty series if the platform reports it for every
          *     run (`train/step_loss`, `train/lr`, `train|val|test/<registered metric>`, `system/*`), and

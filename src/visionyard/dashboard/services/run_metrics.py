@@ -8,8 +8,9 @@ Decisions (documented for the API's users):
   step both attempts logged this is "the latest attempt wins"; it also drops the stale tail
   of the older attempt beyond the step the newer one resumed from.
 - Series longer than ``max_points`` are downsampled by min/max buckets: the points are cut into
-  max_points // 2 consecutive buckets and each bucket keeps its minimum and its maximum (in step
-  order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one gap. A
+  (max_points - 1) // 2 consecutive buckets and each bucket keeps its minimum and its maximum
+  (in step order), so spikes survive at any zoom; a bucket of only gaps (null values) keeps one
+  gap; the series' last point is kept too, so a chart ends on the run's last value. A
   long series of one attempt (at least 64 points per point shown) is cut at its storage chunks'
   boundaries instead (buckets of whole chunks, about 512 to 1,024 points each), so that its
   chart reads each chunk's stored extremes rather than every point (`coarse_series`).
@@ -93,15 +94,22 @@ def _unknown_names_message(run_id: int, unknown: Sequence[str], known: Sequence[
     )
 
 
+def bucket_count(max_points: int) -> int:
+    """Buckets of a downsampled series: two points each (its minimum and maximum), and one
+    point of `max_points` left for the series' last point (see `downsample_indices`)."""
+    return max(1, (max_points - 1) // 2)
+
+
 def downsample_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     """The positions of the points to show: at most `max_points`, the minimum and maximum of
-    each of max_points // 2 consecutive buckets, in order (equal values resolve to the first
-    position for the minimum, the last for the maximum); `values` are floats with NaN for a
-    gap, and a bucket of only gaps keeps its first."""
+    each of `bucket_count(max_points)` consecutive buckets, in order (equal values resolve to
+    the first position for the minimum, the last for the maximum), then the last point if no
+    bucket kept it: a chart ends where its series does, and its last value is the run's.
+    `values` are floats with NaN for a gap; a bucket of only gaps keeps its first."""
     n = len(values)
     if n <= max_points:
         return np.arange(n)
-    buckets = max(1, max_points // 2)
+    buckets = bucket_count(max_points)
     bounds = (np.arange(buckets + 1) * n // buckets).tolist()
     out: list[int] = []
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
@@ -110,6 +118,8 @@ def downsample_indices(values: np.ndarray, max_points: int) -> np.ndarray:
             out.append(start)  # all gaps: keep one, so the chart shows the gap
         else:
             out.extend(sorted({start + found[0], start + found[1]}))
+    if out[-1] != n - 1 and len(out) < max_points:
+        out.append(n - 1)
     return np.asarray(out, dtype=np.int64)
 
 
@@ -147,34 +157,41 @@ def coarse_series(
     step_max: int | None,
 ) -> Series | None:
     """The series of a long metric of one attempt from its chunks' extremes, without reading
-    their points (but for the chunks the window cuts); None when it is too short for that:
-    fewer than COARSE_POINTS_PER_SHOWN points per point shown, or fewer chunks (with points in
-    the window) than buckets.
+    their points (but for the chunks the window cuts, and the last one, for the last point);
+    None when it is too short for that: fewer than COARSE_POINTS_PER_SHOWN points per point
+    shown, or fewer chunks (with points in the window) than buckets.
 
-    Its buckets are runs of whole chunks (max_points // 2 of them, chunk i of C in bucket
-    i * buckets // C) instead of runs of equal point counts: each still keeps its minimum (the
-    first point holding it) and its maximum (the last), and a bucket of only gaps its first
-    point."""
-    buckets = max(1, max_points // 2)
+    Its buckets are runs of whole chunks (`bucket_count(max_points)` of them, chunk i of C in
+    bucket i * buckets // C) instead of runs of equal point counts: each still keeps its
+    minimum (the first point holding it) and its maximum (the last), and a bucket of only gaps
+    its first point; the last point follows if no bucket kept it, as `downsample_indices`."""
+    buckets = bucket_count(max_points)
     enough = COARSE_POINTS_PER_SHOWN * max_points
     if len(chunks) < buckets or sum(c.count for c in chunks) < enough:  # cheap: before the cut
         return None
     low = step_min if step_min is not None else -(2**63)
     high = step_max if step_max is not None else 2**63 - 1
-    cut = [c.id for c in chunks if c.first_step < low or c.last_step > high]
-    points = metric_chunks.read_chunk_points(session, cut)
+    inside = [c for c in chunks if c.last_step >= low and c.first_step <= high]
+    cut = {c.id for c in inside if c.first_step < low or c.last_step > high}
+    if inside:
+        cut.add(inside[-1].id)  # holds the window's last point
+    points = metric_chunks.read_chunk_points(session, sorted(cut))
     parts: list[tuple[np.ndarray, int]] = []  # per chunk inside the window: extremes, count
-    for chunk in chunks:
+    last_point: np.ndarray | None = None
+    for chunk in inside:
         if chunk.id in points:
             records = points[chunk.id]
             records = records[(records["step"] >= low) & (records["step"] <= high)]
             if len(records):
                 parts.append((metric_chunks.extremes(records), len(records)))
+                last_point = records[-1:] if chunk is inside[-1] else None
         else:
             parts.append((chunk.extremes, chunk.count))
     total = sum(n for _, n in parts)
     if len(parts) < buckets or total < enough:  # the same rule on the window's own points
         return None
+    if last_point is None:  # the window ends between two points of its last chunk: rare
+        return None  # the caller reads the points
     shown: list[np.ndarray] = []
     for b in range(buckets):
         group = parts[b * len(parts) // buckets : (b + 1) * len(parts) // buckets]
@@ -189,6 +206,8 @@ def coarse_series(
         pair = np.concatenate([group[lows[0]][0][:1], group[highs[1]][0][1:]])
         pair = pair[np.argsort(pair["step"], kind="stable")]
         shown.append(pair[:1] if pair["step"][0] == pair["step"][1] else pair)
+    if last_point["step"][0] > shown[-1]["step"][-1]:
+        shown.append(last_point)
     drawn = metric_chunks.as_points([(chunks[0].attempt, np.concatenate(shown))])
     return _series(name, drawn, total)
 
