@@ -52,7 +52,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -67,8 +67,7 @@ from visionyard.training.engine import TrainLoop, logits_of, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
 from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import build_pipeline
-from visionyard.training.losses import build_loss
-from visionyard.training.optim import build_optimizer, build_scheduler
+from visionyard.training.setup import build_loop, place_model
 
 CONTENDERS = ("visionyard", "timm", "trainer")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -258,33 +257,16 @@ def count_flops(model: nn.Module, bench: Bench, x: Tensor, y: Tensor) -> tuple[f
 
 def engine_loop(model: nn.Module, cfg: TrainConfig, bench: Bench, total_steps: int) -> TrainLoop:
     """The train loop as `setup.build_training()` builds it for `cfg` (no DDP, no mixing)."""
-    base = model.to(bench.device)
-    if cfg.channels_last:
-        base = base.to(memory_format=torch.channels_last)
-    run_model = bench.compiled(base) if cfg.compile else base
-    optimizer = build_optimizer(
-        base, name=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
-    )
-    scheduler = build_scheduler(
-        optimizer,
-        name=cfg.scheduler,
-        total_steps=total_steps,
-        warmup_ratio=cfg.warmup_ratio,
-        min_lr_ratio=cfg.min_lr_ratio,
-    )
-    loss_fn = build_loss(
-        cfg.loss_name, label_smoothing=cfg.label_smoothing, focal_gamma=cfg.focal_gamma
-    ).to(bench.device)
+    base = place_model(model, bench.device, cfg.channels_last is True)
     ctx = DistContext()
-    return TrainLoop(
-        model=run_model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loss_fn=loss_fn,
+    return build_loop(
+        cfg,
+        base,
         device=bench.device,
         amp_dtype=resolve_amp_dtype(cfg.autocast_dtype, bench.device),
-        grad_accum_steps=cfg.grad_accum_steps,
-        max_grad_norm=cfg.max_grad_norm,
+        total_steps=total_steps,
+        num_classes=cast(Any, model).config.num_labels,
+        run_model=bench.compiled(base) if cfg.compile else base,
         stop_requested=lambda: ctx.any_flag(False, bench.device),
     )
 

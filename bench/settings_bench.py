@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from visionyard.training.modeling import choose_channels_last
 from visionyard.training.workers import choose_num_workers
 
 #: setting -> parser of one value from the command line ("auto" = the default, None)
-SETTINGS = {
+SETTINGS: dict[str, Callable[[str], int | bool | None]] = {
     "num_workers": lambda text: None if text == "auto" else int(text),
     "channels_last": lambda text: {"auto": None, "true": True, "false": False}[text],
 }

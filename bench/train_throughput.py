@@ -67,14 +67,13 @@ from visionyard.training.control import StopSignal
 from visionyard.training.dataset_index import DatasetIndex
 from visionyard.training.demo import TINY_ARCHS, write_digits_dataset, write_tiny_model
 from visionyard.training.distributed import DistContext, resolve_device
-from visionyard.training.engine import StepInfo, TrainLoop, resolve_amp_dtype
+from visionyard.training.engine import StepInfo, resolve_amp_dtype
 from visionyard.training.fsutil import atomic_write_json
 from visionyard.training.image_dataset import ImageFolderDataset
 from visionyard.training.imagefolder import scan_dataset
 from visionyard.training.loaders import build_pipeline
-from visionyard.training.losses import build_loss
 from visionyard.training.modeling import build_model, choose_channels_last
-from visionyard.training.optim import build_optimizer, build_scheduler
+from visionyard.training.setup import build_loop, place_model
 from visionyard.training.transforms import ProcessorSpec, build_eval_transform, processor_spec
 from visionyard.training.workers import choose_num_workers
 
@@ -279,38 +278,23 @@ def run_engine(s: Setup) -> Timing:
     cfg = s.cfg
     ctx = DistContext()
     stop = StopSignal()
-    model = s.fresh_model()
+    fresh = s.fresh_model()
     setup_start = time.perf_counter()
-    channels_last, _ = choose_channels_last(cfg.channels_last, model)
+    channels_last, _ = choose_channels_last(cfg.channels_last, fresh)
     cfg = cfg.model_copy(update={"channels_last": channels_last})
     data = build_pipeline(cfg, s.index, s.processor, device=s.device, ctx=ctx)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(
-        model, name=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
-    )
+    model = place_model(fresh, s.device, channels_last)
     steps_per_epoch = -(-data.train_batches // cfg.grad_accum_steps)
-    scheduler = build_scheduler(
-        optimizer,
-        name=cfg.scheduler,
-        total_steps=steps_per_epoch * cfg.epochs,
-        warmup_ratio=cfg.warmup_ratio,
-        min_lr_ratio=cfg.min_lr_ratio,
-    )
-    loss_fn = build_loss(
-        cfg.loss_name, label_smoothing=cfg.label_smoothing, focal_gamma=cfg.focal_gamma
-    ).to(s.device)
-    loop = TrainLoop(
-        model=model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loss_fn=loss_fn,
+    loop = build_loop(
+        cfg,
+        model,
         device=s.device,
         amp_dtype=resolve_amp_dtype(cfg.autocast_dtype, s.device),
-        grad_accum_steps=cfg.grad_accum_steps,
-        max_grad_norm=cfg.max_grad_norm,
+        total_steps=steps_per_epoch * cfg.epochs,
+        num_classes=len(s.index.classes),
         stop_requested=lambda: ctx.any_flag(stop.is_set(), s.device),
     )
+    scheduler = loop.scheduler
     logged: list[float] = []
 
     def on_step(info: StepInfo) -> None:

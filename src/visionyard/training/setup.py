@@ -12,11 +12,12 @@ import functools
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from visionyard.analysis.checkpoints import ARCHITECTURE_DIR
@@ -204,6 +205,71 @@ class TrainingParts:
     memory_format: str  # the batches' and weights' layout, and why: for the run's log
 
 
+def place_model(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    """The model on ``device``, its weights channels-last when its batches are."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def build_loop(
+    cfg: TrainConfig,
+    base_model: nn.Module,
+    *,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    total_steps: int,
+    num_classes: int,
+    run_model: nn.Module | None = None,
+    class_weights: Tensor | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> TrainLoop:
+    """The loss, optimizer, schedule, batch mixing and loss scaling ``cfg`` asks for, in the
+    train loop: what the runner trains with, and what the benchmarks time. ``base_model`` is
+    placed (`place_model`) and its parameters are optimized; ``run_model`` is what steps call,
+    the same model compiled or DDP-wrapped (default: ``base_model``)."""
+    loss_fn = build_loss(
+        cfg.loss_name,
+        class_weights=class_weights,
+        label_smoothing=cfg.label_smoothing,
+        focal_gamma=cfg.focal_gamma,
+    ).to(device)
+    optimizer = build_optimizer(
+        base_model,
+        name=cfg.optimizer,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum,
+    )
+    scheduler = build_scheduler(
+        optimizer,
+        name=cfg.scheduler,
+        total_steps=total_steps,
+        warmup_ratio=cfg.warmup_ratio,
+        min_lr_ratio=cfg.min_lr_ratio,
+    )
+    mixer = None
+    if cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0:
+        mixer = BatchMixer(
+            num_classes=num_classes,
+            mixup_alpha=cfg.mixup_alpha,
+            cutmix_alpha=cfg.cutmix_alpha,
+        )
+    use_scaler = amp_dtype is torch.float16
+    return TrainLoop(
+        model=run_model if run_model is not None else base_model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_fn=loss_fn,
+        device=device,
+        amp_dtype=amp_dtype,
+        scaler=torch.amp.GradScaler(device.type) if use_scaler else None,
+        grad_accum_steps=cfg.grad_accum_steps,
+        max_grad_norm=cfg.max_grad_norm,
+        mixer=mixer,
+        stop_requested=stop_requested,
+    )
+
+
 def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
     """Data loaders, the model on its device (compiled, DDP-wrapped as configured), loss,
     optimizer, schedule and the train loop that polls ``stop``."""
@@ -212,9 +278,7 @@ def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
     # The batches (built by the pipeline) and the model's weights take the same layout.
     cfg = cfg.model_copy(update={"channels_last": channels_last})
     data = build_pipeline(cfg, setup.index, setup.processor, device=device, ctx=ctx)
-    base_model = setup.model.to(device)
-    if channels_last:
-        base_model = base_model.to(memory_format=torch.channels_last)
+    base_model = place_model(setup.model, device, channels_last)
     model = base_model
     if cfg.compile:
         # A compiled Module is an OptimizedModule (a Module); torch.compile's signature says only
@@ -229,46 +293,16 @@ def build_training(setup: RunSetup, stop: StopSignal) -> TrainingParts:
         weights = data.balanced_class_weights()
     elif isinstance(cfg.class_weights, list):
         weights = as_float_weights(cfg.class_weights, len(setup.classes))
-    loss_fn = build_loss(
-        cfg.loss_name,
-        class_weights=weights,
-        label_smoothing=cfg.label_smoothing,
-        focal_gamma=cfg.focal_gamma,
-    ).to(device)
-    optimizer = build_optimizer(
-        base_model,
-        name=cfg.optimizer,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        momentum=cfg.momentum,
-    )
     steps_per_epoch = math.ceil(data.train_batches / cfg.grad_accum_steps)
-    scheduler = build_scheduler(
-        optimizer,
-        name=cfg.scheduler,
-        total_steps=steps_per_epoch * cfg.epochs,
-        warmup_ratio=cfg.warmup_ratio,
-        min_lr_ratio=cfg.min_lr_ratio,
-    )
-    mixer = None
-    if cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0:
-        mixer = BatchMixer(
-            num_classes=len(setup.classes),
-            mixup_alpha=cfg.mixup_alpha,
-            cutmix_alpha=cfg.cutmix_alpha,
-        )
-    use_scaler = setup.amp_dtype is torch.float16
-    loop = TrainLoop(
-        model=model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loss_fn=loss_fn,
+    loop = build_loop(
+        cfg,
+        base_model,
         device=device,
         amp_dtype=setup.amp_dtype,
-        scaler=torch.amp.GradScaler(device.type) if use_scaler else None,
-        grad_accum_steps=cfg.grad_accum_steps,
-        max_grad_norm=cfg.max_grad_norm,
-        mixer=mixer,
+        total_steps=steps_per_epoch * cfg.epochs,
+        num_classes=len(setup.classes),
+        run_model=model,
+        class_weights=weights,
         stop_requested=functools.partial(_stop_agreed, ctx, stop, device),
     )
     metrics = ClassificationMetrics(
