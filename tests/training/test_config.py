@@ -107,6 +107,8 @@ def test_num_workers_is_left_to_the_machine_unless_set() -> None:
         with pytest.raises(ConfigError) as info:
             build_config(base | {"num_workers": bad})
         assert "num_workers" in str(info.value) and str(bad) in str(info.value)
+    with pytest.raises(ConfigError, match='or "auto" to size them to the machine'):
+        build_config(base | {"num_workers": "many"})
 
 
 def test_unknown_key_is_named_with_a_suggestion() -> None:

@@ -273,7 +273,16 @@ class TrainConfig(BaseModel):
     @classmethod
     def _num_workers(cls, value: Any) -> Any:
         # "auto" reads better than null in a JSON config; both mean "sized to the machine".
-        return None if isinstance(value, str) and value.strip().lower() == "auto" else value
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text == "auto":
+                return None
+            if not text.isdigit():
+                raise ValueError(
+                    'use a number of worker processes (0 or more), or "auto" to size them to '
+                    "the machine"
+                )
+        return value
 
     @field_validator("cpu_color_jitter", mode="before")
     @classmethod

@@ -129,7 +129,7 @@ def choose_channels_last(setting: bool | None, model: nn.Module) -> tuple[bool, 
     """(use NHWC, why) for ``setting`` (None: decided by the model). Convolutions run faster on
     channels-last tensors, on GPUs (tensor cores) and on CPUs (oneDNN) alike; a transformer's
     only convolution gains nothing and its batches would pay a layout copy. Measured in
-    docs/benchmarks.md ("Memory format")."""
+    docs/benchmarks.md ("Settings decided at run time")."""
     if setting is not None:
         return setting, "set in the config"
     if is_convolutional(model):

@@ -2,12 +2,13 @@
 
 Workers decode and augment images in parallel with the training step, so they pay when the step
 runs elsewhere (a GPU) and the CPU cores would otherwise idle. On the CPU device the step's own
-threads already use every core: workers only take cores from it, and each costs a process start
-per epoch (measured in docs/benchmarks.md: on 2 cores, no workers trains 1.27x faster than the
-former default of 2). With a GPU, the machine's cores are shared by one training process per GPU
-(an agent per GPU, or DDP ranks), so each gets its share of the cores, one of them left to its
-own main process, and at most ``MAX_AUTO_WORKERS``: past that a loader rarely speeds up and each
-worker holds its own copy of the dataset's state.
+threads already use every core: workers only take cores from it, while each costs a process
+start and a copy of the dataset's state (measured in docs/benchmarks.md, "Settings decided at
+run time": on 2 cores no workers trains as fast as 2 once they persist, and 1.27x faster in
+one-epoch runs, where their start dominates). With a GPU, the machine's cores are shared by one
+training process per GPU (an agent per GPU, or DDP ranks), so each gets its share of the cores,
+one of them left to its own main process, and at most ``MAX_AUTO_WORKERS``: past that a loader
+rarely speeds up and each worker holds its own copy of the dataset's state.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from visionyard.nvml import nvml
+from visionyard.nvml import nvml, nvml_errors
 
 MAX_AUTO_WORKERS = 8
 
@@ -41,7 +42,10 @@ def gpus_on_host() -> int:
     an agent pinned to one GPU shares the CPU with the agents of the others."""
     with nvml() as pynvml:
         if pynvml is not None:
-            return int(pynvml.nvmlDeviceGetCount())
+            try:
+                return int(pynvml.nvmlDeviceGetCount())
+            except nvml_errors(pynvml):
+                pass  # a driver that answers init but not queries: ask CUDA instead
     return torch.cuda.device_count() if torch.cuda.is_available() else 1
 
 
