@@ -15,6 +15,10 @@ test test-fast lint typecheck: export HF_HUB_OFFLINE := 1
 CHROMIUM ?= /usr/bin/chromium
 APT_GET  ?= apt-get
 test: export VISIONYARD_REQUIRE_BROWSER := 1
+# The tests of partial JPEG decoding fail instead of skipping when the extension is missing;
+# `make test` installs Debian's libjpeg headers first when they are missing (as root).
+test: export VISIONYARD_REQUIRE_JPEG_CROP := 1
+JPEG_HEADER ?= /usr/include/jpeglib.h
 test: export VISIONYARD_CHROMIUM := $(CHROMIUM)
 
 .PHONY: setup test test-fast lint typecheck demo demo-ui ui ui-check api-types bench lock clean
@@ -29,11 +33,14 @@ UI_SOURCES := $(shell find $(UI)/app $(UI)/components $(UI)/lib -type f 2>/dev/n
 	$(addprefix $(UI)/,package.json package-lock.json next.config.ts postcss.config.mjs tsconfig.json)
 export NEXT_TELEMETRY_DISABLED := 1
 
-$(STAMP): pyproject.toml requirements.lock
+# setup.py builds the one C extension (partial JPEG decoding against the system's libjpeg); it
+# is optional: without libjpeg's headers the install succeeds and JPEGs are decoded whole.
+$(STAMP): pyproject.toml requirements.lock setup.py src/visionyard/training/_jpegcrop.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# requirements.lock pins every package (CI installs exactly these versions).
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@$(BIN)/python -c "from visionyard.training import jpeg_crop; jpeg_crop.available() or print('make: note: built without partial JPEG decoding (libjpeg headers missing: apt-get install libjpeg-dev, then rm $@ && make setup); training decodes whole JPEGs, which is slower')"
 	touch $@
 
 setup: $(STAMP)
@@ -70,18 +77,24 @@ $(CHROMIUM):
 	  || { echo "make: could not install Chromium, which the browser tests need: run 'apt-get install chromium' as root, or name a Chromium or Chrome you have: make test CHROMIUM=/path/to/chromium" >&2; exit 1; }
 	@test -x $@ || { echo "make: the chromium package did not provide $@; name the browser to use: make test CHROMIUM=/path/to/chromium" >&2; exit 1; }
 
+$(JPEG_HEADER):
+	@echo "Installing libjpeg's headers for the partial JPEG decoder ($@ is missing)"
+	$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends libjpeg-dev \
+	  || { echo "make: could not install libjpeg's headers: run 'apt-get install libjpeg-dev' as root, or name the header you have: make test JPEG_HEADER=/path/to/jpeglib.h" >&2; exit 1; }
+	rm -f $(STAMP)
+
 # --durations=25: CI output names the slowest tests, so a slow one is seen when it lands.
 # Two pytest-xdist workers, a test file each at a time (--dist loadfile keeps a file's
 # module-scoped fixtures, such as a shared finished run, in one worker): most of the suite's time
 # is spent waiting on real agents, trainers and databases, so two workers on two cores take
 # 9.7 min where one took 16.6 (docs/benchmarks.md). TEST_WORKERS=1 runs it serially.
 TEST_WORKERS ?= 2
-test: $(STAMP) $(CHROMIUM) lint typecheck ui-check $(UI_BUILD)
+test: $(JPEG_HEADER) $(STAMP) $(CHROMIUM) lint typecheck ui-check $(UI_BUILD)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench main.py experiments.py
-	$(BIN)/ruff format --check src tests bench main.py experiments.py
+	$(BIN)/ruff check src tests bench main.py experiments.py setup.py
+	$(BIN)/ruff format --check src tests bench main.py experiments.py setup.py
 
 # pyproject.toml's [tool.mypy] says what is checked, and how strictly.
 typecheck: $(STAMP)

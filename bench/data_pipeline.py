@@ -18,6 +18,8 @@ layout) into normalised float batches of 64 x 3 x 224 x 224 through random-resiz
                layout copy, libjpeg-turbo via torchvision: the fastest decode it has), no
                transform, no batching.
   visionyard-cache  opt-in (--contenders): `cache_images=True`, cache filled by an untimed epoch.
+  visionyard-full-decode  opt-in: the same pipeline with partial JPEG decoding off (every file
+               decoded whole, then cropped): what the crop-first decode saves.
   decode-pil   for reference: `PIL.Image.open(path).convert("RGB")`, torchvision's loader.
 
 "Per core": every contender runs in this one process with `num_workers=0` and
@@ -72,7 +74,8 @@ CONTENDERS = ("visionyard", "torchvision", "timm", "decode", "decode-pil")
 # Opt-in (--contenders): Visionyard with cache_images=True, its cache filled by an untimed epoch
 # first, so rounds measure the steady state of later epochs. Holds every decoded photo in
 # memory (~1.1 GB for 2,000 500x375 photos).
-EXTRA = ("visionyard-cache",)
+# Also opt-in: Visionyard decoding every JPEG whole (ImageFolderDataset.partial_decode off).
+EXTRA = ("visionyard-cache", "visionyard-full-decode")
 # The targets: Visionyard >= 1.5x torchvision's defaults and >= 0.7x the decode ceiling.
 TARGETS = {"visionyard/torchvision": 1.5, "visionyard/decode": 0.7}
 RATIOS = (
@@ -81,6 +84,7 @@ RATIOS = (
     "visionyard/decode",
     "decode/decode-pil",
     "visionyard-cache/visionyard",
+    "visionyard/visionyard-full-decode",
 )
 
 
@@ -106,7 +110,7 @@ def _consume(batches: Batches, images: int, batch_size: int) -> int:
 
 
 class Visionyard:
-    def __init__(self, s: Setup, *, cache: bool = False) -> None:
+    def __init__(self, s: Setup, *, cache: bool = False, partial_decode: bool = True) -> None:
         from transformers import ViTImageProcessor
 
         cfg = TrainConfig(
@@ -125,6 +129,7 @@ class Visionyard:
         self.data = build_pipeline(
             cfg, index, processor, device=torch.device("cpu"), ctx=DistContext()
         )
+        self.data.train_set.partial_decode = partial_decode and not cache
         self.epoch = 0
         if cache:
             images = len(self.data.train_set)
@@ -204,6 +209,7 @@ def build(s: Setup, names: Iterable[str]) -> dict[str, Callable[[Setup], int]]:
     factories: dict[str, Callable[[], Callable[[Setup], int]]] = {
         "visionyard": lambda: Visionyard(s),
         "visionyard-cache": lambda: Visionyard(s, cache=True),
+        "visionyard-full-decode": lambda: Visionyard(s, partial_decode=False),
         "torchvision": lambda: Torchvision(s),
         "timm": lambda: Timm(s),
         "decode": lambda: Decode(s, pil=False),

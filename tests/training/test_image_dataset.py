@@ -1,4 +1,5 @@
-"""Tests for visionyard.training.image_dataset: decode errors, indexing, seeded transforms."""
+"""Tests for visionyard.training.image_dataset: decode errors, indexing, seeded transforms,
+partial JPEG decoding."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import pytest
 import torch
 from PIL import Image
 from tests.training.imagefiles import AUGMENT, make_split, noise, save
-from torchvision.transforms import v2
+from torchvision.transforms import InterpolationMode, v2
 
 from visionyard.errors import DatasetError
+from visionyard.training import jpeg_crop
 from visionyard.training.dataset_index import Sample
 from visionyard.training.decoding import decode_rgb
 from visionyard.training.image_dataset import ImageFolderDataset, sample_seed
 from visionyard.training.imagefolder import scan_dataset
+from visionyard.training.transforms import ProcessorSpec, build_train_transform
 
 
 def test_decode_error_names_the_relative_path(tmp_path: Path) -> None:
@@ -128,3 +131,70 @@ def test_truncated_jpeg_with_a_transform_still_names_the_file(tmp_path: Path) ->
     dataset = ImageFolderDataset(tmp_path, [good], AUGMENT)
     with pytest.raises(DatasetError, match=r"Cannot decode image train/a/x\.jpg"):
         dataset[0]
+
+
+def _mixed_photos(root: Path) -> list[Sample]:
+    """JPEGs of every kind the partial decoder meets, and files it must leave to the full one."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    photo = Image.fromarray(noise(75, 100, 3, 1))
+    return [
+        save(root, "train/a/plain.jpg", photo, quality=90),
+        save(root, "train/a/progressive.JPEG", photo, quality=90, progressive=True),
+        save(root, "train/a/turned.jpg", photo, quality=90, exif=exif),
+        save(root, "train/a/grey.jpg", photo.convert("L"), quality=90),
+        save(root, "train/a/cmyk.jpg", photo.convert("CMYK"), quality=90),  # full decode
+        save(root, "train/a/small.jpg", Image.fromarray(noise(20, 30, 3, 2)), quality=90),
+        save(root, "train/a/lossless.png", photo),  # not a JPEG: full decode
+    ]
+
+
+@pytest.mark.skipif(
+    not jpeg_crop.available(), reason="the partial JPEG decoder is not built (test_jpeg_crop.py)"
+)
+@pytest.mark.parametrize("preset", ["light", "standard", "strong"])
+def test_partial_decoding_gives_the_samples_of_the_full_decode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preset: str
+) -> None:
+    photos = _mixed_photos(tmp_path)
+    spec = ProcessorSpec(
+        height=24,
+        width=32,
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+        resize=None,
+        center_crop=(24, 32),
+        interpolation=InterpolationMode.BICUBIC,  # the crop's own filter, as the model asks
+    )
+    augment = build_train_transform(spec, preset=preset, color_jitter=0.3)
+    partial = ImageFolderDataset(tmp_path, photos, augment, seed=5)
+    full = ImageFolderDataset(tmp_path, photos, augment, seed=5, partial_decode=False)
+    decoded_parts = []
+    real_decode_crop = jpeg_crop.decode_crop
+
+    def counting_decode_crop(*args: object, **kwargs: object) -> torch.Tensor:
+        decoded_parts.append(args[1])
+        return real_decode_crop(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jpeg_crop, "decode_crop", counting_decode_crop)
+    before = torch.random.get_rng_state()
+    for epoch in range(4):
+        for i, sample in enumerate(photos):
+            image, label = partial[(epoch, i)]
+            expected, _ = full[(epoch, i)]
+            assert image.is_contiguous()
+            assert torch.equal(image, expected), (sample.path, epoch)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    # Every JPEG it can crop went the partial way, each epoch; CMYK and PNG did not.
+    assert len(decoded_parts) == 4 * 5
+
+
+def test_partial_decoding_is_off_with_the_decoded_cache_or_without_a_random_crop(
+    tmp_path: Path,
+) -> None:
+    photos = _mixed_photos(tmp_path)[:1]
+    assert not ImageFolderDataset(tmp_path, photos, AUGMENT, cache_decoded=True).partial_decode
+    centre = v2.Compose([v2.Resize(8, antialias=True), v2.CenterCrop(8)])
+    dataset = ImageFolderDataset(tmp_path, photos, centre)
+    assert dataset._crop_first is None
+    assert torch.equal(dataset[0][0], centre(decode_rgb(tmp_path / photos[0].path)))

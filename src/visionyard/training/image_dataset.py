@@ -11,17 +11,24 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
 
 from visionyard.errors import DatasetError
+from visionyard.training import jpeg_crop
 from visionyard.training.dataset_index import Sample
 from visionyard.training.decoding import decode_rgb
 
 _MASK64 = (1 << 64) - 1
+_JPEG_EXTENSIONS = (".jpg", ".jpeg")
+_T = TypeVar("_T")
 
 
 def _splitmix64(x: int) -> int:
@@ -56,6 +63,10 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
     use, which pays off for small datasets whose decode dominates a step. Each DataLoader worker
     process holds its own cache (memory = workers x dataset), and the caches survive epochs only
     with ``persistent_workers=True`` (or ``num_workers=0``).
+
+    ``partial_decode`` (without the cache): a transform that starts with a ``RandomResizedCrop``
+    draws the crop from the JPEG's header and decodes only that rectangle (``jpeg_crop``); the
+    result is the same tensor the full decode gives, for less decoding.
     """
 
     def __init__(
@@ -66,6 +77,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         *,
         seed: int = 0,
         cache_decoded: bool = False,
+        partial_decode: bool = True,
     ) -> None:
         self.root = Path(root)
         self.transform = transform
@@ -75,6 +87,10 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         self._paths = [s.path for s in samples]
         self._labels = [s.label for s in samples]
         self._cache: dict[int, Tensor] = {}
+        # Public so that a benchmark can compare both paths on one dataset; the cache keeps
+        # whole decoded images, so it needs the full decode.
+        self.partial_decode = partial_decode and not cache_decoded
+        self._crop_first = _leading_random_crop(transform)
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -91,6 +107,15 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         if not 0 <= index < len(self._paths):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} images")
 
+        if (
+            self.partial_decode
+            and self._crop_first is not None
+            and self._paths[index].lower().endswith(_JPEG_EXTENSIONS)
+        ):
+            cropped = self._seeded(epoch, index, partial(self._decode_crop_transform, index))
+            if cropped is not None:
+                return cropped.contiguous(), self._labels[index]
+
         image = self._cache.get(index) if self.cache_decoded else None
         if image is None:
             image = self._decode(index)
@@ -102,7 +127,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         if self.transform is not None:
             # The decode left a channels-last view (see _decode); a transform's small output is
             # made contiguous so every batch has the standard NCHW layout, as without transform.
-            image = self._seeded_transform(image, epoch, index).contiguous()
+            image = self._seeded(epoch, index, partial(self.transform, image)).contiguous()
         return image, self._labels[index]
 
     def _decode(self, index: int) -> Tensor:
@@ -118,8 +143,34 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
                 "image_check='full' finds all such files), or set skip_corrupt_images=true."
             ) from exc
 
-    def _seeded_transform(self, image: Tensor, epoch: int, index: int) -> Tensor:
-        assert self.transform is not None
+    def _decode_crop_transform(self, index: int) -> Tensor | None:
+        """The transform's random crop drawn from the JPEG header, only that part decoded, then
+        the rest of the transform; None when this file needs the full decode."""
+        assert self._crop_first is not None
+        crop, rest = self._crop_first
+        try:
+            with open(os.path.join(self._root, self._paths[index]), "rb") as file:
+                data = file.read()
+        except OSError:
+            return None  # the full decode reports it
+        header = jpeg_crop.read_header(data)
+        if header is None:
+            return None
+        # The same random draws RandomResizedCrop makes on the decoded image: it only reads the
+        # size, which a meta tensor has without pixels.
+        size_only = torch.empty((3, header.height, header.width), dtype=torch.uint8, device="meta")
+        box = crop.make_params([size_only])
+        try:
+            pixels = jpeg_crop.decode_crop(data, header, **box)
+        except ValueError:
+            return None  # libjpeg found something amiss: the full decode decides what it is
+        image = F.resize(
+            pixels, crop.size, interpolation=crop.interpolation, antialias=crop.antialias
+        )
+        return rest(image)
+
+    def _seeded(self, epoch: int, index: int, work: Callable[[], _T]) -> _T:
+        """``work()`` with the global torch RNG seeded for this sample, then restored."""
         # Save/seed/restore the CPU generator directly: torch.random.fork_rng(devices=[]) does
         # the same but goes through torch.manual_seed, whose lazy CUDA/XPU/MPS seeding hooks
         # cost ~100 us per call here, versus ~2 us for this.
@@ -127,6 +178,20 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         state = generator.get_state()
         try:
             generator.manual_seed(sample_seed(self.seed, epoch, index))
-            return self.transform(image)
+            return work()
         finally:
             generator.set_state(state)
+
+
+def _leading_random_crop(
+    transform: Callable[[Tensor], Tensor] | None,
+) -> tuple[v2.RandomResizedCrop, Callable[[Tensor], Tensor]] | None:
+    """(the crop, the steps after it) when ``transform`` is a ``v2.Compose`` starting with a
+    ``RandomResizedCrop`` (every random-crop train preset) and the partial decoder is built."""
+    if not jpeg_crop.available() or not isinstance(transform, v2.Compose):
+        return None
+    steps = list(transform.transforms)
+    if not steps or type(steps[0]) is not v2.RandomResizedCrop:
+        return None
+    rest: Callable[[Tensor], Tensor] = v2.Compose(steps[1:]) if len(steps) > 1 else v2.Identity()
+    return steps[0], rest

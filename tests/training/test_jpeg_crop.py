@@ -1,0 +1,146 @@
+"""Tests for visionyard.training.jpeg_crop: a decoded rectangle is exactly that part of the full
+decode, for every chroma layout, progressive files, greyscale and all EXIF orientations."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tests.training.imagefiles import noise
+
+from visionyard.training import jpeg_crop
+from visionyard.training.decoding import decode_rgb
+
+# `make test` sets it: there the decoder must have been built, so these tests cannot skip.
+REQUIRED = os.environ.get("VISIONYARD_REQUIRE_JPEG_CROP") == "1"
+NOT_BUILT = (
+    "the partial JPEG decoder is not built: install libjpeg's headers (Debian: apt-get install "
+    "libjpeg-dev), then rebuild with `rm .venv/.installed-stamp && make setup`"
+)
+needs_decoder = pytest.mark.skipif(not jpeg_crop.available() and not REQUIRED, reason=NOT_BUILT)
+
+
+def photo_like(height: int, width: int, seed: int = 0) -> Image.Image:
+    """Smooth colour gradients with noise on top: chroma that varies, and sharp detail."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack(
+        [x / max(width - 1, 1), y / max(height - 1, 1), (x + y) / max(width + height - 2, 1)],
+        axis=-1,
+    )
+    grain = noise(height, width, 3, seed).astype(np.float32) / 255.0
+    return Image.fromarray(((0.7 * base + 0.3 * grain) * 255).astype(np.uint8))
+
+
+def encode(image: Image.Image, path: Path, **options: object) -> bytes:
+    image.save(path, "JPEG", **options)
+    return path.read_bytes()
+
+
+def random_boxes(height: int, width: int, count: int, seed: int) -> list[tuple[int, ...]]:
+    rng = random.Random(seed)
+    boxes: list[tuple[int, ...]] = [
+        (0, 0, height, width),  # the whole image
+        (0, 0, 1, 1),
+        (height - 1, width - 1, 1, 1),
+        (0, width - 1, height, 1),  # the last column
+        (height - 1, 0, 1, width),  # the last row
+    ]
+    for _ in range(count):
+        h, w = rng.randint(1, height), rng.randint(1, width)
+        boxes.append((rng.randint(0, height - h), rng.randint(0, width - w), h, w))
+    return boxes
+
+
+def assert_rectangles_match(data: bytes, path: Path, count: int = 40, seed: int = 0) -> None:
+    full = decode_rgb(path)
+    header = jpeg_crop.read_header(data)
+    assert header is not None
+    assert (header.height, header.width) == tuple(full.shape[1:])
+    for top, left, h, w in random_boxes(header.height, header.width, count, seed):
+        part = jpeg_crop.decode_crop(data, header, top, left, h, w)
+        assert part.shape == (3, h, w)
+        assert torch.equal(part, full[:, top : top + h, left : left + w]), (top, left, h, w)
+
+
+def test_the_partial_decoder_is_built() -> None:
+    if not jpeg_crop.available():
+        if REQUIRED:
+            pytest.fail(NOT_BUILT)
+        pytest.skip(NOT_BUILT)
+
+
+@needs_decoder
+@pytest.mark.parametrize("subsampling", [0, 1, 2], ids=["4:4:4", "4:2:2", "4:2:0"])
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("size", [(375, 500), (61, 45), (17, 300)], ids=str)
+def test_rectangles_are_exactly_the_full_decodes_pixels(
+    tmp_path: Path, subsampling: int, progressive: bool, size: tuple[int, int]
+) -> None:
+    path = tmp_path / "photo.jpg"
+    data = encode(
+        photo_like(*size),
+        path,
+        quality=90,
+        subsampling=subsampling,
+        progressive=progressive,
+    )
+    assert_rectangles_match(data, path, seed=size[0] + subsampling)
+
+
+@needs_decoder
+def test_greyscale_jpeg_becomes_the_same_rgb(tmp_path: Path) -> None:
+    path = tmp_path / "grey.jpg"
+    data = encode(photo_like(50, 70).convert("L"), path, quality=85)
+    assert_rectangles_match(data, path)
+
+
+@needs_decoder
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_gives_the_displayed_pixels(
+    tmp_path: Path, orientation: int
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "turned.jpg"
+    data = encode(photo_like(40, 64, seed=orientation), path, quality=90, exif=exif)
+    header = jpeg_crop.read_header(data)
+    assert header is not None and header.orientation == orientation
+    displayed = (64, 40) if orientation >= 5 else (40, 64)
+    assert (header.height, header.width) == displayed
+    assert_rectangles_match(data, path, seed=orientation)
+
+
+def test_files_it_does_not_crop_have_no_header(tmp_path: Path) -> None:
+    png = io.BytesIO()
+    photo_like(8, 8).save(png, "PNG")
+    cmyk = encode(photo_like(16, 16).convert("CMYK"), tmp_path / "cmyk.jpg", quality=90)
+    good = encode(photo_like(16, 16), tmp_path / "good.jpg", quality=90)
+    assert jpeg_crop.read_header(good) is not None
+    assert jpeg_crop.read_header(png.getvalue()) is None
+    assert jpeg_crop.read_header(cmyk) is None  # 4 components: the full decode converts them
+    assert jpeg_crop.read_header(b"") is None
+    assert jpeg_crop.read_header(good[:20]) is None  # ends before the frame header
+    assert jpeg_crop.read_header(b"\xff\xd8" + b"\x00" * 40) is None
+
+
+@needs_decoder
+def test_damaged_data_and_boxes_outside_the_image_raise_value_error(tmp_path: Path) -> None:
+    data = encode(photo_like(64, 64), tmp_path / "photo.jpg", quality=90)
+    header = jpeg_crop.read_header(data)
+    assert header is not None
+    # The file stops halfway: libjpeg warns about the premature end, which must not pass.
+    with pytest.raises(ValueError, match="(?i)premature end"):
+        jpeg_crop.decode_crop(data[: len(data) // 2], header, 48, 0, 16, 16)
+    with pytest.raises(ValueError, match="not inside the image"):
+        jpeg_crop.decode_crop(data, header, 60, 0, 8, 8)
+    # A stray marker inside the entropy-coded data: libjpeg warns ("Corrupt JPEG data") and
+    # would carry on with grey blocks; here that is an error, so the caller decodes in full.
+    middle = len(data) // 2
+    with pytest.raises(ValueError, match="Corrupt JPEG data"):
+        jpeg_crop.decode_crop(data[:middle] + b"\xff\xd3" + data[middle:], header, 0, 0, 64, 64)
