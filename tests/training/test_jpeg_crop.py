@@ -144,3 +144,34 @@ def test_damaged_data_and_boxes_outside_the_image_raise_value_error(tmp_path: Pa
     middle = len(data) // 2
     with pytest.raises(ValueError, match="Corrupt JPEG data"):
         jpeg_crop.decode_crop(data[:middle] + b"\xff\xd3" + data[middle:], header, 0, 0, 64, 64)
+
+
+@needs_decoder
+def test_mutated_files_fail_cleanly_or_decode(tmp_path: Path) -> None:
+    # The extension parses untrusted bytes in C: damaged headers, tables and entropy data must
+    # end in a ValueError (the caller then decodes in full) or in pixels, never in a crash.
+    rng = random.Random(7)
+    originals = [
+        encode(photo_like(48, 40, seed=s), tmp_path / f"{s}.jpg", quality=90, subsampling=s % 3)
+        for s in range(3)
+    ]
+    outcomes = {"decoded": 0, "refused": 0, "no header": 0}
+    for trial in range(300):
+        data = bytearray(originals[trial % 3])
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        header = jpeg_crop.read_header(bytes(data))
+        if header is None:
+            outcomes["no header"] += 1
+            continue
+        # (a damaged header can claim a huge image: keep the rectangle small)
+        h, w = rng.randint(1, min(header.height, 64)), rng.randint(1, min(header.width, 64))
+        top, left = rng.randint(0, header.height - h), rng.randint(0, header.width - w)
+        try:
+            part = jpeg_crop.decode_crop(bytes(data), header, top, left, h, w)
+        except ValueError:
+            outcomes["refused"] += 1
+        else:
+            assert part.shape == (3, h, w)
+            outcomes["decoded"] += 1
+    assert outcomes["decoded"] > 0 and outcomes["refused"] > 0, outcomes

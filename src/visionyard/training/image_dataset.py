@@ -162,8 +162,10 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         box = crop.make_params([size_only])
         try:
             pixels = jpeg_crop.decode_crop(data, header, **box)
-        except ValueError:
-            return None  # libjpeg found something amiss: the full decode decides what it is
+        except (ValueError, RuntimeError):
+            # libjpeg found something amiss, or a damaged header claims a size that cannot be
+            # allocated: the full decode decides what the file is (and names it if unreadable).
+            return None
         image = F.resize(
             pixels, crop.size, interpolation=crop.interpolation, antialias=crop.antialias
         )
