@@ -1,11 +1,13 @@
 """Training data pipeline per CPU core on photo-sized JPEGs: Visionyard vs torchvision vs timm.
 
 Every contender turns the same ~2,000 photo-like 500x375 JPEGs (`photo_data.py`, ImageFolder
-layout) into normalised float batches of 64 x 3 x 224 x 224 through random-resized-crop to 224
-(scale 0.08-1, ratio 3/4-4/3, bilinear), a random horizontal flip and ImageNet normalisation:
+layout; --photo-size for others, e.g. a phone camera's 4000x3000) into normalised float batches
+of 64 x 3 x 224 x 224 through random-resized-crop to 224 (scale 0.08-1, ratio 3/4-4/3,
+bilinear), a random horizontal flip and ImageNet normalisation:
 
   visionyard   the real pipeline: `DataPipeline` from a `TrainConfig` (train_preset "standard")
-               and an image processor: `ImageFolderDataset` (torchvision's libjpeg-turbo decode,
+               and an image processor: `ImageFolderDataset` (decoding only each JPEG's random
+               crop with `jpeg_crop`, else torchvision's libjpeg-turbo decode,
                per-sample seeded v2 transforms on uint8), uint8 batches, `BatchPreprocessor`
                normalising on the device (here the CPU).
   torchvision  `datasets.ImageFolder` (its default PIL loader) + `DataLoader(shuffle=True)`, v2
@@ -33,6 +35,9 @@ machine slows one round's contenders alike).
 
     python bench/data_pipeline.py        # ~1.5 min on 2 cores, +40 s to write the photos once
     python bench/data_pipeline.py --rounds 5 --images-per-round 256 --json /tmp/dp.json
+    python bench/data_pipeline.py --photo-size 4000x3000 --train-images 48 --val-images 10 \
+        --images-per-round 48 --batch-size 16 --rounds 6 \
+        --contenders visionyard,visionyard-full-decode,torchvision,decode
 """
 
 from __future__ import annotations
@@ -316,6 +321,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--train-images", type=int, default=2000)
+    parser.add_argument("--val-images", type=int, default=200, help="written, not timed")
+    parser.add_argument(
+        "--photo-size",
+        default="500x375",
+        help="WIDTHxHEIGHT of the photos (default 500x375; e.g. 4000x3000 for a phone camera's)",
+    )
     parser.add_argument("--images-per-round", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=11, help="rounds, the first is a warm-up")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -336,6 +347,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds < 2:
         parser.error("--rounds must be >= 2 (round 0 is a discarded warm-up)")
+    try:
+        width, height = (int(side) for side in args.photo_size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--photo-size must be WIDTHxHEIGHT, e.g. 4000x3000, got {args.photo_size!r}")
+    if min(width, height) < SIZE:
+        parser.error(f"--photo-size must be at least {SIZE} pixels on each side")
+    args.photo_size = (width, height)
     unknown = set(args.contenders.split(",")) - set(CONTENDERS + EXTRA)
     if unknown:
         parser.error(f"unknown contender(s) {sorted(unknown)}; choose from {CONTENDERS}")
@@ -349,8 +367,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="visionyard-bench-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         started = time.perf_counter()
-        root = write_photo_dataset(workdir / "photos", train_images=args.train_images)
-        print(f"photos ready in {time.perf_counter() - started:.0f} s: {root}", flush=True)
+        folder = (
+            "photos" if args.photo_size == (500, 375) else "photos-{}x{}".format(*args.photo_size)
+        )
+        root = write_photo_dataset(
+            workdir / folder,
+            train_images=args.train_images,
+            val_images=args.val_images,
+            size=args.photo_size,
+        )
+        size_text = "{}x{}".format(*args.photo_size)
+        print(
+            f"{size_text} photos ready in {time.perf_counter() - started:.0f} s: {root}",
+            flush=True,
+        )
         s = Setup(root, args.batch_size, args.images_per_round)
         runners = build(s, names)
         results = run_rounds(s, runners, args.rounds, lambda m: print(m, flush=True))

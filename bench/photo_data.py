@@ -13,9 +13,16 @@ from photos import write_photo_folder
 
 
 def write_photo_dataset(
-    root: Path, *, train_images: int = 2000, val_images: int = 200, classes: int = 10, seed: int = 0
+    root: Path,
+    *,
+    train_images: int = 2000,
+    val_images: int = 200,
+    classes: int = 10,
+    seed: int = 0,
+    size: tuple[int, int] = (500, 375),
 ) -> Path:
-    """``root/{train,val}/class_NNN/NNNNNN.jpg`` (500x375, quality 90); reused when complete."""
-    write_photo_folder(root / "train", train_images, classes, seed)
-    write_photo_folder(root / "val", val_images, classes, seed + 1)
+    """``root/{train,val}/class_NNN/NNNNNN.jpg`` (`size` = width, height; quality 90); reused
+    when complete."""
+    write_photo_folder(root / "train", train_images, classes, seed, size=size)
+    write_photo_folder(root / "val", val_images, classes, seed + 1, size=size)
     return root

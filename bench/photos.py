@@ -77,18 +77,27 @@ def photo(seed: int, index: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> Ima
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
 
 
-def _write_range(root: str, seed: int, n_classes: int, start: int, stop: int) -> None:
+def _write_range(
+    root: str, seed: int, n_classes: int, start: int, stop: int, size: tuple[int, int]
+) -> None:
     for index in range(start, stop):
         label = index % n_classes
         path = os.path.join(root, f"class_{label:03d}", f"{index:06d}.jpg")
-        photo(seed, index).save(path, format="JPEG", quality=QUALITY)
+        photo(seed, index, size).save(path, format="JPEG", quality=QUALITY)
 
 
 def write_photo_folder(
-    root: Path, n_images: int, n_classes: int, seed: int, *, workers: int | None = None
+    root: Path,
+    n_images: int,
+    n_classes: int,
+    seed: int,
+    *,
+    workers: int | None = None,
+    size: tuple[int, int] = (WIDTH, HEIGHT),
 ) -> Path:
-    """Write `n_images` photo-like 500x375 quality-90 JPEGs into `root/class_NNN/` (ImageFolder
-    layout, image i in class i % n_classes) and return `root`.
+    """Write `n_images` photo-like quality-90 JPEGs of `size` (width, height; 500x375 unless
+    asked) into `root/class_NNN/` (ImageFolder layout, image i in class i % n_classes) and
+    return `root`.
 
     Idempotent: a folder already written with the same arguments is left as it is. `workers`
     processes share the encoding (default: up to 8, one per core); the output does not depend
@@ -97,7 +106,14 @@ def write_photo_folder(
     if n_images < 1 or n_classes < 1:
         raise ValueError(f"n_images and n_classes must be >= 1, got {n_images}, {n_classes}")
     root = Path(root)
-    params = {"n_images": n_images, "n_classes": n_classes, "seed": seed, "format": 1}
+    params: dict[str, object] = {
+        "n_images": n_images,
+        "n_classes": n_classes,
+        "seed": seed,
+        "format": 1,
+    }
+    if size != (WIDTH, HEIGHT):  # (folders written before sizes were choosable stay valid)
+        params["size"] = list(size)
     marker = root / _MARKER
     if marker.is_file() and json.loads(marker.read_text()) == params:
         return root
@@ -107,12 +123,12 @@ def write_photo_folder(
         workers = min(8, os.cpu_count() or 1)
     workers = max(1, min(workers, n_images // 64 or 1))
     if workers == 1:
-        _write_range(str(root), seed, n_classes, 0, n_images)
+        _write_range(str(root), seed, n_classes, 0, n_images, size)
     else:
         bounds = np.linspace(0, n_images, workers * 4 + 1, dtype=int)
         with ProcessPoolExecutor(workers) as pool:
             jobs = [
-                pool.submit(_write_range, str(root), seed, n_classes, int(a), int(b))
+                pool.submit(_write_range, str(root), seed, n_classes, int(a), int(b), size)
                 for a, b in zip(bounds[:-1], bounds[1:], strict=True)
                 if b > a
             ]

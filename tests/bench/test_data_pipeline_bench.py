@@ -1,0 +1,55 @@
+"""bench/data_pipeline.py end to end on a few small photos: partial decoding measured beside the
+full decode, and a bad photo size is a usage error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    src = str(REPO / "src")
+    pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "data_pipeline.py", *args],
+        cwd=REPO / "bench",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": pythonpath},
+    )
+
+
+@pytest.mark.slow
+def test_partial_and_full_decoding_run_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    proc = run_bench(
+        *("--photo-size", "320x240", "--train-images", "20", "--val-images", "10"),
+        *("--images-per-round", "8", "--batch-size", "4", "--rounds", "2"),
+        *("--contenders", "visionyard,visionyard-full-decode,decode"),
+        *("--workdir", str(tmp_path), "--json", str(out)),
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "320x240 photos ready" in proc.stdout
+    summary = json.loads(out.read_text())["summary"]
+    speeds = summary["images_per_second"]
+    assert set(speeds) == {"visionyard", "visionyard-full-decode", "decode"}
+    assert all(v["median"] > 0 for v in speeds.values())
+    assert summary["ratios"]["visionyard/visionyard-full-decode"]["median"] > 0
+    assert len(list((tmp_path / "photos-320x240" / "train").glob("class_*/*.jpg"))) == 20
+
+
+def test_a_photo_size_that_is_not_width_x_height_is_a_usage_error() -> None:
+    proc = run_bench("--photo-size", "big")
+    assert proc.returncode == 2
+    assert "--photo-size must be WIDTHxHEIGHT" in proc.stderr
+    proc = run_bench("--photo-size", "100x100")
+    assert proc.returncode == 2
+    assert "at least 224 pixels" in proc.stderr
