@@ -115,6 +115,7 @@ demo: $(STAMP) demo-ui
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/data_pipeline.py
+	$(BIN)/python bench/normalise_bench.py
 	$(BIN)/python bench/settings_bench.py
 
 # Regenerate the lock after changing dependencies in pyproject.toml.

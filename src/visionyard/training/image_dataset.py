@@ -195,5 +195,7 @@ def _leading_random_crop(
     steps = list(transform.transforms)
     if not steps or type(steps[0]) is not v2.RandomResizedCrop:
         return None
+    if not hasattr(steps[0], "make_params"):  # torchvision < 0.21 named it _get_params
+        return None
     rest: Callable[[Tensor], Tensor] = v2.Compose(steps[1:]) if len(steps) > 1 else v2.Identity()
     return steps[0], rest
