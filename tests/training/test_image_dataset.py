@@ -198,3 +198,24 @@ def test_partial_decoding_is_off_with_the_decoded_cache_or_without_a_random_crop
     dataset = ImageFolderDataset(tmp_path, photos, centre)
     assert dataset._crop_first is None
     assert torch.equal(dataset[0][0], centre(decode_rgb(tmp_path / photos[0].path)))
+
+
+def test_the_log_says_how_jpegs_are_decoded(tmp_path: Path) -> None:
+    photos = _mixed_photos(tmp_path)
+    pngs = [p for p in photos if p.path.endswith(".png")]
+    assert ImageFolderDataset(tmp_path, pngs, AUGMENT).jpeg_decoding() is None  # no JPEGs
+    cached = ImageFolderDataset(tmp_path, photos, AUGMENT, cache_decoded=True)
+    assert cached.jpeg_decoding() == "whole files, once (cache_images keeps them decoded)"
+    off = ImageFolderDataset(tmp_path, photos, AUGMENT, partial_decode=False)
+    assert off.jpeg_decoding() == "whole files (partial decoding is off)"
+    if not jpeg_crop.available():
+        built = ImageFolderDataset(tmp_path, photos, AUGMENT).jpeg_decoding()
+        assert built is not None and "apt-get install libjpeg-dev" in built
+        return
+    resize = v2.Compose([v2.Resize(8, antialias=True)])
+    assert ImageFolderDataset(tmp_path, photos, resize).jpeg_decoding() == (
+        "whole files (the transform does not start with a random crop)"
+    )
+    assert ImageFolderDataset(tmp_path, photos, AUGMENT).jpeg_decoding() == (
+        "only each sample's random crop (partial decoding)"
+    )

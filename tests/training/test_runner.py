@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from tests.training.runfolder import read_events, results
 
+from visionyard.training import jpeg_crop
 from visionyard.training.config import build_config
 from visionyard.training.confighash import config_hash
 from visionyard.training.runner import train
@@ -144,6 +146,25 @@ def test_settings_left_to_the_machine_are_chosen_at_start_and_the_log_says_why(
     notes = [e["message"] for e in read_events(result.run_dir) if e["type"] == "log"]
     assert any(n.startswith("data loader workers: 0 (auto: training on the CPU") for n in notes)
     assert "memory format: channels-last (auto: a convolutional model)" in notes
+    # Digits are PNGs: nothing to say about JPEG decoding.
+    assert not any(n.startswith("training JPEG decoding") for n in notes)
     saved = json.loads((result.run_dir / "config.json").read_text())
     # The settings, not what they resolved to here: a resume elsewhere chooses afresh.
     assert saved["num_workers"] is None and saved["channels_last"] is None
+
+
+@pytest.mark.skipif(
+    not jpeg_crop.available(), reason="the partial JPEG decoder is not built (test_jpeg_crop.py)"
+)
+def test_a_jpeg_dataset_trains_from_partially_decoded_crops_and_the_log_says_so(
+    base_config: dict,
+) -> None:
+    root = Path(base_config["root"])
+    for png in list(root.rglob("*.png")):
+        with Image.open(png) as image:
+            image.convert("RGB").save(png.with_suffix(".jpg"), quality=90)
+        png.unlink()
+    result = train(build_config(base_config))  # train_preset "light": a random crop first
+    assert result.status == "succeeded"
+    notes = [e["message"] for e in read_events(result.run_dir) if e["type"] == "log"]
+    assert "training JPEG decoding: only each sample's random crop (partial decoding)" in notes

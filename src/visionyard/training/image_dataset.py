@@ -99,6 +99,23 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
     def labels(self) -> list[int]:
         return list(self._labels)
 
+    def jpeg_decoding(self) -> str | None:
+        """How this split's JPEGs are decoded, for the run's log; None when it has none."""
+        if not any(path.lower().endswith(_JPEG_EXTENSIONS) for path in self._paths):
+            return None
+        if self.cache_decoded:
+            return "whole files, once (cache_images keeps them decoded)"
+        if not self.partial_decode:
+            return "whole files (partial decoding is off)"
+        if not jpeg_crop.available():
+            return (
+                "whole files: the partial decoder is not built (install libjpeg's headers, "
+                "e.g. apt-get install libjpeg-dev, then reinstall Visionyard)"
+            )
+        if self._crop_first is None:
+            return "whole files (the transform does not start with a random crop)"
+        return "only each sample's random crop (partial decoding)"
+
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[Tensor, int]:
         if isinstance(key, tuple):
             epoch, index = (operator.index(k) for k in key)

@@ -169,6 +169,9 @@ class Run:
         workers = self.data.workers
         self.say(f"data loader workers: {workers.count} ({workers.reason})")
         self.say(f"memory format: {self.memory_format}")
+        jpeg_decoding = self.data.train_set.jpeg_decoding()
+        if jpeg_decoding is not None:
+            self.say(f"training JPEG decoding: {jpeg_decoding}")
 
     def say(self, message: str, level: str = "info") -> None:
         if self.ctx.is_main:
