@@ -4,33 +4,18 @@ full decode, and a bad photo size is a usage error."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    src = str(REPO / "src")
-    pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run(
-        [sys.executable, "data_pipeline.py", *args],
-        cwd=REPO / "bench",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": pythonpath},
-    )
+from tests.bench.benchrun import run_bench
 
 
 @pytest.mark.slow
 def test_partial_and_full_decoding_run_side_by_side(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     proc = run_bench(
+        "data_pipeline.py",
         *("--photo-size", "320x240", "--train-images", "20", "--val-images", "10"),
         *("--images-per-round", "8", "--batch-size", "4", "--rounds", "2"),
         *("--contenders", "visionyard,visionyard-full-decode,decode"),
@@ -47,9 +32,9 @@ def test_partial_and_full_decoding_run_side_by_side(tmp_path: Path) -> None:
 
 
 def test_a_photo_size_that_is_not_width_x_height_is_a_usage_error() -> None:
-    proc = run_bench("--photo-size", "big")
+    proc = run_bench("data_pipeline.py", "--photo-size", "big")
     assert proc.returncode == 2
     assert "--photo-size must be WIDTHxHEIGHT" in proc.stderr
-    proc = run_bench("--photo-size", "100x100")
+    proc = run_bench("data_pipeline.py", "--photo-size", "100x100")
     assert proc.returncode == 2
     assert "at least 224 pixels" in proc.stderr
