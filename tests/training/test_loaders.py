@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.training.imagefiles import AUGMENT, make_split
+from PIL import Image
+from tests.training.imagefiles import AUGMENT, make_split, noise, save
 
 from visionyard.training.image_dataset import ImageFolderDataset
 from visionyard.training.loaders import build_loader
@@ -136,3 +137,35 @@ def test_pin_memory_pins_batches_on_cuda_machines(tmp_path: Path) -> None:
     images, labels = next(iter(loader))
     assert images.is_pinned()
     assert labels.is_pinned()
+
+
+def test_workers_decode_jpeg_crops_as_the_main_process_decodes_whole_files(
+    tmp_path: Path,
+) -> None:
+    # Partial JPEG decoding in worker processes (each imports the extension) gives the batches
+    # the main process gets by decoding whole files.
+    samples = [
+        save(tmp_path, f"train/c{i % 2}/{i:03d}.jpg", Image.fromarray(noise(40, 52, 3, i)))
+        for i in range(10)
+    ]
+    results = []
+    for num_workers, partial_decode in ((0, False), (2, True)):
+        dataset = ImageFolderDataset(
+            tmp_path, samples, AUGMENT, seed=1, partial_decode=partial_decode
+        )
+        sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
+        loader = build_loader(
+            dataset,
+            sampler,
+            batch_size=3,
+            num_workers=num_workers,
+            prefetch_factor=2,
+            persistent_workers=False,
+            pin_memory=False,
+        )
+        results.append(collect(loader, sampler, epochs=2))
+    whole, partial = results
+    assert len(whole) == len(partial) == 8
+    for (xw, yw), (xp, yp) in zip(whole, partial, strict=True):
+        assert torch.equal(xw, xp)
+        assert torch.equal(yw, yp)
