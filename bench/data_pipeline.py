@@ -62,6 +62,8 @@ from typing import Any
 
 import torch
 from photo_data import write_photo_dataset
+from photos import HEIGHT as PHOTO_HEIGHT
+from photos import WIDTH as PHOTO_WIDTH
 from PIL import Image
 from torch.utils.data import DataLoader
 
@@ -134,7 +136,8 @@ class Visionyard:
         self.data = build_pipeline(
             cfg, index, processor, device=torch.device("cpu"), ctx=DistContext()
         )
-        self.data.train_set.partial_decode = partial_decode and not cache
+        if not partial_decode:  # (the dataset itself turns it off with the cache)
+            self.data.train_set.partial_decode = False
         self.epoch = 0
         if cache:
             images = len(self.data.train_set)
@@ -324,8 +327,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-images", type=int, default=200, help="written, not timed")
     parser.add_argument(
         "--photo-size",
-        default="500x375",
-        help="WIDTHxHEIGHT of the photos (default 500x375; e.g. 4000x3000 for a phone camera's)",
+        default=f"{PHOTO_WIDTH}x{PHOTO_HEIGHT}",
+        help="WIDTHxHEIGHT of the photos (default %(default)s; e.g. 4000x3000 for a phone "
+        "camera's)",
     )
     parser.add_argument("--images-per-round", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=11, help="rounds, the first is a warm-up")
@@ -367,16 +371,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="visionyard-bench-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         started = time.perf_counter()
-        folder = (
-            "photos" if args.photo_size == (500, 375) else "photos-{}x{}".format(*args.photo_size)
-        )
+        size_text = "{}x{}".format(*args.photo_size)
+        default_size = args.photo_size == (PHOTO_WIDTH, PHOTO_HEIGHT)
+        folder = "photos" if default_size else f"photos-{size_text}"
         root = write_photo_dataset(
             workdir / folder,
             train_images=args.train_images,
             val_images=args.val_images,
             size=args.photo_size,
         )
-        size_text = "{}x{}".format(*args.photo_size)
         print(
             f"{size_text} photos ready in {time.perf_counter() - started:.0f} s: {root}",
             flush=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from photos import write_photo_folder
+from photos import HEIGHT, WIDTH, write_photo_folder
 
 
 def write_photo_dataset(
@@ -19,7 +19,7 @@ def write_photo_dataset(
     val_images: int = 200,
     classes: int = 10,
     seed: int = 0,
-    size: tuple[int, int] = (500, 375),
+    size: tuple[int, int] = (WIDTH, HEIGHT),
 ) -> Path:
     """``root/{train,val}/class_NNN/NNNNNN.jpg`` (`size` = width, height; quality 90); reused
     when complete."""

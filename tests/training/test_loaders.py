@@ -55,23 +55,29 @@ def test_build_loader_single_process_accepts_worker_options(tmp_path: Path) -> N
     assert len(list(dropped)) == 2
 
 
+def two_shuffled_epochs(dataset: ImageFolderDataset, num_workers: int) -> list:
+    """The batches of 3 of two epochs in a seeded shuffled order, from a loader of its own."""
+    sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
+    loader = build_loader(
+        dataset,
+        sampler,
+        batch_size=3,
+        num_workers=num_workers,
+        prefetch_factor=2,
+        persistent_workers=True,
+        pin_memory=False,
+    )
+    return collect(loader, sampler, epochs=2)
+
+
 def test_workers_give_the_same_batches_as_the_main_process(tmp_path: Path) -> None:
     samples = make_split(tmp_path, 10)
-    results = []
-    for num_workers in (0, 2):
-        dataset = ImageFolderDataset(tmp_path, samples, AUGMENT, seed=1, cache_decoded=True)
-        sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
-        loader = build_loader(
-            dataset,
-            sampler,
-            batch_size=3,
-            num_workers=num_workers,
-            prefetch_factor=2,
-            persistent_workers=True,
-            pin_memory=False,
+    single, multi = (
+        two_shuffled_epochs(
+            ImageFolderDataset(tmp_path, samples, AUGMENT, seed=1, cache_decoded=True), workers
         )
-        results.append(collect(loader, sampler, epochs=2))
-    single, multi = results
+        for workers in (0, 2)
+    )
     assert len(single) == len(multi) == 8
     for (xs, ys), (xm, ym) in zip(single, multi, strict=True):
         assert torch.equal(xs, xm)
@@ -148,23 +154,12 @@ def test_workers_decode_jpeg_crops_as_the_main_process_decodes_whole_files(
         save(tmp_path, f"train/c{i % 2}/{i:03d}.jpg", Image.fromarray(noise(40, 52, 3, i)))
         for i in range(10)
     ]
-    results = []
-    for num_workers, partial_decode in ((0, False), (2, True)):
-        dataset = ImageFolderDataset(
-            tmp_path, samples, AUGMENT, seed=1, partial_decode=partial_decode
+    whole, partial = (
+        two_shuffled_epochs(
+            ImageFolderDataset(tmp_path, samples, AUGMENT, seed=1, partial_decode=partial), workers
         )
-        sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
-        loader = build_loader(
-            dataset,
-            sampler,
-            batch_size=3,
-            num_workers=num_workers,
-            prefetch_factor=2,
-            persistent_workers=False,
-            pin_memory=False,
-        )
-        results.append(collect(loader, sampler, epochs=2))
-    whole, partial = results
+        for workers, partial in ((0, False), (2, True))
+    )
     assert len(whole) == len(partial) == 8
     for (xw, yw), (xp, yp) in zip(whole, partial, strict=True):
         assert torch.equal(xw, xp)

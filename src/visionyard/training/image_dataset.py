@@ -108,10 +108,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         if not self.partial_decode:
             return "whole files (partial decoding is off)"
         if not jpeg_crop.available():
-            return (
-                "whole files: the partial decoder is not built (install libjpeg's headers, "
-                "e.g. apt-get install libjpeg-dev, then reinstall Visionyard)"
-            )
+            return f"whole files: {jpeg_crop.NOT_BUILT}"
         if self._crop_first is None:
             return "whole files (the transform does not start with a random crop)"
         return "only each sample's random crop (partial decoding)"

@@ -27,7 +27,13 @@ try:
 except ImportError:  # built without libjpeg's headers: whole-file decoding only
     _jpegcrop = None
 
-__all__ = ["JpegHeader", "available", "decode_crop", "read_header"]
+__all__ = ["NOT_BUILT", "JpegHeader", "available", "decode_crop", "read_header"]
+
+#: Why JPEGs are decoded whole on this install, and what to do about it.
+NOT_BUILT = (
+    "the partial JPEG decoder is not built (install libjpeg's headers, e.g. "
+    "apt-get install libjpeg-dev, then reinstall Visionyard)"
+)
 
 # Start-of-frame markers (frame type and entropy coding); C4 (DHT), C8 (JPG), CC (DAC) are not.
 _START_OF_FRAME = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -63,7 +69,9 @@ def read_header(data: bytes) -> JpegHeader | None:
     """Size and EXIF orientation of an 8-bit, 1- or 3-component JPEG; None for anything else.
 
     Reads the markers before the first scan only. None is not an error: it means "decode this
-    file in full" (CMYK, 12-bit, not a JPEG, truncated header, ...).
+    file in full" (CMYK, 12-bit, not a JPEG, truncated header, ...). Parsed here rather than by
+    PIL, which reads the same from an ``Image.open`` + ``getexif`` at ~31 us a file against
+    ~2 us, on a path that costs ~1.3 ms an image in all.
     """
     if not data.startswith(b"\xff\xd8"):
         return None
@@ -171,7 +179,7 @@ def decode_crop(
             image; the caller decodes the whole file instead.
     """
     if _jpegcrop is None:
-        raise RuntimeError("the partial JPEG decoder is not built (libjpeg headers missing)")
+        raise RuntimeError(NOT_BUILT)
     y0, x0 = _stored_point(header, top, left)
     y1, x1 = _stored_point(header, top + height - 1, left + width - 1)
     stored_top, stored_left = min(y0, y1), min(x0, x1)

@@ -102,35 +102,31 @@ class BatchPreprocessor:
                 f"BatchPreprocessor expects a uint8 NCHW batch, got {images_u8.dtype} with "
                 f"shape {tuple(images_u8.shape)}"
             )
-        if self.device.type == "cpu" and not (train and self.gpu_aug):
-            out = self._normalise_on_cpu(images_u8)
+        if train and self.gpu_aug:
+            out = self._augment(self._uint8_in_layout(images_u8))
+        elif self.device.type == "cpu":
+            # Measured on one core (docs/benchmarks.md, "Data pipeline"): torch's CPU addcmul
+            # with per-channel broadcasting runs ~2x slower than a multiply and an add in place,
+            # and element-wise ops on a channels-last batch (3 innermost) ~2-3x slower than on
+            # NCHW: normalise in NCHW, the layout changes below, on the result.
+            out = images_u8.to(torch.float32).mul_(self._scale_u8).add_(self._shift)
         else:
-            x = images_u8
-            if self.channels_last:
-                # Converting the uint8 input (1 byte/pixel) is the cheapest place to change
-                # layout on a GPU; the element-wise ops below preserve it.
-                x = x.contiguous(memory_format=torch.channels_last)
-            if train and self.gpu_aug:
-                out = self._augment(x)
-            else:
-                # In place on the fresh float copy: an out-of-place addcmul allocates a second
-                # batch-sized buffer.
-                x_float = x.to(torch.float32)
-                out = torch.addcmul(self._shift, x_float, self._scale_u8, out=x_float)
+            # In place on the fresh float copy: an out-of-place addcmul allocates a second
+            # batch-sized buffer.
+            x_float = self._uint8_in_layout(images_u8).to(torch.float32)
+            out = torch.addcmul(self._shift, x_float, self._scale_u8, out=x_float)
         if self.dtype != torch.float32:
             out = out.to(self.dtype)
         if self.channels_last:
             out = out.contiguous(memory_format=torch.channels_last)
         return out
 
-    def _normalise_on_cpu(self, images_u8: Tensor) -> Tensor:
-        # Measured on one core (docs/benchmarks.md, "Data pipeline"): torch's CPU addcmul with
-        # per-channel broadcasting runs ~2x slower than a multiply and an add in place, and
-        # every element-wise op on a channels-last batch (3 innermost) ~2-3x slower than on
-        # NCHW; normalising in NCHW and changing the layout of the result is faster than
-        # changing it first, though the copy is then of floats.
-        out = images_u8.to(torch.float32).mul_(self._scale_u8).add_(self._shift)
-        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
+    def _uint8_in_layout(self, images_u8: Tensor) -> Tensor:
+        # On a GPU the uint8 input (1 byte/pixel) is the cheapest place to change layout; the
+        # element-wise ops that follow preserve it.
+        if self.channels_last:
+            return images_u8.contiguous(memory_format=torch.channels_last)
+        return images_u8
 
     def _augment(self, x_u8: Tensor) -> Tensor:
         n = x_u8.shape[0]
