@@ -4,14 +4,18 @@ The data pipeline's last step turns a 64x3x224x224 uint8 batch into `(x/255 - me
 on the training device. On the CPU that is part of the data cost (~0.1-0.2 ms an image). This
 times, side by side in one process on one thread, per batch:
 
-  visionyard   `BatchPreprocessor(...)(batch, train=False)`: float copy, multiply and add in
-               place in NCHW, then the layout change when channels-last is asked for.
-  addcmul      the former code: layout change on the uint8 batch first, float copy, one
-               in-place `torch.addcmul` (a fused multiply-add, and the layout GPUs prefer).
+  visionyard   `BatchPreprocessor(...)(batch, train=False)`: from a channels-last batch to
+               channels-last output, a float copy in that order and one multiply-add over rows
+               of W x 3 values; otherwise a float copy into NCHW, multiply and add in place,
+               then the layout change if channels-last is asked for.
+  addcmul      the first code: layout change on the uint8 batch first, float copy, one
+               in-place `torch.addcmul` with per-channel broadcasting (the GPU path).
 
-for NCHW and channels-last output. Rounds alternate the two; the report gives the median
-milliseconds per batch and the median of per-round ratios (addcmul / visionyard: > 1 means
-Visionyard is faster). Batch-sized buffers stay in the heap as in the pipeline (`hostmem`).
+for NCHW and channels-last output, from an NCHW uint8 batch and from a channels-last one (what
+the loader's collate gives when the samples were resized whole, e.g. partially decoded crops).
+Rounds alternate the two; the report gives the median milliseconds per batch and the median of
+per-round ratios (addcmul / visionyard: > 1 means Visionyard is faster). Batch-sized buffers
+stay in the heap as in the pipeline (`hostmem`).
 
     python bench/normalise_bench.py
     python bench/normalise_bench.py --batch-size 16 --rounds 5
@@ -76,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
     )
     print(f"batch {tuple(shape)} uint8, 1 thread, {args.rounds} rounds x {args.repeats} calls")
-    print(f"{'layout':<14}{'visionyard ms':>15}{'addcmul ms':>12}{'addcmul/visionyard':>20}")
-    for channels_last in (False, True):
+    print(
+        f"{'input -> output':<32}{'visionyard ms':>15}{'addcmul ms':>12}{'addcmul/visionyard':>20}"
+    )
+    cases = [(i, o) for i in (False, True) for o in (False, True)]
+    nchw_batch = batch
+    for cl_in, channels_last in cases:
+        batch = nchw_batch.contiguous(memory_format=torch.channels_last) if cl_in else nchw_batch
         ours = BatchPreprocessor(MEAN, STD, device=torch.device("cpu"), channels_last=channels_last)
         theirs = former(channels_last)
         expected = theirs(batch)
@@ -93,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             mine.append(seconds["v"])
             old.append(seconds["a"])
             ratios.append(seconds["a"] / seconds["v"])
-        layout = "channels-last" if channels_last else "NCHW"
+        layout = " -> ".join("channels-last" if cl else "NCHW" for cl in (cl_in, channels_last))
         print(
-            f"{layout:<14}{statistics.median(mine) * 1e3:>15.2f}"
+            f"{layout:<32}{statistics.median(mine) * 1e3:>15.2f}"
             f"{statistics.median(old) * 1e3:>12.2f}{statistics.median(ratios):>19.2f}x"
             f"   (rounds {min(ratios):.2f}-{max(ratios):.2f}x)"
         )

@@ -105,8 +105,8 @@ def test_cache_decoded_skips_disk_and_survives_in_place_transforms(tmp_path: Pat
 
 def test_augmented_photos_match_augmenting_the_contiguous_decode(tmp_path: Path) -> None:
     # The dataset decodes without the layout copy when a transform follows; the crops it
-    # returns must be exactly those of the same seeded transform on the standard decode, and
-    # contiguous (the layout batches have always had).
+    # returns must be exactly those of the same seeded transform on the standard decode (in
+    # whichever layout the resize wrote: the collate stacks them as they are).
     photos = [
         save(tmp_path, f"train/a/{i}.jpg", Image.fromarray(noise(75, 100, 3, i)), quality=90)
         for i in range(3)
@@ -118,7 +118,6 @@ def test_augmented_photos_match_augmenting_the_contiguous_decode(tmp_path: Path)
         for epoch in range(3):
             image, _ = dataset[(epoch, i)]
             assert image.shape == (3, 32, 32)
-            assert image.is_contiguous()
             torch.manual_seed(sample_seed(3, epoch, i))
             expected = augment(decode_rgb(tmp_path / sample.path))
             assert torch.equal(image, expected), (sample.path, epoch)
@@ -182,7 +181,6 @@ def test_partial_decoding_gives_the_samples_of_the_full_decode(
         for i, sample in enumerate(photos):
             image, label = partial[(epoch, i)]
             expected, _ = full[(epoch, i)]
-            assert image.is_contiguous()
             assert torch.equal(image, expected), (sample.path, epoch)
     assert torch.equal(torch.random.get_rng_state(), before)
     # Every JPEG it can crop went the partial way, each epoch; CMYK and PNG did not.

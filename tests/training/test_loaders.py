@@ -10,7 +10,7 @@ from PIL import Image
 from tests.training.imagefiles import AUGMENT, make_split, noise, save
 
 from visionyard.training.image_dataset import ImageFolderDataset
-from visionyard.training.loaders import build_loader
+from visionyard.training.loaders import build_loader, collate_images
 from visionyard.training.samplers import EpochSampler
 
 
@@ -55,6 +55,30 @@ def test_build_loader_single_process_accepts_worker_options(tmp_path: Path) -> N
     assert len(list(dropped)) == 2
 
 
+def test_collate_stacks_samples_of_any_layout_into_a_channels_last_batch() -> None:
+    g = torch.Generator().manual_seed(0)
+    resized = torch.randint(0, 256, (4, 5, 3), dtype=torch.uint8, generator=g).permute(2, 0, 1)
+    contiguous = torch.randint(0, 256, (3, 4, 5), dtype=torch.uint8, generator=g)
+    # A centre crop of a channels-last decode: a strided view into a larger image.
+    decoded = torch.randint(0, 256, (9, 8, 3), dtype=torch.uint8, generator=g).permute(2, 0, 1)
+    cropped = decoded[:, 2:6, 1:6]
+    images, labels = collate_images([(resized, 1), (contiguous, 0), (cropped, 2)])
+    assert images.shape == (3, 3, 4, 5)
+    assert images.dtype == torch.uint8
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(images, torch.stack([resized, contiguous, cropped]))
+    assert labels.dtype == torch.int64
+    assert labels.tolist() == [1, 0, 2]
+    # The first sample decides: a centre crop of a channels-last image is in HWC order too;
+    # CHW samples (the resize of a crop view) give an NCHW batch.
+    images, _ = collate_images([(cropped, 2), (resized, 1)])
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(images, torch.stack([cropped, resized]))
+    images, _ = collate_images([(contiguous, 0), (resized, 1), (cropped, 2)])
+    assert images.is_contiguous()
+    assert torch.equal(images, torch.stack([contiguous, resized, cropped]))
+
+
 def two_shuffled_epochs(dataset: ImageFolderDataset, num_workers: int) -> list:
     """The batches of 3 of two epochs in a seeded shuffled order, from a loader of its own."""
     sampler = EpochSampler(len(dataset), shuffle=True, seed=4)
@@ -80,6 +104,8 @@ def test_workers_give_the_same_batches_as_the_main_process(tmp_path: Path) -> No
     )
     assert len(single) == len(multi) == 8
     for (xs, ys), (xm, ym) in zip(single, multi, strict=True):
+        # A worker's batch crosses to the main process in the collate's layout.
+        assert xm.stride() == xs.stride()
         assert torch.equal(xs, xm)
         assert torch.equal(ys, ym)
     assert not torch.equal(single[0][0], single[4][0][:3])  # epoch 2 is augmented differently
@@ -109,8 +135,9 @@ class _ThreadCount(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return 4
 
-    def __getitem__(self, key: tuple[int, int]) -> int:
-        return torch.get_num_threads()
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
+        # An (image, label) pair like the image datasets', the label being the thread count.
+        return torch.zeros((3, 1, 1), dtype=torch.uint8), torch.get_num_threads()
 
 
 def test_workers_run_single_threaded() -> None:
@@ -124,7 +151,7 @@ def test_workers_run_single_threaded() -> None:
         persistent_workers=False,
         pin_memory=False,
     )
-    assert torch.cat(list(loader)).tolist() == [1, 1, 1, 1]
+    assert torch.cat([labels for _, labels in loader]).tolist() == [1, 1, 1, 1]
 
 
 @pytest.mark.gpu
@@ -162,5 +189,7 @@ def test_workers_decode_jpeg_crops_as_the_main_process_decodes_whole_files(
     )
     assert len(whole) == len(partial) == 8
     for (xw, yw), (xp, yp) in zip(whole, partial, strict=True):
+        # The crops' channels-last batches survive the trip from the workers (shared memory).
+        assert xp.is_contiguous(memory_format=torch.channels_last)
         assert torch.equal(xw, xp)
         assert torch.equal(yw, yp)

@@ -42,11 +42,46 @@ def test_normalises_like_the_textbook_formula() -> None:
 
 def test_normalising_leaves_the_input_batch_alone() -> None:
     # The multiply-add runs in place on the float copy, never on the caller's batch.
-    x = _batch()
-    before = x.clone()
-    for aug in (False, True):
-        BatchPreprocessor(MEAN, STD, device=CPU, gpu_aug=aug)(x, train=True)
-    assert torch.equal(x, before)
+    for x in (_batch(), _batch().contiguous(memory_format=torch.channels_last)):
+        before = x.clone()
+        for aug in (False, True):
+            for channels_last in (False, True):
+                pre = BatchPreprocessor(
+                    MEAN, STD, device=CPU, gpu_aug=aug, channels_last=channels_last
+                )
+                pre(x, train=True)
+        assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("channels_last_out", [False, True], ids=["to-nchw", "to-cl"])
+@pytest.mark.parametrize("channels_last_in", [False, True], ids=["from-nchw", "from-cl"])
+@pytest.mark.parametrize("gpu_aug", [False, True], ids=["plain", "aug"])
+def test_any_input_layout_gives_the_layout_asked_for(
+    channels_last_in: bool, channels_last_out: bool, gpu_aug: bool
+) -> None:
+    # The loader's collate gives channels-last batches; callers may give NCHW ones. Either
+    # way the result is the asked-for layout with the same numbers, and the per-row factors of
+    # the channels-last path follow a change of width.
+    pre = BatchPreprocessor(MEAN, STD, device=CPU, channels_last=channels_last_out)
+    layout = torch.channels_last if channels_last_out else torch.contiguous_format
+    for w in (5, 9, 5):
+        x = _batch(n=4, h=7, w=w, seed=w)
+        if channels_last_in:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = pre(x, train=gpu_aug)
+        assert out.shape == x.shape
+        assert out.is_contiguous(memory_format=layout)
+        if not gpu_aug:
+            assert torch.allclose(out.double(), _reference(x), atol=1e-5)
+    if gpu_aug:  # the augmenting path from either layout: the same draws, the same batch
+        x = _batch(n=4, h=7, w=5)
+        outs = [
+            BatchPreprocessor(MEAN, STD, device=CPU, gpu_aug=True, seed=3)(
+                x.contiguous(memory_format=m), train=True
+            )
+            for m in (torch.contiguous_format, torch.channels_last)
+        ]
+        assert torch.equal(outs[0], outs[1])
 
 
 def test_train_without_gpu_aug_is_plain_normalisation() -> None:

@@ -52,6 +52,10 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
     """Images of one split as ``(uint8 CHW RGB tensor after transform, label)`` pairs.
 
+    With a transform, an image's memory layout is whatever the transform leaves, which for a
+    resize is channels-last (HWC memory viewed as CHW): the batch collate (``loaders``) stacks
+    samples in that layout, and a copy per sample here would only be undone there.
+
     Keys are ``(epoch, index)`` tuples (from :class:`EpochSampler`) or plain ints (epoch 0). The
     transform runs with the global torch RNG temporarily seeded from ``(seed, epoch, index)`` and
     restored afterwards, so random torch-based transforms (torchvision ``v2``) give the same
@@ -128,7 +132,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         ):
             cropped = self._seeded(epoch, index, partial(self._decode_crop_transform, index))
             if cropped is not None:
-                return cropped.contiguous(), self._labels[index]
+                return cropped, self._labels[index]
 
         image = self._cache.get(index) if self.cache_decoded else None
         if image is None:
@@ -139,9 +143,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
             image = image.clone()  # a transform working in place must not alter the cache
 
         if self.transform is not None:
-            # The decode left a channels-last view (see _decode); a transform's small output is
-            # made contiguous so every batch has the standard NCHW layout, as without transform.
-            image = self._seeded(epoch, index, partial(self.transform, image)).contiguous()
+            image = self._seeded(epoch, index, partial(self.transform, image))
         return image, self._labels[index]
 
     def _decode(self, index: int) -> Tensor:

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from visionyard.training.balancing import balanced_class_weights, balanced_sample_weights
 from visionyard.training.config import TrainConfig
@@ -50,6 +50,29 @@ def _accelerator_available() -> bool:
     return torch.cuda.is_available()
 
 
+def collate_images(samples: list[tuple[Tensor, int]]) -> tuple[Tensor, Tensor]:
+    """``(uint8 CHW image, label)`` samples -> (uint8 NCHW-shaped batch, int64 labels).
+
+    The batch takes the memory order of its first sample. A resize of a whole (or partially
+    decoded) image leaves channels-last memory (torch's uint8 resize kernels write HWC), and a
+    centre crop of it a view in that order; such samples are stacked as HWC into a
+    channels-last batch, copying rows as they are, where making each sample contiguous first
+    cost a transposing copy (~0.1 ms an image at 224 px, docs/benchmarks.md) that a
+    channels-last model's batch then undid. Samples in CHW order (the resize of a crop view)
+    give a contiguous batch as before.
+    `BatchPreprocessor` converts either into the model's layout as it converts to float. In a
+    worker process `default_collate` stacks into shared memory, so the batch crosses to the main
+    process without another copy.
+    """
+    images = [image for image, _ in samples]
+    labels = default_collate([label for _, label in samples])
+    if images[0].stride(0) == 1:  # channels innermost: HWC memory
+        return default_collate([image.permute(1, 2, 0) for image in images]).permute(
+            0, 3, 1, 2
+        ), labels
+    return default_collate(images), labels
+
+
 class LoaderOptions(TypedDict):
     """The DataLoader settings every loader of a run shares (`build_loader`'s keywords)."""
 
@@ -60,7 +83,7 @@ class LoaderOptions(TypedDict):
 
 
 def build_loader(
-    dataset: Dataset[Any],
+    dataset: Dataset[tuple[Tensor, int]],
     sampler: Sampler[Any],
     *,
     batch_size: int,
@@ -70,7 +93,7 @@ def build_loader(
     pin_memory: bool,
     drop_last: bool = False,
 ) -> DataLoader[Any]:
-    """A DataLoader over ``dataset`` in ``sampler`` order with the default collate.
+    """A DataLoader over ``dataset`` in ``sampler`` order, batched by :func:`collate_images`.
 
     ``prefetch_factor`` and ``persistent_workers`` only reach the DataLoader when
     ``num_workers > 0`` (torch rejects them otherwise), so one config works for both.
@@ -93,6 +116,7 @@ def build_loader(
         num_workers=num_workers,
         pin_memory=pin_memory and _accelerator_available(),
         drop_last=drop_last,
+        collate_fn=collate_images,
         generator=generator,
         **extra,
     )

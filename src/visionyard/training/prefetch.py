@@ -86,6 +86,7 @@ class BatchPreprocessor:
         self._scale_unit = (1.0 / std_t).to(self.device)  # for x already in [0, 1]
         self._shift = (-mean_t / std_t).to(self.device)
         self._luma = torch.tensor(_LUMA, dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
+        self._rows: tuple[Tensor, Tensor] | None = None  # see _row_factors
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(int(seed))
 
@@ -105,11 +106,7 @@ class BatchPreprocessor:
         if train and self.gpu_aug:
             out = self._augment(self._uint8_in_layout(images_u8))
         elif self.device.type == "cpu":
-            # Measured on one core (docs/benchmarks.md, "Data pipeline"): torch's CPU addcmul
-            # with per-channel broadcasting runs ~2x slower than a multiply and an add in place,
-            # and element-wise ops on a channels-last batch (3 innermost) ~2-3x slower than on
-            # NCHW: normalise in NCHW, the layout changes below, on the result.
-            out = images_u8.to(torch.float32).mul_(self._scale_u8).add_(self._shift)
+            out = self._normalise_on_cpu(images_u8)
         else:
             # In place on the fresh float copy: an out-of-place addcmul allocates a second
             # batch-sized buffer.
@@ -121,12 +118,39 @@ class BatchPreprocessor:
             out = out.contiguous(memory_format=torch.channels_last)
         return out
 
+    def _normalise_on_cpu(self, images_u8: Tensor) -> Tensor:
+        # Measured on one core (docs/benchmarks.md, "Data pipeline"); the collate's batches are
+        # channels-last. Broadcasting a per-channel (1, 3, 1, 1) factor over channels-last
+        # memory runs element-wise ops 3 values at a time, ~5x slower than over NCHW, and on
+        # NCHW torch's CPU addcmul is ~2x slower than a multiply and an add in place.
+        if self.channels_last and images_u8.is_contiguous(memory_format=torch.channels_last):
+            # Convert in the same memory order (no transposition), then one fused multiply-add
+            # over rows of W x 3 values against the per-channel factors repeated W times.
+            out = images_u8.to(torch.float32)
+            n, c, h, w = out.shape
+            rows = out.permute(0, 2, 3, 1).view(n * h, w * c)
+            scale, shift = self._row_factors(w)
+            torch.addcmul(shift, rows, scale, out=rows)
+            return out
+        # The float copy into an NCHW buffer transposes a channels-last input as it converts.
+        # An NCHW input for a channels-last model changes layout after, as floats: transposing
+        # 4-byte elements is faster here than 1-byte ones.
+        out = torch.empty(images_u8.shape, dtype=torch.float32)
+        return out.copy_(images_u8).mul_(self._scale_u8).add_(self._shift)
+
+    def _row_factors(self, width: int) -> tuple[Tensor, Tensor]:
+        """Scale and shift for one row of a channels-last batch: (r, g, b) repeated width times."""
+        if self._rows is None or self._rows[0].numel() != 3 * width:
+            self._rows = (self._scale_u8.view(3).repeat(width), self._shift.view(3).repeat(width))
+        return self._rows
+
     def _uint8_in_layout(self, images_u8: Tensor) -> Tensor:
-        # On a GPU the uint8 input (1 byte/pixel) is the cheapest place to change layout; the
-        # element-wise ops that follow preserve it.
+        # On a GPU the uint8 input (1 byte/pixel) is the cheapest place to change layout, either
+        # way (the collate's batches are channels-last); the element-wise ops that follow
+        # preserve it.
         if self.channels_last:
             return images_u8.contiguous(memory_format=torch.channels_last)
-        return images_u8
+        return images_u8.contiguous()
 
     def _augment(self, x_u8: Tensor) -> Tensor:
         n = x_u8.shape[0]
