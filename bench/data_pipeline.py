@@ -292,6 +292,9 @@ def summarise(
 
 
 def render(summary: dict[str, Any], s: Setup, rounds: int) -> str:
+    # Columns as wide as the longest name (the opt-in contenders' names are long).
+    name_w = max(18, *(len(n) + 2 for n in summary["images_per_second"]))
+    ratio_w = max(24, *(len(n) + 2 for n in summary["ratios"]))
     lines = [
         "",
         f"{s.images} images per contender per round, {rounds - 1} measured round(s), batch "
@@ -299,14 +302,14 @@ def render(summary: dict[str, Any], s: Setup, rounds: int) -> str:
         "",
         f"images per {summary['clock']} second; wall = median images per wall-clock second",
         "",
-        f"{'contender':<18}{'median img/s':>14}{'min':>10}{'max':>10}{'wall':>10}",
+        f"{'contender':<{name_w}}{'median img/s':>14}{'min':>10}{'max':>10}{'wall':>10}",
     ]
     for name, v in summary["images_per_second"].items():
         wall = summary["wall_images_per_second_median"][name]
         lines.append(
-            f"{name:<18}{v['median']:>14,.1f}{v['min']:>10,.1f}{v['max']:>10,.1f}{wall:>10,.1f}"
+            f"{name:<{name_w}}{v['median']:>14,.1f}{v['min']:>10,.1f}{v['max']:>10,.1f}{wall:>10,.1f}"
         )
-    lines += ["", f"{'ratio (per round)':<24}{'median':>9}{'min':>9}{'max':>9}   target"]
+    lines += ["", f"{'ratio (per round)':<{ratio_w}}{'median':>9}{'min':>9}{'max':>9}   target"]
     for name, v in summary["ratios"].items():
         verdict = ""
         if name in summary["targets"]:
@@ -314,7 +317,7 @@ def render(summary: dict[str, Any], s: Setup, rounds: int) -> str:
             met = t["met"]
             verdict = f"{'>=' if met else '<'}{t['target']:.2f} {'met' if met else 'MISSED'}"
         lines.append(
-            f"{name:<24}{v['median']:>8.3f}x{v['min']:>8.3f}x{v['max']:>8.3f}x   {verdict}"
+            f"{name:<{ratio_w}}{v['median']:>8.3f}x{v['min']:>8.3f}x{v['max']:>8.3f}x   {verdict}"
         )
     return "\n".join(lines)
 
