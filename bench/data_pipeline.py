@@ -22,6 +22,9 @@ bilinear), a random horizontal flip and ImageNet normalisation:
   visionyard-cache  opt-in (--contenders): `cache_images=True`, cache filled by an untimed epoch.
   visionyard-full-decode  opt-in: the same pipeline with partial JPEG decoding off (every file
                decoded whole, then cropped): what the crop-first decode saves.
+  visionyard-scaled  opt-in: `jpeg_scaled_decode=True`, crops decoded at 1/2-1/8 size where
+               they stay at least 224 px (camera-sized photos); its batches are also compared
+               with visionyard's (same crops) and the mean absolute difference is reported.
   decode-pil   for reference: `PIL.Image.open(path).convert("RGB")`, torchvision's loader.
 
 "Per core": every contender runs in this one process with `num_workers=0` and
@@ -37,7 +40,7 @@ machine slows one round's contenders alike).
     python bench/data_pipeline.py --rounds 5 --images-per-round 256 --json /tmp/dp.json
     python bench/data_pipeline.py --photo-size 4000x3000 --train-images 48 --val-images 10 \
         --images-per-round 48 --batch-size 16 --rounds 6 \
-        --contenders visionyard,visionyard-full-decode,torchvision,decode
+        --contenders visionyard,visionyard-full-decode,visionyard-scaled,torchvision,decode
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ CONTENDERS = ("visionyard", "torchvision", "timm", "decode", "decode-pil")
 # first, so rounds measure the steady state of later epochs. Holds every decoded photo in
 # memory (~1.1 GB for 2,000 500x375 photos).
 # Also opt-in: Visionyard decoding every JPEG whole (ImageFolderDataset.partial_decode off).
-EXTRA = ("visionyard-cache", "visionyard-full-decode")
+EXTRA = ("visionyard-cache", "visionyard-full-decode", "visionyard-scaled")
 # The issue's targets: Visionyard >= 1.5x torchvision's defaults and >= 0.7x the decode ceiling.
 TARGETS = {"visionyard/torchvision": 1.5, "visionyard/decode": 0.7}
 RATIOS = (
@@ -92,6 +95,7 @@ RATIOS = (
     "decode/decode-pil",
     "visionyard-cache/visionyard",
     "visionyard/visionyard-full-decode",
+    "visionyard-scaled/visionyard",
 )
 
 
@@ -117,7 +121,9 @@ def _consume(batches: Batches, images: int, batch_size: int) -> int:
 
 
 class Visionyard:
-    def __init__(self, s: Setup, *, cache: bool = False, partial_decode: bool = True) -> None:
+    def __init__(
+        self, s: Setup, *, cache: bool = False, partial_decode: bool = True, scaled: bool = False
+    ) -> None:
         from transformers import ViTImageProcessor
 
         cfg = TrainConfig(
@@ -126,6 +132,7 @@ class Visionyard:
             batch_size=s.batch_size,
             num_workers=0,
             cache_images=cache,
+            jpeg_scaled_decode=scaled,
             train_preset="standard",
             seed=s.seed,
         )
@@ -218,12 +225,30 @@ def build(s: Setup, names: Iterable[str]) -> dict[str, Callable[[Setup], int]]:
         "visionyard": lambda: Visionyard(s),
         "visionyard-cache": lambda: Visionyard(s, cache=True),
         "visionyard-full-decode": lambda: Visionyard(s, partial_decode=False),
+        "visionyard-scaled": lambda: Visionyard(s, scaled=True),
         "torchvision": lambda: Torchvision(s),
         "timm": lambda: Timm(s),
         "decode": lambda: Decode(s, pil=False),
         "decode-pil": lambda: Decode(s, pil=True),
     }
     return {name: factories[name]() for name in names}
+
+
+def scaled_difference(runners: dict[str, Callable[[Setup], int]], samples: int) -> dict[str, Any]:
+    """How far the scaled decode's samples are from the exact ones: the same keys (so the same
+    crops and flips), uint8 pixel levels, over the first ``samples`` training images."""
+    exact, scaled = runners["visionyard"], runners["visionyard-scaled"]
+    assert isinstance(exact, Visionyard) and isinstance(scaled, Visionyard)
+    total, worst, pixels = 0.0, 0, 0
+    count = min(samples, len(exact.data.train_set))
+    for index in range(count):
+        a, _ = exact.data.train_set[(0, index)]
+        b, _ = scaled.data.train_set[(0, index)]
+        error = (a.int() - b.int()).abs()
+        total += float(error.sum())
+        worst = max(worst, int(error.max()))
+        pixels += error.numel()
+    return {"samples": count, "mean_abs_levels": total / pixels, "max_abs_levels": worst}
 
 
 def rotated(names: tuple[str, ...], r: int) -> Iterator[str]:
@@ -392,6 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         results = run_rounds(s, runners, args.rounds, lambda m: print(m, flush=True))
         summary = summarise(results, names, args.clock)
         print(render(summary, s, args.rounds))
+        if {"visionyard", "visionyard-scaled"} <= set(names):
+            summary["scaled_difference"] = diff = scaled_difference(runners, 64)
+            print(
+                f"visionyard-scaled vs visionyard, same crops, {diff['samples']} samples: "
+                f"mean |difference| {diff['mean_abs_levels']:.2f} of 255 levels, "
+                f"max {diff['max_abs_levels']}"
+            )
         print(f"total {time.perf_counter() - started:.0f} s, load average {os.getloadavg()}")
         if args.json_path:
             import PIL

@@ -1,5 +1,6 @@
 """bench/data_pipeline.py end to end on a few small photos: partial decoding measured beside the
-full decode, and a bad photo size is a usage error."""
+full decode, the opt-in scaled decode beside the exact one, and a bad photo size is a usage
+error."""
 
 from __future__ import annotations
 
@@ -38,3 +39,24 @@ def test_a_photo_size_that_is_not_width_x_height_is_a_usage_error() -> None:
     proc = run_bench("data_pipeline.py", "--photo-size", "100x100")
     assert proc.returncode == 2
     assert "at least 224 pixels" in proc.stderr
+
+
+@pytest.mark.slow
+def test_scaled_decoding_is_measured_and_its_difference_reported(tmp_path: Path) -> None:
+    # 1200x900 photos: crops of 448 px and more (most of them) are decoded reduced.
+    out = tmp_path / "report.json"
+    proc = run_bench(
+        "data_pipeline.py",
+        *("--photo-size", "1200x900", "--train-images", "12", "--val-images", "10"),
+        *("--images-per-round", "8", "--batch-size", "4", "--rounds", "2"),
+        *("--contenders", "visionyard,visionyard-scaled"),
+        *("--workdir", str(tmp_path), "--json", str(out)),
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["ratios"]["visionyard-scaled/visionyard"]["median"] > 0
+    diff = summary["scaled_difference"]
+    assert diff["samples"] == 12
+    # Reduced decoding fired (the pixels differ) and stayed close to the exact decode.
+    assert 0 < diff["mean_abs_levels"] < 10
+    assert "visionyard-scaled vs visionyard, same crops, 12 samples" in proc.stdout

@@ -217,3 +217,52 @@ def test_the_log_says_how_jpegs_are_decoded(tmp_path: Path) -> None:
     assert ImageFolderDataset(tmp_path, photos, AUGMENT).jpeg_decoding() == (
         "only each sample's random crop (partial decoding)"
     )
+
+
+def _gradient_photo(height: int, width: int, seed: int) -> Image.Image:
+    """Smooth colour gradients under fine grain: what a reduced decode must keep."""
+    y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    base = torch.stack([x / width, y / height, (x + y) / (width + height)], dim=-1)
+    grain = torch.from_numpy(noise(height, width, 3, seed)).float() / 255
+    return Image.fromarray(((0.8 * base + 0.2 * grain) * 255).to(torch.uint8).numpy())
+
+
+@pytest.mark.skipif(
+    not jpeg_crop.available(), reason="the partial JPEG decoder is not built (test_jpeg_crop.py)"
+)
+def test_scaled_decoding_is_close_to_the_full_decode_and_reduces_large_crops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = [
+        save(tmp_path, f"train/a/{i}.jpg", _gradient_photo(450, 600, i), quality=90)
+        for i in range(4)
+    ]
+    augment = v2.Compose(
+        [v2.RandomResizedCrop(32, scale=(0.2, 1.0), antialias=True), v2.RandomHorizontalFlip()]
+    )
+    scaled = ImageFolderDataset(tmp_path, photos, augment, seed=2, scaled_decode=True)
+    full = ImageFolderDataset(tmp_path, photos, augment, seed=2, partial_decode=False)
+    assert "jpeg_scaled_decode" in (scaled.jpeg_decoding() or "")
+    reductions = []
+    real_decode_crop = jpeg_crop.decode_crop
+
+    def recording_decode_crop(*args: object, **kwargs: object) -> torch.Tensor:
+        reductions.append(kwargs["reduce"])
+        return real_decode_crop(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jpeg_crop, "decode_crop", recording_decode_crop)
+    before = torch.random.get_rng_state()
+    for epoch in range(3):
+        for i in range(len(photos)):
+            image, _ = scaled[(epoch, i)]
+            expected, _ = full[(epoch, i)]
+            assert image.shape == expected.shape == (3, 32, 32)
+            assert torch.equal(image, scaled[(epoch, i)][0])  # deterministic per sample
+            # The same crop (the same random draws), through a reduced decode: close to the
+            # full-size pixels, not equal to them.
+            error = (image.float() - expected.float()).abs()
+            assert error.mean() < 3.0 and error.max() <= 16, (epoch, i, error.mean(), error.max())
+    assert torch.equal(torch.random.get_rng_state(), before)
+    # Crops of 0.2-1 of a 600x450 photo are 200-450 px tall, many of 8x the 32-px output.
+    assert len(reductions) == 12 * 2  # each sample decoded twice above
+    assert set(reductions) <= {2, 4, 8} and 8 in reductions

@@ -167,11 +167,84 @@ def test_mutated_files_fail_cleanly_or_decode(tmp_path: Path) -> None:
         # (a damaged header can claim a huge image: keep the rectangle small)
         h, w = rng.randint(1, min(header.height, 64)), rng.randint(1, min(header.width, 64))
         top, left = rng.randint(0, header.height - h), rng.randint(0, header.width - w)
+        reduce = (1, 2, 4, 8)[trial % 4]  # every scale of the reduced decode too
         try:
-            part = jpeg_crop.decode_crop(bytes(data), header, top, left, h, w)
+            part = jpeg_crop.decode_crop(bytes(data), header, top, left, h, w, reduce=reduce)
         except ValueError:
             outcomes["refused"] += 1
         else:
-            assert part.shape == (3, h, w)
+            if reduce == 1:
+                assert part.shape == (3, h, w)
             outcomes["decoded"] += 1
     assert outcomes["decoded"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+# --------------------------------------------------------------------------- reduced-size decode
+
+
+def reduced_by_pil(data: bytes, n: int) -> torch.Tensor:
+    """The whole image decoded at 1/n by PIL's draft mode (libjpeg's DCT scaling), as stored."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        # draft picks the largest reduction that keeps at least the asked size
+        image.draft("RGB", (width // n, height // n))
+        assert image.size == (-(-width // n), -(-height // n))
+        return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+
+
+@needs_decoder
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize("subsampling", [0, 2], ids=["4:4:4", "4:2:0"])
+def test_reduced_rectangles_are_that_part_of_the_reduced_image(
+    tmp_path: Path, n: int, subsampling: int
+) -> None:
+    # The reduced whole image is what PIL's draft mode decodes; a rectangle decoded reduced
+    # is the part of it that covers the rectangle, edges rounded outwards to whole pixels.
+    data = encode(
+        photo_like(203, 301, seed=n), tmp_path / "p.jpg", quality=90, subsampling=subsampling
+    )
+    header = jpeg_crop.read_header(data)
+    assert header is not None
+    whole = reduced_by_pil(data, n)
+    assert torch.equal(jpeg_crop.decode_crop(data, header, 0, 0, 203, 301, reduce=n), whole)
+    for top, left, h, w in random_boxes(203, 301, 30, seed=n):
+        part = jpeg_crop.decode_crop(data, header, top, left, h, w, reduce=n)
+        first_row, first_col = top // n, left // n
+        end_row, end_col = -(-(top + h) // n), -(-(left + w) // n)
+        assert torch.equal(part, whole[:, first_row:end_row, first_col:end_col]), (top, left, h, w)
+
+
+@needs_decoder
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_reduced_decoding_turns_the_image_like_the_full_one(
+    tmp_path: Path, orientation: int
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(photo_like(80, 128, seed=orientation), tmp_path / "t.jpg", quality=90, exif=exif)
+    header = jpeg_crop.read_header(data)
+    assert header is not None
+    displayed = jpeg_crop.decode_crop(data, header, 0, 0, header.height, header.width, reduce=4)
+    stored = reduced_by_pil(data, 4)
+    assert torch.equal(displayed, jpeg_crop._orient(stored, orientation))
+    # A rectangle of the displayed image: about a quarter of its size each way, rounded out.
+    part = jpeg_crop.decode_crop(data, header, 9, 13, 41, 30, reduce=4)
+    assert 41 / 4 <= part.shape[1] <= 41 / 4 + 2 and 30 / 4 <= part.shape[2] <= 30 / 4 + 2
+
+
+def test_reduction_keeps_the_crop_at_least_the_output_size() -> None:
+    assert jpeg_crop.reduction_for(3000, 4000, 224, 224) == 8
+    assert jpeg_crop.reduction_for(1791, 4000, 224, 224) == 4  # 1791 // 8 = 223 < 224
+    assert jpeg_crop.reduction_for(448, 448, 224, 224) == 2
+    assert jpeg_crop.reduction_for(447, 900, 224, 224) == 1
+    assert jpeg_crop.reduction_for(300, 300, 224, 224) == 1
+    assert jpeg_crop.reduction_for(900, 2000, 224, 448) == 4
+
+
+@needs_decoder
+def test_a_scale_libjpeg_cannot_decode_at_is_a_value_error(tmp_path: Path) -> None:
+    data = encode(photo_like(32, 32), tmp_path / "p.jpg", quality=90)
+    header = jpeg_crop.read_header(data)
+    assert header is not None
+    with pytest.raises(ValueError, match="scale_denom must be 1, 2, 4 or 8, got 3"):
+        jpeg_crop.decode_crop(data, header, 0, 0, 32, 32, reduce=3)

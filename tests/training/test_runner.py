@@ -156,15 +156,22 @@ def test_settings_left_to_the_machine_are_chosen_at_start_and_the_log_says_why(
 @pytest.mark.skipif(
     not jpeg_crop.available(), reason="the partial JPEG decoder is not built (test_jpeg_crop.py)"
 )
+@pytest.mark.parametrize("scaled", [False, True], ids=["exact", "scaled"])
 def test_a_jpeg_dataset_trains_from_partially_decoded_crops_and_the_log_says_so(
-    base_config: dict,
+    base_config: dict, scaled: bool
 ) -> None:
     root = Path(base_config["root"])
     for png in list(root.rglob("*.png")):
         with Image.open(png) as image:
             image.convert("RGB").save(png.with_suffix(".jpg"), quality=90)
         png.unlink()
-    result = train(build_config(base_config))  # train_preset "light": a random crop first
+    # train_preset "light": a random crop first
+    result = train(build_config({**base_config, "jpeg_scaled_decode": scaled}))
     assert result.status == "succeeded"
     notes = [e["message"] for e in read_events(result.run_dir) if e["type"] == "log"]
-    assert "training JPEG decoding: only each sample's random crop (partial decoding)" in notes
+    said = [n for n in notes if n.startswith("training JPEG decoding: ")]
+    assert len(said) == 1
+    assert said[0].startswith(
+        "training JPEG decoding: only each sample's random crop (partial decoding)"
+    )
+    assert ("jpeg_scaled_decode" in said[0]) == scaled

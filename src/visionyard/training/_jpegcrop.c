@@ -8,6 +8,10 @@
  * roughly with the crop's area. The pixels are the ones a full decode gives for that
  * rectangle (tests/training/test_jpeg_crop.py compares them).
  *
+ * Optionally the image is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling: a
+ * smaller inverse DCT per block, which also shrinks upsampling and colour conversion); the
+ * rectangle is then in the reduced image's pixels.
+ *
  * Any error, and any warning (libjpeg warns about corrupt data and carries on), fails the call
  * with libjpeg's message: the caller then decodes the file in full the usual way, which decides
  * what a damaged file becomes. The GIL is released while decoding.
@@ -49,7 +53,8 @@ static void trap_warning(j_common_ptr cinfo, int msg_level) {
 typedef enum { DECODED = 0, LIBJPEG_FAILED, BOX_OUTSIDE, NO_MEMORY } Outcome;
 
 static Outcome decode_rectangle(const unsigned char *jpeg, size_t jpeg_size, int top, int left,
-                                int height, int width, unsigned char *out, char *message) {
+                                int height, int width, int scale_denom, unsigned char *out,
+                                char *message) {
     struct jpeg_decompress_struct cinfo;
     ErrorTrap trap;
     /* volatile: assigned between setjmp and a possible longjmp, read after it */
@@ -71,6 +76,8 @@ static Outcome decode_rectangle(const unsigned char *jpeg, size_t jpeg_size, int
         jpeg_mem_src(&cinfo, jpeg, (unsigned long)jpeg_size);
         jpeg_read_header(&cinfo, TRUE);
         cinfo.out_color_space = JCS_RGB; /* greyscale and YCbCr both convert; CMYK fails */
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = (unsigned int)scale_denom;
         jpeg_start_decompress(&cinfo);
         if (top < 0 || left < 0 || height <= 0 || width <= 0 ||
             (JDIMENSION)top + (JDIMENSION)height > cinfo.output_height ||
@@ -115,12 +122,16 @@ static Outcome decode_rectangle(const unsigned char *jpeg, size_t jpeg_size, int
 static PyObject *decode_crop(PyObject *self, PyObject *args) {
     Py_buffer jpeg, out;
     int top, left, height, width;
+    int scale_denom = 1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*iiiiw*", &jpeg, &top, &left, &height, &width, &out)) {
+    if (!PyArg_ParseTuple(args, "y*iiiiw*|i", &jpeg, &top, &left, &height, &width, &out,
+                          &scale_denom)) {
         return NULL;
     }
     PyObject *result = NULL;
-    if (height <= 0 || width <= 0 || out.len < (Py_ssize_t)height * width * 3) {
+    if (scale_denom != 1 && scale_denom != 2 && scale_denom != 4 && scale_denom != 8) {
+        PyErr_Format(PyExc_ValueError, "scale_denom must be 1, 2, 4 or 8, got %d", scale_denom);
+    } else if (height <= 0 || width <= 0 || out.len < (Py_ssize_t)height * width * 3) {
         PyErr_Format(PyExc_ValueError,
                      "the output buffer holds %zd bytes, a %dx%d RGB rectangle needs %zd",
                      out.len, height, width, (Py_ssize_t)height * width * 3);
@@ -129,7 +140,7 @@ static PyObject *decode_crop(PyObject *self, PyObject *args) {
         Outcome outcome;
         Py_BEGIN_ALLOW_THREADS
         outcome = decode_rectangle((const unsigned char *)jpeg.buf, (size_t)jpeg.len, top, left,
-                                   height, width, (unsigned char *)out.buf, message);
+                                   height, width, scale_denom, (unsigned char *)out.buf, message);
         Py_END_ALLOW_THREADS
         switch (outcome) {
         case DECODED:
@@ -154,10 +165,11 @@ static PyObject *decode_crop(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"decode_crop", decode_crop, METH_VARARGS,
-     "decode_crop(jpeg, top, left, height, width, out) -> None\n\n"
+     "decode_crop(jpeg, top, left, height, width, out, scale_denom=1) -> None\n\n"
      "Decode the rectangle of a JPEG (stored orientation) into `out`, a writable buffer of at "
-     "least height*width*3 bytes, as RGB rows (HWC). ValueError on any libjpeg error or warning "
-     "or a rectangle outside the image."},
+     "least height*width*3 bytes, as RGB rows (HWC). With scale_denom 2, 4 or 8 the image is "
+     "decoded at that fraction of its size and the rectangle is in its pixels. ValueError on "
+     "any libjpeg error or warning or a rectangle outside the (reduced) image."},
     {NULL, NULL, 0, NULL},
 };
 

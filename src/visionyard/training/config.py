@@ -103,6 +103,12 @@ class TrainConfig(BaseModel):
     cache_images: bool = Field(
         False, description="Keep decoded images in memory (small datasets: skips PNG/JPEG decode)."
     )
+    jpeg_scaled_decode: bool = Field(
+        False,
+        description="Decode a training JPEG at 1/2, 1/4 or 1/8 of its size when its random crop "
+        "is at least that many times the model's input (camera-sized photos): faster, with pixels "
+        "close to but not exactly those of a full-size decode.",
+    )
     num_workers: int | None = Field(
         None,
         ge=0,

@@ -70,7 +70,10 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
 
     ``partial_decode`` (without the cache): a transform that starts with a ``RandomResizedCrop``
     draws the crop from the JPEG's header and decodes only that rectangle (``jpeg_crop``); the
-    result is the same tensor the full decode gives, for less decoding.
+    result is the same tensor the full decode gives, for less decoding. ``scaled_decode``
+    (opt-in, with partial decoding) also decodes such a crop at 1/2, 1/4 or 1/8 of the size
+    when the reduced crop still covers the crop's output size: less decoding and a smaller
+    resize on large photos, for pixels close to but not those of the full-size decode.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         seed: int = 0,
         cache_decoded: bool = False,
         partial_decode: bool = True,
+        scaled_decode: bool = False,
     ) -> None:
         self.root = Path(root)
         self.transform = transform
@@ -94,6 +98,7 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         # Public so that a benchmark can compare both paths on one dataset; the cache keeps
         # whole decoded images, so it needs the full decode.
         self.partial_decode = partial_decode and not cache_decoded
+        self.scaled_decode = scaled_decode
         self._crop_first = _leading_random_crop(transform)
 
     def __len__(self) -> int:
@@ -115,6 +120,11 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
             return f"whole files: {jpeg_crop.NOT_BUILT}"
         if self._crop_first is None:
             return "whole files (the transform does not start with a random crop)"
+        if self.scaled_decode:
+            return (
+                "only each sample's random crop (partial decoding), at 1/2, 1/4 or 1/8 of the "
+                "size where the crop allows (jpeg_scaled_decode)"
+            )
         return "only each sample's random crop (partial decoding)"
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[Tensor, int]:
@@ -176,8 +186,12 @@ class ImageFolderDataset(Dataset[tuple[Tensor, int]]):
         # size, which a meta tensor has without pixels.
         size_only = torch.empty((3, header.height, header.width), dtype=torch.uint8, device="meta")
         box = crop.make_params([size_only])
+        reduce = 1
+        if self.scaled_decode:
+            out_height, out_width = crop.size
+            reduce = jpeg_crop.reduction_for(box["height"], box["width"], out_height, out_width)
         try:
-            pixels = jpeg_crop.decode_crop(data, header, **box)
+            pixels = jpeg_crop.decode_crop(data, header, **box, reduce=reduce)
         except (ValueError, RuntimeError):
             # libjpeg found something amiss, or a damaged header claims a size that cannot be
             # allocated: the full decode decides what the file is (and names it if unreadable).

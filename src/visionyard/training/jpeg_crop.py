@@ -9,7 +9,9 @@ pixels, then the decoded part is turned the way a full decode turns the whole im
 
 Everything here is an optimisation with the same result as a full decode followed by a crop:
 when the extension is missing, the file is not a plain 8-bit greyscale or colour JPEG, or
-libjpeg reports any problem, the caller decodes the whole file as before.
+libjpeg reports any problem, the caller decodes the whole file as before. The one exception is
+opt-in: ``reduce`` decodes at 1/2, 1/4 or 1/8 of the size (libjpeg's DCT scaling, what PIL's
+``Image.draft`` does), close to but not the pixels of a full-size decode scaled down.
 """
 
 from __future__ import annotations
@@ -27,7 +29,18 @@ try:
 except ImportError:  # built without libjpeg's headers: whole-file decoding only
     _jpegcrop = None
 
-__all__ = ["NOT_BUILT", "JpegHeader", "available", "decode_crop", "read_header"]
+__all__ = [
+    "NOT_BUILT",
+    "REDUCTIONS",
+    "JpegHeader",
+    "available",
+    "decode_crop",
+    "read_header",
+    "reduction_for",
+]
+
+#: The fractions of its size libjpeg can decode a JPEG at (1/n), largest first.
+REDUCTIONS = (8, 4, 2)
 
 #: Why JPEGs are decoded whole on this install, and what to do about it.
 NOT_BUILT = (
@@ -166,12 +179,32 @@ def _orient(image: Tensor, orientation: int) -> Tensor:
             return image
 
 
+def reduction_for(height: int, width: int, out_height: int, out_width: int) -> int:
+    """The largest ``n`` in 8, 4, 2 such that a ``height`` x ``width`` crop decoded at 1/n still
+    covers ``out_height`` x ``out_width`` pixels (so the resize after it only shrinks); 1 when
+    none does."""
+    for n in REDUCTIONS:
+        if height // n >= out_height and width // n >= out_width:
+            return n
+    return 1
+
+
 def decode_crop(
-    data: bytes, header: JpegHeader, top: int, left: int, height: int, width: int
+    data: bytes,
+    header: JpegHeader,
+    top: int,
+    left: int,
+    height: int,
+    width: int,
+    *,
+    reduce: int = 1,
 ) -> Tensor:
     """uint8 ``(3, height, width)`` RGB pixels of the displayed rectangle, decoding only it.
 
-    The result is a CHW view of an HWC buffer (like ``decode_rgb(contiguous=False)``).
+    The result is a CHW view of an HWC buffer (like ``decode_rgb(contiguous=False)``). With
+    ``reduce`` n (2, 4 or 8) the image is decoded at 1/n of its size and the result holds the
+    reduced pixels covering the rectangle: about ``height / n`` x ``width / n``, its edges
+    rounded outwards to whole reduced pixels (less than n full-size pixels each).
 
     Raises:
         RuntimeError: the extension is not built.
@@ -183,9 +216,16 @@ def decode_crop(
     y0, x0 = _stored_point(header, top, left)
     y1, x1 = _stored_point(header, top + height - 1, left + width - 1)
     stored_top, stored_left = min(y0, y1), min(x0, x1)
-    stored_height, stored_width = abs(y1 - y0) + 1, abs(x1 - x0) + 1
+    stored_bottom, stored_right = max(y0, y1) + 1, max(x0, x1) + 1
+    if reduce != 1:
+        # libjpeg's reduced image is ceil(size / n) pixels; reduced pixel i covers full-size
+        # pixels [i * n, (i + 1) * n).
+        stored_top, stored_left = stored_top // reduce, stored_left // reduce
+        stored_bottom = min(-(-stored_bottom // reduce), -(-header.stored_height // reduce))
+        stored_right = min(-(-stored_right // reduce), -(-header.stored_width // reduce))
+    stored_height, stored_width = stored_bottom - stored_top, stored_right - stored_left
     pixels = torch.empty((stored_height, stored_width, 3), dtype=torch.uint8)
     _jpegcrop.decode_crop(
-        data, stored_top, stored_left, stored_height, stored_width, pixels.numpy()
+        data, stored_top, stored_left, stored_height, stored_width, pixels.numpy(), reduce
     )
     return _orient(pixels.permute(2, 0, 1), header.orientation)

@@ -146,7 +146,12 @@ class DataPipeline:
         eval_tf = build_eval_transform(spec)
         root = index.root
         self.train_set = ImageFolderDataset(
-            root, index.splits["train"], train_tf, seed=cfg.seed, cache_decoded=cfg.cache_images
+            root,
+            index.splits["train"],
+            train_tf,
+            seed=cfg.seed,
+            cache_decoded=cfg.cache_images,
+            scaled_decode=cfg.jpeg_scaled_decode,
         )
         weights = None
         if cfg.balanced_sampling:

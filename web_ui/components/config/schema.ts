@@ -71,6 +71,7 @@ const SECTIONS: { id: string; title: string; description: string; keys: string[]
       "image_check",
       "skip_corrupt_images",
       "cache_images",
+      "jpeg_scaled_decode",
     ],
   },
   {
