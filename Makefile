@@ -117,6 +117,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/data_pipeline.py
 	$(BIN)/python bench/normalise_bench.py
 	$(BIN)/python bench/settings_bench.py
+	$(BIN)/python bench/output_relay_bench.py
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -22,7 +22,7 @@ from visionyard.agent.process import TrainerProcess
 
 def _start(tmp_path: Path, code: str) -> TrainerProcess:
     return TrainerProcess(
-        [sys.executable, "-c", code], env=dict(os.environ), cwd=tmp_path, on_line=lambda _: None
+        [sys.executable, "-c", code], env=dict(os.environ), cwd=tmp_path, on_lines=lambda _: None
     )
 
 
@@ -83,3 +83,41 @@ def test_after_reap_the_old_group_id_is_never_signalled(
     proc.request_stop()
     proc.reap()
     assert signalled == []
+
+
+def test_output_arrives_as_the_lines_written_however_the_reads_cut_them(tmp_path: Path) -> None:
+    # The reader takes what the pipe holds (up to 64 KiB a read) and splits it into lines: a
+    # line cut across writes (mid multi-byte character too), CRLF and bare-CR progress lines,
+    # empty lines, a line longer than one read, and a last line without a newline all come
+    # out as written, in order.
+    long_line = "z" * 150_000
+    code = (
+        "import os, sys, time\n"
+        "out = sys.stdout.buffer\n"
+        "def put(b):\n"
+        "    out.write(b); out.flush(); time.sleep(0.02)\n"
+        "put('first\\nsec'.encode())\n"
+        "put('ond ✓'.encode()[:-2])\n"
+        "put('ond ✓'.encode()[-2:] + b'\\r\\n\\n')\n"
+        "put(b'10%\\r20%\\r30%\\n')\n"
+        "put(b'z' * 150_000 + b'\\n')\n"
+        "put(b'\\xff bad byte\\n')\n"
+        "put(b'no newline at the end')\n"
+    )
+    batches: list[list[str]] = []
+    proc = TrainerProcess(
+        [sys.executable, "-c", code], env=dict(os.environ), cwd=tmp_path, on_lines=batches.append
+    )
+    _poll_until_exited(proc)
+    proc.reap()
+    lines = [line for batch in batches for line in batch]
+    assert lines == [
+        "first",
+        "second ✓",
+        "",
+        "10%\r20%\r30%",
+        long_line,
+        "\ufffd bad byte",
+        "no newline at the end",
+    ]
+    assert all(batches)  # no empty deliveries

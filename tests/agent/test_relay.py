@@ -120,3 +120,32 @@ def test_output_past_the_cap_is_kept_on_disk_up_to_its_own_budget(tmp_path: Path
     assert "6 lines (132 bytes)" in messages[5] and "holds the first 44 bytes" in messages[5]
     assert messages[6:] == lines[-2:]
     assert (tmp_path / "attempt-1.log").read_text().splitlines()[:4] == lines[:4]
+
+
+def test_lines_added_in_batches_are_stored_as_if_added_one_by_one(tmp_path: Path) -> None:
+    # The process reader hands over whole reads; across the cap (with a non-ASCII line sized in
+    # UTF-8 bytes), redaction and the overflow file, batches change nothing but the cost.
+    lines = [f"step {i} loss 0.{i:04d} ✓ hf_KEY" for i in range(300)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    single = OutputLog(tmp_path / "one" / "out.log", max_bytes=3000, secrets=["hf_KEY"])
+    batched = OutputLog(tmp_path / "many" / "out.log", max_bytes=3000, secrets=["hf_KEY"])
+    for line in lines:
+        single.add(line)
+    for start in range(0, len(lines), 37):
+        batched.add_lines(lines[start : start + 37])
+    for out in (single, batched):
+        out.close()
+    one, many = single.take(), batched.take()
+    assert [(e["seq"], e["level"], e["message"]) for e in one] == [
+        (e["seq"], e["level"], e["message"].replace("many", "one")) for e in many
+    ]
+    assert (single.stored_bytes, single.dropped_lines, single.dropped_bytes) == (
+        batched.stored_bytes,
+        batched.dropped_lines,
+        batched.dropped_bytes,
+    )
+    assert single.dropped_lines > 0 and REDACTED in one[0]["message"]
+    for name in ("out.log", "out.overflow.log"):  # (the markers name their own folder)
+        mirrored = (tmp_path / "many" / name).read_text().replace("/many/", "/one/")
+        assert (tmp_path / "one" / name).read_text() == mirrored

@@ -58,9 +58,16 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+# Up to this much of the trainer's output is read at once: a quiet trainer's line arrives as
+# soon as it is written, a flooding one's lines in batches (one call, one lock, one file flush
+# per batch in the relay instead of per line: bench/output_relay_bench.py).
+_READ_BYTES = 64 * 1024
+
+
 class TrainerProcess:
-    """One running trainer; `on_line` receives each line of its merged stdout/stderr (from a
-    reader thread) as text without the newline."""
+    """One running trainer; `on_lines` receives the complete lines of its merged stdout/stderr
+    (from a reader thread) as text without the newlines, in order, as many as one read brought
+    (a last line without a newline comes at end of file)."""
 
     def __init__(
         self,
@@ -68,7 +75,7 @@ class TrainerProcess:
         *,
         env: Mapping[str, str],
         cwd: Path,
-        on_line: Callable[[str], None],
+        on_lines: Callable[[list[str]], None],
     ) -> None:
         # Must be called from a thread that outlives the child: PDEATHSIG fires when the
         # creating *thread* exits. The agent starts trainers from its main thread.
@@ -85,18 +92,30 @@ class TrainerProcess:
         self.pid = self._proc.pid
         self.pgid = self._proc.pid  # a new session makes the child its group's leader
         self._reader = threading.Thread(
-            target=self._read, args=(on_line,), name=f"trainer-{self.pid}-output", daemon=True
+            target=self._read, args=(on_lines,), name=f"trainer-{self.pid}-output", daemon=True
         )
         self._reader.start()
 
-    def _read(self, on_line: Callable[[str], None]) -> None:
+    def _read(self, on_lines: Callable[[list[str]], None]) -> None:
         assert self._proc.stdout is not None
-        with self._proc.stdout:
-            for raw in self._proc.stdout:
-                try:
-                    on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-                except Exception:  # a relay bug must not stop the draining of the pipe
-                    log.exception("dropping a line of trainer output")
+        partial = b""  # the start of a line whose newline has not come yet
+        with self._proc.stdout as stdout:
+            while chunk := stdout.read1(_READ_BYTES):
+                complete, newline, partial = (partial + chunk).rpartition(b"\n")
+                if newline:
+                    # Decoding the complete lines at once equals decoding each: no UTF-8
+                    # sequence contains a newline byte.
+                    text = complete.decode("utf-8", errors="replace")
+                    self._deliver(on_lines, [line.rstrip("\r") for line in text.split("\n")])
+            if partial:
+                self._deliver(on_lines, [partial.decode("utf-8", errors="replace").rstrip("\r")])
+
+    @staticmethod
+    def _deliver(on_lines: Callable[[list[str]], None], lines: list[str]) -> None:
+        try:
+            on_lines(lines)
+        except Exception:  # a relay bug must not stop the draining of the pipe
+            log.exception("dropping %d lines of trainer output", len(lines))
 
     def poll(self) -> int | None:
         """The leader's exit code once it has exited, else None, WITHOUT reaping it.

@@ -118,7 +118,8 @@ class OutputLog:
     still reaches the logs. Mirrored to `path` on disk; the lines past the cap go to
     `overflow_path` on disk (up to `max_overflow_bytes`), which the marker names.
 
-    `add` is called from the process reader thread, `take` from the relay: hence the lock.
+    `add_lines` is called from the process reader thread, `take` from the relay: hence the
+    lock.
     """
 
     def __init__(
@@ -165,34 +166,46 @@ class OutputLog:
                 "source": "output",
             }
         )
-        self._file.write(line + "\n")
-        self._file.flush()
+        self._file.write(line + "\n")  # the caller flushes, once per batch
 
     def add(self, raw: str) -> None:
-        line = self.redact(raw)
-        if len(line) > MAX_LINE_CHARS:
-            line = line[:MAX_LINE_CHARS] + f"… [{len(line) - MAX_LINE_CHARS} characters cut]"
-        size = len(line.encode("utf-8")) + 1
+        self.add_lines([raw])
+
+    def add_lines(self, raws: Iterable[str]) -> None:
+        """Lines of output in order (without their newlines): redacted, cut to MAX_LINE_CHARS,
+        then stored while the cap allows, else kept on disk and counted."""
+        lines = []
+        for raw in raws:
+            line = self.redact(raw)
+            if len(line) > MAX_LINE_CHARS:
+                line = line[:MAX_LINE_CHARS] + f"… [{len(line) - MAX_LINE_CHARS} characters cut]"
+            lines.append(line)
         with self._lock:
             if self._closed:
                 return
-            self._tail.append(line)
-            if self.stored_bytes + size <= self._budget:
-                self.stored_bytes += size
-                self._append(line)
-                return
-            if self.dropped_lines == 0:
-                self._append(
-                    f"[visionyard] log output truncated: this run reached its cap of "
-                    f"{self._max_bytes} bytes over all its attempts "
-                    "(VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are not stored, the last "
-                    "ones are shown when the trainer exits; the agent keeps them (up to "
-                    f"{self._overflow_budget} bytes) in {self.overflow_path} on its machine",
-                    level="warning",
-                )
-            self.dropped_lines += 1
-            self.dropped_bytes += size
-            self._keep_overflow(line, size)
+            for line in lines:
+                self._add_one(line)
+            self._file.flush()
+
+    def _add_one(self, line: str) -> None:
+        size = (len(line) if line.isascii() else len(line.encode("utf-8"))) + 1
+        self._tail.append(line)
+        if self.stored_bytes + size <= self._budget:
+            self.stored_bytes += size
+            self._append(line)
+            return
+        if self.dropped_lines == 0:
+            self._append(
+                f"[visionyard] log output truncated: this run reached its cap of "
+                f"{self._max_bytes} bytes over all its attempts "
+                "(VISIONYARD_AGENT_MAX_LOG_BYTES); further lines are not stored, the last "
+                "ones are shown when the trainer exits; the agent keeps them (up to "
+                f"{self._overflow_budget} bytes) in {self.overflow_path} on its machine",
+                level="warning",
+            )
+        self.dropped_lines += 1
+        self.dropped_bytes += size
+        self._keep_overflow(line, size)
 
     def _keep_overflow(self, line: str, size: int) -> None:
         # Buffered, unlike the stored lines' mirror: a flood writes here once per line.
@@ -234,6 +247,7 @@ class OutputLog:
                 for line in tail:
                     self._append(line)
             self._closed = True
+            self._file.flush()
             self._file.close()
             if self._overflow is not None:
                 self._overflow.close()

@@ -224,7 +224,7 @@ class Supervision:
         )
         try:
             self.process = TrainerProcess(
-                launch.argv, env=launch.env, cwd=launch.run_dir, on_line=output.add
+                launch.argv, env=launch.env, cwd=launch.run_dir, on_lines=output.add_lines
             )
             if self.on_started is not None:
                 self.on_started(self.process)
