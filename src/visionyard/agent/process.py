@@ -100,7 +100,8 @@ class TrainerProcess:
         assert self._proc.stdout is not None
         partial = b""  # the start of a line whose newline has not come yet
         with self._proc.stdout as stdout:
-            while chunk := stdout.read1(_READ_BYTES):
+            # os.read returns what the pipe holds (up to the limit) without waiting for more.
+            while chunk := os.read(stdout.fileno(), _READ_BYTES):
                 complete, newline, partial = (partial + chunk).rpartition(b"\n")
                 if newline:
                     # Decoding the complete lines at once equals decoding each: no UTF-8
