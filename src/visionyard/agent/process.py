@@ -98,16 +98,23 @@ class TrainerProcess:
 
     def _read(self, on_lines: Callable[[list[str]], None]) -> None:
         assert self._proc.stdout is not None
-        partial = b""  # the start of a line whose newline has not come yet
+        # The start of a line whose newline has not come yet. Grown in place: a progress bar
+        # redrawn with carriage returns only is one line arriving in many small reads, and
+        # re-joining it on every read would cost time quadratic in its length.
+        partial = bytearray()
         with self._proc.stdout as stdout:
             # os.read returns what the pipe holds (up to the limit) without waiting for more.
             while chunk := os.read(stdout.fileno(), _READ_BYTES):
-                complete, newline, partial = (partial + chunk).rpartition(b"\n")
-                if newline:
-                    # Decoding the complete lines at once equals decoding each: no UTF-8
-                    # sequence contains a newline byte.
-                    text = complete.decode("utf-8", errors="replace")
-                    self._deliver(on_lines, [line.rstrip("\r") for line in text.split("\n")])
+                end = chunk.rfind(b"\n")
+                if end < 0:
+                    partial += chunk
+                    continue
+                complete = bytes(partial + chunk[:end]) if partial else chunk[:end]
+                partial = bytearray(chunk[end + 1 :])
+                # Decoding the complete lines at once equals decoding each: no UTF-8 sequence
+                # contains a newline byte.
+                text = complete.decode("utf-8", errors="replace")
+                self._deliver(on_lines, [line.rstrip("\r") for line in text.split("\n")])
             if partial:
                 self._deliver(on_lines, [partial.decode("utf-8", errors="replace").rstrip("\r")])
 

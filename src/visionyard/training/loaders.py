@@ -59,17 +59,15 @@ def collate_images(samples: list[tuple[Tensor, int]]) -> tuple[Tensor, Tensor]:
     channels-last batch, copying rows as they are, where making each sample contiguous first
     cost a transposing copy (~0.1 ms an image at 224 px, docs/benchmarks.md) that a
     channels-last model's batch then undid. Samples in CHW order (the resize of a crop view)
-    give a contiguous batch as before.
-    `BatchPreprocessor` converts either into the model's layout as it converts to float. In a
-    worker process `default_collate` stacks into shared memory, so the batch crosses to the main
-    process without another copy.
+    give a contiguous batch as before. `BatchPreprocessor` converts either into the model's
+    layout as it converts to float. In a worker process `default_collate` stacks into shared
+    memory, so the batch crosses to the main process without another copy.
     """
     images = [image for image, _ in samples]
     labels = default_collate([label for _, label in samples])
     if images[0].stride(0) == 1:  # channels innermost: HWC memory
-        return default_collate([image.permute(1, 2, 0) for image in images]).permute(
-            0, 3, 1, 2
-        ), labels
+        hwc = default_collate([image.permute(1, 2, 0) for image in images])
+        return hwc.permute(0, 3, 1, 2), labels
     return default_collate(images), labels
 
 

@@ -145,9 +145,9 @@ class BatchPreprocessor:
         return self._rows
 
     def _uint8_in_layout(self, images_u8: Tensor) -> Tensor:
-        # On a GPU the uint8 input (1 byte/pixel) is the cheapest place to change layout, either
-        # way (the collate's batches are channels-last); the element-wise ops that follow
-        # preserve it.
+        # For the GPU path and batch augmentation: the uint8 input (1 byte/pixel) is the
+        # cheapest place on a GPU to change layout, either way (the collate's batches may be
+        # channels-last); the element-wise ops that follow preserve it.
         if self.channels_last:
             return images_u8.contiguous(memory_format=torch.channels_last)
         return images_u8.contiguous()
